@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""The local AWS emulator: moto's server mode on loopback, with two fidelity fixes.
+
+moto 5.2 differs from DynamoDB in two ways that matter to a deployer; both are patched
+here, in the emulator process only, so that the tool is tested against AWS's behaviour:
+
+1. Re-enabling a stream after disabling it. DynamoDB creates a new stream (new label and
+   ARN); moto refuses with StreamAlreadyEnabledException because it keeps the old label.
+   Changing a stream's view type is exactly "disable, then enable", so this must work.
+2. Table class. DynamoDB stores TableClass (CreateTable/UpdateTable) and reports it in
+   TableClassSummary; moto ignores it, so a table class could never be seen to change.
+
+Usage: emulator.py [-H 127.0.0.1] [-p PORT]   (the arguments of `python -m moto.server`)
+"""
+
+import sys
+
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
+from moto.server import main
+
+_update_table_streams = DynamoDBBackend.update_table_streams
+
+
+def update_table_streams(self, table, stream_specification):
+    enabling = stream_specification.get("StreamEnabled") or stream_specification.get(
+        "StreamViewType"
+    )
+    currently_enabled = (table.stream_specification or {}).get("StreamEnabled")
+    if enabling and not currently_enabled:
+        # The old stream is finished; the new one gets its own label, as on AWS.
+        table.latest_stream_label = None
+    return _update_table_streams(self, table, stream_specification)
+
+
+DynamoDBBackend.update_table_streams = update_table_streams
+
+_describe = Table.describe
+
+
+def describe(self, base_key="TableDescription"):
+    result = _describe(self, base_key)
+    result[base_key]["TableClassSummary"] = {
+        "TableClass": getattr(self, "table_class", "STANDARD")
+    }
+    return result
+
+
+Table.describe = describe
+
+_create_table = DynamoHandler.create_table
+_update_table = DynamoHandler.update_table
+
+
+def create_table(self):
+    result = _create_table(self)
+    table = self.dynamodb_backend.get_table(self.body["TableName"])
+    table.table_class = self.body.get("TableClass", "STANDARD")
+    return result
+
+
+def update_table(self):
+    if "TableClass" in self.body:
+        table = self.dynamodb_backend.get_table(self.body["TableName"])
+        table.table_class = self.body["TableClass"]
+    return _update_table(self)
+
+
+DynamoHandler.create_table = create_table
+DynamoHandler.update_table = update_table
+
+if __name__ == "__main__":
+    args = sys.argv[1:]
+    host = args[args.index("-H") + 1] if "-H" in args else "127.0.0.1"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        sys.exit(f"emulator.py: refusing to listen on {host}: the emulator is for loopback only")
+    main(args)

@@ -1,0 +1,103 @@
+//! Command-line interface.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Deploys the Cruddur messaging backend (DynamoDB, Lambda, IAM, VPC endpoint) from one
+/// declarative stack file, reconciling it against AWS. No state file: ownership lives in
+/// AWS as tags.
+#[derive(Debug, Parser)]
+#[command(name = "cruddur-infra", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The stack file.
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "stack.yaml"
+    )]
+    pub file: PathBuf,
+    /// Environment to work in (declared under `environments:` in the stack file).
+    #[arg(short = 'e', long = "env", global = true, env = "CRUDDUR_ENV")]
+    pub env: Option<String>,
+    /// AWS profile (overrides the environment's `profile`).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// AWS region (overrides the environment's `region`).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Send every AWS request to this URL (overrides AWS_ENDPOINT_URL* and the stack file).
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+    /// No colours, even on a terminal (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Longest wait for one AWS step (table ACTIVE, index backfill, deletion), in seconds.
+    #[arg(long, global = true, default_value_t = 1800, value_name = "SECONDS")]
+    pub wait_timeout: u64,
+    /// More detail on stderr (-v: tool, -vv: AWS SDK, -vvv: everything). RUST_LOG wins.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the stack file offline, for every environment unless --env is given.
+    Validate {
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Show what apply (or destroy) would change, field by field.
+    Plan(PlanArgs),
+    /// Make AWS match the stack file.
+    Apply(ApplyArgs),
+    /// Delete every resource of the stack that this stack created.
+    Destroy {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Exit 0 when there are no changes, 2 when there are, 1 on errors.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan as if apply --adopt: resources that exist without ownership tags are taken over.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Plan a destroy instead of an apply.
+    #[arg(long)]
+    pub destroy: bool,
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Take over resources that exist but were not created by cruddur-infra: tag them as
+    /// this stack's, then reconcile them.
+    #[arg(long)]
+    pub adopt: bool,
+    /// Allow replacements (delete and re-create), which lose a table's items.
+    #[arg(long)]
+    pub allow_replace: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}

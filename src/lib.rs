@@ -1,0 +1,256 @@
+//! cruddur-infra: a declarative deployer for the Cruddur messaging backend.
+//!
+//! `stack.yaml` → [`spec::load`] → [`engine::observe`] → [`engine::plan_apply`] →
+//! [`render`] → [`engine::execute`]. See the README for the stack file and the commands.
+
+pub mod aws;
+pub mod cli;
+pub mod engine;
+pub mod graph;
+pub mod kinds;
+pub mod plan;
+pub mod progress;
+pub mod render;
+pub mod spec;
+pub mod tags;
+pub mod wait;
+
+use anyhow::{Context, bail};
+use aws::{Aws, AwsFlags};
+use cli::{ApplyArgs, Cli, Command, Global, Output, PlanArgs};
+use plan::{Action, Plan};
+use progress::Progress;
+use render::Styles;
+use spec::Stack;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit code for "there are changes" (plan --detailed-exitcode).
+pub const EXIT_CHANGES: u8 = 2;
+
+/// Runs one command; errors are reported by `main` with exit code 1.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Validate { output } => validate(g, *output),
+        Command::Plan(args) => plan(g, args).await,
+        Command::Apply(args) => apply(g, args).await,
+        Command::Destroy { auto_approve } => destroy(g, *auto_approve).await,
+    }
+}
+
+fn validate(g: &Global, output: Output) -> anyhow::Result<ExitCode> {
+    let environments = match &g.env {
+        Some(env) => {
+            spec::load(&g.file, env)?;
+            vec![env.clone()]
+        }
+        None => spec::validate_all(&g.file)?,
+    };
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({"valid": true, "file": g.file.display().to_string(), "environments": environments})
+        ),
+        Output::Text => println!(
+            "{} is valid (environments checked: {})",
+            g.file.display(),
+            environments.join(", ")
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the stack for the chosen environment (offline) — errors here mean no AWS call.
+fn load(g: &Global) -> anyhow::Result<Stack> {
+    let env = g.env.as_deref().context(
+        "no environment chosen: pass --env NAME (or set CRUDDUR_ENV); `cruddur-infra validate` lists the declared ones",
+    )?;
+    Ok(spec::load(&g.file, env)?)
+}
+
+async fn connect(g: &Global, stack: &Stack) -> anyhow::Result<Aws> {
+    let flags = AwsFlags {
+        profile: g.profile.clone(),
+        region: g.region.clone(),
+        endpoint_url: g.endpoint_url.clone(),
+    };
+    Aws::connect(&stack.env, &flags).await
+}
+
+fn color(g: &Global) -> bool {
+    !g.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+}
+
+async fn plan(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let stack = load(g)?;
+    let aws = connect(g, &stack).await?;
+    engine::observe(&stack, &aws).await?;
+    let plan = if args.destroy {
+        engine::plan_destroy(&stack)
+    } else {
+        engine::plan_apply(&stack, args.adopt)
+    };
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        Output::Text => print!("{}", render::plan_text(&plan, &Styles::new(color(g)))),
+    }
+    refuse_conflicts(&plan)?;
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// A plan with conflicts cannot be applied; saying so is an error (exit 1) in plan too, so
+/// CI stops before a doomed apply.
+fn refuse_conflicts(plan: &Plan) -> anyhow::Result<()> {
+    let conflicts: Vec<&str> = plan.conflicts().map(|c| c.physical_id.as_str()).collect();
+    if !conflicts.is_empty() {
+        bail!(
+            "{} resource(s) already exist and are not this stack's: {}. Nothing was changed; \
+             re-run with --adopt to take over resources nobody manages",
+            conflicts.len(),
+            conflicts.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Deletions that would fail (deletion protection, ...) stop the run before anything changes.
+fn refuse_blocked(plan: &Plan) -> anyhow::Result<()> {
+    let blocked: Vec<String> = plan
+        .blocked()
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c.physical_id,
+                c.blocked.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    if !blocked.is_empty() {
+        bail!("cannot delete {}. Nothing was changed", blocked.join("; "));
+    }
+    Ok(())
+}
+
+/// Refuses up front (before any AWS call) when nobody can be asked and nobody said yes.
+fn check_can_confirm(auto_approve: bool, command: &str) -> anyhow::Result<()> {
+    if !auto_approve && !std::io::stdin().is_terminal() {
+        bail!(
+            "{command} asks for confirmation, but stdin is not a terminal; re-run with --auto-approve to {command} without asking"
+        );
+    }
+    Ok(())
+}
+
+fn confirm(question: &str) -> anyhow::Result<bool> {
+    print!("{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    println!();
+    Ok(answer.trim() == "yes")
+}
+
+async fn apply(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    check_can_confirm(args.auto_approve, "apply")?;
+    let stack = load(g)?;
+    let aws = connect(g, &stack).await?;
+    engine::observe(&stack, &aws).await?;
+    let plan = engine::plan_apply(&stack, args.adopt);
+    print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
+    refuse_conflicts(&plan)?;
+    let replacements: Vec<&str> = plan
+        .replacements()
+        .map(|c| c.physical_id.as_str())
+        .collect();
+    if !replacements.is_empty() && !args.allow_replace {
+        bail!(
+            "refusing to replace {}: a replacement deletes the resource and everything in it. \
+             Nothing was changed; re-run with --allow-replace if that is what you want",
+            replacements.join(", ")
+        );
+    }
+    refuse_blocked(&plan)?;
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.auto_approve && !confirm("\nDo you want to perform these actions?")? {
+        println!("Apply cancelled.");
+        return Ok(ExitCode::from(1));
+    }
+    execute(g, &stack, &plan, &aws).await
+}
+
+async fn destroy(g: &Global, auto_approve: bool) -> anyhow::Result<ExitCode> {
+    check_can_confirm(auto_approve, "destroy")?;
+    let stack = load(g)?;
+    let aws = connect(g, &stack).await?;
+    engine::observe(&stack, &aws).await?;
+    let plan = engine::plan_destroy(&stack);
+    print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
+    refuse_blocked(&plan)?;
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !auto_approve
+        && !confirm(&format!(
+            "\nDo you really want to destroy every resource of {} in environment {}? There is no undo.",
+            stack.name, stack.env.name
+        ))?
+    {
+        println!("Destroy cancelled.");
+        return Ok(ExitCode::from(1));
+    }
+    execute(g, &stack, &plan, &aws).await
+}
+
+async fn execute(g: &Global, stack: &Stack, plan: &Plan, aws: &Aws) -> anyhow::Result<ExitCode> {
+    let progress = Progress::new(std::io::stderr().is_terminal());
+    let outcome = engine::execute(
+        stack,
+        plan,
+        aws,
+        &progress,
+        Duration::from_secs(g.wait_timeout),
+    )
+    .await;
+    let count = |actions: &[Action]| {
+        outcome
+            .done
+            .iter()
+            .filter(|(_, a)| actions.contains(a))
+            .count()
+    };
+    let verb = match plan.operation {
+        plan::Operation::Apply => "Apply",
+        plan::Operation::Destroy => "Destroy",
+    };
+    let summary = format!(
+        "{} added, {} changed, {} replaced, {} destroyed",
+        count(&[Action::Create]),
+        count(&[Action::Update, Action::Adopt]),
+        count(&[Action::Replace]),
+        count(&[Action::Delete]),
+    );
+    if outcome.failed.is_empty() {
+        println!("\n{verb} complete! Resources: {summary}.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut message = format!("{verb} failed. Resources: {summary}.");
+    for (name, error) in &outcome.failed {
+        message.push_str(&format!("\n  {name}: {error:#}"));
+    }
+    if !outcome.skipped.is_empty() {
+        message.push_str(&format!(
+            "\n  not started because something they wait for failed: {}",
+            outcome.skipped.join(", ")
+        ));
+    }
+    message.push_str("\nFix the cause and run it again: it picks up where this run stopped.");
+    bail!(message)
+}

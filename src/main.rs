@@ -1,0 +1,54 @@
+//! Thin entry point: parse arguments, run, map errors to exit code 1.
+
+use clap::Parser;
+use cruddur_infra::cli::Cli;
+use cruddur_infra::spec::diag::SpecErrors;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap exits 2 on usage errors; 2 means "changes" here, so usage errors are 1.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(cruddur_infra::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            match e.downcast_ref::<SpecErrors>() {
+                Some(spec) => eprint!("{}", spec.render()),
+                None => eprintln!("error: {e:#}"),
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "warn,cruddur_infra=debug",
+        2 => "info,cruddur_infra=debug,aws_smithy_runtime=debug,aws_config=debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,415 @@
+//! Test support: a private AWS emulator per test, stack files, and running the CLI.
+//!
+//! Each test starts its own moto server (scripts/emulator.py) on a free loopback port with
+//! moto's request recorder writing to a file of the test's own, so a test can list exactly
+//! the requests the tool sent. The server stops when the `Emulator` is dropped.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python that can run the emulator, installing moto first if needed (once per test
+/// process, through the same script the README's commands use).
+fn emulator_python() -> &'static str {
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new(repo_root().join("scripts/ensure-emulator"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run scripts/ensure-emulator");
+        assert!(out.status.success(), "scripts/ensure-emulator failed");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One request the emulator received.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub operation: String,
+}
+
+impl Request {
+    /// Reads describe, list, get, query and scan; everything else changes something.
+    pub fn is_mutating(&self) -> bool {
+        const READS: &[&str] = &["Describe", "List", "Get", "Query", "Scan", "BatchGet"];
+        !READS.iter().any(|p| self.operation.starts_with(p))
+    }
+}
+
+pub struct Emulator {
+    child: Child,
+    pub url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Emulator {
+    pub fn start() -> Emulator {
+        let python = emulator_python();
+        for _attempt in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let port = free_port();
+            let log = std::fs::File::create(dir.path().join("emulator.log")).unwrap();
+            let child = Command::new(python)
+                .arg(repo_root().join("scripts/emulator.py"))
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env("MOTO_ENABLE_RECORDING", "1")
+                .env("MOTO_RECORDER_FILEPATH", dir.path().join("requests.jsonl"))
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start the emulator");
+            let mut emulator = Emulator {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+                dir,
+            };
+            if emulator.wait_ready(port) {
+                emulator.clear_requests();
+                return emulator;
+            }
+            // Most likely the port was taken between choosing and binding it: try another.
+            let _ = emulator.child.kill();
+        }
+        panic!("the emulator did not start (see scripts/emulator.py)");
+    }
+
+    fn wait_ready(&mut self, port: u16) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut delay = Duration::from_millis(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+                let _ = stream.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: localhost\r\n\r\n");
+                let mut head = [0u8; 12];
+                if stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1") {
+                    return true;
+                }
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(200));
+        }
+        false
+    }
+
+    fn recording(&self) -> PathBuf {
+        self.dir.path().join("requests.jsonl")
+    }
+
+    /// Every request received since the last `clear_requests`.
+    pub fn requests(&self) -> Vec<Request> {
+        let text = std::fs::read_to_string(self.recording()).unwrap_or_default();
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let entry: serde_json::Value = serde_json::from_str(line).expect("recorder line");
+                Request {
+                    operation: operation_of(&entry),
+                }
+            })
+            .collect()
+    }
+
+    pub fn mutating_requests(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(Request::is_mutating)
+            .map(|r| r.operation)
+            .collect()
+    }
+
+    pub fn clear_requests(&self) {
+        std::fs::write(self.recording(), "").unwrap();
+    }
+
+    /// A DynamoDB client on the emulator, for setting up and checking live state.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(&self.url)
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The operation a recorded request called: `X-Amz-Target` for JSON protocols (DynamoDB),
+/// `Action=` for query protocols (IAM, EC2, STS), else method and path (REST: Lambda).
+fn operation_of(entry: &serde_json::Value) -> String {
+    let headers = &entry["headers"];
+    let target = headers
+        .as_object()
+        .and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+        })
+        .and_then(|(_, v)| v.as_str());
+    if let Some(target) = target {
+        return target.rsplit('.').next().unwrap_or(target).to_string();
+    }
+    let body = entry["body"].as_str().unwrap_or_default();
+    let body = if entry["body_encoded"].as_bool() == Some(true) {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        body.to_string()
+    };
+    if let Some(action) = body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
+        return action.to_string();
+    }
+    format!(
+        "{} {}",
+        entry["method"].as_str().unwrap_or("?"),
+        entry["url"].as_str().unwrap_or("?")
+    )
+}
+
+/// A stack file in a directory of its own. `resources` is the YAML under `resources:`,
+/// indented by two spaces; the environment `test` points at the emulator.
+pub struct StackFile {
+    dir: tempfile::TempDir,
+    pub stack: String,
+    pub env_url: String,
+}
+
+impl StackFile {
+    /// `stack` should be unique per test (it ends up in ownership tags).
+    pub fn new(stack: &str, env_url: &str, resources: &str) -> StackFile {
+        let file = StackFile {
+            dir: tempfile::tempdir().unwrap(),
+            stack: stack.to_string(),
+            env_url: env_url.to_string(),
+        };
+        file.write(resources);
+        file
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("stack.yaml")
+    }
+
+    /// Replaces the resources (the rest of the file stays the same).
+    pub fn write(&self, resources: &str) {
+        let text = format!(
+            "stack: {}\nenvironments:\n  test:\n    emulator: {}\nresources:\n{}",
+            self.stack, self.env_url, resources
+        );
+        std::fs::write(self.path(), text).unwrap();
+    }
+
+    /// Writes the whole file as given.
+    pub fn write_raw(&self, text: &str) {
+        std::fs::write(self.path(), text).unwrap();
+    }
+
+    /// Runs `cruddur-infra -f <file> --env test --no-color <args>`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        let path = self.path();
+        let mut all = vec!["-f", path.to_str().unwrap(), "--env", "test", "--no-color"];
+        all.extend_from_slice(args);
+        cli(&all, self.dir.path())
+    }
+}
+
+/// The outcome of one CLI run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().expect("exited"),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with both outputs unless the exit code is `code`.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// Runs the CLI with a clean AWS environment (nothing from the developer's shell leaks in)
+/// and stdin not a terminal.
+pub fn cli(args: &[&str], cwd: &Path) -> Run {
+    cli_with_env(args, cwd, &[])
+}
+
+pub fn cli_with_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cruddur-infra"));
+    cmd.args(args).current_dir(cwd).stdin(Stdio::null());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") || key == "CRUDDUR_ENV" || key == "RUST_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    // No shared config or credentials files from the developer's home either.
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/cruddur-infra-test-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/cruddur-infra-test-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    Run::from(cmd.output().expect("run cruddur-infra"))
+}
+
+/// Live DynamoDB state on the emulator, read (and, for setting up a test, written) through
+/// the SDK, independently of the tool.
+pub struct Live {
+    runtime: tokio::runtime::Runtime,
+    pub client: aws_sdk_dynamodb::Client,
+}
+
+pub use aws_sdk_dynamodb::types as ddb;
+
+impl Live {
+    pub fn new(emulator: &Emulator) -> Live {
+        Live {
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            client: emulator.dynamodb(),
+        }
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    /// DescribeTable, or `None` when the table does not exist.
+    pub fn table(&self, name: &str) -> Option<ddb::TableDescription> {
+        match self.block_on(self.client.describe_table().table_name(name).send()) {
+            Ok(out) => out.table,
+            Err(e) => {
+                let code =
+                    aws_sdk_dynamodb::error::ProvideErrorMetadata::code(&e).map(str::to_string);
+                assert_eq!(code.as_deref(), Some("ResourceNotFoundException"), "{e:?}");
+                None
+            }
+        }
+    }
+
+    pub fn expect_table(&self, name: &str) -> ddb::TableDescription {
+        self.table(name)
+            .unwrap_or_else(|| panic!("table {name} does not exist"))
+    }
+
+    pub fn tags(&self, name: &str) -> std::collections::BTreeMap<String, String> {
+        let arn = self.expect_table(name).table_arn.unwrap();
+        let mut tags = std::collections::BTreeMap::new();
+        let mut next = None;
+        loop {
+            let out = self
+                .block_on(
+                    self.client
+                        .list_tags_of_resource()
+                        .resource_arn(&arn)
+                        .set_next_token(next)
+                        .send(),
+                )
+                .unwrap();
+            tags.extend(
+                out.tags()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string())),
+            );
+            match out.next_token {
+                Some(t) => next = Some(t),
+                None => return tags,
+            }
+        }
+    }
+
+    /// The TTL attribute when TTL is enabled.
+    pub fn ttl(&self, name: &str) -> Option<String> {
+        let out = self
+            .block_on(self.client.describe_time_to_live().table_name(name).send())
+            .unwrap();
+        let ttl = out.time_to_live_description.unwrap();
+        (ttl.time_to_live_status == Some(ddb::TimeToLiveStatus::Enabled))
+            .then(|| ttl.attribute_name.unwrap())
+    }
+
+    pub fn pitr(&self, name: &str) -> bool {
+        let out = self
+            .block_on(
+                self.client
+                    .describe_continuous_backups()
+                    .table_name(name)
+                    .send(),
+            )
+            .unwrap();
+        out.continuous_backups_description
+            .and_then(|c| c.point_in_time_recovery_description)
+            .and_then(|p| p.point_in_time_recovery_status)
+            == Some(ddb::PointInTimeRecoveryStatus::Enabled)
+    }
+
+    pub fn put(&self, table: &str, pk: &str, sk: &str) {
+        let item = |s: &str| ddb::AttributeValue::S(s.to_string());
+        self.block_on(
+            self.client
+                .put_item()
+                .table_name(table)
+                .item("pk", item(pk))
+                .item("sk", item(sk))
+                .send(),
+        )
+        .unwrap();
+    }
+
+    pub fn item_count(&self, table: &str) -> i32 {
+        self.block_on(self.client.scan().table_name(table).send())
+            .unwrap()
+            .count
+    }
+}
