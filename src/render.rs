@@ -5,6 +5,9 @@ use crate::plan::{Action, FieldChange, Operation, Plan, ResourceChange};
 use console::Style;
 use serde_json::Value;
 
+/// Field paths longer than this are not padded to, so short ones stay readable.
+const MAX_ALIGN: usize = 32;
+
 pub struct Styles {
     add: Style,
     change: Style,
@@ -121,7 +124,14 @@ fn resource(out: &mut String, rc: &ResourceChange, styles: &Styles) {
             styles.conflict.apply_to("! blocked:")
         ));
     }
-    let width = rc.changes.iter().map(|c| c.field.len()).max().unwrap_or(0);
+    // Align the values, but do not let one long path push every line far to the right.
+    let width = rc
+        .changes
+        .iter()
+        .map(|c| c.field.len())
+        .max()
+        .unwrap_or(0)
+        .min(MAX_ALIGN);
     for change in &rc.changes {
         out.push_str(&field(change, rc.action, width, styles));
     }

@@ -140,17 +140,17 @@ impl Emulator {
     pub fn clear_requests(&self) {
         std::fs::write(self.recording(), "").unwrap();
     }
+}
 
-    /// A DynamoDB client on the emulator, for setting up and checking live state.
-    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .endpoint_url(&self.url)
-            .build();
-        aws_sdk_dynamodb::Client::from_conf(config)
-    }
+/// A DynamoDB client on an emulator, for setting up and checking live state.
+fn dynamodb_client(url: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(url)
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 impl Drop for Emulator {
@@ -312,12 +312,21 @@ pub use aws_sdk_dynamodb::types as ddb;
 
 impl Live {
     pub fn new(emulator: &Emulator) -> Live {
+        Live::with_url(&emulator.url)
+    }
+
+    /// On an emulator at `url` (loopback) that this test did not start itself.
+    pub fn with_url(url: &str) -> Live {
+        assert!(
+            url.starts_with("http://127.0.0.1:"),
+            "tests only talk to loopback"
+        );
         Live {
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap(),
-            client: emulator.dynamodb(),
+            client: dynamodb_client(url),
         }
     }
 

@@ -1,0 +1,56 @@
+//! The README's main command, `scripts/local-apply`, run as a user would (on a free port
+//! instead of 5000, so it cannot collide with anything): it starts the emulator, applies
+//! stack.yaml with the `local` environment, and shows a clean second plan.
+
+mod support;
+
+use std::process::Command;
+use support::{Live, repo_root};
+
+/// Stops the emulator the script started, even when an assertion fails.
+struct StopEmulator(u16);
+
+impl Drop for StopEmulator {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/emulator"))
+            .arg("stop")
+            .env("CRUDDUR_EMULATOR_PORT", self.0.to_string())
+            .output();
+    }
+}
+
+#[test]
+fn local_apply_creates_the_stack_and_a_second_plan_is_clean() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _stop = StopEmulator(port);
+    let out = Command::new(repo_root().join("scripts/local-apply"))
+        .env("CRUDDUR_EMULATOR_PORT", port.to_string())
+        .env("CRUDDUR_INFRA_BIN", env!("CARGO_BIN_EXE_cruddur-infra"))
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "local-apply failed\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("Apply complete! Resources: 1 added"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("No changes."), "{stdout}");
+
+    let url = format!("http://127.0.0.1:{port}");
+    let live = Live::with_url(&url);
+    let table = live.expect_table("cruddur-messages-local");
+    assert_eq!(table.global_secondary_indexes().len(), 1);
+    assert_eq!(
+        live.tags("cruddur-messages-local")["cruddur-infra:stack"],
+        "cruddur/local"
+    );
+}
