@@ -32,6 +32,11 @@ pub const EXIT_CHANGES: u8 = 2;
 /// Runs one command; errors are reported by `main` with exit code 1.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
+    if g.no_color || std::env::var_os("NO_COLOR").is_some() {
+        // Progress bars style themselves through `console`; switch it off there too.
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
     match &cli.command {
         Command::Validate { output } => validate(g, *output),
         Command::Plan(args) => plan(g, args).await,

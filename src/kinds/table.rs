@@ -202,6 +202,9 @@ pub struct LiveTable {
     arn: String,
     stream_arn: Option<String>,
     item_count: i64,
+    /// False while a create or update (by us, interrupted, or by someone else) is still
+    /// going on: DynamoDB refuses further changes until it is done.
+    active: bool,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -586,6 +589,10 @@ impl Kind for Table {
         let Some(desc) = describe(aws, &self.name).await? else {
             return Ok(None);
         };
+        // A table being deleted is as good as gone; `create` waits for it to finish.
+        if desc.table_status() == Some(&ddb::TableStatus::Deleting) {
+            return Ok(None);
+        }
         let arn = desc
             .table_arn()
             .context("DescribeTable returned no table ARN")?
@@ -602,6 +609,7 @@ impl Kind for Table {
             arn,
             stream_arn: desc.latest_stream_arn().map(str::to_string),
             item_count: desc.item_count().unwrap_or(0),
+            active: matches!(ready_state(&desc), Check::Done(())),
         }))
     }
 
@@ -742,7 +750,16 @@ impl Kind for Table {
         if desired.stream != StreamView::Disabled {
             request = request.stream_specification(sdk_stream(desired.stream)?);
         }
-        crate::aws::sdk("CreateTable", request.send().await)?;
+        match request.clone().send().await {
+            Ok(_) => {}
+            // A table of this name is still being deleted (an earlier destroy or
+            // replacement): wait for it to go, then create.
+            Err(e) if error_code(&e) == Some("ResourceInUseException") => {
+                self.wait_deleted(cx).await?;
+                crate::aws::sdk("CreateTable", request.send().await)?;
+            }
+            Err(e) => bail!(describe_error("CreateTable", &e)),
+        }
         wait_ready(cx, &self.name, "waiting for the table to become ACTIVE").await?;
         if desired.point_in_time_recovery {
             set_pitr(cx, &self.name, true).await?;
@@ -761,6 +778,9 @@ impl Kind for Table {
     ) -> anyhow::Result<LiveTable> {
         let name = self.name.as_str();
         let before = &live.state;
+        if !live.active {
+            wait_ready(cx, name, "waiting for an earlier change to finish").await?;
+        }
         // Tags first: adopting a table makes it ours before anything else about it changes.
         sync_tags(cx, &live.arn, &before.tags, &desired.tags).await?;
         if before.deletion_protection != desired.deletion_protection {
@@ -807,6 +827,9 @@ impl Kind for Table {
         if let Some(blocker) = Self::deletion_blocker(live) {
             bail!("cannot delete table {}: {blocker}", self.name);
         }
+        if !live.active {
+            wait_ready(cx, &self.name, "waiting for an earlier change to finish").await?;
+        }
         cx.tracker.status("deleting table");
         let result = cx
             .aws
@@ -820,23 +843,29 @@ impl Kind for Table {
             Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(()),
             Err(e) => bail!(describe_error("DeleteTable", &e)),
         }
-        let aws = cx.aws;
-        let name = self.name.as_str();
-        wait::until(
-            cx,
-            "waiting for the table to be deleted",
-            move || async move {
-                Ok(match describe(aws, name).await? {
-                    None => Check::Done(()),
-                    Some(desc) => Check::Waiting(status_text(desc.table_status())),
-                })
-            },
-        )
-        .await
+        self.wait_deleted(cx).await
     }
 }
 
 impl Table {
+    async fn wait_deleted(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
+        let aws = cx.aws;
+        let name = self.name.as_str();
+        wait::until(cx, "waiting for the table to be deleted", move || async move {
+            Ok(match describe(aws, name).await? {
+                None => Check::Done(()),
+                Some(desc) if desc.table_status() == Some(&ddb::TableStatus::Deleting) => {
+                    Check::Waiting("DELETING".into())
+                }
+                Some(desc) => bail!(
+                    "a table named {name} exists ({}); someone created it meanwhile: run plan again",
+                    status_text(desc.table_status())
+                ),
+            })
+        })
+        .await
+    }
+
     async fn read_back(&self, cx: &ExecCtx<'_>) -> anyhow::Result<LiveTable> {
         cx.tracker.status("reading the result");
         self.read(cx.aws)
