@@ -10,10 +10,16 @@ here, in the emulator process only, so that the tool is tested against AWS's beh
 2. Table class. DynamoDB stores TableClass (CreateTable/UpdateTable) and reports it in
    TableClassSummary; moto ignores it, so a table class could never be seen to change.
 
+It also loads AWS's managed IAM policies (moto leaves them out unless asked), so a role can
+attach arn:aws:iam::aws:policy/... as on AWS.
+
 Usage: emulator.py [-H 127.0.0.1] [-p PORT]   (the arguments of `python -m moto.server`)
 """
 
+import os
 import sys
+
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table

@@ -27,6 +27,9 @@ pub struct AwsFlags {
 #[derive(Debug, Clone)]
 pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub sts: aws_sdk_sts::Client,
     pub region: String,
     /// `None` when the SDK's own endpoint resolution decides (a real AWS account).
     pub endpoint: Option<String>,
@@ -93,16 +96,50 @@ impl Aws {
             .map(|r| r.to_string())
             .context("no AWS region: set `region` on the environment in the stack file, pass --region, or set AWS_REGION")?;
 
-        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&config);
-        if let Some(url) = file_endpoint(env, flags, "DYNAMODB") {
-            dynamodb = dynamodb.endpoint_url(&url);
-            endpoint = Some(url);
+        // Each service's client, with the stack file's endpoint where nothing more
+        // specific is set (see the module comment).
+        macro_rules! client {
+            ($sdk:ident, $service:literal) => {{
+                let mut builder = $sdk::config::Builder::from(&config);
+                if let Some(url) = file_endpoint(env, flags, $service) {
+                    builder = builder.endpoint_url(&url);
+                    endpoint = Some(url);
+                }
+                $sdk::Client::from_conf(builder.build())
+            }};
         }
         Ok(Aws {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            dynamodb: client!(aws_sdk_dynamodb, "DYNAMODB"),
+            iam: client!(aws_sdk_iam, "IAM"),
+            ec2: client!(aws_sdk_ec2, "EC2"),
+            sts: client!(aws_sdk_sts, "STS"),
             region,
             endpoint,
         })
+    }
+
+    /// `${aws.account_id}`, `${aws.region}` and `${aws.partition}` of the account the
+    /// credentials belong to (one STS call).
+    pub async fn deployment_context(&self) -> anyhow::Result<crate::kinds::Attributes> {
+        let identity = sdk(
+            "GetCallerIdentity",
+            self.sts.get_caller_identity().send().await,
+        )?;
+        let account = identity
+            .account
+            .context("GetCallerIdentity returned no account")?;
+        // arn:<partition>:sts::<account>:...
+        let partition = identity
+            .arn
+            .as_deref()
+            .and_then(|arn| arn.split(':').nth(1))
+            .unwrap_or("aws")
+            .to_string();
+        Ok(crate::kinds::Attributes::from([
+            ("account_id", Some(account)),
+            ("region", Some(self.region.clone())),
+            ("partition", Some(partition)),
+        ]))
     }
 }
 

@@ -2,7 +2,7 @@
 //! execute the plan along the dependency graph, independent resources in parallel.
 
 use crate::aws::Aws;
-use crate::kinds::{Attributes, ExecCtx, Inputs, Node, PlanCtx};
+use crate::kinds::{AWS_CONTEXT, Attributes, ExecCtx, Inputs, Node, PlanCtx};
 use crate::plan::{Action, Operation, Plan};
 use crate::progress::{Progress, Tracker};
 use crate::spec::Stack;
@@ -12,28 +12,52 @@ use futures::stream::FuturesUnordered;
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-/// Reads every declared resource from AWS concurrently.
-pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<()> {
-    let results = join_all(stack.nodes.iter().map(|node| node.observe(aws))).await;
+/// Reads every declared resource from AWS concurrently, and (only if some value needs it)
+/// the account and region the stack deploys to. Returns the latter as the starting inputs
+/// of planning and execution.
+pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Inputs> {
+    let needs_context = stack.nodes.iter().any(|node| {
+        node.templates()
+            .iter()
+            .any(|t| t.references().any(|r| r.resource == AWS_CONTEXT))
+    });
+    let owner = stack.owner();
+    let context = async {
+        match needs_context {
+            true => aws.deployment_context().await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let (results, context) = tokio::join!(
+        join_all(stack.nodes.iter().map(|node| node.observe(aws, &owner))),
+        context
+    );
     let errors: Vec<String> = results
         .into_iter()
+        .chain([context
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{e:#}"))])
         .filter_map(|r| r.err().map(|e| format!("{e:#}")))
         .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!(errors.join("\n"))
+    if !errors.is_empty() {
+        anyhow::bail!(errors.join("\n"));
     }
+    let mut inputs = Inputs::default();
+    if let Some(context) = context? {
+        inputs.0.insert(AWS_CONTEXT.to_string(), context);
+    }
+    Ok(inputs)
 }
 
 /// What apply would do, in dependency order. Each resource is planned with the attributes
 /// its dependencies will have (unknown where they are still to be created or replaced).
-pub fn plan_apply(stack: &Stack, adopt: bool) -> Plan {
+pub fn plan_apply(stack: &Stack, adopt: bool, context: &Inputs) -> Plan {
     let cx = PlanCtx {
         owner: stack.owner(),
         adopt,
     };
-    let mut inputs = Inputs::default();
+    let mut inputs = context.clone();
     let mut changes = Vec::new();
     for node in &stack.nodes {
         let (change, attributes) = node.plan_apply(&cx, &inputs);
@@ -83,6 +107,7 @@ pub struct Outcome {
 pub async fn execute(
     stack: &Stack,
     plan: &Plan,
+    context: &Inputs,
     aws: &Aws,
     progress: &Progress,
     wait_timeout: Duration,
@@ -115,7 +140,7 @@ pub async fn execute(
     };
     let mut remaining: Vec<usize> = waits_for.iter().map(BTreeSet::len).collect();
     let owner = stack.owner();
-    let mut inputs = Inputs::default();
+    let mut inputs = context.clone();
     let mut started = vec![false; nodes.len()];
     let mut outcome = Outcome::default();
     let mut running = FuturesUnordered::new();

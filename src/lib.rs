@@ -9,6 +9,7 @@ pub mod engine;
 pub mod graph;
 pub mod kinds;
 pub mod plan;
+pub mod policy;
 pub mod progress;
 pub mod render;
 pub mod spec;
@@ -46,13 +47,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn validate(g: &Global, output: Output) -> anyhow::Result<ExitCode> {
-    let environments = match &g.env {
-        Some(env) => {
-            spec::load(&g.file, env)?;
-            vec![env.clone()]
+    let (environments, warnings) = match &g.env {
+        Some(env) => (vec![env.clone()], spec::load(&g.file, env)?.warnings),
+        None => {
+            let v = spec::validate_all(&g.file)?;
+            (v.environments, v.warnings)
         }
-        None => spec::validate_all(&g.file)?,
     };
+    eprint!("{warnings}");
     match output {
         Output::Json => println!(
             "{}",
@@ -72,7 +74,9 @@ fn load(g: &Global) -> anyhow::Result<Stack> {
     let env = g.env.as_deref().context(
         "no environment chosen: pass --env NAME (or set CRUDDUR_ENV); `cruddur-infra validate` lists the declared ones",
     )?;
-    Ok(spec::load(&g.file, env)?)
+    let stack = spec::load(&g.file, env)?;
+    eprint!("{}", stack.warnings);
+    Ok(stack)
 }
 
 async fn connect(g: &Global, stack: &Stack) -> anyhow::Result<Aws> {
@@ -91,11 +95,11 @@ fn color(g: &Global) -> bool {
 async fn plan(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let stack = load(g)?;
     let aws = connect(g, &stack).await?;
-    engine::observe(&stack, &aws).await?;
+    let context = engine::observe(&stack, &aws).await?;
     let plan = if args.destroy {
         engine::plan_destroy(&stack)
     } else {
-        engine::plan_apply(&stack, args.adopt)
+        engine::plan_apply(&stack, args.adopt, &context)
     };
     match args.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
@@ -165,8 +169,8 @@ async fn apply(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     check_can_confirm(args.auto_approve, "apply")?;
     let stack = load(g)?;
     let aws = connect(g, &stack).await?;
-    engine::observe(&stack, &aws).await?;
-    let plan = engine::plan_apply(&stack, args.adopt);
+    let context = engine::observe(&stack, &aws).await?;
+    let plan = engine::plan_apply(&stack, args.adopt, &context);
     print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
     refuse_conflicts(&plan)?;
     let replacements: Vec<&str> = plan
@@ -188,14 +192,14 @@ async fn apply(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         println!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }
-    execute(g, &stack, &plan, &aws).await
+    execute(g, &stack, &plan, &context, &aws).await
 }
 
 async fn destroy(g: &Global, auto_approve: bool) -> anyhow::Result<ExitCode> {
     check_can_confirm(auto_approve, "destroy")?;
     let stack = load(g)?;
     let aws = connect(g, &stack).await?;
-    engine::observe(&stack, &aws).await?;
+    let context = engine::observe(&stack, &aws).await?;
     let plan = engine::plan_destroy(&stack);
     print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
     refuse_blocked(&plan)?;
@@ -211,19 +215,19 @@ async fn destroy(g: &Global, auto_approve: bool) -> anyhow::Result<ExitCode> {
         println!("Destroy cancelled.");
         return Ok(ExitCode::from(1));
     }
-    execute(g, &stack, &plan, &aws).await
+    execute(g, &stack, &plan, &context, &aws).await
 }
 
-async fn execute(g: &Global, stack: &Stack, plan: &Plan, aws: &Aws) -> anyhow::Result<ExitCode> {
+async fn execute(
+    g: &Global,
+    stack: &Stack,
+    plan: &Plan,
+    context: &kinds::Inputs,
+    aws: &Aws,
+) -> anyhow::Result<ExitCode> {
     let progress = Progress::new(std::io::stderr().is_terminal());
-    let outcome = engine::execute(
-        stack,
-        plan,
-        aws,
-        &progress,
-        Duration::from_secs(g.wait_timeout),
-    )
-    .await;
+    let timeout = Duration::from_secs(g.wait_timeout);
+    let outcome = engine::execute(stack, plan, context, aws, &progress, timeout).await;
     let count = |actions: &[Action]| {
         outcome
             .done

@@ -183,6 +183,27 @@ pub fn diff_values(before: &Value, after: &Value) -> Vec<FieldChange> {
 }
 
 fn diff_into(path: &str, before: &Value, after: &Value, out: &mut Vec<FieldChange>) {
+    // No value, an empty map and an empty list all mean "nothing there".
+    if nothing(before) && nothing(after) {
+        return;
+    }
+    // Lists in resource states are sets (policy statements, managed policy ARNs, route
+    // tables): show what leaves and what arrives, one element per line.
+    if (before.is_array() || after.is_array())
+        && (before.is_array() || before.is_null())
+        && (after.is_array() || after.is_null())
+    {
+        let empty = Vec::new();
+        let b = before.as_array().unwrap_or(&empty);
+        let a = after.as_array().unwrap_or(&empty);
+        for gone in b.iter().filter(|v| !a.contains(v)) {
+            diff_into(path, gone, &Value::Null, out);
+        }
+        for new in a.iter().filter(|v| !b.contains(v)) {
+            diff_into(path, &Value::Null, new, out);
+        }
+        return;
+    }
     if let (Value::Object(b), Value::Object(a)) = (before, after) {
         let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
         keys.sort();
@@ -222,7 +243,17 @@ fn leaves_into(path: &str, value: &Value, out: &mut Vec<FieldChange>) {
                 leaves_into(&join_path(path, key), child, out);
             }
         }
+        // Lists become one line per element in `diff_into`, as in updates.
         _ => diff_into(path, &Value::Null, value, out),
+    }
+}
+
+fn nothing(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Object(map) => map.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        _ => false,
     }
 }
 
@@ -287,6 +318,29 @@ mod tests {
                 .map(|c| c.field)
                 .collect();
         assert_eq!(fields, ["key.hash", "n", "tags[\"a-b\"]"]);
+        assert!(all_fields(&json!({"indexes": {}, "list": []})).is_empty());
+    }
+
+    #[test]
+    fn lists_diff_as_sets() {
+        let changes = diff_values(
+            &json!({"managed": ["a", "b"], "policies": {"p": [{"Action": ["x"]}]}}),
+            &json!({"managed": ["b", "c"], "policies": {"p": [{"Action": ["y"]}]}}),
+        );
+        let shown: Vec<_> = changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.before.clone(), c.after.clone()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("managed", json!("a"), Value::Null),
+                ("managed", Value::Null, json!("c")),
+                ("policies.p", json!({"Action": ["x"]}), Value::Null),
+                ("policies.p", Value::Null, json!({"Action": ["y"]})),
+            ]
+        );
+        assert!(diff_values(&json!({"l": ["b", "a"]}), &json!({"l": ["b", "a"]})).is_empty());
     }
 
     #[test]

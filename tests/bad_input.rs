@@ -306,6 +306,87 @@ const CASES: &[Case] = &[
         expect: "7:5: resources.messages.key: missing field `key`",
     },
     Case {
+        name: "malformed action",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            "    stream: NEW_IMAGE\n  role:\n    type: iam_role\n    name: processor-${env}\n    policies:\n      p:\n        - actions: [\"dynamodb:\"]\n          resources: [\"${messages.arn}\"]\n",
+        )],
+        env: "test",
+        expect: "25:21: resources.role.policies.p[0].actions: action `dynamodb:` has no action name after `dynamodb:`",
+    },
+    Case {
+        name: "managed policy that is not an ARN",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            "    stream: NEW_IMAGE\n  role:\n    type: iam_role\n    name: processor-${env}\n    managed_policies: [AWSLambdaBasicExecutionRole]\n",
+        )],
+        env: "test",
+        expect: "23:24: resources.role.managed_policies: `AWSLambdaBasicExecutionRole` is not a managed policy ARN",
+    },
+    Case {
+        name: "invalid role name",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            "    stream: NEW_IMAGE\n  role:\n    type: iam_role\n    name: \"processor ${env}\"\n",
+        )],
+        env: "test",
+        expect: "22:11: resources.role.name: invalid role name `processor test`",
+    },
+    Case {
+        name: "session duration out of range",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            "    stream: NEW_IMAGE\n  role:\n    type: iam_role\n    name: processor\n    max_session_duration: 60\n",
+        )],
+        env: "test",
+        expect: "23:27: resources.role.max_session_duration: 60 seconds is out of range",
+    },
+    Case {
+        name: "resource that is not an ARN",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            "    stream: NEW_IMAGE\n  role:\n    type: iam_role\n    name: processor\n    policies:\n      p:\n        - actions: [dynamodb:Query]\n          resources: [messages]\n",
+        )],
+        env: "test",
+        expect: "26:23: resources.role.policies.p[0].resources: resource `messages` is not an ARN",
+    },
+    Case {
+        name: "unknown deployment value",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            "    stream: NEW_IMAGE\n  role:\n    type: iam_role\n    name: processor\n    policies:\n      p:\n        - actions: [logs:PutLogEvents]\n          resources: [\"arn:aws:logs:${aws.regoin}:1:x\"]\n",
+        )],
+        env: "test",
+        expect: "26:23: resources.role.policies.p[0].resources: `${aws.regoin}` is not a deployment value",
+    },
+    Case {
+        name: "route table id of the wrong form",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            "    stream: NEW_IMAGE\n  endpoint:\n    type: vpc_gateway_endpoint\n    service: dynamodb\n    route_table_ids: [rt-123]\n",
+        )],
+        env: "test",
+        expect: "23:23: resources.endpoint.route_table_ids: `rt-123` is not a route table id",
+    },
+    Case {
+        name: "VPC id of the wrong form",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            "    stream: NEW_IMAGE\n  endpoint:\n    type: vpc_gateway_endpoint\n    service: dynamodb\n    vpc: main\n",
+        )],
+        env: "test",
+        expect: "23:10: resources.endpoint.vpc: `main` is not a VPC id",
+    },
+    Case {
+        name: "VPC by id and by tags",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            "    stream: NEW_IMAGE\n  endpoint:\n    type: vpc_gateway_endpoint\n    service: dynamodb\n    vpc: default\n    vpc_tags: { Name: main }\n",
+        )],
+        env: "test",
+        expect: "23:10: resources.endpoint.vpc: give `vpc` or `vpc_tags`, not both",
+    },
+    Case {
         name: "invalid resource name",
         edits: &[("  messages:\n", "  Messages:\n")],
         env: "test",

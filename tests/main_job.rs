@@ -40,7 +40,7 @@ fn local_apply_creates_the_stack_and_a_second_plan_is_clean() {
         "local-apply failed\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("Apply complete! Resources: 1 added"),
+        stdout.contains("Apply complete! Resources: 3 added"),
         "{stdout}"
     );
     assert!(stdout.contains("No changes."), "{stdout}");
@@ -53,4 +53,15 @@ fn local_apply_creates_the_stack_and_a_second_plan_is_clean() {
         live.tags("cruddur-messages-local")["cruddur-infra:stack"],
         "cruddur/local"
     );
+    let role = live
+        .role("cruddur-stream-processor-local")
+        .expect("the role exists");
+    assert!(
+        role.tags()
+            .iter()
+            .any(|t| t.key() == "cruddur-infra:stack" && t.value() == "cruddur/local")
+    );
+    let policies = live.inline_policies("cruddur-stream-processor-local");
+    assert_eq!(policies["stream-processor"].len(), 4);
+    assert_eq!(live.endpoints().len(), 1);
 }

@@ -3,6 +3,8 @@
 //! [`Node`], which [`Declared`] implements for every kind, so a new kind is a new module
 //! plus one line in [`kinds!`] below.
 
+pub mod endpoint;
+pub mod role;
 pub mod table;
 
 use crate::aws::Aws;
@@ -23,6 +25,11 @@ use std::time::Duration;
 
 /// A resource's attributes others can reference; `None` = only known after apply.
 pub type Attributes = BTreeMap<&'static str, Option<String>>;
+
+/// `${aws.account_id}`, `${aws.region}`, `${aws.partition}`: where the stack is deployed,
+/// read from the live account (STS) so no account id or region is written in the file.
+pub const AWS_CONTEXT: &str = "aws";
+pub const AWS_CONTEXT_ATTRIBUTES: &[&str] = &["account_id", "region", "partition"];
 
 /// The attributes of every resource planned or applied so far, by logical name.
 #[derive(Debug, Default, Clone)]
@@ -61,6 +68,14 @@ impl ValidateCtx<'_> {
     }
 }
 
+/// Which stack, environment and logical resource a resource belongs to: the values of its
+/// ownership tags.
+pub struct Identity<'a> {
+    /// `<stack>/<env>`.
+    pub owner: &'a str,
+    pub resource: &'a str,
+}
+
 /// What planning a resource needs besides its own spec.
 pub struct PlanCtx {
     /// `<stack>/<env>`: the value of the ownership tag this run manages.
@@ -94,7 +109,9 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
 
     /// Checks meaning (names, ranges, cross-field rules), reporting every problem.
     fn validate(raw: Self::Raw, cx: &ValidateCtx, diags: &mut Diags) -> Option<Self>;
-    fn physical_id(&self) -> &str;
+    /// The AWS name or id of the resource, for people: a table's name, an endpoint's id
+    /// (or what it will be for, before it exists).
+    fn physical_id(&self, live: Option<&Self::Live>) -> String;
     /// Strings in the spec that may reference other resources (besides tags).
     fn templates(&self) -> Vec<&Template>;
     /// Refuses references to attributes this resource will not have (e.g. a stream ARN
@@ -111,8 +128,9 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
         }
     }
 
-    /// Reads the resource; `None` when it does not exist.
-    async fn read(&self, aws: &Aws) -> anyhow::Result<Option<Self::Live>>;
+    /// Reads the resource; `None` when it does not exist. Kinds whose resources have no
+    /// name of their own (an endpoint) find theirs by its ownership tags, from `me`.
+    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Option<Self::Live>>;
     fn state(live: &Self::Live) -> &Self::State;
     fn tags(state: &Self::State) -> &BTreeMap<String, String>;
     fn attributes(live: &Self::Live) -> Attributes;
@@ -152,15 +170,15 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
 pub trait Node: Send + Sync {
     fn name(&self) -> &str;
     fn kind(&self) -> &'static str;
-    fn physical_id(&self) -> &str;
     /// Logical names this resource depends on (references and `depends_on`).
     fn dependencies(&self) -> &BTreeSet<String>;
     /// Every reference-capable string, tags included, for load-time checks.
     fn templates(&self) -> Vec<&Template>;
     fn check_attribute(&self, attribute: &str) -> Result<(), String>;
 
-    /// Reads the live resource from AWS and keeps it for planning.
-    async fn observe(&self, aws: &Aws) -> anyhow::Result<()>;
+    /// Reads the live resource from AWS and keeps it for planning; `owner` is the value of
+    /// this run's ownership tag.
+    async fn observe(&self, aws: &Aws, owner: &str) -> anyhow::Result<()>;
     /// The change apply would make, and the attributes others will see afterwards.
     fn plan_apply(&self, cx: &PlanCtx, inputs: &Inputs) -> (ResourceChange, Attributes);
     fn plan_destroy(&self, cx: &PlanCtx) -> ResourceChange;
@@ -193,11 +211,13 @@ impl<K: Kind> Declared<K> {
         explicit_dependencies: Vec<String>,
     ) -> Self {
         let mut dependencies: BTreeSet<String> = explicit_dependencies.into_iter().collect();
+        // `${aws.*}` is the account and region, not a resource.
         let refs = spec
             .templates()
             .into_iter()
             .chain(tags.values())
             .flat_map(|t| t.references().map(|r| r.resource.clone()))
+            .filter(|r| r != AWS_CONTEXT)
             .collect::<Vec<_>>();
         dependencies.extend(refs);
         Declared {
@@ -227,7 +247,7 @@ impl<K: Kind> Declared<K> {
         ResourceChange {
             name: self.name.clone(),
             kind: K::TYPE,
-            physical_id: self.spec.physical_id().to_string(),
+            physical_id: self.spec.physical_id(self.live()),
             action,
             reasons: vec![],
             changes: vec![],
@@ -254,10 +274,6 @@ impl<K: Kind> Node for Declared<K> {
         K::TYPE
     }
 
-    fn physical_id(&self) -> &str {
-        self.spec.physical_id()
-    }
-
     fn dependencies(&self) -> &BTreeSet<String> {
         &self.dependencies
     }
@@ -272,15 +288,16 @@ impl<K: Kind> Node for Declared<K> {
         self.spec.check_attribute(attribute)
     }
 
-    async fn observe(&self, aws: &Aws) -> anyhow::Result<()> {
-        let live = self.spec.read(aws).await.with_context(|| {
-            format!(
-                "reading {} {} ({})",
-                K::TYPE,
-                self.name,
-                self.spec.physical_id()
-            )
-        })?;
+    async fn observe(&self, aws: &Aws, owner: &str) -> anyhow::Result<()> {
+        let me = Identity {
+            owner,
+            resource: &self.name,
+        };
+        let live = self
+            .spec
+            .read(aws, &me)
+            .await
+            .with_context(|| format!("reading {}.{}", K::TYPE, self.name))?;
         // A second observe of the same node keeps the first reading.
         let _ = self.live.set(live);
         Ok(())
@@ -413,7 +430,76 @@ impl<K: Kind> Node for Declared<K> {
             }
             Action::Conflict => bail!("conflicting resources are never changed"),
         };
-        result.with_context(|| format!("{} {} ({})", K::TYPE, self.name, self.spec.physical_id()))
+        result.with_context(|| {
+            format!(
+                "{}.{} ({})",
+                K::TYPE,
+                self.name,
+                self.spec.physical_id(live)
+            )
+        })
+    }
+}
+
+/// How a kind names its resources in AWS, for [`physical_name`].
+pub struct NameRules {
+    /// `table`, `role`: used in messages.
+    pub what: &'static str,
+    pub example: &'static str,
+    pub valid: fn(&str) -> bool,
+    /// AWS's rules, said plainly, for the hint.
+    pub rules: &'static str,
+}
+
+/// The resource's `name:`: required; `${env}` and `${stack}` allowed, references not (a name
+/// must be known before anything exists); checked against AWS's rules.
+pub fn physical_name(
+    name: Option<&serde_saphyr::Spanned<String>>,
+    rules: &NameRules,
+    cx: &ValidateCtx,
+    diags: &mut Diags,
+) -> Option<String> {
+    let field = cx.field("name");
+    let Some(n) = name else {
+        diags.push(
+            Diagnostic::new(&cx.loc, &field, "missing field `name`").hint(format!(
+                "the {}'s name in AWS, e.g. `{}`",
+                rules.what, rules.example
+            )),
+        );
+        return None;
+    };
+    let template = match Template::parse(&n.value, cx.template, n.referenced, field.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(crate::spec::template::syntax_error(
+                &n.referenced,
+                &field,
+                e,
+            ));
+            return None;
+        }
+    };
+    match template.literal() {
+        None => {
+            diags.push(
+                Diagnostic::new(&n.referenced, &field, format!("a {} name cannot reference another resource", rules.what))
+                    .hint("names may use ${env} and ${stack} only, so they are known before anything exists"),
+            );
+            None
+        }
+        Some(name) if !(rules.valid)(&name) => {
+            diags.push(
+                Diagnostic::new(
+                    &n.referenced,
+                    &field,
+                    format!("invalid {} name `{name}`", rules.what),
+                )
+                .hint(rules.rules),
+            );
+            None
+        }
+        Some(name) => Some(name),
     }
 }
 
@@ -507,7 +593,7 @@ macro_rules! kinds {
     ($( $variant:ident => $kind:ty ),* $(,)?) => {
         #[derive(Debug)]
         pub enum RawResource {
-            $( $variant(<$kind as Kind>::Raw), )*
+            $( $variant(Box<<$kind as Kind>::Raw>), )*
         }
 
         /// Every `type:` the stack file accepts.
@@ -522,9 +608,9 @@ macro_rules! kinds {
                 use serde::de::value::MapAccessDeserializer;
                 $(
                     if type_name == <$kind as Kind>::TYPE {
-                        return Ok(RawResource::$variant(
+                        return Ok(RawResource::$variant(Box::new(
                             <$kind as Kind>::Raw::deserialize(MapAccessDeserializer::new(map))?,
-                        ));
+                        )));
                     }
                 )*
                 Err(serde::de::Error::unknown_variant(type_name, TYPES))
@@ -537,7 +623,7 @@ macro_rules! kinds {
                 diags: &mut Diags,
             ) -> Option<Box<dyn Node>> {
                 match self {
-                    $( RawResource::$variant(raw) => build::<$kind>(raw, cx, base_tags, diags), )*
+                    $( RawResource::$variant(raw) => build::<$kind>(*raw, cx, base_tags, diags), )*
                 }
             }
         }
@@ -546,6 +632,8 @@ macro_rules! kinds {
 
 kinds! {
     DynamodbTable => table::Table,
+    IamRole => role::Role,
+    VpcGatewayEndpoint => endpoint::Endpoint,
 }
 
 /// A resource is a mapping whose first key is `type`; the rest is read as that kind's

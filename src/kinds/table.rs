@@ -214,6 +214,13 @@ pub struct LiveTable {
 const MAX_CAPACITY: i64 = 40_000;
 const MAX_GSIS: usize = 20;
 
+const TABLE_NAMES: super::NameRules = super::NameRules {
+    what: "table",
+    example: "cruddur-messages-${env}",
+    valid: valid_table_name,
+    rules: "3-255 characters: letters, digits, `_`, `-` and `.`",
+};
+
 fn valid_table_name(s: &str) -> bool {
     (3..=255).contains(&s.len())
         && s.chars()
@@ -400,34 +407,8 @@ fn index_of(
 
 impl Table {
     fn validate_raw(raw: RawTable, cx: &ValidateCtx, diags: &mut Diags) -> Option<Table> {
-        let errors_before = diags.0.len();
-        let name = required(raw.name(), cx, "name", "the table's name in AWS, e.g. `cruddur-messages-${env}`", diags)
-            .and_then(|n| {
-                let field = cx.field("name");
-                match Template::parse(&n.value, cx.template, n.referenced, field.clone()) {
-                    Err(e) => {
-                        diags.push(crate::spec::template::syntax_error(&n.referenced, &field, e));
-                        None
-                    }
-                    Ok(t) => match t.literal() {
-                        None => {
-                            diags.push(
-                                Diagnostic::new(&n.referenced, &field, "a table name cannot reference another resource")
-                                    .hint("names may use ${env} and ${stack} only, so they are known before anything exists"),
-                            );
-                            None
-                        }
-                        Some(name) if !valid_table_name(&name) => {
-                            diags.push(
-                                Diagnostic::new(&n.referenced, &field, format!("invalid table name `{name}`"))
-                                    .hint("3-255 characters: letters, digits, `_`, `-` and `.`"),
-                            );
-                            None
-                        }
-                        Some(name) => Some(name),
-                    },
-                }
-            });
+        let errors_before = diags.error_count();
+        let name = super::physical_name(raw.name(), &TABLE_NAMES, cx, diags);
 
         let mut attributes = BTreeMap::new();
         match raw.attributes() {
@@ -526,7 +507,7 @@ impl Table {
             );
         }
 
-        if diags.0.len() > errors_before {
+        if diags.error_count() > errors_before {
             return None;
         }
         Some(Table {
@@ -564,8 +545,8 @@ impl Kind for Table {
         Table::validate_raw(raw, cx, diags)
     }
 
-    fn physical_id(&self) -> &str {
-        &self.name
+    fn physical_id(&self, _live: Option<&LiveTable>) -> String {
+        self.name.clone()
     }
 
     fn templates(&self) -> Vec<&Template> {
@@ -585,7 +566,11 @@ impl Kind for Table {
         }
     }
 
-    async fn read(&self, aws: &Aws) -> anyhow::Result<Option<LiveTable>> {
+    async fn read(
+        &self,
+        aws: &Aws,
+        _me: &super::Identity<'_>,
+    ) -> anyhow::Result<Option<LiveTable>> {
         let Some(desc) = describe(aws, &self.name).await? else {
             return Ok(None);
         };
@@ -868,9 +853,15 @@ impl Table {
 
     async fn read_back(&self, cx: &ExecCtx<'_>) -> anyhow::Result<LiveTable> {
         cx.tracker.status("reading the result");
-        self.read(cx.aws)
-            .await?
-            .with_context(|| format!("table {} disappeared while it was being changed", self.name))
+        self.read(
+            cx.aws,
+            &super::Identity {
+                owner: "",
+                resource: "",
+            },
+        )
+        .await?
+        .with_context(|| format!("table {} disappeared while it was being changed", self.name))
     }
 }
 

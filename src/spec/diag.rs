@@ -21,9 +21,18 @@ impl Pos {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The file cannot be used.
+    Error,
+    /// Allowed, but probably not what you want (a wildcard in a policy, say).
+    Warning,
+}
+
 /// One problem in the stack file.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
+    pub severity: Severity,
     pub pos: Option<Pos>,
     /// Field path in the file, e.g. `resources.messages.read_capacity`.
     pub path: String,
@@ -34,10 +43,18 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub fn new(loc: &Location, path: impl Into<String>, message: impl Into<String>) -> Self {
         Diagnostic {
+            severity: Severity::Error,
             pos: Pos::of(loc),
             path: path.into(),
             message: message.into(),
             hint: None,
+        }
+    }
+
+    pub fn warning(loc: &Location, path: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::new(loc, path, message)
         }
     }
 
@@ -63,7 +80,11 @@ impl SpecErrors {
         for d in &self.diagnostics {
             out.push_str(&self.render_one(d));
         }
-        let n = self.diagnostics.len();
+        let n = self
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
         if n > 1 {
             out.push_str(&format!("{n} errors in {}\n", self.file));
         }
@@ -80,7 +101,11 @@ impl SpecErrors {
         } else {
             format!("{}: ", d.path)
         };
-        let mut out = format!("error: {place}: {path}{}\n", d.message);
+        let label = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut out = format!("{label}: {place}: {path}{}\n", d.message);
         if let Some(p) = d.pos
             && let Some(line) = self.source_text.lines().nth(p.line as usize - 1)
         {
@@ -140,8 +165,15 @@ impl Diags {
         self.push(Diagnostic::new(loc, path, message));
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    pub fn error_count(&self) -> usize {
+        self.0
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.error_count() > 0
     }
 }
 
@@ -155,6 +187,7 @@ mod tests {
             file: "stack.yaml".into(),
             source_text: "a: 1\n  bad: x\n".into(),
             diagnostics: vec![Diagnostic {
+                severity: Severity::Error,
                 pos: Some(Pos { line: 2, column: 3 }),
                 path: "a.bad".into(),
                 message: "nope".into(),

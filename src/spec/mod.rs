@@ -9,7 +9,7 @@ pub mod raw;
 pub mod template;
 
 use crate::graph::topological_order;
-use crate::kinds::{Node, ValidateCtx};
+use crate::kinds::{AWS_CONTEXT, AWS_CONTEXT_ATTRIBUTES, Node, ValidateCtx};
 use diag::{Diagnostic, Diags, SpecErrors, did_you_mean};
 use raw::{RawEnvironment, RawFile, SpannedMap};
 use serde_saphyr::{Location, Spanned};
@@ -38,6 +38,14 @@ pub struct Stack {
     pub env: Environment,
     /// Resources in dependency order: each after everything it references.
     pub nodes: Vec<Box<dyn Node>>,
+    /// Rendered warnings (wildcards in policies, ...); empty when there are none.
+    pub warnings: String,
+}
+
+/// What `validate_all` checked, and what it would warn about.
+pub struct Validated {
+    pub environments: Vec<String>,
+    pub warnings: String,
 }
 
 impl Stack {
@@ -53,15 +61,20 @@ pub fn load(path: &Path, env: &str) -> Result<Stack, SpecErrors> {
     let raw = parse(&file, &text)?;
     let mut diags = Diags::default();
     let stack = build_stack(raw, env, &file, &mut diags);
+    let failed = diags.has_errors();
+    let report = errors(&file, &text, diags.0);
     match stack {
-        Some(stack) if diags.is_empty() => Ok(stack),
-        _ => Err(errors(&file, &text, diags.0)),
+        Some(mut stack) if !failed => {
+            stack.warnings = report.render();
+            Ok(stack)
+        }
+        _ => Err(report),
     }
 }
 
 /// Validates `path` for every environment it declares (patterns with a sample name), so
-/// an override that only breaks `prod` is caught too. Returns the environments checked.
-pub fn validate_all(path: &Path) -> Result<Vec<String>, SpecErrors> {
+/// an override that only breaks `prod` is caught too.
+pub fn validate_all(path: &Path) -> Result<Validated, SpecErrors> {
     let (file, text) = read_source(path)?;
     let first = parse(&file, &text)?;
     let names: Vec<String> = first
@@ -100,9 +113,9 @@ pub fn validate_all(path: &Path) -> Result<Vec<String>, SpecErrors> {
             }
         }
     }
-    if found.is_empty() {
-        return Ok(names);
-    }
+    let failed = found
+        .iter()
+        .any(|(d, _)| d.severity == diag::Severity::Error);
     let all = found
         .into_iter()
         .map(|(d, envs)| match envs.len() == names.len() {
@@ -113,7 +126,14 @@ pub fn validate_all(path: &Path) -> Result<Vec<String>, SpecErrors> {
             },
         })
         .collect();
-    Err(errors(&file, &text, all))
+    let report = errors(&file, &text, all);
+    if failed {
+        return Err(report);
+    }
+    Ok(Validated {
+        environments: names,
+        warnings: report.render(),
+    })
 }
 
 fn errors(file: &str, text: &str, diagnostics: Vec<Diagnostic>) -> SpecErrors {
@@ -128,6 +148,7 @@ fn read_source(path: &Path) -> Result<(String, String), SpecErrors> {
     let file = path.display().to_string();
     let fail = |message: String, hint: &str| {
         let d = Diagnostic {
+            severity: diag::Severity::Error,
             pos: None,
             path: String::new(),
             message,
@@ -215,6 +236,7 @@ fn yaml_diagnostic(e: &serde_saphyr::Error, path: &str) -> Diagnostic {
         .join(".");
     let hint = yaml_hint(&message);
     Diagnostic {
+        severity: diag::Severity::Error,
         pos: e.location().as_ref().and_then(diag::Pos::of),
         path,
         message,
@@ -350,7 +372,7 @@ fn build_stack(raw: RawFile, env: &str, file: &str, diags: &mut Diags) -> Option
         }
     }
     check_references(&nodes, diags);
-    if !diags.is_empty() {
+    if diags.has_errors() {
         return None;
     }
     let order = order_nodes(&nodes, &locations, diags)?;
@@ -361,6 +383,7 @@ fn build_stack(raw: RawFile, env: &str, file: &str, diags: &mut Diags) -> Option
         name: stack_name,
         env: environment,
         nodes,
+        warnings: String::new(),
     })
 }
 
@@ -400,6 +423,7 @@ fn select_environment(
     };
     if !valid_name(env, MAX_ENV_NAME) {
         diags.push(Diagnostic {
+            severity: diag::Severity::Error,
             pos: None,
             path: "--env".into(),
             message: format!("invalid environment name `{env}`"),
@@ -556,6 +580,22 @@ fn check_references(nodes: &[Box<dyn Node>], diags: &mut Diags) {
     for node in nodes {
         for template in node.templates() {
             for r in template.references() {
+                if r.resource == AWS_CONTEXT {
+                    if !AWS_CONTEXT_ATTRIBUTES.contains(&r.attribute.as_str()) {
+                        diags.push(
+                            Diagnostic::new(
+                                &template.loc,
+                                &template.path,
+                                format!("`{r}` is not a deployment value"),
+                            )
+                            .hint(format!(
+                                "`${{aws.…}}` offers: {}",
+                                AWS_CONTEXT_ATTRIBUTES.join(", ")
+                            )),
+                        );
+                    }
+                    continue;
+                }
                 match nodes.iter().find(|n| n.name() == r.resource) {
                     None => diags.push(
                         Diagnostic::new(

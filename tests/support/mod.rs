@@ -306,6 +306,8 @@ pub fn cli_with_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
 pub struct Live {
     runtime: tokio::runtime::Runtime,
     pub client: aws_sdk_dynamodb::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ec2: aws_sdk_ec2::Client,
 }
 
 pub use aws_sdk_dynamodb::types as ddb;
@@ -327,6 +329,22 @@ impl Live {
                 .build()
                 .unwrap(),
             client: dynamodb_client(url),
+            iam: aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .region(Region::new("us-east-1"))
+                    .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+                    .endpoint_url(url)
+                    .build(),
+            ),
+            ec2: aws_sdk_ec2::Client::from_conf(
+                aws_sdk_ec2::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .region(Region::new("us-east-1"))
+                    .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+                    .endpoint_url(url)
+                    .build(),
+            ),
         }
     }
 
@@ -420,5 +438,107 @@ impl Live {
         self.block_on(self.client.scan().table_name(table).send())
             .unwrap()
             .count
+    }
+
+    /// GetRole, or `None` when the role does not exist.
+    pub fn role(&self, name: &str) -> Option<aws_sdk_iam::types::Role> {
+        match self.block_on(self.iam.get_role().role_name(name).send()) {
+            Ok(out) => out.role,
+            Err(e) => {
+                let code = aws_sdk_iam::error::ProvideErrorMetadata::code(&e).map(str::to_string);
+                assert_eq!(code.as_deref(), Some("NoSuchEntity"), "{e:?}");
+                None
+            }
+        }
+    }
+
+    /// The role's inline policies, each in canonical form.
+    pub fn inline_policies(
+        &self,
+        role: &str,
+    ) -> std::collections::BTreeMap<String, Vec<cruddur_infra::policy::Statement>> {
+        let names = self
+            .block_on(self.iam.list_role_policies().role_name(role).send())
+            .unwrap()
+            .policy_names;
+        names
+            .into_iter()
+            .map(|name| {
+                let out = self
+                    .block_on(
+                        self.iam
+                            .get_role_policy()
+                            .role_name(role)
+                            .policy_name(&name)
+                            .send(),
+                    )
+                    .unwrap();
+                (
+                    name,
+                    cruddur_infra::policy::parse_document(&out.policy_document).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn attached_policies(&self, role: &str) -> std::collections::BTreeSet<String> {
+        let out = self
+            .block_on(
+                self.iam
+                    .list_attached_role_policies()
+                    .role_name(role)
+                    .send(),
+            )
+            .unwrap();
+        out.attached_policies
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.policy_arn)
+            .collect()
+    }
+
+    /// Gateway endpoints that are not deleted.
+    pub fn endpoints(&self) -> Vec<aws_sdk_ec2::types::VpcEndpoint> {
+        let out = self
+            .block_on(self.ec2.describe_vpc_endpoints().send())
+            .unwrap();
+        out.vpc_endpoints
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| {
+                let state = e.state.as_ref().map(|s| s.as_str().to_ascii_lowercase());
+                state.as_deref() != Some("deleted")
+            })
+            .collect()
+    }
+
+    pub fn default_vpc(&self) -> String {
+        let filter = aws_sdk_ec2::types::Filter::builder()
+            .name("is-default")
+            .values("true")
+            .build();
+        let out = self
+            .block_on(self.ec2.describe_vpcs().filters(filter).send())
+            .unwrap();
+        out.vpcs.unwrap()[0].vpc_id.clone().unwrap()
+    }
+
+    /// A new route table in `vpc`, optionally tagged.
+    pub fn create_route_table(&self, vpc: &str, tags: &[(&str, &str)]) -> String {
+        let mut spec = aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(aws_sdk_ec2::types::ResourceType::RouteTable);
+        for (k, v) in tags {
+            spec = spec.tags(aws_sdk_ec2::types::Tag::builder().key(*k).value(*v).build());
+        }
+        let out = self
+            .block_on(
+                self.ec2
+                    .create_route_table()
+                    .vpc_id(vpc)
+                    .tag_specifications(spec.build())
+                    .send(),
+            )
+            .unwrap();
+        out.route_table.unwrap().route_table_id.unwrap()
     }
 }
