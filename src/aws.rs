@@ -194,5 +194,14 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    result.map_err(|e| anyhow::anyhow!(describe_error(operation, &e)))
+    match result {
+        Ok(out) => {
+            tracing::debug!(operation, "AWS call succeeded");
+            Ok(out)
+        }
+        Err(e) => {
+            tracing::debug!(operation, error = %DisplayErrorContext(&e), "AWS call failed");
+            Err(anyhow::anyhow!(describe_error(operation, &e)))
+        }
+    }
 }

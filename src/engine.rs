@@ -61,6 +61,13 @@ pub fn plan_apply(stack: &Stack, adopt: bool, context: &Inputs) -> Plan {
     let mut changes = Vec::new();
     for node in &stack.nodes {
         let (change, attributes) = node.plan_apply(&cx, &inputs);
+        tracing::debug!(
+            resource = %format!("{}.{}", node.kind(), node.name()),
+            action = ?change.action,
+            fields = change.changes.len(),
+            reasons = ?change.reasons,
+            "planned"
+        );
         inputs.0.insert(node.name().to_string(), attributes);
         changes.push(change);
     }
@@ -159,7 +166,9 @@ pub async fn execute(
                 tracker: &tracker,
                 wait_timeout,
             };
+            tracing::debug!(resource = node.name(), ?action, "starting");
             let result = node.execute(&cx, action, owner, &inputs).await;
+            tracing::debug!(resource = node.name(), ok = result.is_ok(), "finished");
             match &result {
                 Ok(_) => tracker.finish(done(action)),
                 Err(e) => tracker.fail(&format!("{e:#}")),

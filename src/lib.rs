@@ -129,7 +129,7 @@ fn refuse_conflicts(plan: &Plan) -> anyhow::Result<()> {
 }
 
 /// Deletions that would fail (deletion protection, ...) stop the run before anything changes.
-fn refuse_blocked(plan: &Plan) -> anyhow::Result<()> {
+fn refuse_blocked(plan: &Plan, verb: &str) -> anyhow::Result<()> {
     let blocked: Vec<String> = plan
         .blocked()
         .map(|c| {
@@ -141,7 +141,7 @@ fn refuse_blocked(plan: &Plan) -> anyhow::Result<()> {
         })
         .collect();
     if !blocked.is_empty() {
-        bail!("cannot delete {}. Nothing was changed", blocked.join("; "));
+        bail!("cannot {verb} {}. Nothing was changed", blocked.join("; "));
     }
     Ok(())
 }
@@ -184,7 +184,7 @@ async fn apply(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             replacements.join(", ")
         );
     }
-    refuse_blocked(&plan)?;
+    refuse_blocked(&plan, "change")?;
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -202,7 +202,7 @@ async fn destroy(g: &Global, auto_approve: bool) -> anyhow::Result<ExitCode> {
     let context = engine::observe(&stack, &aws).await?;
     let plan = engine::plan_destroy(&stack);
     print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
-    refuse_blocked(&plan)?;
+    refuse_blocked(&plan, "delete")?;
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }

@@ -29,6 +29,12 @@ where
         match check().await? {
             Check::Done(value) => return Ok(value),
             Check::Waiting(state) => {
+                tracing::debug!(
+                    what,
+                    %state,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "still waiting"
+                );
                 cx.tracker.status(format!("{what} ({state})"));
                 if started.elapsed() + delay > cx.wait_timeout {
                     bail!(

@@ -45,7 +45,25 @@ const CASES: &[Case] = &[
         name: "yaml syntax",
         edits: &[("key: { hash: pk, range: sk }", "key: { hash: pk, range: sk")],
         env: "test",
-        expect: "11:",
+        expect: "11:17: resources.messages.key: while parsing a flow mapping",
+    },
+    Case {
+        name: "hash and range key are one attribute",
+        edits: &[(
+            "key: { hash: pk, range: sk }",
+            "key: { hash: pk, range: pk }",
+        )],
+        env: "test",
+        expect: "10:29: resources.messages.key.range: `pk` is both the hash and the range key",
+    },
+    Case {
+        name: "two resources with one table name",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            "    stream: NEW_IMAGE\n  copy:\n    type: dynamodb_table\n    name: cruddur-messages-${env}\n    attributes: { pk: S }\n    key: { hash: pk }\n",
+        )],
+        env: "test",
+        expect: "22:11: resources.copy.name: table name `cruddur-messages-test` is also the name of resources.messages",
     },
     Case {
         name: "unknown field",
@@ -180,7 +198,7 @@ const CASES: &[Case] = &[
             "    stream: NEW_IMAGE\n    stream: KEYS_ONLY\n",
         )],
         env: "test",
-        expect: "20:5:",
+        expect: "20:5: resources.messages: duplicate mapping key `stream`",
     },
     Case {
         name: "unknown resource type",

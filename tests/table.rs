@@ -208,7 +208,13 @@ fn capacity_changes_in_place() {
     let run = f.file.run(&["plan", "--detailed-exitcode"]).expect_code(2);
     assert!(run.stdout.contains("~ read_capacity"), "{}", run.stdout);
     assert!(run.stdout.contains(": 5 → 10"), "{}", run.stdout);
+    f.emulator.clear_requests();
     f.apply();
+    assert_eq!(
+        f.emulator.mutating_requests(),
+        ["UpdateTable"],
+        "table and index capacity change in one call"
+    );
     let t = f.describe();
     assert_eq!(capacity(&t), (10, 7));
     let gsi = index(&t, "message-group-sk-index")
@@ -443,7 +449,7 @@ fn deletion_protection_toggles_and_blocks_destroy() {
 }
 
 #[test]
-fn ttl_is_enabled_moved_and_disabled() {
+fn ttl_is_enabled_and_disabled_and_a_rename_takes_two_applies() {
     let f = Fixture::new("ttl");
     f.apply();
     assert_eq!(f.live.ttl(&f.table), None);
@@ -451,24 +457,116 @@ fn ttl_is_enabled_moved_and_disabled() {
         "stream: NEW_IMAGE",
         "stream: NEW_IMAGE\n    ttl_attribute: expires_at",
     )]);
+    f.emulator.clear_requests();
     f.apply();
+    assert_eq!(f.emulator.mutating_requests(), ["UpdateTimeToLive"]);
     assert_eq!(f.live.ttl(&f.table).as_deref(), Some("expires_at"));
+    f.assert_converged();
+
+    // DynamoDB refuses a second TTL change within the hour, so a rename cannot be done
+    // as disable-then-enable in one run: plan says so and apply changes nothing.
+    f.edit(&[(
+        "stream: NEW_IMAGE",
+        "stream: NEW_IMAGE\n    ttl_attribute: purge_at",
+    )]);
+    let run = f.file.run(&["plan"]).expect_code(0);
+    assert!(run.stdout.contains("! blocked:"), "{}", run.stdout);
+    assert!(run.stdout.contains("takes two applies"), "{}", run.stdout);
+    f.emulator.clear_requests();
+    let run = f.file.run(&["apply", "--auto-approve"]).expect_code(1);
+    assert!(run.stderr.contains("cannot change"), "{}", run.stderr);
+    assert!(run.stderr.contains("Nothing was changed"), "{}", run.stderr);
+    assert_eq!(f.emulator.mutating_requests(), Vec::<String>::new());
+    assert_eq!(f.live.ttl(&f.table).as_deref(), Some("expires_at"));
+
+    // The two steps the message describes.
+    f.edit(&[]);
+    f.apply();
+    assert_eq!(f.live.ttl(&f.table), None);
     f.assert_converged();
     f.edit(&[(
         "stream: NEW_IMAGE",
         "stream: NEW_IMAGE\n    ttl_attribute: purge_at",
     )]);
+    f.apply();
+    assert_eq!(f.live.ttl(&f.table).as_deref(), Some("purge_at"));
+    f.assert_converged();
+}
+
+#[test]
+fn billing_switch_and_a_new_index_in_one_apply() {
+    let f = Fixture::new("billing-gsi");
+    f.apply();
+    f.edit(&[
+        (
+            "    billing_mode: PROVISIONED\n    read_capacity: 5\n    write_capacity: 5\n",
+            "    billing_mode: PAY_PER_REQUEST\n",
+        ),
+        ("        read_capacity: 5\n        write_capacity: 5\n", ""),
+        (
+            "message_group_uuid: S }",
+            "message_group_uuid: S, user_uuid: S }",
+        ),
+        (
+            "    stream: NEW_IMAGE\n",
+            "      - name: by-user\n        key: { hash: user_uuid }\n    stream: NEW_IMAGE\n",
+        ),
+    ]);
+    f.emulator.clear_requests();
+    f.apply();
+    // The billing switch first (it names no capacity for an index that does not exist
+    // yet), then the index: two calls, each waited for.
+    assert_eq!(
+        f.emulator.mutating_requests(),
+        ["UpdateTable", "UpdateTable"]
+    );
+    let t = f.describe();
+    assert_eq!(
+        t.billing_mode_summary().and_then(|b| b.billing_mode()),
+        Some(&ddb::BillingMode::PayPerRequest)
+    );
+    assert!(index(&t, "by-user").is_some());
+    assert!(index(&t, "message-group-sk-index").is_some());
+    f.assert_converged();
+}
+
+#[test]
+fn an_index_key_attribute_changing_type_rebuilds_the_index_only() {
+    let f = Fixture::new("gsi-type");
+    f.apply();
+    f.live.put(&f.table, "MSG#1", "2023-01-01");
+    f.edit(&[(
+        "attributes: { pk: S, sk: S, message_group_uuid: S }",
+        "attributes: { pk: S, sk: S, message_group_uuid: N }",
+    )]);
+    let run = f.file.run(&["plan"]).expect_code(0);
+    assert!(
+        run.stdout.contains("~ dynamodb_table.messages"),
+        "not a replacement: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("indexes keyed on it are deleted and rebuilt"),
+        "{}",
+        run.stdout
+    );
     f.emulator.clear_requests();
     f.apply();
     assert_eq!(
         f.emulator.mutating_requests(),
-        ["UpdateTimeToLive", "UpdateTimeToLive"]
+        ["UpdateTable", "UpdateTable"],
+        "delete the index, then create it"
     );
-    assert_eq!(f.live.ttl(&f.table).as_deref(), Some("purge_at"));
-    f.assert_converged();
-    f.edit(&[]);
-    f.apply();
-    assert_eq!(f.live.ttl(&f.table), None);
+    let t = f.describe();
+    let uuid = t
+        .attribute_definitions()
+        .iter()
+        .find(|a| a.attribute_name() == "message_group_uuid")
+        .unwrap();
+    assert_eq!(uuid.attribute_type(), &ddb::ScalarAttributeType::N);
+    assert!(index(&t, "message-group-sk-index").is_some());
+    assert_eq!(f.live.item_count(&f.table), 1, "an index rebuild lost data");
     f.assert_converged();
 }
 
@@ -694,6 +792,92 @@ fn a_hand_made_table_is_a_conflict_until_adopted() {
     assert_eq!(f.live.tags(&f.table)["cruddur-infra:stack"], "adopt/test");
     assert_eq!(f.live.item_count(&f.table), 1, "adoption lost data");
     f.assert_converged();
+}
+
+#[test]
+fn adopting_never_replaces_even_with_allow_replace() {
+    let f = Fixture::new("adopt-replace");
+    create_by_hand(&f.live, &f.table, &[]);
+    f.live.put(&f.table, "MSG#1", "2023-01-01");
+    // The file's key differs from the hand-made table's: adopting would mean replacing.
+    f.edit(&[
+        (
+            "attributes: { pk: S, sk: S, message_group_uuid: S }",
+            "attributes: { pk: S, sk: N, message_group_uuid: S }",
+        ),
+        (
+            "key: { hash: message_group_uuid, range: sk }",
+            "key: { hash: message_group_uuid }",
+        ),
+    ]);
+    let run = f.file.run(&["plan", "--adopt"]).expect_code(0);
+    assert!(run.stdout.contains("! blocked:"), "{}", run.stdout);
+    f.emulator.clear_requests();
+    let run = f
+        .file
+        .run(&["apply", "--auto-approve", "--adopt", "--allow-replace"])
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("never deletes what it does not own"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(f.emulator.mutating_requests(), Vec::<String>::new());
+    assert_eq!(f.live.item_count(&f.table), 1, "the table lost its data");
+    assert!(!f.live.tags(&f.table).contains_key("cruddur-infra:stack"));
+}
+
+#[test]
+fn an_adopted_table_with_a_local_index_converges() {
+    let f = Fixture::new("adopt-lsi");
+    let attr = |n: &str| {
+        ddb::AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ddb::ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t| {
+        ddb::KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    let lsi = ddb::LocalSecondaryIndex::builder()
+        .index_name("by-created")
+        .key_schema(key("pk", ddb::KeyType::Hash))
+        .key_schema(key("created_at", ddb::KeyType::Range))
+        .projection(
+            ddb::Projection::builder()
+                .projection_type(ddb::ProjectionType::KeysOnly)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    let request = f
+        .live
+        .client
+        .create_table()
+        .table_name(&f.table)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .attribute_definitions(attr("created_at"))
+        .key_schema(key("pk", ddb::KeyType::Hash))
+        .key_schema(key("sk", ddb::KeyType::Range))
+        .billing_mode(ddb::BillingMode::PayPerRequest)
+        .local_secondary_indexes(lsi);
+    f.live.block_on(request.send()).unwrap();
+    f.file.write(&format!(
+        "  messages:\n    type: dynamodb_table\n    name: {}\n    attributes: {{ pk: S, sk: S }}\n    key: {{ hash: pk, range: sk }}\n",
+        f.table
+    ));
+    f.file
+        .run(&["apply", "--auto-approve", "--adopt"])
+        .expect_code(0);
+    // The local index's attribute is not ours to manage and is not a difference.
+    f.assert_converged();
+    assert_eq!(f.describe().local_secondary_indexes().len(), 1);
 }
 
 #[test]

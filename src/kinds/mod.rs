@@ -60,6 +60,9 @@ pub struct ValidateCtx<'a> {
     /// The `environments:` key selected (`prod`, or the pattern `pr-*`).
     pub environment: &'a str,
     pub declared_environments: &'a [String],
+    /// Physical names claimed so far, by kind of name (`table`, `role`, ...): two logical
+    /// resources with one AWS name would fight over one resource.
+    pub names_taken: &'a std::cell::RefCell<BTreeMap<(&'static str, String), String>>,
 }
 
 impl ValidateCtx<'_> {
@@ -148,6 +151,11 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     }
     /// Why deleting it would fail right now (e.g. deletion protection), if it would.
     fn deletion_blocker(_live: &Self::Live) -> Option<String> {
+        None
+    }
+    /// Why an in-place update cannot be made in this apply (e.g. a second TTL change within
+    /// the hour DynamoDB needs for the first), if it cannot.
+    fn update_blocker(&self, _desired: &Self::State, _live: &Self::Live) -> Option<String> {
         None
     }
     /// Attributes after an in-place update; by default they do not change.
@@ -293,11 +301,18 @@ impl<K: Kind> Node for Declared<K> {
             owner,
             resource: &self.name,
         };
+        let started = std::time::Instant::now();
         let live = self
             .spec
             .read(aws, &me)
             .await
             .with_context(|| format!("reading {}.{}", K::TYPE, self.name))?;
+        tracing::debug!(
+            resource = %format!("{}.{}", K::TYPE, self.name),
+            exists = live.is_some(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "observed"
+        );
         // A second observe of the same node keeps the first reading.
         let _ = self.live.set(live);
         Ok(())
@@ -350,9 +365,25 @@ impl<K: Kind> Node for Declared<K> {
         };
         let mut rc = self.change(action);
         rc.reasons = reasons;
-        if action == Action::Replace {
-            rc.reasons.extend(K::deletion_warning(live));
-            rc.blocked = K::deletion_blocker(live);
+        match action {
+            // Replacing deletes; a resource being adopted is not ours to delete yet, even
+            // with --allow-replace.
+            Action::Replace if adopting => {
+                rc.blocked = Some(
+                    "it was not created by cruddur-infra and adopting it would mean deleting it; \
+                     cruddur-infra never deletes what it does not own. Change the file so it \
+                     matches the resource's key, adopt it, then change it"
+                        .into(),
+                );
+            }
+            Action::Replace => {
+                rc.reasons.extend(K::deletion_warning(live));
+                rc.blocked = K::deletion_blocker(live);
+            }
+            Action::Update | Action::Adopt => {
+                rc.blocked = self.spec.update_blocker(&desired, live);
+            }
+            _ => {}
         }
         rc.changes = changes;
         (rc, attributes)
@@ -499,7 +530,22 @@ pub fn physical_name(
             );
             None
         }
-        Some(name) => Some(name),
+        Some(name) => {
+            let mut taken = cx.names_taken.borrow_mut();
+            if let Some(other) = taken.get(&(rules.what, name.clone())) {
+                diags.push(
+                    Diagnostic::new(
+                        &n.referenced,
+                        &field,
+                        format!("{} name `{name}` is also the name of {other}", rules.what),
+                    )
+                    .hint("each resource needs its own name in AWS; two resources with one name would fight over it"),
+                );
+                return None;
+            }
+            taken.insert((rules.what, name.clone()), cx.path.clone());
+            Some(name)
+        }
     }
 }
 

@@ -19,7 +19,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types as ddb;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
 // The stack-file form.
@@ -202,6 +203,9 @@ pub struct LiveTable {
     arn: String,
     stream_arn: Option<String>,
     item_count: i64,
+    /// DynamoDB takes up to an hour to enable or disable TTL and refuses another TTL change
+    /// meanwhile; `Some("DISABLING")` or `Some("ENABLING")` while it is at it.
+    ttl_in_progress: Option<String>,
     /// False while a create or update (by us, interrupted, or by someone else) is still
     /// going on: DynamoDB refuses further changes until it is done.
     active: bool,
@@ -306,6 +310,18 @@ fn key_of(
             );
         }
     }
+    if let Some(range) = &raw.value.range
+        && range.value == raw.value.hash.value
+    {
+        diags.push(
+            Diagnostic::new(
+                &range.referenced,
+                format!("{path}.range"),
+                format!("`{}` is both the hash and the range key", range.value),
+            )
+            .hint("a key's range attribute must differ from its hash attribute; drop `range` for a hash-only key"),
+        );
+    }
     Key {
         hash: raw.value.hash.value.clone(),
         range: raw.value.range.as_ref().map(|r| r.value.clone()),
@@ -369,9 +385,7 @@ fn index_of(
                         format!("{path}.non_key_attributes"),
                         "list 1 to 100 attributes",
                     )
-                    .hint(
-                        "DynamoDB projects at most 100 non-key attributes across a table's indexes",
-                    ),
+                    .hint("an index projects 1 to 100 non-key attributes"),
                 );
             }
             non_key_attributes = list.value.iter().map(|a| a.value.clone()).collect();
@@ -479,6 +493,22 @@ impl Table {
             }
         }
 
+        // The 100-attribute limit on projected non-key attributes is for the whole table,
+        // counting an attribute again for every index that projects it.
+        let projected: usize = indexes.values().map(|i| i.non_key_attributes.len()).sum();
+        if projected > 100
+            && let Some(list) = raw.global_secondary_indexes()
+        {
+            diags.push(
+                Diagnostic::new(
+                    &list.referenced,
+                    cx.field("global_secondary_indexes"),
+                    format!("the indexes project {projected} non-key attributes in all; DynamoDB allows at most 100 per table"),
+                )
+                .hint("project fewer attributes (INCLUDE lists are counted per index), or use projection ALL"),
+            );
+        }
+
         // DynamoDB accepts definitions only for attributes some key uses.
         if let Some(key) = &key
             && let Some(map) = raw.attributes()
@@ -584,7 +614,7 @@ impl Kind for Table {
             .to_string();
         // The rest of the picture comes from three more reads; they do not depend on each
         // other, so they go out together.
-        let (tags, ttl, pitr) = tokio::try_join!(
+        let (tags, (ttl, ttl_in_progress), pitr) = tokio::try_join!(
             list_tags(aws, &arn),
             read_ttl(aws, &self.name),
             read_pitr(aws, &self.name)
@@ -594,6 +624,7 @@ impl Kind for Table {
             arn,
             stream_arn: desc.latest_stream_arn().map(str::to_string),
             item_count: desc.item_count().unwrap_or(0),
+            ttl_in_progress,
             active: matches!(ready_state(&desc), Check::Done(())),
         }))
     }
@@ -680,10 +711,28 @@ impl Kind for Table {
         } else if field == "billing_mode" {
             change.note =
                 Some("AWS allows switching a table's billing mode once per 24 hours".into());
-        } else if field == "ttl_attribute" && !change.before.is_null() && !change.after.is_null() {
-            change.note = Some(
-                "TTL is disabled, then enabled on the new attribute; AWS may refuse a second TTL change within an hour".into(),
-            );
+        }
+    }
+
+    fn update_blocker(&self, desired: &TableState, live: &LiveTable) -> Option<String> {
+        let (before, after) = (&live.state.ttl_attribute, &desired.ttl_attribute);
+        if before == after {
+            return None;
+        }
+        if let Some(status) = &live.ttl_in_progress {
+            return Some(format!(
+                "TTL is still changing on this table ({status}); DynamoDB refuses another TTL change until that \
+                 is done (up to an hour): apply again later"
+            ));
+        }
+        match (before, after) {
+            (Some(old), Some(new)) => Some(format!(
+                "moving TTL from `{old}` to `{new}` takes two applies, because DynamoDB refuses \
+                 a second TTL change within an hour of the first: remove `ttl_attribute` and \
+                 apply (TTL off), then set `ttl_attribute: {new}` and apply again once DynamoDB \
+                 reports TTL DISABLED"
+            )),
+            _ => None,
         }
     }
 
@@ -767,7 +816,9 @@ impl Kind for Table {
             wait_ready(cx, name, "waiting for an earlier change to finish").await?;
         }
         // Tags first: adopting a table makes it ours before anything else about it changes.
-        sync_tags(cx, &live.arn, &before.tags, &desired.tags).await?;
+        sync_tags(cx, &live.arn, &before.tags, &desired.tags)
+            .await
+            .context("updating the table's tags")?;
         if before.deletion_protection != desired.deletion_protection {
             cx.tracker.status("setting deletion protection");
             let request = cx
@@ -776,10 +827,13 @@ impl Kind for Table {
                 .update_table()
                 .table_name(name)
                 .deletion_protection_enabled(desired.deletion_protection);
-            crate::aws::sdk("UpdateTable", request.send().await)?;
+            crate::aws::sdk("UpdateTable", request.send().await)
+                .context("setting deletion protection")?;
             wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
         }
-        update_indexes_and_capacity(cx, name, before, desired).await?;
+        update_indexes_and_capacity(cx, name, before, desired)
+            .await
+            .context("updating indexes, billing mode or capacity")?;
         if before.stream != desired.stream {
             update_stream(cx, name, before.stream, desired.stream).await?;
         }
@@ -791,19 +845,25 @@ impl Kind for Table {
                 .update_table()
                 .table_name(name)
                 .table_class(sdk_class(desired.table_class));
-            crate::aws::sdk("UpdateTable", request.send().await)?;
+            crate::aws::sdk("UpdateTable", request.send().await)
+                .context("changing the table class")?;
             wait_ready(cx, name, "waiting for the table class change").await?;
         }
         if before.point_in_time_recovery != desired.point_in_time_recovery {
-            set_pitr(cx, name, desired.point_in_time_recovery).await?;
+            set_pitr(cx, name, desired.point_in_time_recovery)
+                .await
+                .context("changing point-in-time recovery")?;
         }
-        if before.ttl_attribute != desired.ttl_attribute {
-            if let Some(old) = &before.ttl_attribute {
-                set_ttl(cx, name, old, false).await?;
+        // At most one TTL change per apply (see `update_blocker`).
+        match (&before.ttl_attribute, &desired.ttl_attribute) {
+            (None, Some(new)) => set_ttl(cx, name, new, true).await.context("enabling TTL")?,
+            (Some(old), None) => set_ttl(cx, name, old, false)
+                .await
+                .context("disabling TTL")?,
+            (Some(old), Some(new)) if old != new => {
+                bail!("TTL cannot move from `{old}` to `{new}` in one apply; run plan again")
             }
-            if let Some(new) = &desired.ttl_attribute {
-                set_ttl(cx, name, new, true).await?;
-            }
+            _ => {}
         }
         self.read_back(cx).await
     }
@@ -836,11 +896,15 @@ impl Table {
     async fn wait_deleted(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
         let aws = cx.aws;
         let name = self.name.as_str();
+        let started = Instant::now();
         wait::until(cx, "waiting for the table to be deleted", move || async move {
             Ok(match describe(aws, name).await? {
                 None => Check::Done(()),
                 Some(desc) if desc.table_status() == Some(&ddb::TableStatus::Deleting) => {
                     Check::Waiting("DELETING".into())
+                }
+                Some(desc) if started.elapsed() < CONSISTENCY_GRACE => {
+                    Check::Waiting(status_text(desc.table_status()))
                 }
                 Some(desc) => bail!(
                     "a table named {name} exists ({}); someone created it meanwhile: run plan again",
@@ -1020,7 +1084,7 @@ async fn update_stream(
             .update_table()
             .table_name(name)
             .stream_specification(spec);
-        crate::aws::sdk("UpdateTable", request.send().await)?;
+        crate::aws::sdk("UpdateTable", request.send().await).context("disabling the stream")?;
         wait_ready(cx, name, "waiting for the stream to be disabled").await?;
     }
     if after != StreamView::Disabled {
@@ -1031,7 +1095,12 @@ async fn update_stream(
             .update_table()
             .table_name(name)
             .stream_specification(sdk_stream(after)?);
-        crate::aws::sdk("UpdateTable", request.send().await)?;
+        // If this fails after the old stream was disabled, the table has no stream until
+        // the next apply enables it: say so rather than leave the reader guessing.
+        crate::aws::sdk("UpdateTable", request.send().await).with_context(|| {
+            "enabling the new stream (the table has no stream now; apply again to enable it)"
+                .to_string()
+        })?;
         wait_ready(cx, name, "waiting for the stream to be enabled").await?;
     }
     Ok(())
@@ -1052,8 +1121,18 @@ async fn set_pitr(cx: &ExecCtx<'_>, name: &str, enabled: bool) -> anyhow::Result
         .update_continuous_backups()
         .table_name(name)
         .point_in_time_recovery_specification(spec);
-    crate::aws::sdk("UpdateContinuousBackups", request.send().await)?;
-    Ok(())
+    // Right after a table is created its backups are not set up yet, and DynamoDB says so
+    // with ContinuousBackupsUnavailableException: wait for them, as for any other state.
+    wait::until(cx, "waiting for continuous backups", || async {
+        match request.clone().send().await {
+            Ok(_) => Ok(Check::Done(())),
+            Err(e) if error_code(&e) == Some("ContinuousBackupsUnavailableException") => {
+                Ok(Check::Waiting("backups not available yet".into()))
+            }
+            Err(e) => bail!(describe_error("UpdateContinuousBackups", &e)),
+        }
+    })
+    .await
 }
 
 async fn set_ttl(
@@ -1119,13 +1198,22 @@ async fn sync_tags(
     Ok(())
 }
 
+/// How long DescribeTable may still show the past right after a change: its reads are
+/// eventually consistent, so a table just created can be "not found", and one just
+/// deleted can still look ACTIVE, for a moment.
+const CONSISTENCY_GRACE: Duration = Duration::from_secs(30);
+
 async fn wait_ready(cx: &ExecCtx<'_>, name: &str, what: &str) -> anyhow::Result<()> {
     let aws = cx.aws;
+    let started = Instant::now();
     wait::until(cx, what, move || async move {
-        let desc = describe(aws, name)
-            .await?
-            .context("the table disappeared")?;
-        Ok(ready_state(&desc))
+        match describe(aws, name).await? {
+            Some(desc) => Ok(ready_state(&desc)),
+            None if started.elapsed() < CONSISTENCY_GRACE => {
+                Ok(Check::Waiting("not visible yet".into()))
+            }
+            None => bail!("the table disappeared"),
+        }
     })
     .await
 }
@@ -1188,7 +1276,8 @@ async fn list_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, Stri
     }
 }
 
-async fn read_ttl(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
+/// The TTL attribute in effect (or being enabled), and whether a TTL change is under way.
+async fn read_ttl(aws: &Aws, name: &str) -> anyhow::Result<(Option<String>, Option<String>)> {
     let out = crate::aws::sdk(
         "DescribeTimeToLive",
         aws.dynamodb
@@ -1198,13 +1287,14 @@ async fn read_ttl(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
             .await,
     )?;
     let Some(ttl) = out.time_to_live_description else {
-        return Ok(None);
+        return Ok((None, None));
     };
     Ok(match ttl.time_to_live_status {
-        Some(ddb::TimeToLiveStatus::Enabled) | Some(ddb::TimeToLiveStatus::Enabling) => {
-            ttl.attribute_name
-        }
-        _ => None,
+        Some(ddb::TimeToLiveStatus::Enabled) => (ttl.attribute_name, None),
+        Some(ddb::TimeToLiveStatus::Enabling) => (ttl.attribute_name, Some("ENABLING".into())),
+        // Being disabled counts as off: that is where it is going.
+        Some(ddb::TimeToLiveStatus::Disabling) => (None, Some("DISABLING".into())),
+        _ => (None, None),
     })
 }
 
@@ -1241,12 +1331,27 @@ fn state_from(
         .provisioned_throughput()
         .filter(|_| provisioned)
         .map(|p| (p.read_capacity_units(), p.write_capacity_units()));
+    // Only the definitions the table's key and its global indexes use: local secondary
+    // indexes are not managed here, and their attributes must not show up as a difference
+    // on a table that has them (an adopted one).
+    let managed_keys: BTreeSet<&str> = desc
+        .key_schema()
+        .iter()
+        .chain(
+            desc.global_secondary_indexes()
+                .iter()
+                .flat_map(|g| g.key_schema()),
+        )
+        .map(|k| k.attribute_name())
+        .collect();
     let mut attributes = BTreeMap::new();
     for definition in desc.attribute_definitions() {
-        attributes.insert(
-            definition.attribute_name().to_string(),
-            attr_type(definition.attribute_type())?,
-        );
+        if managed_keys.contains(definition.attribute_name()) {
+            attributes.insert(
+                definition.attribute_name().to_string(),
+                attr_type(definition.attribute_type())?,
+            );
+        }
     }
     let mut indexes = BTreeMap::new();
     for gsi in desc.global_secondary_indexes() {

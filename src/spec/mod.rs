@@ -338,6 +338,7 @@ fn build_stack(raw: RawFile, env: &str, file: &str, diags: &mut Diags) -> Option
     }
     let mut nodes: Vec<Box<dyn Node>> = Vec::new();
     let mut locations: Vec<Location> = Vec::new();
+    let names_taken = std::cell::RefCell::new(BTreeMap::new());
     for (key, resource) in resources.0 {
         let path = format!("resources.{}", key.value);
         if !valid_resource_name(&key.value) {
@@ -365,6 +366,7 @@ fn build_stack(raw: RawFile, env: &str, file: &str, diags: &mut Diags) -> Option
             resource_names: &names,
             environment: &env_key,
             declared_environments: &declared_envs,
+            names_taken: &names_taken,
         };
         if let Some(node) = resource.value.build(&cx, &base_tags, diags) {
             nodes.push(node);
