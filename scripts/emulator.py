@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The local AWS emulator: moto's server mode on loopback, with two fidelity fixes.
+"""The local AWS emulator: moto's server mode on loopback, with three fidelity fixes.
 
-moto 5.2 differs from DynamoDB in two ways that matter to a deployer; both are patched
+moto 5.2 differs from AWS in three ways that matter to a deployer; all are patched
 here, in the emulator process only, so that the tool is tested against AWS's behaviour:
 
 1. Re-enabling a stream after disabling it. DynamoDB creates a new stream (new label and
@@ -9,6 +9,11 @@ here, in the emulator process only, so that the tool is tested against AWS's beh
    Changing a stream's view type is exactly "disable, then enable", so this must work.
 2. Table class. DynamoDB stores TableClass (CreateTable/UpdateTable) and reports it in
    TableClassSummary; moto ignores it, so a table class could never be seen to change.
+3. Stream records and event source mappings. With a mapping on a table's stream, moto runs
+   the function (in Docker) on every write and then drops the records from the stream. No
+   Docker engine runs here, and AWS keeps records in the stream for 24 hours whatever its
+   consumers do; so the emulator keeps them and invokes nothing. The end-to-end test reads
+   the stream itself and feeds the records to the built function.
 
 It also loads AWS's managed IAM policies (moto leaves them out unless asked), so a role can
 attach arn:aws:iam::aws:policy/... as on AWS.
@@ -21,6 +26,7 @@ import sys
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
+from moto.awslambda.models import LambdaBackend
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
@@ -75,6 +81,14 @@ def update_table(self):
 
 DynamoHandler.create_table = create_table
 DynamoHandler.update_table = update_table
+
+
+def send_dynamodb_items(self, function_arn, items, source):
+    # Nothing invoked, nothing returned: moto then leaves the records in the stream.
+    return None
+
+
+LambdaBackend.send_dynamodb_items = send_dynamodb_items
 
 if __name__ == "__main__":
     args = sys.argv[1:]

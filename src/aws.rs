@@ -30,6 +30,8 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub sts: aws_sdk_sts::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub region: String,
     /// `None` when the SDK's own endpoint resolution decides (a real AWS account).
     pub endpoint: Option<String>,
@@ -113,6 +115,8 @@ impl Aws {
             iam: client!(aws_sdk_iam, "IAM"),
             ec2: client!(aws_sdk_ec2, "EC2"),
             sts: client!(aws_sdk_sts, "STS"),
+            lambda: client!(aws_sdk_lambda, "LAMBDA"),
+            logs: client!(aws_sdk_cloudwatchlogs, "CLOUDWATCH_LOGS"),
             region,
             endpoint,
         })

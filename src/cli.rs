@@ -59,6 +59,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make AWS match the stack file.
     Apply(ApplyArgs),
+    /// Build and zip every lambda_function's code (apply does this when the code changed).
+    Build,
     /// Delete every resource of the stack that this stack created.
     Destroy {
         /// Do not ask for confirmation.

@@ -9,7 +9,7 @@ use crate::spec::Stack;
 use futures::StreamExt;
 use futures::future::join_all;
 use futures::stream::FuturesUnordered;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Duration;
 
 /// Reads every declared resource from AWS concurrently, and (only if some value needs it)
@@ -22,6 +22,11 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Inputs> {
             .any(|t| t.references().any(|r| r.resource == AWS_CONTEXT))
     });
     let owner = stack.owner();
+    let names: BTreeMap<String, String> = stack
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.name().to_string(), n.known_name()?)))
+        .collect();
     let context = async {
         match needs_context {
             true => aws.deployment_context().await.map(Some),
@@ -29,7 +34,12 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Inputs> {
         }
     };
     let (results, context) = tokio::join!(
-        join_all(stack.nodes.iter().map(|node| node.observe(aws, &owner))),
+        join_all(
+            stack
+                .nodes
+                .iter()
+                .map(|node| node.observe(aws, &owner, &names))
+        ),
         context
     );
     let errors: Vec<String> = results

@@ -4,6 +4,7 @@
 //! [`render`] → [`engine::execute`]. See the README for the stack file and the commands.
 
 pub mod aws;
+pub mod bundle;
 pub mod cli;
 pub mod engine;
 pub mod graph;
@@ -43,6 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan(g, args).await,
         Command::Apply(args) => apply(g, args).await,
         Command::Destroy { auto_approve } => destroy(g, *auto_approve).await,
+        Command::Build => build(g).await,
     }
 }
 
@@ -65,6 +67,47 @@ fn validate(g: &Global, output: Output) -> anyhow::Result<ExitCode> {
             g.file.display(),
             environments.join(", ")
         ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds every function's bundle; no AWS call.
+async fn build(g: &Global) -> anyhow::Result<ExitCode> {
+    let stack = load(g)?;
+    let mut built = 0;
+    for node in &stack.nodes {
+        let Some(source) = node.bundle_source() else {
+            continue;
+        };
+        let started = std::time::Instant::now();
+        let hash = bundle::input_hash(&source.package, source.architecture)?;
+        eprintln!(
+            "{}.{}: building {} for {} ({})",
+            node.kind(),
+            node.name(),
+            source.package.display(),
+            source.architecture.rust_target(),
+            source.runtime
+        );
+        let b = bundle::build(&source.package, source.architecture, &source.runtime)
+            .await
+            .with_context(|| format!("{}.{}", node.kind(), node.name()))?;
+        println!("{}.{}:", node.kind(), node.name());
+        println!("  zip:         {}", b.zip_path.display());
+        println!("  size:        {} bytes", b.zip.len());
+        println!("  CodeSha256:  {}", b.code_sha256);
+        println!("  input hash:  {hash}");
+        if let Some((major, minor)) = b.glibc {
+            println!(
+                "  glibc:       needs {major}.{minor} (fits {})",
+                source.runtime
+            );
+        }
+        println!("  took:        {:.1}s", started.elapsed().as_secs_f64());
+        built += 1;
+    }
+    if built == 0 {
+        println!("The stack has no lambda_function to build.");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -174,7 +217,7 @@ async fn apply(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
     refuse_conflicts(&plan)?;
     let replacements: Vec<&str> = plan
-        .replacements()
+        .guarded_replacements()
         .map(|c| c.physical_id.as_str())
         .collect();
     if !replacements.is_empty() && !args.allow_replace {

@@ -85,6 +85,10 @@ pub struct ResourceChange {
     /// deletion protection; apply and destroy refuse such a plan before changing anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked: Option<String>,
+    /// Replacing it loses nothing (a trigger, remade from the file); apply does not ask
+    /// for --allow-replace for it.
+    #[serde(skip)]
+    pub safe_to_replace: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -156,10 +160,12 @@ impl Plan {
             .filter(|rc| rc.action == Action::Conflict)
     }
 
-    pub fn replacements(&self) -> impl Iterator<Item = &ResourceChange> {
+    /// Replacements that destroy something (data, a resource others use): apply makes
+    /// them only with --allow-replace.
+    pub fn guarded_replacements(&self) -> impl Iterator<Item = &ResourceChange> {
         self.resource_changes
             .iter()
-            .filter(|rc| rc.action == Action::Replace)
+            .filter(|rc| rc.action == Action::Replace && !rc.safe_to_replace)
     }
 
     pub fn blocked(&self) -> impl Iterator<Item = &ResourceChange> {
@@ -361,6 +367,7 @@ mod tests {
             reasons: vec![],
             changes: vec![],
             blocked: None,
+            safe_to_replace: false,
         };
         let plan = Plan::new(
             "s".into(),

@@ -211,6 +211,7 @@ mod tests {
                 note: None,
             }],
             blocked: None,
+            safe_to_replace: false,
         };
         let plan = Plan::new("s".into(), "e".into(), Operation::Apply, vec![rc]);
         let text = plan_text(&plan, &Styles::new(false));

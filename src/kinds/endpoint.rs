@@ -8,6 +8,7 @@
 //! exist is an error at plan time. Route tables and the policy change in place; another VPC
 //! or service is a replacement.
 
+use super::vpc::{self, VpcChoice, ec2_id, filter, tag_map};
 use super::{Attributes, ExecCtx, Identity, Inputs, Kind, ValidateCtx};
 use crate::aws::{Aws, error_code, sdk};
 use crate::plan::FieldChange;
@@ -35,13 +36,6 @@ raw_resource! {
         route_table_tags: SpannedMap<Spanned<String>>,
         policy: Spanned<Vec<Spanned<RawStatement>>>,
     }
-}
-
-#[derive(Debug, Clone)]
-enum VpcChoice {
-    Default,
-    Id(String),
-    Tags(BTreeMap<String, String>),
 }
 
 #[derive(Debug, Clone)]
@@ -90,16 +84,6 @@ pub struct LiveEndpoint {
     settled: bool,
 }
 
-/// `vpc-` or `rtb-` and 8 or 17 hex digits: the forms EC2 ids take.
-fn ec2_id(s: &str, prefix: &str) -> bool {
-    s.strip_prefix(prefix).is_some_and(|hex| {
-        (hex.len() == 8 || hex.len() == 17)
-            && hex
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
-    })
-}
-
 fn service_ok(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
@@ -118,12 +102,6 @@ fn full_access() -> Vec<Statement> {
         not_resource: BTreeSet::new(),
         condition: BTreeMap::new(),
     }]
-}
-
-fn tag_map(map: &SpannedMap<Spanned<String>>) -> BTreeMap<String, String> {
-    map.iter()
-        .map(|(k, v)| (k.value.clone(), v.value.clone()))
-        .collect()
 }
 
 impl Endpoint {
@@ -146,42 +124,7 @@ impl Endpoint {
             }
             Some(s) => s.value.clone(),
         };
-        let vpc = match (raw.vpc(), raw.vpc_tags()) {
-            (Some(v), Some(_)) => {
-                diags.push(
-                    Diagnostic::new(
-                        &v.referenced,
-                        cx.field("vpc"),
-                        "give `vpc` or `vpc_tags`, not both",
-                    )
-                    .hint("`vpc: default`, `vpc: vpc-…`, or `vpc_tags: { Name: … }`"),
-                );
-                VpcChoice::Default
-            }
-            (None, Some(tags)) if tags.0.is_empty() => {
-                diags.error(
-                    &cx.loc,
-                    cx.field("vpc_tags"),
-                    "`vpc_tags` needs at least one tag",
-                );
-                VpcChoice::Default
-            }
-            (None, Some(tags)) => VpcChoice::Tags(tag_map(tags)),
-            (Some(v), None) if v.value == "default" => VpcChoice::Default,
-            (Some(v), None) if ec2_id(&v.value, "vpc-") => VpcChoice::Id(v.value.clone()),
-            (Some(v), None) => {
-                diags.push(
-                    Diagnostic::new(
-                        &v.referenced,
-                        cx.field("vpc"),
-                        format!("`{}` is not a VPC id", v.value),
-                    )
-                    .hint("`default`, or an id such as vpc-0a1b2c3d4e5f60718"),
-                );
-                VpcChoice::Default
-            }
-            (None, None) => VpcChoice::Default,
-        };
+        let vpc = vpc::vpc_choice(raw.vpc(), raw.vpc_tags(), cx, "", diags);
         let route_tables = match (raw.route_table_ids(), raw.route_table_tags()) {
             (Some(ids), Some(_)) => {
                 diags.push(
@@ -265,49 +208,6 @@ impl Endpoint {
         }
     }
 
-    /// The VPC's id: looked up by id (to check it exists), by tags, or as the default VPC.
-    async fn resolve_vpc(&self, aws: &Aws) -> anyhow::Result<String> {
-        let request = aws.ec2.describe_vpcs();
-        let (request, what) = match &self.vpc {
-            VpcChoice::Default => (
-                request.filters(filter("is-default", "true")),
-                "no default VPC in this region".to_string(),
-            ),
-            VpcChoice::Id(id) => (request.vpc_ids(id), format!("VPC {id} does not exist")),
-            VpcChoice::Tags(tags) => {
-                let filters = tags
-                    .iter()
-                    .map(|(k, v)| filter(&format!("tag:{k}"), v))
-                    .collect();
-                (
-                    request.set_filters(Some(filters)),
-                    format!("no VPC is tagged {tags:?}"),
-                )
-            }
-        };
-        let vpcs = match request.send().await {
-            Ok(out) => out.vpcs.unwrap_or_default(),
-            Err(e) if error_code(&e) == Some("InvalidVpcID.NotFound") => Vec::new(),
-            Err(e) => bail!(crate::aws::describe_error("DescribeVpcs", &e)),
-        };
-        match vpcs.as_slice() {
-            [] => bail!("{what} (region {}); fix `vpc` or `vpc_tags`", aws.region),
-            [vpc] => vpc
-                .vpc_id
-                .clone()
-                .context("DescribeVpcs returned a VPC without an id"),
-            many => bail!(
-                "{} VPCs match {:?}: {}; tag exactly one, or name it with `vpc: vpc-…`",
-                many.len(),
-                self.vpc,
-                many.iter()
-                    .filter_map(|v| v.vpc_id.as_deref())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }
-    }
-
     /// The route tables the endpoint should use, checked against the VPC's own.
     async fn resolve_route_tables(
         &self,
@@ -382,10 +282,6 @@ impl Endpoint {
     }
 }
 
-fn filter(name: &str, value: &str) -> ec2::Filter {
-    ec2::Filter::builder().name(name).values(value).build()
-}
-
 #[async_trait]
 impl Kind for Endpoint {
     const TYPE: &'static str = "vpc_gateway_endpoint";
@@ -416,7 +312,7 @@ impl Kind for Endpoint {
 
     async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Option<LiveEndpoint>> {
         let service_name = self.service_name(&aws.region);
-        let vpc_id = self.resolve_vpc(aws).await?;
+        let vpc_id = vpc::resolve_vpc(aws, &self.vpc).await?;
         let endpoints = async {
             let mut all = Vec::new();
             let mut next = None;

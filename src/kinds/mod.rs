@@ -4,8 +4,11 @@
 //! plus one line in [`kinds!`] below.
 
 pub mod endpoint;
+pub mod function;
 pub mod role;
 pub mod table;
+pub mod trigger;
+pub mod vpc;
 
 use crate::aws::Aws;
 use crate::plan::{Action, FieldChange, ResourceChange, all_fields, contains_unknown, diff_values};
@@ -63,6 +66,8 @@ pub struct ValidateCtx<'a> {
     /// Physical names claimed so far, by kind of name (`table`, `role`, ...): two logical
     /// resources with one AWS name would fight over one resource.
     pub names_taken: &'a std::cell::RefCell<BTreeMap<(&'static str, String), String>>,
+    /// The stack file's directory: relative paths in it (a function's `code`) start here.
+    pub base_dir: &'a std::path::Path,
 }
 
 impl ValidateCtx<'_> {
@@ -77,6 +82,10 @@ pub struct Identity<'a> {
     /// `<stack>/<env>`.
     pub owner: &'a str,
     pub resource: &'a str,
+    /// Physical names known from the file alone (tables, roles, functions), by logical
+    /// name: a resource found through another one (a trigger through its function) looks
+    /// it up here, as reads happen before anything is planned.
+    pub names: &'a BTreeMap<String, String>,
 }
 
 /// What planning a resource needs besides its own spec.
@@ -100,6 +109,9 @@ pub struct ExecCtx<'a> {
 pub trait Kind: Debug + Send + Sync + Sized + 'static {
     /// The `type:` in the stack file.
     const TYPE: &'static str;
+    /// Replacing one loses nothing that the file does not recreate (so apply needs no
+    /// --allow-replace for it).
+    const SAFE_TO_REPLACE: bool = false;
     /// What `${name.<attribute>}` may name.
     const ATTRIBUTES: &'static [&'static str];
     /// The stack-file form, as written.
@@ -131,6 +143,19 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
         }
     }
 
+    /// The physical name, when the file alone determines it (see [`Identity::names`]).
+    fn known_name(&self) -> Option<String> {
+        None
+    }
+    /// The code this resource deploys, for `cruddur-infra build`.
+    fn bundle_source(&self) -> Option<crate::bundle::Source> {
+        None
+    }
+    /// Warnings about the live resource that are not differences to fix (e.g. a trigger
+    /// attached to the same function outside the stack); shown in plan.
+    fn warnings(_live: &Self::Live) -> Vec<String> {
+        Vec::new()
+    }
     /// Reads the resource; `None` when it does not exist. Kinds whose resources have no
     /// name of their own (an endpoint) find theirs by its ownership tags, from `me`.
     async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Option<Self::Live>>;
@@ -186,7 +211,15 @@ pub trait Node: Send + Sync {
 
     /// Reads the live resource from AWS and keeps it for planning; `owner` is the value of
     /// this run's ownership tag.
-    async fn observe(&self, aws: &Aws, owner: &str) -> anyhow::Result<()>;
+    async fn observe(
+        &self,
+        aws: &Aws,
+        owner: &str,
+        names: &BTreeMap<String, String>,
+    ) -> anyhow::Result<()>;
+    /// The resource's physical name, when the file alone determines it.
+    fn known_name(&self) -> Option<String>;
+    fn bundle_source(&self) -> Option<crate::bundle::Source>;
     /// The change apply would make, and the attributes others will see afterwards.
     fn plan_apply(&self, cx: &PlanCtx, inputs: &Inputs) -> (ResourceChange, Attributes);
     fn plan_destroy(&self, cx: &PlanCtx) -> ResourceChange;
@@ -260,6 +293,7 @@ impl<K: Kind> Declared<K> {
             reasons: vec![],
             changes: vec![],
             blocked: None,
+            safe_to_replace: K::SAFE_TO_REPLACE,
         }
     }
 }
@@ -296,10 +330,24 @@ impl<K: Kind> Node for Declared<K> {
         self.spec.check_attribute(attribute)
     }
 
-    async fn observe(&self, aws: &Aws, owner: &str) -> anyhow::Result<()> {
+    fn known_name(&self) -> Option<String> {
+        self.spec.known_name()
+    }
+
+    fn bundle_source(&self) -> Option<crate::bundle::Source> {
+        self.spec.bundle_source()
+    }
+
+    async fn observe(
+        &self,
+        aws: &Aws,
+        owner: &str,
+        names: &BTreeMap<String, String>,
+    ) -> anyhow::Result<()> {
         let me = Identity {
             owner,
             resource: &self.name,
+            names,
         };
         let started = std::time::Instant::now();
         let live = self
@@ -385,6 +433,7 @@ impl<K: Kind> Node for Declared<K> {
             }
             _ => {}
         }
+        rc.reasons.extend(K::warnings(live));
         rc.changes = changes;
         (rc, attributes)
     }
@@ -680,6 +729,8 @@ kinds! {
     DynamodbTable => table::Table,
     IamRole => role::Role,
     VpcGatewayEndpoint => endpoint::Endpoint,
+    LambdaFunction => function::Function,
+    EventSourceMapping => trigger::Trigger,
 }
 
 /// A resource is a mapping whose first key is `type`; the rest is read as that kind's

@@ -276,6 +276,10 @@ impl Kind for Role {
         Role::validate_raw(raw, cx, diags)
     }
 
+    fn known_name(&self) -> Option<String> {
+        Some(self.name.clone())
+    }
+
     fn physical_id(&self, _live: Option<&LiveRole>) -> String {
         self.name.clone()
     }

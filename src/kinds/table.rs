@@ -575,6 +575,10 @@ impl Kind for Table {
         Table::validate_raw(raw, cx, diags)
     }
 
+    fn known_name(&self) -> Option<String> {
+        Some(self.name.clone())
+    }
+
     fn physical_id(&self, _live: Option<&LiveTable>) -> String {
         self.name.clone()
     }
@@ -922,6 +926,7 @@ impl Table {
             &super::Identity {
                 owner: "",
                 resource: "",
+                names: &BTreeMap::new(),
             },
         )
         .await?

@@ -60,7 +60,7 @@ pub fn load(path: &Path, env: &str) -> Result<Stack, SpecErrors> {
     let (file, text) = read_source(path)?;
     let raw = parse(&file, &text)?;
     let mut diags = Diags::default();
-    let stack = build_stack(raw, env, &file, &mut diags);
+    let stack = build_stack(raw, env, &file, base_dir(path), &mut diags);
     let failed = diags.has_errors();
     let report = errors(&file, &text, diags.0);
     match stack {
@@ -102,7 +102,7 @@ pub fn validate_all(path: &Path) -> Result<Validated, SpecErrors> {
             None => parse(&file, &text)?,
         };
         let mut diags = Diags::default();
-        build_stack(raw, name, &file, &mut diags);
+        build_stack(raw, name, &file, base_dir(path), &mut diags);
         for d in diags.0 {
             match found
                 .iter_mut()
@@ -279,7 +279,21 @@ const MAX_ENV_NAME: usize = 32;
 /// Names `${env}` / `${stack}` stand for, so no resource may take them.
 const RESERVED_RESOURCE_NAMES: &[&str] = &["env", "stack", "aws"];
 
-fn build_stack(raw: RawFile, env: &str, file: &str, diags: &mut Diags) -> Option<Stack> {
+/// The directory paths in the stack file (a function's `code`) are relative to.
+fn base_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+fn build_stack(
+    raw: RawFile,
+    env: &str,
+    file: &str,
+    base_dir: &Path,
+    diags: &mut Diags,
+) -> Option<Stack> {
     let stack_name = raw.stack.value.clone();
     if !valid_name(&stack_name, MAX_STACK_NAME) {
         diags.push(
@@ -367,6 +381,7 @@ fn build_stack(raw: RawFile, env: &str, file: &str, diags: &mut Diags) -> Option
             environment: &env_key,
             declared_environments: &declared_envs,
             names_taken: &names_taken,
+            base_dir,
         };
         if let Some(node) = resource.value.build(&cx, &base_tags, diags) {
             nodes.push(node);

@@ -49,7 +49,10 @@ pub struct Request {
 impl Request {
     /// Reads describe, list, get, query and scan; everything else changes something.
     pub fn is_mutating(&self) -> bool {
-        const READS: &[&str] = &["Describe", "List", "Get", "Query", "Scan", "BatchGet"];
+        // REST operations (Lambda) are recorded as `METHOD /path`: a GET only reads.
+        const READS: &[&str] = &[
+            "Describe", "List", "Get", "Query", "Scan", "BatchGet", "GET ",
+        ];
         !READS.iter().any(|p| self.operation.starts_with(p))
     }
 }
@@ -308,6 +311,8 @@ pub struct Live {
     pub client: aws_sdk_dynamodb::Client,
     pub iam: aws_sdk_iam::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 pub use aws_sdk_dynamodb::types as ddb;
@@ -323,28 +328,28 @@ impl Live {
             url.starts_with("http://127.0.0.1:"),
             "tests only talk to loopback"
         );
+        macro_rules! client {
+            ($sdk:ident) => {
+                $sdk::Client::from_conf(
+                    $sdk::Config::builder()
+                        .behavior_version(BehaviorVersion::latest())
+                        .region(Region::new("us-east-1"))
+                        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+                        .endpoint_url(url)
+                        .build(),
+                )
+            };
+        }
         Live {
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .unwrap(),
             client: dynamodb_client(url),
-            iam: aws_sdk_iam::Client::from_conf(
-                aws_sdk_iam::Config::builder()
-                    .behavior_version(BehaviorVersion::latest())
-                    .region(Region::new("us-east-1"))
-                    .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-                    .endpoint_url(url)
-                    .build(),
-            ),
-            ec2: aws_sdk_ec2::Client::from_conf(
-                aws_sdk_ec2::Config::builder()
-                    .behavior_version(BehaviorVersion::latest())
-                    .region(Region::new("us-east-1"))
-                    .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-                    .endpoint_url(url)
-                    .build(),
-            ),
+            iam: client!(aws_sdk_iam),
+            ec2: client!(aws_sdk_ec2),
+            lambda: client!(aws_sdk_lambda),
+            logs: client!(aws_sdk_cloudwatchlogs),
         }
     }
 

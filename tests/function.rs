@@ -1,0 +1,522 @@
+//! The `lambda_function` and `event_source_mapping` kinds against the emulator: build and
+//! create, no-op, configuration and code updates, the trigger's in-place updates and
+//! replacement, out-of-band changes shown in plan, destroy. Live state is asserted through
+//! the SDK. The function is tests/fixtures/tiny-function (no dependencies: it builds in a
+//! second), copied per test so a test can change its code.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use support::{Emulator, Live, StackFile};
+
+struct Fixture {
+    emulator: Emulator,
+    file: StackFile,
+    live: Live,
+    /// The test's own copy of the function's package.
+    package: tempfile::TempDir,
+    name: String,
+    resources: String,
+}
+
+/// The role and function every test starts with. FN, PKG are replaced per test.
+const FUNCTION: &str = "  role:
+    type: iam_role
+    name: FN-role
+  fn:
+    type: lambda_function
+    name: FN
+    code: PKG
+    role: ${role.arn}
+    memory: 128
+    timeout: 10
+    environment:
+      GREETING: hello
+";
+
+/// A table with a stream and the trigger from it to the function.
+const TRIGGER: &str = "  messages:
+    type: dynamodb_table
+    name: FN-messages
+    attributes: { pk: S, sk: S }
+    key: { hash: pk, range: sk }
+    stream: NEW_IMAGE
+  trigger:
+    type: event_source_mapping
+    function: ${fn.name}
+    source: ${messages.stream_arn}
+    batch_size: 10
+    starting_position: TRIM_HORIZON
+    report_batch_item_failures: true
+    filters:
+      - { eventName: [INSERT] }
+";
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
+}
+
+impl Fixture {
+    fn new(test: &str, with_trigger: bool) -> Fixture {
+        let emulator = Emulator::start();
+        let package = tempfile::tempdir().unwrap();
+        copy_dir(
+            &support::repo_root().join("tests/fixtures/tiny-function"),
+            package.path(),
+        );
+        let name = format!("fn-{test}");
+        let mut resources = FUNCTION.to_string();
+        if with_trigger {
+            resources.push_str(TRIGGER);
+        }
+        let resources = resources
+            .replace("FN", &name)
+            .replace("PKG", package.path().to_str().unwrap());
+        let file = StackFile::new(test, &emulator.url, &resources);
+        let live = Live::new(&emulator);
+        Fixture {
+            emulator,
+            file,
+            live,
+            package,
+            name,
+            resources,
+        }
+    }
+
+    fn edit(&self, edits: &[(&str, &str)]) {
+        let mut text = self.resources.clone();
+        for (from, to) in edits {
+            assert!(text.contains(from), "`{from}` is not in the resources");
+            text = text.replacen(from, to, 1);
+        }
+        self.file.write(&text);
+    }
+
+    fn apply(&self) -> support::Run {
+        self.file.run(&["apply", "--auto-approve"]).expect_code(0)
+    }
+
+    fn assert_converged(&self) {
+        let run = self
+            .file
+            .run(&["plan", "--detailed-exitcode"])
+            .expect_code(0);
+        assert!(run.stdout.contains("No changes."), "{}", run.stdout);
+    }
+
+    fn function(&self) -> Option<aws_sdk_lambda::operation::get_function::GetFunctionOutput> {
+        match self.live.block_on(
+            self.live
+                .lambda
+                .get_function()
+                .function_name(&self.name)
+                .send(),
+        ) {
+            Ok(out) => Some(out),
+            Err(e) => {
+                let text = format!("{e:?}");
+                assert!(text.contains("ResourceNotFoundException"), "{text}");
+                None
+            }
+        }
+    }
+
+    fn config(&self) -> aws_sdk_lambda::types::FunctionConfiguration {
+        self.function()
+            .expect("the function exists")
+            .configuration
+            .unwrap()
+    }
+
+    fn tags(&self) -> std::collections::HashMap<String, String> {
+        self.function().unwrap().tags.unwrap_or_default()
+    }
+
+    /// The log group's retention: `None` if there is no log group.
+    fn log_retention(&self) -> Option<Option<i32>> {
+        let group = format!("/aws/lambda/{}", self.name);
+        let out = self
+            .live
+            .block_on(
+                self.live
+                    .logs
+                    .describe_log_groups()
+                    .log_group_name_prefix(&group)
+                    .send(),
+            )
+            .unwrap();
+        out.log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(group.as_str()))
+            .map(|g| g.retention_in_days())
+    }
+
+    fn mappings(&self) -> Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration> {
+        self.live
+            .block_on(
+                self.live
+                    .lambda
+                    .list_event_source_mappings()
+                    .function_name(&self.name)
+                    .send(),
+            )
+            .unwrap()
+            .event_source_mappings
+            .unwrap_or_default()
+    }
+
+    fn stream_arn(&self) -> String {
+        self.live
+            .expect_table(&format!("{}-messages", self.name))
+            .latest_stream_arn()
+            .unwrap()
+            .to_string()
+    }
+
+    fn zip_path(&self) -> PathBuf {
+        self.package
+            .path()
+            .join("target/lambda/tiny-function-x86_64.zip")
+    }
+}
+
+fn sha256_base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn a_function_is_built_created_and_left_alone_when_nothing_changed() {
+    let f = Fixture::new("create", false);
+    let run = f.file.run(&["plan", "--detailed-exitcode"]).expect_code(2);
+    assert!(
+        run.stdout.contains(&format!(
+            "+ lambda_function.fn ({}) will be created",
+            f.name
+        )),
+        "{}",
+        run.stdout
+    );
+    f.apply();
+
+    let config = f.config();
+    assert_eq!(config.handler(), Some("bootstrap"));
+    assert_eq!(
+        config.runtime().map(|r| r.as_str()),
+        Some("provided.al2023")
+    );
+    assert_eq!(config.memory_size(), Some(128));
+    assert_eq!(config.timeout(), Some(10));
+    assert!(
+        config
+            .role()
+            .unwrap()
+            .ends_with(&format!(":role/{}-role", f.name))
+    );
+    let variables = config.environment().unwrap().variables().unwrap();
+    assert_eq!(variables["GREETING"], "hello");
+    // The uploaded code is the zip the build wrote, byte for byte.
+    let zip = std::fs::read(f.zip_path()).expect("the bundle was written");
+    assert_eq!(config.code_sha256(), Some(sha256_base64(&zip).as_str()));
+    let tags = f.tags();
+    assert_eq!(tags["cruddur-infra:stack"], "create/test");
+    assert_eq!(tags["cruddur-infra:code-hash"].len(), 64);
+    assert_eq!(f.log_retention(), Some(Some(14)));
+
+    // A rebuild of the same sources gives the same zip, so nothing is redeployed.
+    f.file.run(&["build"]).expect_code(0);
+    assert_eq!(
+        std::fs::read(f.zip_path()).unwrap(),
+        zip,
+        "the bundle is not reproducible"
+    );
+    f.emulator.clear_requests();
+    f.apply();
+    assert_eq!(f.emulator.mutating_requests(), Vec::<String>::new());
+    f.assert_converged();
+
+    f.file.run(&["destroy", "--auto-approve"]).expect_code(0);
+    assert!(f.function().is_none(), "the function is still there");
+    assert_eq!(f.log_retention(), None, "the log group is still there");
+    f.file.run(&["destroy", "--auto-approve"]).expect_code(0);
+}
+
+#[test]
+fn configuration_and_code_change_in_place() {
+    let f = Fixture::new("update", false);
+    f.apply();
+    let first_sha = f.config().code_sha256().unwrap().to_string();
+    let first_hash = f.tags()["cruddur-infra:code-hash"].clone();
+
+    // Configuration only: one UpdateFunctionConfiguration, no build, no upload.
+    f.edit(&[
+        ("memory: 128", "memory: 256"),
+        ("GREETING: hello", "GREETING: hi"),
+    ]);
+    let run = f.file.run(&["plan"]).expect_code(0);
+    assert!(run.stdout.contains("~ memory"), "{}", run.stdout);
+    assert!(!run.stdout.contains("code_hash"), "{}", run.stdout);
+    f.emulator.clear_requests();
+    f.apply();
+    let calls = f.emulator.mutating_requests();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert!(calls[0].ends_with("/configuration"), "{calls:?}");
+    let config = f.config();
+    assert_eq!(config.memory_size(), Some(256));
+    assert_eq!(
+        config.environment().unwrap().variables().unwrap()["GREETING"],
+        "hi"
+    );
+    assert_eq!(config.code_sha256(), Some(first_sha.as_str()));
+    f.assert_converged();
+
+    // A source change: plan sees it without building; apply uploads new code.
+    std::fs::write(
+        f.package.path().join("src/main.rs"),
+        "fn main() {\n    println!(\"tiny function, version 2\");\n}\n",
+    )
+    .unwrap();
+    let run = f.file.run(&["plan", "--detailed-exitcode"]).expect_code(2);
+    assert!(run.stdout.contains("~ code_hash"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("the function is rebuilt"),
+        "{}",
+        run.stdout
+    );
+    f.apply();
+    assert_ne!(f.config().code_sha256(), Some(first_sha.as_str()));
+    assert_ne!(f.tags()["cruddur-infra:code-hash"], first_hash);
+    f.assert_converged();
+
+    // Reserved concurrency and log retention.
+    f.edit(&[
+        (
+            "memory: 128",
+            "memory: 256\n    reserved_concurrency: 5\n    log_retention_days: 30",
+        ),
+        ("GREETING: hello", "GREETING: hi"),
+    ]);
+    f.apply();
+    let concurrency = f
+        .function()
+        .unwrap()
+        .concurrency
+        .and_then(|c| c.reserved_concurrent_executions);
+    assert_eq!(concurrency, Some(5));
+    assert_eq!(f.log_retention(), Some(Some(30)));
+    f.assert_converged();
+}
+
+#[test]
+fn a_function_made_by_hand_is_a_conflict_until_adopted() {
+    let f = Fixture::new("fn-adopt", false);
+    // Make the role with the tool, then a function of the same name by hand.
+    f.file
+        .write(&f.resources[..f.resources.find("  fn:").unwrap()]);
+    f.apply();
+    let role = f
+        .live
+        .block_on(
+            f.live
+                .iam
+                .get_role()
+                .role_name(format!("{}-role", f.name))
+                .send(),
+        )
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    f.live
+        .block_on(
+            f.live
+                .lambda
+                .create_function()
+                .function_name(&f.name)
+                .runtime(aws_sdk_lambda::types::Runtime::from("provided.al2023"))
+                .role(role)
+                .handler("bootstrap")
+                .code(
+                    aws_sdk_lambda::types::FunctionCode::builder()
+                        .zip_file(aws_sdk_lambda::primitives::Blob::new(
+                            cruddur_infra::bundle::zip_bootstrap(b"#!/bin/sh\n").unwrap(),
+                        ))
+                        .build(),
+                )
+                .send(),
+        )
+        .unwrap();
+    f.edit(&[]);
+    f.emulator.clear_requests();
+    let run = f.file.run(&["apply", "--auto-approve"]).expect_code(1);
+    assert!(
+        run.stdout.contains("! lambda_function.fn"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(f.emulator.mutating_requests(), Vec::<String>::new());
+
+    f.file
+        .run(&["apply", "--auto-approve", "--adopt"])
+        .expect_code(0);
+    assert_eq!(f.tags()["cruddur-infra:stack"], "fn-adopt/test");
+    assert_eq!(f.config().timeout(), Some(10));
+    f.assert_converged();
+}
+
+#[test]
+fn a_function_in_the_default_vpc() {
+    let f = Fixture::new("vpc", false);
+    f.edit(&[("memory: 128", "memory: 128\n    vpc: { vpc: default }")]);
+    f.apply();
+    let config = f.config();
+    let vpc = config.vpc_config().expect("a VPC config");
+    assert!(!vpc.subnet_ids().is_empty());
+    assert_eq!(vpc.security_group_ids().len(), 1);
+    f.assert_converged();
+
+    // Out of the VPC again.
+    f.edit(&[]);
+    f.apply();
+    let config = f.config();
+    assert!(
+        config
+            .vpc_config()
+            .is_none_or(|v| v.subnet_ids().is_empty()),
+        "{:?}",
+        config.vpc_config()
+    );
+    f.assert_converged();
+}
+
+#[test]
+fn the_trigger_is_created_updated_and_shows_out_of_band_changes() {
+    let f = Fixture::new("trigger", true);
+    f.apply();
+    let mappings = f.mappings();
+    assert_eq!(mappings.len(), 1);
+    let m = &mappings[0];
+    assert_eq!(m.event_source_arn(), Some(f.stream_arn().as_str()));
+    assert_eq!(m.batch_size(), Some(10));
+    assert_eq!(
+        m.function_response_types(),
+        [aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures]
+    );
+    let filter = m.filter_criteria().unwrap().filters()[0].pattern().unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(filter).unwrap(),
+        serde_json::json!({"eventName": ["INSERT"]})
+    );
+    f.assert_converged();
+    let uuid = m.uuid().unwrap().to_string();
+
+    // In place: batch size.
+    f.edit(&[("batch_size: 10", "batch_size: 25")]);
+    f.apply();
+    let mappings = f.mappings();
+    assert_eq!(mappings.len(), 1);
+    assert_eq!(
+        mappings[0].uuid(),
+        Some(uuid.as_str()),
+        "updated, not replaced"
+    );
+    assert_eq!(mappings[0].batch_size(), Some(25));
+    f.assert_converged();
+    f.edit(&[]);
+    f.apply();
+
+    // Disabled out of band: plan shows it, apply enables it again.
+    f.live
+        .block_on(
+            f.live
+                .lambda
+                .update_event_source_mapping()
+                .uuid(&uuid)
+                .enabled(false)
+                .send(),
+        )
+        .unwrap();
+    let run = f.file.run(&["plan", "--detailed-exitcode"]).expect_code(2);
+    assert!(run.stdout.contains("~ enabled"), "{}", run.stdout);
+    assert!(run.stdout.contains("is Disabled"), "{}", run.stdout);
+    f.apply();
+    assert_eq!(f.mappings()[0].state(), Some("Enabled"));
+
+    // A second mapping made out of band: plan names it and leaves it alone.
+    let other = f
+        .live
+        .block_on(
+            f.live
+                .lambda
+                .create_event_source_mapping()
+                .function_name(&f.name)
+                .event_source_arn(f.stream_arn())
+                .starting_position(aws_sdk_lambda::types::EventSourcePosition::Latest)
+                .send(),
+        )
+        .unwrap()
+        .uuid
+        .unwrap();
+    let run = f.file.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    assert!(
+        run.stdout.contains("another event source mapping"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains(&other), "{}", run.stdout);
+    f.emulator.clear_requests();
+    f.apply();
+    assert_eq!(f.emulator.mutating_requests(), Vec::<String>::new());
+    assert_eq!(f.mappings().len(), 2);
+
+    // Destroy takes ours and leaves the other.
+    f.file.run(&["destroy", "--auto-approve"]).expect_code(0);
+    assert!(f.function().is_none());
+    let left = f
+        .live
+        .block_on(f.live.lambda.get_event_source_mapping().uuid(&uuid).send());
+    assert!(left.is_err(), "our mapping is still there");
+}
+
+#[test]
+fn a_new_stream_view_replaces_the_trigger_in_the_same_apply() {
+    let f = Fixture::new("restream", true);
+    f.apply();
+    let old_stream = f.stream_arn();
+    let old_uuid = f.mappings()[0].uuid().unwrap().to_string();
+    f.edit(&[("stream: NEW_IMAGE", "stream: NEW_AND_OLD_IMAGES")]);
+    let run = f.file.run(&["plan"]).expect_code(0);
+    assert!(
+        run.stdout.contains("-/+ event_source_mapping.trigger"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("the source stream is being replaced"),
+        "{}",
+        run.stdout
+    );
+    // No --allow-replace: a mapping holds no data.
+    f.apply();
+    let new_stream = f.stream_arn();
+    assert_ne!(new_stream, old_stream);
+    let mappings = f.mappings();
+    assert_eq!(mappings.len(), 1, "{mappings:?}");
+    assert_ne!(mappings[0].uuid(), Some(old_uuid.as_str()));
+    assert_eq!(mappings[0].event_source_arn(), Some(new_stream.as_str()));
+    f.assert_converged();
+}
