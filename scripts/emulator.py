@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The local AWS emulator: moto's server mode on loopback, with three fidelity fixes.
+"""The local AWS emulator: moto's server mode on loopback, with four fidelity fixes.
 
-moto 5.2 differs from AWS in three ways that matter to a deployer; all are patched
+moto 5.2 differs from AWS in four ways that matter to a deployer; all are patched
 here, in the emulator process only, so that the tool is tested against AWS's behaviour:
 
 1. Re-enabling a stream after disabling it. DynamoDB creates a new stream (new label and
@@ -14,6 +14,11 @@ here, in the emulator process only, so that the tool is tested against AWS's beh
    Docker engine runs here, and AWS keeps records in the stream for 24 hours whatever its
    consumers do; so the emulator keeps them and invokes nothing. The end-to-end test reads
    the stream itself and feeds the records to the built function.
+4. Transactions. DynamoDB's TransactWriteItems is atomic; moto's server handles requests
+   on several threads and rolls a failed transaction back by restoring a copy of the whole
+   table, so two overlapping transactions can undo each other. One lock makes them
+   serial, as they appear to be on AWS (the stream processor's concurrency tests race
+   real transactions against each other).
 
 It also loads AWS's managed IAM policies (moto leaves them out unless asked), so a role can
 attach arn:aws:iam::aws:policy/... as on AWS.
@@ -23,6 +28,7 @@ Usage: emulator.py [-H 127.0.0.1] [-p PORT]   (the arguments of `python -m moto.
 
 import os
 import sys
+import threading
 
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
@@ -89,6 +95,17 @@ def send_dynamodb_items(self, function_arn, items, source):
 
 
 LambdaBackend.send_dynamodb_items = send_dynamodb_items
+
+_transact_write_items = DynamoDBBackend.transact_write_items
+_transactions = threading.Lock()
+
+
+def transact_write_items(self, *args, **kwargs):
+    with _transactions:
+        return _transact_write_items(self, *args, **kwargs)
+
+
+DynamoDBBackend.transact_write_items = transact_write_items
 
 if __name__ == "__main__":
     args = sys.argv[1:]

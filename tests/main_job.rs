@@ -40,7 +40,7 @@ fn local_apply_creates_the_stack_and_a_second_plan_is_clean() {
         "local-apply failed\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("Apply complete! Resources: 3 added"),
+        stdout.contains("Apply complete! Resources: 5 added"),
         "{stdout}"
     );
     assert!(stdout.contains("No changes."), "{stdout}");
@@ -64,4 +64,31 @@ fn local_apply_creates_the_stack_and_a_second_plan_is_clean() {
     let policies = live.inline_policies("cruddur-stream-processor-local");
     assert_eq!(policies["stream-processor"].len(), 4);
     assert_eq!(live.endpoints().len(), 1);
+    let function = live
+        .block_on(
+            live.lambda
+                .get_function()
+                .function_name("cruddur-stream-processor-local")
+                .send(),
+        )
+        .expect("the function exists");
+    let config = function.configuration().unwrap();
+    assert_eq!(config.handler(), Some("bootstrap"));
+    assert_eq!(
+        config.environment().unwrap().variables().unwrap()["TABLE_NAME"],
+        "cruddur-messages-local"
+    );
+    let mappings = live
+        .block_on(
+            live.lambda
+                .list_event_source_mappings()
+                .function_name("cruddur-stream-processor-local")
+                .send(),
+        )
+        .unwrap();
+    assert_eq!(
+        mappings.event_source_mappings().len(),
+        1,
+        "one trigger on the function"
+    );
 }

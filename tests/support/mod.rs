@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod runtime_api;
+
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

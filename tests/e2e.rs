@@ -1,0 +1,367 @@
+//! End to end on the emulator: apply the repository's own stack.yaml (environment `local`,
+//! on a private emulator), write conversation and message rows, read the records from the
+//! table's stream, and feed them to the bundled `bootstrap` executable itself through a
+//! Lambda Runtime API served by the test (moto cannot run functions here). Asserts that
+//! the conversation rows move to the newest message and never backwards, then destroys
+//! the stack and asserts that nothing is left.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::runtime_api::{Outcome, RuntimeApi};
+use support::{Emulator, Live, cli, ddb, repo_root};
+
+const TABLE: &str = "cruddur-messages-local";
+const INDEX: &str = "message-group-sk-index";
+const FUNCTION: &str = "cruddur-stream-processor-local";
+
+fn run(emulator: &Emulator, dir: &Path, args: &[&str]) -> support::Run {
+    let stack = repo_root().join("stack.yaml");
+    let mut all = vec![
+        "-f",
+        stack.to_str().unwrap(),
+        "--env",
+        "local",
+        "--endpoint-url",
+        emulator.url.as_str(),
+        "--no-color",
+    ];
+    all.extend_from_slice(args);
+    cli(&all, dir)
+}
+
+fn s(v: &str) -> ddb::AttributeValue {
+    ddb::AttributeValue::S(v.to_string())
+}
+
+/// A conversation row in `user`'s inbox.
+fn conversation(live: &Live, user: &str, group: &str, sk: &str, other: &str) {
+    let request = live
+        .client
+        .put_item()
+        .table_name(TABLE)
+        .item("pk", s(&format!("GRP#{user}")))
+        .item("sk", s(sk))
+        .item("message_group_uuid", s(group))
+        .item("message", s("hello"))
+        .item("user_uuid", s(other))
+        .item("user_handle", s(other))
+        .item("user_display_name", s(&other.to_uppercase()));
+    live.block_on(request.send()).unwrap();
+}
+
+fn message(live: &Live, group: &str, sk: &str, text: &str) {
+    let request = live
+        .client
+        .put_item()
+        .table_name(TABLE)
+        .item("pk", s(&format!("MSG#{group}")))
+        .item("sk", s(sk))
+        .item("message", s(text))
+        .item("user_uuid", s("alice"))
+        .item("user_handle", s("alice"));
+    live.block_on(request.send()).unwrap();
+}
+
+/// Every GRP# row: user → [(sk, group, message)].
+fn inboxes(live: &Live) -> BTreeMap<String, Vec<(String, String, String)>> {
+    let out = live
+        .block_on(live.client.scan().table_name(TABLE).send())
+        .unwrap();
+    let text = |item: &std::collections::HashMap<String, ddb::AttributeValue>, k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut rows: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
+    for item in out.items() {
+        let pk = text(item, "pk");
+        if let Some(user) = pk.strip_prefix("GRP#") {
+            rows.entry(user.to_string()).or_default().push((
+                text(item, "sk"),
+                text(item, "message_group_uuid"),
+                text(item, "message"),
+            ));
+        }
+    }
+    rows
+}
+
+/// Reads the table's stream from the start, as Lambda would, and shapes the records as the
+/// event Lambda sends (the Records of a DynamoDB stream event).
+struct Stream {
+    client: aws_sdk_dynamodbstreams::Client,
+    arn: String,
+}
+
+impl Stream {
+    fn new(emulator: &Emulator, live: &Live) -> Stream {
+        let config = aws_sdk_dynamodbstreams::Config::builder()
+            .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .endpoint_url(&emulator.url)
+            .build();
+        let arn = live
+            .expect_table(TABLE)
+            .latest_stream_arn()
+            .unwrap()
+            .to_string();
+        Stream {
+            client: aws_sdk_dynamodbstreams::Client::from_conf(config),
+            arn,
+        }
+    }
+
+    fn records(&self, live: &Live) -> Vec<serde_json::Value> {
+        let stream = live
+            .block_on(self.client.describe_stream().stream_arn(&self.arn).send())
+            .unwrap()
+            .stream_description
+            .unwrap();
+        let mut events = Vec::new();
+        for shard in stream.shards() {
+            let iterator = live
+                .block_on(
+                    self.client
+                        .get_shard_iterator()
+                        .stream_arn(&self.arn)
+                        .shard_id(shard.shard_id().unwrap())
+                        .shard_iterator_type(
+                            aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon,
+                        )
+                        .send(),
+                )
+                .unwrap()
+                .shard_iterator
+                .unwrap();
+            let out = live
+                .block_on(self.client.get_records().shard_iterator(iterator).send())
+                .unwrap();
+            events.extend(out.records().iter().map(|r| self.event_record(r)));
+        }
+        events
+    }
+
+    fn event_record(&self, r: &aws_sdk_dynamodbstreams::types::Record) -> serde_json::Value {
+        let image = |m: Option<&std::collections::HashMap<String, _>>| {
+            m.map(|m| {
+                let item: BTreeMap<String, serde_dynamo::AttributeValue> = m
+                    .iter()
+                    .map(
+                        |(k, v): (&String, &aws_sdk_dynamodbstreams::types::AttributeValue)| {
+                            (k.clone(), v.clone().into())
+                        },
+                    )
+                    .collect();
+                serde_json::to_value(item).unwrap()
+            })
+        };
+        let d = r.dynamodb().unwrap();
+        let mut dynamodb = serde_json::json!({
+            "ApproximateCreationDateTime": d.approximate_creation_date_time().map(|t| t.secs()),
+            "Keys": image(d.keys()),
+            "SequenceNumber": d.sequence_number(),
+            "SizeBytes": d.size_bytes(),
+            "StreamViewType": d.stream_view_type().map(|v| v.as_str()),
+        });
+        if let Some(new) = image(d.new_image()) {
+            dynamodb["NewImage"] = new;
+        }
+        serde_json::json!({
+            "eventID": r.event_id(),
+            "eventName": r.event_name().map(|n| n.as_str()),
+            "eventVersion": r.event_version(),
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "dynamodb": dynamodb,
+            "eventSourceARN": self.arn,
+        })
+    }
+}
+
+/// The bundled executable, started as Lambda would start it.
+struct Bootstrap(Child);
+
+impl Bootstrap {
+    fn start(zip: &Path, dir: &Path, api: &RuntimeApi, emulator: &Emulator) -> Bootstrap {
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+        assert_eq!(archive.len(), 1, "the bundle holds only bootstrap");
+        let mut entry = archive.by_name("bootstrap").unwrap();
+        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+        let path = dir.join("bootstrap");
+        std::io::copy(&mut entry, &mut std::fs::File::create(&path).unwrap()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let child = Command::new(&path)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("TABLE_NAME", TABLE)
+            .env("INDEX_NAME", INDEX)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_ENDPOINT_URL", &emulator.url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Bootstrap(child)
+    }
+}
+
+impl Drop for Bootstrap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn invoke(api: &RuntimeApi, records: Vec<serde_json::Value>) -> serde_json::Value {
+    match api.invoke(
+        serde_json::json!({ "Records": records }),
+        Duration::from_secs(60),
+    ) {
+        Outcome::Response(body) => body,
+        Outcome::Error(e) => panic!("the function failed: {e}"),
+    }
+}
+
+#[test]
+fn messages_move_conversations_forward_through_the_deployed_stack() {
+    let started = Instant::now();
+    let emulator = Emulator::start();
+    let live = Live::new(&emulator);
+    let dir = tempfile::tempdir().unwrap();
+
+    let applied = run(&emulator, dir.path(), &["apply", "--auto-approve"]).expect_code(0);
+    assert!(
+        applied.stdout.contains("Plan: 5 to add"),
+        "{}",
+        applied.stdout
+    );
+    run(&emulator, dir.path(), &["plan", "--detailed-exitcode"]).expect_code(0);
+    let zip = repo_root().join("target/lambda/cruddur-stream-processor-x86_64.zip");
+    let deployed = live
+        .block_on(live.lambda.get_function().function_name(FUNCTION).send())
+        .unwrap();
+    let config = deployed.configuration().unwrap();
+    assert_eq!(
+        config.code_sha256(),
+        Some(cruddur_infra::bundle::code_sha256(&std::fs::read(&zip).unwrap()).as_str()),
+        "the deployed code is the bundle the test runs"
+    );
+    let mappings = live
+        .block_on(
+            live.lambda
+                .list_event_source_mappings()
+                .function_name(FUNCTION)
+                .send(),
+        )
+        .unwrap()
+        .event_source_mappings
+        .unwrap_or_default();
+    assert_eq!(mappings.len(), 1);
+
+    // Two conversations: alice <-> bob (g1), carol <-> dave (g2).
+    conversation(&live, "alice", "g1", "2024-01-01T00:00:00Z", "bob");
+    conversation(&live, "bob", "g1", "2024-01-01T00:00:00Z", "alice");
+    conversation(&live, "carol", "g2", "2024-01-01T00:00:00Z", "dave");
+    // Messages, one of them written late with an older timestamp.
+    message(&live, "g1", "2024-02-01T10:00:00Z", "see you at ten");
+    message(
+        &live,
+        "g1",
+        "2024-02-01T09:00:00Z",
+        "an older message, delivered late",
+    );
+    message(&live, "g2", "2024-02-02T00:00:00Z", "for carol");
+
+    let stream = Stream::new(&emulator, &live);
+    let api = RuntimeApi::start();
+    let _bootstrap = Bootstrap::start(&zip, dir.path(), &api, &emulator);
+
+    let records = stream.records(&live);
+    assert_eq!(records.len(), 6, "{records:#?}");
+    let answer = invoke(&api, records.clone());
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([]),
+        "{answer}"
+    );
+    let expected = |sk: &str, group: &str, text: &str| vec![(sk.into(), group.into(), text.into())];
+    let after_first = inboxes(&live);
+    assert_eq!(
+        after_first["alice"],
+        expected("2024-02-01T10:00:00Z", "g1", "see you at ten")
+    );
+    assert_eq!(
+        after_first["bob"],
+        expected("2024-02-01T10:00:00Z", "g1", "see you at ten")
+    );
+    assert_eq!(
+        after_first["carol"],
+        expected("2024-02-02T00:00:00Z", "g2", "for carol")
+    );
+
+    // The same batch again (Lambda retries): nothing moves.
+    let answer = invoke(&api, records);
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([]),
+        "{answer}"
+    );
+    assert_eq!(inboxes(&live), after_first, "a replay changed the inbox");
+
+    // A newer message moves g1 forward; the stream now also holds the function's own
+    // writes (GRP# removes and inserts), which it ignores.
+    message(&live, "g1", "2024-03-01T08:00:00Z", "newest");
+    let answer = invoke(&api, stream.records(&live));
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([]),
+        "{answer}"
+    );
+    let last = inboxes(&live);
+    assert_eq!(
+        last["alice"],
+        expected("2024-03-01T08:00:00Z", "g1", "newest")
+    );
+    assert_eq!(
+        last["bob"],
+        expected("2024-03-01T08:00:00Z", "g1", "newest")
+    );
+    assert_eq!(last["carol"], after_first["carol"]);
+    drop(_bootstrap);
+
+    run(&emulator, dir.path(), &["destroy", "--auto-approve"]).expect_code(0);
+    assert!(live.table(TABLE).is_none(), "the table is still there");
+    let function = live.block_on(live.lambda.get_function().function_name(FUNCTION).send());
+    assert!(function.is_err(), "the function is still there");
+    let all_mappings = live
+        .block_on(live.lambda.list_event_source_mappings().send())
+        .unwrap();
+    assert!(all_mappings.event_source_mappings().is_empty());
+    let role = live.block_on(live.iam.get_role().role_name(FUNCTION).send());
+    assert!(role.is_err(), "the role is still there");
+    assert!(live.endpoints().is_empty(), "an endpoint is still there");
+    let groups = live
+        .block_on(live.logs.describe_log_groups().send())
+        .unwrap();
+    assert!(groups.log_groups().is_empty(), "a log group is still there");
+    run(&emulator, dir.path(), &["destroy", "--auto-approve"]).expect_code(0);
+    eprintln!(
+        "end-to-end test took {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+}
