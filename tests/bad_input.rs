@@ -40,7 +40,119 @@ struct Case {
     expect: &'static str,
 }
 
+/// BASE's last line followed by a lambda_function `fn` (lines 20-24) and `$extra`.
+macro_rules! with_function {
+    ($extra:literal) => {
+        concat!(
+            "    stream: NEW_IMAGE\n  fn:\n    type: lambda_function\n    name: fn-${env}\n    code: ",
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/tiny-function\n    role: arn:aws:iam::123456789012:role/r\n",
+            $extra
+        )
+    };
+}
+
+/// BASE's last line followed by an event_source_mapping `trigger` (lines 20-23) and `$extra`.
+macro_rules! with_trigger {
+    ($extra:literal) => {
+        concat!(
+            "    stream: NEW_IMAGE\n  trigger:\n    type: event_source_mapping\n    function: some-function\n    source: ${messages.stream_arn}\n",
+            $extra
+        )
+    };
+}
+
 const CASES: &[Case] = &[
+    Case {
+        name: "function code that is not a cargo package",
+        edits: &[
+            ("    stream: NEW_IMAGE\n", with_function!("")),
+            ("/tests/fixtures/tiny-function\n", "/tests/fixtures\n"),
+        ],
+        env: "test",
+        expect: "23:11: resources.fn.code:",
+    },
+    Case {
+        name: "function runtime that cannot run a bundle",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            with_function!("    runtime: python3.12\n"),
+        )],
+        env: "test",
+        expect: "25:14: resources.fn.runtime: runtime `python3.12` cannot run a bundled Rust executable",
+    },
+    Case {
+        name: "function memory out of range",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            with_function!("    memory: 64\n"),
+        )],
+        env: "test",
+        expect: "25:13: resources.fn.memory: 64 is out of range (128-10240)",
+    },
+    Case {
+        name: "function environment variable reserved by Lambda",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            with_function!("    environment:\n      AWS_REGION: eu-west-1\n"),
+        )],
+        env: "test",
+        expect: "26:7: resources.fn.environment.AWS_REGION: `AWS_REGION` is set by Lambda itself",
+    },
+    Case {
+        name: "function log retention CloudWatch does not offer",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            with_function!("    log_retention_days: 10\n"),
+        )],
+        env: "test",
+        expect: "25:25: resources.fn.log_retention_days: CloudWatch Logs does not offer a retention of 10 days",
+    },
+    Case {
+        name: "function subnet id of the wrong form",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            with_function!("    vpc: { subnet_ids: [subnet-xyz] }\n"),
+        )],
+        env: "test",
+        expect: "25:25: resources.fn.vpc.subnet_ids: `subnet-xyz` is not a subnet id",
+    },
+    Case {
+        name: "function vpc with an unknown field",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            with_function!("    vpc: { subnets: all }\n"),
+        )],
+        env: "test",
+        expect: "25:12: resources.fn.vpc.subnets: unknown field `subnets`",
+    },
+    Case {
+        name: "trigger filter that is not an event pattern",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            with_trigger!("    filters: [INSERT]\n"),
+        )],
+        env: "test",
+        expect: "24:15: resources.trigger.filters[0]: a filter is an event pattern (a mapping)",
+    },
+    Case {
+        name: "trigger batch size out of range",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            with_trigger!("    batch_size: 0\n"),
+        )],
+        env: "test",
+        expect: "24:17: resources.trigger.batch_size: 0 is out of range",
+    },
+    Case {
+        name: "trigger from a table without a stream",
+        edits: &[
+            ("    stream: NEW_IMAGE\n", with_trigger!("")),
+            ("    stream: NEW_IMAGE\n", ""),
+        ],
+        env: "test",
+        expect: "22:13: resources.trigger.source: `${messages.stream_arn}`: the table has no stream",
+    },
     Case {
         name: "yaml syntax",
         edits: &[("key: { hash: pk, range: sk }", "key: { hash: pk, range: sk")],

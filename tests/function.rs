@@ -520,3 +520,92 @@ fn a_new_stream_view_replaces_the_trigger_in_the_same_apply() {
     assert_eq!(mappings[0].event_source_arn(), Some(new_stream.as_str()));
     f.assert_converged();
 }
+
+#[test]
+fn creation_waits_for_a_role_that_is_not_assumable_yet() {
+    let f = Fixture::new("late-role", false);
+    // The function's role is made outside the stack, and only once the tool has tried to
+    // create the function: Lambda answers "cannot be assumed" until then, as AWS does
+    // while a new role propagates.
+    f.file.write(
+        &f.resources[f.resources.find("  fn:").unwrap()..]
+            .replace("${role.arn}", "arn:aws:iam::123456789012:role/late-role"),
+    );
+    let path = f.file.path();
+    let apply = std::thread::spawn(move || {
+        support::cli(
+            &[
+                "-f",
+                path.to_str().unwrap(),
+                "--env",
+                "test",
+                "--no-color",
+                "-v",
+                "apply",
+                "--auto-approve",
+            ],
+            Path::new("/"),
+        )
+    });
+    let started = std::time::Instant::now();
+    while !f
+        .emulator
+        .mutating_requests()
+        .iter()
+        .any(|r| r == "POST /2015-03-31/functions")
+    {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "the tool never tried to create the function: {:?}",
+            f.emulator.requests()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    f.live
+        .block_on(
+            f.live
+                .iam
+                .create_role()
+                .role_name("late-role")
+                .assume_role_policy_document(
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+                )
+                .send(),
+        )
+        .unwrap();
+    let run = apply.join().unwrap().expect_code(0);
+    assert!(
+        run.stderr.contains("not usable by Lambda yet"),
+        "the retry is not visible with -v: {}",
+        run.stderr
+    );
+    assert!(f.config().role().unwrap().ends_with(":role/late-role"));
+}
+
+#[test]
+fn arm64_without_the_rust_target_says_how_to_add_it() {
+    let f = Fixture::new("arm", false);
+    let sysroot = std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .unwrap();
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot
+        .join("lib/rustlib/aarch64-unknown-linux-gnu")
+        .is_dir()
+    {
+        eprintln!("this toolchain has the arm64 target; nothing to check here");
+        return;
+    }
+    f.edit(&[("memory: 128", "memory: 128\n    architecture: arm64")]);
+    let run = f.file.run(&["apply", "--auto-approve"]).expect_code(1);
+    assert!(
+        run.stderr
+            .contains("rustup target add aarch64-unknown-linux-gnu"),
+        "{}",
+        run.stderr
+    );
+    assert!(f.function().is_none(), "a function was created anyway");
+    let run = f.file.run(&["build"]).expect_code(1);
+    assert!(run.stderr.contains("is not installed"), "{}", run.stderr);
+}

@@ -192,11 +192,13 @@ fn operation_of(entry: &serde_json::Value) -> String {
     if let Some(action) = body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
         return action.to_string();
     }
-    format!(
-        "{} {}",
-        entry["method"].as_str().unwrap_or("?"),
-        entry["url"].as_str().unwrap_or("?")
-    )
+    // The recorder keeps the whole URL; the path is what names a REST operation.
+    let url = entry["url"].as_str().unwrap_or("?");
+    let path = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or(url);
+    format!("{} {path}", entry["method"].as_str().unwrap_or("?"))
 }
 
 /// A stack file in a directory of its own. `resources` is the YAML under `resources:`,
