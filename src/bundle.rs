@@ -63,6 +63,9 @@ const PROFILE: &str = "release";
 const BUNDLE_FORMAT: &str = "cruddur-infra bundle 1";
 /// The tag on the deployed function that carries [`input_hash`].
 pub const CODE_HASH_TAG: &str = "cruddur-infra:code-hash";
+/// The tag carrying the CodeSha256 of the code the tool uploaded: when Lambda reports
+/// another, the code was changed outside the tool.
+pub const CODE_SHA_TAG: &str = "cruddur-infra:code-sha256";
 
 /// What `cruddur-infra build` builds for one function resource.
 #[derive(Debug, Clone)]

@@ -59,6 +59,18 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make AWS match the stack file.
     Apply(ApplyArgs),
+    /// Report what changed out of band, changing nothing. Exit 0: no drift, 2: drift,
+    /// 1: error. `--env a,b,c` checks several environments at once, in one report.
+    Drift {
+        #[arg(long, value_enum, default_value_t = DriftOutput::Text)]
+        output: DriftOutput,
+    },
+    /// Print the deployed stack's values (table and stream ARNs, function ARN, ...) for
+    /// scripts and the app's configuration.
+    Outputs {
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
     /// Build and zip every lambda_function's code (apply does this when the code changed).
     Build,
     /// Delete every resource of the stack that this stack created.
@@ -66,6 +78,10 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long)]
         auto_approve: bool,
+        /// Delete tables even when they hold items or have deletion protection (which is
+        /// turned off first). Without it, such a table stops destroy before anything changes.
+        #[arg(long)]
+        allow_data_loss: bool,
     },
 }
 
@@ -80,6 +96,9 @@ pub struct PlanArgs {
     /// Plan a destroy instead of an apply.
     #[arg(long)]
     pub destroy: bool,
+    /// With --destroy: plan as `destroy --allow-data-loss` would.
+    #[arg(long, requires = "destroy")]
+    pub allow_data_loss: bool,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
@@ -96,6 +115,14 @@ pub struct ApplyArgs {
     /// Allow replacements (delete and re-create), which lose a table's items.
     #[arg(long)]
     pub allow_replace: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriftOutput {
+    Text,
+    Json,
+    /// For a pull-request comment or $GITHUB_STEP_SUMMARY.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -109,6 +109,50 @@ pub fn plan_destroy(stack: &Stack) -> Plan {
     )
 }
 
+/// Guards a destroy: every planned deletion that would lose data (a table's items) or that
+/// deletion protection forbids is blocked, naming the flag that allows it, unless
+/// `allow_data_loss`; then the plan says what is lost instead. The checks run at once.
+pub async fn guard_deletions(
+    stack: &Stack,
+    plan: &mut Plan,
+    aws: &Aws,
+    allow_data_loss: bool,
+) -> anyhow::Result<()> {
+    let deleting: Vec<&dyn Node> = stack
+        .nodes
+        .iter()
+        .map(|n| n.as_ref())
+        .filter(|n| {
+            plan.get(n.name())
+                .is_some_and(|c| c.action == Action::Delete)
+        })
+        .collect();
+    let risks = futures::future::try_join_all(deleting.iter().map(|n| n.data_at_risk(aws))).await?;
+    for (node, risk) in deleting.iter().zip(risks) {
+        let Some(change) = plan.get_mut(node.name()) else {
+            continue;
+        };
+        let mut problems: Vec<String> = change.blocked.take().into_iter().collect();
+        problems.extend(risk);
+        if problems.is_empty() {
+            continue;
+        }
+        if allow_data_loss {
+            change.reasons.extend(
+                problems
+                    .iter()
+                    .map(|p| format!("{p} (allowed by --allow-data-loss)")),
+            );
+        } else {
+            change.blocked = Some(format!(
+                "{}; destroy --allow-data-loss deletes it anyway",
+                problems.join("; ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What happened to each resource.
 #[derive(Debug, Default)]
 pub struct Outcome {

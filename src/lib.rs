@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod bundle;
 pub mod cli;
+pub mod drift;
 pub mod engine;
 pub mod graph;
 pub mod kinds;
@@ -19,7 +20,7 @@ pub mod wait;
 
 use anyhow::{Context, bail};
 use aws::{Aws, AwsFlags};
-use cli::{ApplyArgs, Cli, Command, Global, Output, PlanArgs};
+use cli::{ApplyArgs, Cli, Command, DriftOutput, Global, Output, PlanArgs};
 use plan::{Action, Plan};
 use progress::Progress;
 use render::Styles;
@@ -43,8 +44,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { output } => validate(g, *output),
         Command::Plan(args) => plan(g, args).await,
         Command::Apply(args) => apply(g, args).await,
-        Command::Destroy { auto_approve } => destroy(g, *auto_approve).await,
+        Command::Destroy {
+            auto_approve,
+            allow_data_loss,
+        } => destroy(g, *auto_approve, *allow_data_loss).await,
         Command::Build => build(g).await,
+        Command::Drift { output } => drift(g, *output).await,
+        Command::Outputs { output } => outputs(g, *output).await,
     }
 }
 
@@ -69,6 +75,106 @@ fn validate(g: &Global, output: Output) -> anyhow::Result<ExitCode> {
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The live attributes of every resource; exit 1 (after printing what exists) when some
+/// resource is not deployed, so a script never reads a half-empty configuration silently.
+async fn outputs(g: &Global, output: Output) -> anyhow::Result<ExitCode> {
+    let stack = load(g)?;
+    let aws = connect(g, &stack).await?;
+    engine::observe(&stack, &aws).await?;
+    let mut values = serde_json::Map::new();
+    let mut missing = Vec::new();
+    for node in &stack.nodes {
+        match node.live_attributes(&stack.owner()) {
+            Some(attributes) => {
+                let object: serde_json::Map<String, serde_json::Value> = attributes
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k.to_string(), serde_json::Value::String(v?))))
+                    .collect();
+                values.insert(node.name().to_string(), object.into());
+            }
+            None => missing.push(node.name().to_string()),
+        }
+    }
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "stack": stack.name,
+                "environment": stack.env.name,
+                "outputs": values,
+                "missing": missing,
+            }))?
+        ),
+        Output::Text => {
+            for (resource, attributes) in &values {
+                for (attribute, value) in attributes.as_object().into_iter().flatten() {
+                    println!(
+                        "{resource}.{attribute}\t{}",
+                        value.as_str().unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "not deployed (or not this stack's) in environment {}: {}; run apply first",
+            stack.env.name,
+            missing.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Drift of one or more environments (`--env a,b,c`), read concurrently, one report.
+async fn drift(g: &Global, output: DriftOutput) -> anyhow::Result<ExitCode> {
+    let names: Vec<&str> = g
+        .env
+        .as_deref()
+        .context("no environment chosen: pass --env NAME (or several: --env dev,prod)")?
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    // Every environment's file first: a file error is reported before any AWS request.
+    let stacks = names
+        .iter()
+        .map(|env| spec::load(&g.file, env))
+        .collect::<Result<Vec<Stack>, _>>()?;
+    if let Some(first) = stacks.first() {
+        eprint!("{}", first.warnings);
+    }
+    let environments = futures::future::join_all(stacks.iter().map(|stack| async move {
+        let planned = async {
+            let aws = connect(g, stack).await?;
+            let context = engine::observe(stack, &aws).await?;
+            anyhow::Ok(engine::plan_apply(stack, false, &context))
+        };
+        match planned.await {
+            Ok(plan) => drift::from_plan(&plan),
+            Err(e) => drift::failed(&stack.env.name, &e),
+        }
+    }))
+    .await;
+    let report = drift::Report {
+        format_version: drift::FORMAT_VERSION,
+        stack: stacks.first().map(|s| s.name.clone()).unwrap_or_default(),
+        environments,
+    };
+    match output {
+        DriftOutput::Text => print!("{}", drift::text(&report)),
+        DriftOutput::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        DriftOutput::Markdown => print!("{}", drift::markdown(&report)),
+    }
+    Ok(if report.has_errors() {
+        ExitCode::from(1)
+    } else if report.has_drift() {
+        ExitCode::from(EXIT_CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Builds every function's bundle; no AWS call.
@@ -140,7 +246,9 @@ async fn plan(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let aws = connect(g, &stack).await?;
     let context = engine::observe(&stack, &aws).await?;
     let plan = if args.destroy {
-        engine::plan_destroy(&stack)
+        let mut plan = engine::plan_destroy(&stack);
+        engine::guard_deletions(&stack, &mut plan, &aws, args.allow_data_loss).await?;
+        plan
     } else {
         engine::plan_apply(&stack, args.adopt, &context)
     };
@@ -238,12 +346,17 @@ async fn apply(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     execute(g, &stack, &plan, &context, &aws).await
 }
 
-async fn destroy(g: &Global, auto_approve: bool) -> anyhow::Result<ExitCode> {
+async fn destroy(
+    g: &Global,
+    auto_approve: bool,
+    allow_data_loss: bool,
+) -> anyhow::Result<ExitCode> {
     check_can_confirm(auto_approve, "destroy")?;
     let stack = load(g)?;
     let aws = connect(g, &stack).await?;
     let context = engine::observe(&stack, &aws).await?;
-    let plan = engine::plan_destroy(&stack);
+    let mut plan = engine::plan_destroy(&stack);
+    engine::guard_deletions(&stack, &mut plan, &aws, allow_data_loss).await?;
     print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
     refuse_blocked(&plan, "delete")?;
     if !plan.has_changes() {

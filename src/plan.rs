@@ -177,6 +177,10 @@ impl Plan {
     pub fn get(&self, name: &str) -> Option<&ResourceChange> {
         self.resource_changes.iter().find(|rc| rc.name == name)
     }
+
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut ResourceChange> {
+        self.resource_changes.iter_mut().find(|rc| rc.name == name)
+    }
 }
 
 /// Field-level differences between two JSON renderings of a resource's state. Objects are

@@ -344,7 +344,20 @@ fn messages_move_conversations_forward_through_the_deployed_stack() {
     assert_eq!(last["carol"], after_first["carol"]);
     drop(_bootstrap);
 
-    run(&emulator, dir.path(), &["destroy", "--auto-approve"]).expect_code(0);
+    // The table holds the conversation: a plain teardown refuses and changes nothing.
+    let refused = run(&emulator, dir.path(), &["destroy", "--auto-approve"]).expect_code(1);
+    assert!(
+        refused.stderr.contains("--allow-data-loss"),
+        "{}",
+        refused.stderr
+    );
+    assert!(live.table(TABLE).is_some());
+    run(
+        &emulator,
+        dir.path(),
+        &["destroy", "--auto-approve", "--allow-data-loss"],
+    )
+    .expect_code(0);
     assert!(live.table(TABLE).is_none(), "the table is still there");
     let function = live.block_on(live.lambda.get_function().function_name(FUNCTION).send());
     assert!(function.is_err(), "the function is still there");

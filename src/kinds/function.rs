@@ -11,7 +11,7 @@
 use super::vpc::{self, MemberChoice, VpcChoice};
 use super::{Attributes, ExecCtx, Identity, Inputs, Kind, ValidateCtx};
 use crate::aws::{Aws, describe_error, error_code, sdk};
-use crate::bundle::{self, Architecture, CODE_HASH_TAG};
+use crate::bundle::{self, Architecture, CODE_HASH_TAG, CODE_SHA_TAG};
 use crate::plan::FieldChange;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::raw::{SpannedMap, raw_resource};
@@ -566,6 +566,7 @@ impl Kind for Function {
         ensure_log_group(cx, &self.name, false, desired).await?;
         let mut tags = desired.tags.clone();
         tags.insert(CODE_HASH_TAG.to_string(), hash);
+        tags.insert(CODE_SHA_TAG.to_string(), bundle.code_sha256.clone());
         let mut request = cx
             .aws
             .lambda
@@ -629,6 +630,7 @@ impl Kind for Function {
         }
         if before.code_hash != desired.code_hash || before.architecture != desired.architecture {
             let (bundle, hash) = self.build(cx).await?;
+            let code_sha256 = bundle.code_sha256.clone();
             cx.tracker.status("uploading the code");
             let request = cx
                 .aws
@@ -645,7 +647,8 @@ impl Kind for Function {
                 .lambda
                 .tag_resource()
                 .resource(&live.arn)
-                .tags(CODE_HASH_TAG, hash);
+                .tags(CODE_HASH_TAG, hash)
+                .tags(CODE_SHA_TAG, code_sha256);
             sdk("TagResource", request.send().await)?;
         }
         if before.reserved_concurrency != desired.reserved_concurrency {
@@ -713,7 +716,16 @@ async fn read_function(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveFunct
         .tags()
         .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
-    let code_hash = tags.remove(CODE_HASH_TAG).unwrap_or_default();
+    let mut code_hash = tags.remove(CODE_HASH_TAG).unwrap_or_default();
+    // Code uploaded by anyone else no longer matches the CodeSha256 the tool recorded: say
+    // so in place of the hash, which makes plan (and drift) show it, and apply redeploy.
+    let uploaded = tags.remove(CODE_SHA_TAG);
+    let deployed = config.code_sha256().unwrap_or_default();
+    if let Some(uploaded) = uploaded
+        && uploaded != deployed
+    {
+        code_hash = format!("changed outside cruddur-infra (CodeSha256 {deployed})");
+    }
     let vpc = config
         .vpc_config()
         .filter(|v| !v.subnet_ids().is_empty())

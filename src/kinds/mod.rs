@@ -178,6 +178,11 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     fn deletion_blocker(_live: &Self::Live) -> Option<String> {
         None
     }
+    /// What a deletion would destroy that needs explicit consent (a table's items), read
+    /// from AWS just before a destroy; `None` when nothing would be lost.
+    async fn data_at_risk(&self, _aws: &Aws, _live: &Self::Live) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
     /// Why an in-place update cannot be made in this apply (e.g. a second TTL change within
     /// the hour DynamoDB needs for the first), if it cannot.
     fn update_blocker(&self, _desired: &Self::State, _live: &Self::Live) -> Option<String> {
@@ -220,9 +225,14 @@ pub trait Node: Send + Sync {
     /// The resource's physical name, when the file alone determines it.
     fn known_name(&self) -> Option<String>;
     fn bundle_source(&self) -> Option<crate::bundle::Source>;
+    /// The live resource's attributes (after `observe`); `None` when it does not exist or
+    /// is not this stack's (`owner`).
+    fn live_attributes(&self, owner: &str) -> Option<Attributes>;
     /// The change apply would make, and the attributes others will see afterwards.
     fn plan_apply(&self, cx: &PlanCtx, inputs: &Inputs) -> (ResourceChange, Attributes);
     fn plan_destroy(&self, cx: &PlanCtx) -> ResourceChange;
+    /// Before a destroy: what deleting it would lose (see [`Kind::data_at_risk`]).
+    async fn data_at_risk(&self, aws: &Aws) -> anyhow::Result<Option<String>>;
     /// Carries out `action` (as planned) and returns the resulting attributes.
     async fn execute(
         &self,
@@ -336,6 +346,25 @@ impl<K: Kind> Node for Declared<K> {
 
     fn bundle_source(&self) -> Option<crate::bundle::Source> {
         self.spec.bundle_source()
+    }
+
+    async fn data_at_risk(&self, aws: &Aws) -> anyhow::Result<Option<String>> {
+        match self.live() {
+            Some(live) => {
+                self.spec.data_at_risk(aws, live).await.with_context(|| {
+                    format!("checking {}.{} before deleting it", K::TYPE, self.name)
+                })
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn live_attributes(&self, owner: &str) -> Option<Attributes> {
+        let live = self.live()?;
+        match tags::owner_of(K::tags(K::state(live))) {
+            tags::Owner::Stack(o) if o == owner => Some(K::attributes(live)),
+            _ => None,
+        }
     }
 
     async fn observe(

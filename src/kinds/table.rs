@@ -566,7 +566,7 @@ impl Table {
 #[async_trait]
 impl Kind for Table {
     const TYPE: &'static str = "dynamodb_table";
-    const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "stream_arn"];
+    const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "stream_arn", "index_names"];
     type Raw = RawTable;
     type State = TableState;
     type Live = LiveTable;
@@ -592,7 +592,7 @@ impl Kind for Table {
             "stream_arn" if self.state.stream == StreamView::Disabled => Err(
                 "the table has no stream in this environment (set `stream:` to a view type such as NEW_IMAGE)".into(),
             ),
-            "name" | "arn" | "stream_arn" => Ok(()),
+            "name" | "arn" | "stream_arn" | "index_names" => Ok(()),
             other => Err(format!(
                 "dynamodb_table has no attribute `{other}` (it has: {})",
                 Self::ATTRIBUTES.join(", ")
@@ -650,6 +650,7 @@ impl Kind for Table {
             ("name", Some(live_name(&live.arn))),
             ("arn", Some(live.arn.clone())),
             ("stream_arn", stream_arn),
+            ("index_names", Some(index_names(&live.state))),
         ])
     }
 
@@ -749,7 +750,22 @@ impl Kind for Table {
 
     fn deletion_blocker(live: &LiveTable) -> Option<String> {
         live.state.deletion_protection.then(|| {
-            "deletion protection is enabled on the table; set `deletion_protection: false` and apply first".to_string()
+            "deletion protection is enabled on the table (set `deletion_protection: false` and apply to lift it)".to_string()
+        })
+    }
+
+    async fn data_at_risk(&self, aws: &Aws, _live: &LiveTable) -> anyhow::Result<Option<String>> {
+        // DescribeTable's ItemCount lags by hours, so count for real: a teardown is rare
+        // and deliberate, and a count reads keys only.
+        Ok(match count_items(aws, &self.name).await? {
+            ItemCount::Exactly(0) => None,
+            ItemCount::Exactly(n) => Some(format!(
+                "the table still holds {n} item{}, which would be lost",
+                if n == 1 { "" } else { "s" }
+            )),
+            ItemCount::AtLeast(n) => Some(format!(
+                "the table still holds more than {n} items, which would be lost"
+            )),
         })
     }
 
@@ -759,6 +775,7 @@ impl Kind for Table {
             // A new stream is made with a new ARN, known once apply has made it.
             attributes.insert("stream_arn", None);
         }
+        attributes.insert("index_names", Some(index_names(desired)));
         attributes
     }
 
@@ -873,11 +890,22 @@ impl Kind for Table {
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>, live: &LiveTable) -> anyhow::Result<()> {
-        if let Some(blocker) = Self::deletion_blocker(live) {
-            bail!("cannot delete table {}: {blocker}", self.name);
-        }
+        // The plan blocks a protected table's deletion unless destroy --allow-data-loss
+        // said otherwise; here it is allowed, so protection is lifted first.
         if !live.active {
             wait_ready(cx, &self.name, "waiting for an earlier change to finish").await?;
+        }
+        if live.state.deletion_protection {
+            cx.tracker.status("turning deletion protection off");
+            let request = cx
+                .aws
+                .dynamodb
+                .update_table()
+                .table_name(&self.name)
+                .deletion_protection_enabled(false);
+            crate::aws::sdk("UpdateTable", request.send().await)
+                .context("turning deletion protection off")?;
+            wait_ready(cx, &self.name, "waiting for the table to become ACTIVE").await?;
         }
         cx.tracker.status("deleting table");
         let result = cx
@@ -1250,6 +1278,34 @@ fn status_text<S: AsRef<str>>(status: Option<S>) -> String {
 // ---------------------------------------------------------------------------------------
 // Reading.
 
+enum ItemCount {
+    Exactly(i64),
+    AtLeast(i64),
+}
+
+/// Pages a table's Scan with Select=COUNT; stops after a bounded number of pages (each
+/// reads up to 1 MB) and then says "more than".
+async fn count_items(aws: &Aws, name: &str) -> anyhow::Result<ItemCount> {
+    const MAX_PAGES: usize = 20;
+    let mut count = 0;
+    let mut start = None;
+    for _ in 0..MAX_PAGES {
+        let request = aws
+            .dynamodb
+            .scan()
+            .table_name(name)
+            .select(ddb::Select::Count)
+            .set_exclusive_start_key(start);
+        let out = crate::aws::sdk("Scan", request.send().await)?;
+        count += i64::from(out.count);
+        match out.last_evaluated_key {
+            Some(key) if !key.is_empty() => start = Some(key),
+            _ => return Ok(ItemCount::Exactly(count)),
+        }
+    }
+    Ok(ItemCount::AtLeast(count))
+}
+
 /// DescribeTable; `None` when the table does not exist.
 async fn describe(aws: &Aws, name: &str) -> anyhow::Result<Option<ddb::TableDescription>> {
     match aws.dynamodb.describe_table().table_name(name).send().await {
@@ -1547,6 +1603,16 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<ddb::Tag>> {
 // Plan helpers.
 
 /// The table name from its ARN (`arn:aws:dynamodb:<region>:<account>:table/<name>`).
+/// The global secondary indexes' names, comma-separated (for `outputs` and references).
+fn index_names(state: &TableState) -> String {
+    state
+        .global_secondary_indexes
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 fn live_name(arn: &str) -> String {
     arn.rsplit_once("table/")
         .map_or(arn, |(_, name)| name)
