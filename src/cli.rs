@@ -99,12 +99,19 @@ pub struct PlanArgs {
     /// With --destroy: plan as `destroy --allow-data-loss` would.
     #[arg(long, requires = "destroy")]
     pub allow_data_loss: bool,
+    /// Also save the plan to FILE, for `apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    /// A plan saved with `plan --out FILE`: carry out exactly that plan (no question
+    /// asked), or refuse if the live state or the stack file changed since.
+    #[arg(value_name = "PLAN_FILE")]
+    pub plan_file: Option<PathBuf>,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,

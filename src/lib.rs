@@ -14,6 +14,7 @@ pub mod plan;
 pub mod policy;
 pub mod progress;
 pub mod render;
+pub mod saved;
 pub mod spec;
 pub mod tags;
 pub mod wait;
@@ -257,6 +258,22 @@ async fn plan(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         Output::Text => print!("{}", render::plan_text(&plan, &Styles::new(color(g)))),
     }
     refuse_conflicts(&plan)?;
+    if let Some(out) = &args.out {
+        saved::save(
+            out,
+            &g.file,
+            &stack,
+            &context,
+            &plan,
+            args.adopt,
+            args.allow_data_loss,
+        )?;
+        eprintln!(
+            "Saved the plan to {}; `cruddur-infra apply {}` carries out exactly this plan.",
+            out.display(),
+            out.display()
+        );
+    }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         ExitCode::from(EXIT_CHANGES)
     } else {
@@ -317,6 +334,9 @@ fn confirm(question: &str) -> anyhow::Result<bool> {
 }
 
 async fn apply(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &args.plan_file {
+        return apply_saved(g, args, file).await;
+    }
     check_can_confirm(args.auto_approve, "apply")?;
     let stack = load(g)?;
     let aws = connect(g, &stack).await?;
@@ -370,6 +390,64 @@ async fn destroy(
     {
         println!("Destroy cancelled.");
         return Ok(ExitCode::from(1));
+    }
+    execute(g, &stack, &plan, &context, &aws).await
+}
+
+/// `apply FILE`: the saved plan, exactly, or a refusal saying what changed.
+async fn apply_saved(
+    g: &Global,
+    args: &ApplyArgs,
+    file: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    if args.adopt {
+        bail!("--adopt is part of the saved plan (plan --adopt --out FILE), not of apply FILE");
+    }
+    let saved = saved::load(file)?;
+    if let Some(env) = &g.env
+        && *env != saved.environment
+    {
+        bail!(
+            "{} is a plan for environment {}, not {env}",
+            file.display(),
+            saved.environment
+        );
+    }
+    let stack = spec::load(&g.file, &saved.environment)?;
+    if stack.name != saved.stack {
+        bail!(
+            "{} is a plan for stack {}, but {} declares stack {}",
+            file.display(),
+            saved.stack,
+            g.file.display(),
+            stack.name
+        );
+    }
+    let aws = connect(g, &stack).await?;
+    let (plan, context) = saved::replan(&saved, &g.file, &stack, &aws).await?;
+    print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
+    refuse_conflicts(&plan)?;
+    let replacements: Vec<&str> = plan
+        .guarded_replacements()
+        .map(|c| c.physical_id.as_str())
+        .collect();
+    if !replacements.is_empty() && !args.allow_replace {
+        bail!(
+            "refusing to replace {}: a replacement deletes the resource and everything in it. \
+             Nothing was changed; re-run with --allow-replace if that is what you want",
+            replacements.join(", ")
+        );
+    }
+    refuse_blocked(
+        &plan,
+        if plan.operation == plan::Operation::Destroy {
+            "delete"
+        } else {
+            "change"
+        },
+    )?;
+    if !plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
     }
     execute(g, &stack, &plan, &context, &aws).await
 }

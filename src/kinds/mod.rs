@@ -225,6 +225,8 @@ pub trait Node: Send + Sync {
     /// The resource's physical name, when the file alone determines it.
     fn known_name(&self) -> Option<String>;
     fn bundle_source(&self) -> Option<crate::bundle::Source>;
+    /// What `observe` saw, as JSON (`null`: nothing), for saved plans' fingerprint.
+    fn observed(&self) -> serde_json::Value;
     /// The live resource's attributes (after `observe`); `None` when it does not exist or
     /// is not this stack's (`owner`).
     fn live_attributes(&self, owner: &str) -> Option<Attributes>;
@@ -356,6 +358,16 @@ impl<K: Kind> Node for Declared<K> {
                 })
             }
             None => Ok(None),
+        }
+    }
+
+    fn observed(&self) -> serde_json::Value {
+        match self.live() {
+            Some(live) => serde_json::json!({
+                "state": to_json(K::state(live)),
+                "attributes": to_json(&K::attributes(live)),
+            }),
+            None => serde_json::Value::Null,
         }
     }
 

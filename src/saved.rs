@@ -1,0 +1,145 @@
+//! Saved plans: `plan --out FILE` writes the plan with a fingerprint of what was observed
+//! (and of the stack file); `apply FILE` observes again and carries out exactly that plan,
+//! or refuses when anything it was based on has changed since.
+
+use crate::engine;
+use crate::plan::{Operation, Plan};
+use crate::spec::Stack;
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+pub const FORMAT_VERSION: &str = "1";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format_version: String,
+    pub stack: String,
+    pub environment: String,
+    pub operation: String,
+    /// The options the plan was made with; `apply FILE` plans again with the same ones.
+    pub adopt: bool,
+    pub allow_data_loss: bool,
+    /// SHA-256 of the stack file's text.
+    pub stack_file_sha256: String,
+    /// SHA-256 of every resource's observed state and of the deployment context.
+    pub observed_sha256: String,
+    /// The plan itself, as `plan --output json` prints it.
+    pub plan: serde_json::Value,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(hex(&Sha256::digest(text)))
+}
+
+/// A fingerprint of what `observe` saw: each resource's live state and attributes, in
+/// stack order, and the account context.
+pub fn observed_sha256(stack: &Stack, context: &crate::kinds::Inputs) -> String {
+    let mut hasher = Sha256::new();
+    for node in &stack.nodes {
+        hasher.update(node.name().as_bytes());
+        hasher.update([0]);
+        hasher.update(node.observed().to_string().as_bytes());
+        hasher.update([0]);
+    }
+    let mut context: Vec<(String, String)> = context
+        .0
+        .iter()
+        .flat_map(|(r, attributes)| {
+            attributes
+                .iter()
+                .map(move |(a, v)| (format!("{r}.{a}"), v.clone().unwrap_or_default()))
+        })
+        .collect();
+    context.sort();
+    hasher.update(format!("{context:?}").as_bytes());
+    hex(&hasher.finalize())
+}
+
+pub fn save(
+    path: &Path,
+    stack_file: &Path,
+    stack: &Stack,
+    context: &crate::kinds::Inputs,
+    plan: &Plan,
+    adopt: bool,
+    allow_data_loss: bool,
+) -> anyhow::Result<()> {
+    let saved = SavedPlan {
+        format_version: FORMAT_VERSION.into(),
+        stack: stack.name.clone(),
+        environment: stack.env.name.clone(),
+        operation: match plan.operation {
+            Operation::Apply => "apply".into(),
+            Operation::Destroy => "destroy".into(),
+        },
+        adopt,
+        allow_data_loss,
+        stack_file_sha256: file_sha256(stack_file)?,
+        observed_sha256: observed_sha256(stack, context),
+        plan: serde_json::to_value(plan)?,
+    };
+    std::fs::write(path, serde_json::to_string_pretty(&saved)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+pub fn load(path: &Path) -> anyhow::Result<SavedPlan> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the saved plan {}", path.display()))?;
+    let saved: SavedPlan = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not a saved plan (write one with plan --out)",
+            path.display()
+        )
+    })?;
+    if saved.format_version != FORMAT_VERSION {
+        bail!(
+            "{} is a saved plan of format {}; this cruddur-infra reads format {FORMAT_VERSION}",
+            path.display(),
+            saved.format_version
+        );
+    }
+    Ok(saved)
+}
+
+/// Plans again against what AWS holds now and refuses, saying why, unless it is the saved
+/// plan on the same observations from the same stack file.
+pub async fn replan(
+    saved: &SavedPlan,
+    stack_file: &Path,
+    stack: &Stack,
+    aws: &crate::aws::Aws,
+) -> anyhow::Result<(Plan, crate::kinds::Inputs)> {
+    if file_sha256(stack_file)? != saved.stack_file_sha256 {
+        bail!(
+            "the stack file {} changed since this plan was made; make a new plan",
+            stack_file.display()
+        );
+    }
+    let context = engine::observe(stack, aws).await?;
+    if observed_sha256(stack, &context) != saved.observed_sha256 {
+        bail!(
+            "the live resources changed since this plan was made (someone applied, or changed \
+             something out of band); nothing was changed: make a new plan"
+        );
+    }
+    let mut plan = match saved.operation.as_str() {
+        "destroy" => engine::plan_destroy(stack),
+        _ => engine::plan_apply(stack, saved.adopt, &context),
+    };
+    if plan.operation == Operation::Destroy {
+        engine::guard_deletions(stack, &mut plan, aws, saved.allow_data_loss).await?;
+    }
+    if serde_json::to_value(&plan)? != saved.plan {
+        bail!(
+            "planning again gave another plan than the saved one; nothing was changed: make a new plan"
+        );
+    }
+    Ok((plan, context))
+}
