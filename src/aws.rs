@@ -32,6 +32,8 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Finds resources by tag across services (orphans).
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub region: String,
     /// `None` when the SDK's own endpoint resolution decides (a real AWS account).
     pub endpoint: Option<String>,
@@ -117,6 +119,7 @@ impl Aws {
             sts: client!(aws_sdk_sts, "STS"),
             lambda: client!(aws_sdk_lambda, "LAMBDA"),
             logs: client!(aws_sdk_cloudwatchlogs, "CLOUDWATCH_LOGS"),
+            tagging: client!(aws_sdk_resourcegroupstagging, "RESOURCE_GROUPS_TAGGING_API"),
             region,
             endpoint,
         })

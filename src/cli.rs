@@ -96,8 +96,8 @@ pub struct PlanArgs {
     /// Plan a destroy instead of an apply.
     #[arg(long)]
     pub destroy: bool,
-    /// With --destroy: plan as `destroy --allow-data-loss` would.
-    #[arg(long, requires = "destroy")]
+    /// Plan as apply (or destroy) --allow-data-loss would.
+    #[arg(long)]
     pub allow_data_loss: bool,
     /// Also save the plan to FILE, for `apply FILE`.
     #[arg(long, value_name = "FILE")]
@@ -122,6 +122,10 @@ pub struct ApplyArgs {
     /// Allow replacements (delete and re-create), which lose a table's items.
     #[arg(long)]
     pub allow_replace: bool,
+    /// Delete a table that is no longer in the stack file even if it holds items or has
+    /// deletion protection.
+    #[arg(long)]
+    pub allow_data_loss: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

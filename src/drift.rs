@@ -20,6 +20,8 @@ pub enum Status {
     Missing,
     /// Exists without this stack's ownership tags (or with another stack's).
     Conflict,
+    /// Tagged as this stack's, but no longer in the file.
+    Orphaned,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,6 +98,7 @@ pub fn failed(environment: &str, error: &anyhow::Error) -> EnvironmentDrift {
 
 fn resource(rc: &ResourceChange) -> ResourceDrift {
     let status = match rc.action {
+        _ if rc.orphan => Status::Orphaned,
         Action::NoOp => Status::InSync,
         Action::Create => Status::Missing,
         Action::Conflict | Action::Adopt => Status::Conflict,
@@ -160,6 +163,7 @@ pub fn text(report: &Report) -> String {
                 Status::Drifted => "drifted",
                 Status::Missing => "missing",
                 Status::Conflict => "conflict",
+                Status::Orphaned => "orphaned",
             };
             out.push_str(&format!(
                 "  {}.{} ({}): {status}\n",
@@ -221,6 +225,7 @@ pub fn markdown(report: &Report) -> String {
                 Status::Drifted => "drifted",
                 Status::Missing => "missing",
                 Status::Conflict => "conflict",
+                Status::Orphaned => "orphaned",
             };
             let id = format!("`{}.{}` ({})", r.kind, r.name, cell(&r.physical_id));
             if r.differences.is_empty() {

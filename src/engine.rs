@@ -2,6 +2,7 @@
 //! execute the plan along the dependency graph, independent resources in parallel.
 
 use crate::aws::Aws;
+use crate::kinds::orphan::OrphanNode;
 use crate::kinds::{AWS_CONTEXT, Attributes, ExecCtx, Inputs, Node, PlanCtx};
 use crate::plan::{Action, Operation, Plan};
 use crate::progress::{Progress, Tracker};
@@ -33,14 +34,15 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Inputs> {
             false => Ok(None),
         }
     };
-    let (results, context) = tokio::join!(
+    let (results, context, tagged) = tokio::join!(
         join_all(
             stack
                 .nodes
                 .iter()
                 .map(|node| node.observe(aws, &owner, &names))
         ),
-        context
+        context,
+        crate::kinds::discover_tagged(aws, &owner)
     );
     let errors: Vec<String> = results
         .into_iter()
@@ -53,6 +55,19 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Inputs> {
     if !errors.is_empty() {
         anyhow::bail!(errors.join("\n"));
     }
+    let tagged = tagged
+        .map_err(|e| anyhow::anyhow!("looking for this stack's resources by their tags: {e:#}"))?;
+    // What a declared resource found is not an orphan, whatever its resource tag says.
+    let declared: BTreeSet<(&str, String)> = stack
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.kind(), n.live_physical()?)))
+        .collect();
+    let orphans = tagged
+        .into_iter()
+        .filter(|o| !declared.contains(&(o.kind(), o.physical_id())))
+        .collect();
+    let _ = stack.orphans.set(orphans);
     let mut inputs = Inputs::default();
     if let Some(context) = context? {
         inputs.0.insert(AWS_CONTEXT.to_string(), context);
@@ -69,6 +84,7 @@ pub fn plan_apply(stack: &Stack, adopt: bool, context: &Inputs) -> Plan {
     };
     let mut inputs = context.clone();
     let mut changes = Vec::new();
+    let orphans = orphan_changes(stack);
     for node in &stack.nodes {
         let (change, attributes) = node.plan_apply(&cx, &inputs);
         tracing::debug!(
@@ -81,6 +97,9 @@ pub fn plan_apply(stack: &Stack, adopt: bool, context: &Inputs) -> Plan {
         inputs.0.insert(node.name().to_string(), attributes);
         changes.push(change);
     }
+    // Orphans go after everything declared has converged (a function moves to its new
+    // role before the old one is deleted).
+    changes.extend(orphans);
     Plan::new(
         stack.name.clone(),
         stack.env.name.clone(),
@@ -95,11 +114,11 @@ pub fn plan_destroy(stack: &Stack) -> Plan {
         owner: stack.owner(),
         adopt: false,
     };
-    let changes = stack
-        .nodes
-        .iter()
-        .rev()
-        .map(|node| node.plan_destroy(&cx))
+    // Orphans first: they may depend on declared resources (an old trigger on the
+    // function), never the other way round.
+    let changes = orphan_changes(stack)
+        .into_iter()
+        .chain(stack.nodes.iter().rev().map(|node| node.plan_destroy(&cx)))
         .collect();
     Plan::new(
         stack.name.clone(),
@@ -107,6 +126,68 @@ pub fn plan_destroy(stack: &Stack) -> Plan {
         Operation::Destroy,
         changes,
     )
+}
+
+/// The orphans' deletions, in the order they will happen.
+fn orphan_changes(stack: &Stack) -> Vec<crate::plan::ResourceChange> {
+    let mut orphans: Vec<&dyn OrphanNode> = stack
+        .orphans
+        .get()
+        .map(|o| o.iter().map(|b| b.as_ref()).collect())
+        .unwrap_or_default();
+    orphans.sort_by_key(|o| (o.order(), o.physical_id()));
+    orphans.iter().map(|o| o.change()).collect()
+}
+
+/// Deletes the plan's orphans, kind by kind in their order (all of one kind at once).
+pub async fn execute_orphans(
+    stack: &Stack,
+    plan: &Plan,
+    aws: &Aws,
+    progress: &Progress,
+    wait_timeout: Duration,
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    let Some(orphans) = stack.orphans.get() else {
+        return outcome;
+    };
+    let planned: BTreeSet<&str> = plan
+        .resource_changes
+        .iter()
+        .filter(|rc| rc.orphan && rc.action == Action::Delete)
+        .map(|rc| rc.physical_id.as_str())
+        .collect();
+    let mut orders: Vec<u8> = orphans.iter().map(|o| o.order()).collect();
+    orders.sort();
+    orders.dedup();
+    for order in orders {
+        let batch = orphans
+            .iter()
+            .filter(|o| o.order() == order && planned.contains(o.physical_id().as_str()));
+        let results = join_all(batch.map(|o| async move {
+            let label = format!("{}.{} (orphan)", o.kind(), o.logical());
+            let tracker = progress.start(label, "destroying");
+            let cx = ExecCtx {
+                aws,
+                tracker: &tracker,
+                wait_timeout,
+            };
+            let result = o.delete(&cx).await;
+            match &result {
+                Ok(()) => tracker.finish("destroyed"),
+                Err(e) => tracker.fail(&format!("{e:#}")),
+            }
+            (format!("{} {}", o.kind(), o.physical_id()), result)
+        }))
+        .await;
+        for (name, result) in results {
+            match result {
+                Ok(()) => outcome.done.push((name, Action::Delete)),
+                Err(e) => outcome.failed.push((name, e)),
+            }
+        }
+    }
+    outcome
 }
 
 /// Guards a destroy: every planned deletion that would lose data (a table's items) or that
@@ -128,8 +209,36 @@ pub async fn guard_deletions(
         })
         .collect();
     let risks = futures::future::try_join_all(deleting.iter().map(|n| n.data_at_risk(aws))).await?;
-    for (node, risk) in deleting.iter().zip(risks) {
-        let Some(change) = plan.get_mut(node.name()) else {
+    let command = match plan.operation {
+        Operation::Apply => "apply",
+        Operation::Destroy => "destroy",
+    };
+    let orphans: Vec<&dyn OrphanNode> = stack
+        .orphans
+        .get()
+        .map(|o| o.iter().map(|b| b.as_ref()).collect())
+        .unwrap_or_default();
+    let orphan_risks =
+        futures::future::try_join_all(orphans.iter().map(|o| o.data_at_risk(aws))).await?;
+    // Declared resources by logical name, orphans by physical id (names may repeat).
+    let targets: Vec<(Option<String>, Option<String>, Option<String>)> = deleting
+        .iter()
+        .zip(risks)
+        .map(|(node, risk)| (Some(node.name().to_string()), None, risk))
+        .chain(
+            orphans
+                .iter()
+                .zip(orphan_risks)
+                .map(|(o, risk)| (None, Some(o.physical_id()), risk)),
+        )
+        .collect();
+    for (name, physical, risk) in targets {
+        let change = match (&name, &physical) {
+            (Some(name), _) => plan.get_mut(name),
+            (None, Some(physical)) => plan.orphan_mut(physical),
+            _ => None,
+        };
+        let Some(change) = change else {
             continue;
         };
         let mut problems: Vec<String> = change.blocked.take().into_iter().collect();
@@ -145,7 +254,7 @@ pub async fn guard_deletions(
             );
         } else {
             change.blocked = Some(format!(
-                "{}; destroy --allow-data-loss deletes it anyway",
+                "{}; {command} --allow-data-loss deletes it anyway",
                 problems.join("; ")
             ));
         }
@@ -160,6 +269,14 @@ pub struct Outcome {
     pub failed: Vec<(String, anyhow::Error)>,
     /// Not started because something they wait for failed.
     pub skipped: Vec<String>,
+}
+
+impl Outcome {
+    pub fn merge(&mut self, other: Outcome) {
+        self.done.extend(other.done);
+        self.failed.extend(other.failed);
+        self.skipped.extend(other.skipped);
+    }
 }
 
 /// Carries out `plan`. For apply, a resource starts once everything it depends on is done;

@@ -251,7 +251,9 @@ async fn plan(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         engine::guard_deletions(&stack, &mut plan, &aws, args.allow_data_loss).await?;
         plan
     } else {
-        engine::plan_apply(&stack, args.adopt, &context)
+        let mut plan = engine::plan_apply(&stack, args.adopt, &context);
+        engine::guard_deletions(&stack, &mut plan, &aws, args.allow_data_loss).await?;
+        plan
     };
     match args.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
@@ -341,7 +343,8 @@ async fn apply(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let stack = load(g)?;
     let aws = connect(g, &stack).await?;
     let context = engine::observe(&stack, &aws).await?;
-    let plan = engine::plan_apply(&stack, args.adopt, &context);
+    let mut plan = engine::plan_apply(&stack, args.adopt, &context);
+    engine::guard_deletions(&stack, &mut plan, &aws, args.allow_data_loss).await?;
     print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
     refuse_conflicts(&plan)?;
     let replacements: Vec<&str> = plan
@@ -461,7 +464,30 @@ async fn execute(
 ) -> anyhow::Result<ExitCode> {
     let progress = Progress::new(std::io::stderr().is_terminal());
     let timeout = Duration::from_secs(g.wait_timeout);
-    let outcome = engine::execute(stack, plan, context, aws, &progress, timeout).await;
+    let outcome = match plan.operation {
+        // Orphans first: nothing declared depends on them.
+        plan::Operation::Destroy => {
+            let mut outcome = engine::execute_orphans(stack, plan, aws, &progress, timeout).await;
+            outcome.merge(engine::execute(stack, plan, context, aws, &progress, timeout).await);
+            outcome
+        }
+        // Orphans last, and only once everything declared converged (a function must be
+        // on its new role before the old role goes).
+        plan::Operation::Apply => {
+            let mut outcome = engine::execute(stack, plan, context, aws, &progress, timeout).await;
+            if outcome.failed.is_empty() {
+                outcome.merge(engine::execute_orphans(stack, plan, aws, &progress, timeout).await);
+            } else {
+                outcome.skipped.extend(
+                    plan.resource_changes
+                        .iter()
+                        .filter(|rc| rc.orphan)
+                        .map(|rc| format!("{} {} (orphan)", rc.kind, rc.physical_id)),
+                );
+            }
+            outcome
+        }
+    };
     let count = |actions: &[Action]| {
         outcome
             .done

@@ -89,6 +89,9 @@ pub struct ResourceChange {
     /// for --allow-replace for it.
     #[serde(skip)]
     pub safe_to_replace: bool,
+    /// Not in the stack file: found by its tags (see `kinds::orphan`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub orphan: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -174,12 +177,24 @@ impl Plan {
             .filter(|rc| rc.blocked.is_some())
     }
 
+    /// The change of the declared resource `name` (orphans may share a logical name).
     pub fn get(&self, name: &str) -> Option<&ResourceChange> {
-        self.resource_changes.iter().find(|rc| rc.name == name)
+        self.resource_changes
+            .iter()
+            .find(|rc| rc.name == name && !rc.orphan)
     }
 
     pub fn get_mut(&mut self, name: &str) -> Option<&mut ResourceChange> {
-        self.resource_changes.iter_mut().find(|rc| rc.name == name)
+        self.resource_changes
+            .iter_mut()
+            .find(|rc| rc.name == name && !rc.orphan)
+    }
+
+    /// The orphan whose physical id is `physical_id`.
+    pub fn orphan_mut(&mut self, physical_id: &str) -> Option<&mut ResourceChange> {
+        self.resource_changes
+            .iter_mut()
+            .find(|rc| rc.orphan && rc.physical_id == physical_id)
     }
 }
 
@@ -372,6 +387,7 @@ mod tests {
             changes: vec![],
             blocked: None,
             safe_to_replace: false,
+            orphan: false,
         };
         let plan = Plan::new(
             "s".into(),

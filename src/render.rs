@@ -212,6 +212,7 @@ mod tests {
             }],
             blocked: None,
             safe_to_replace: false,
+            orphan: false,
         };
         let plan = Plan::new("s".into(), "e".into(), Operation::Apply, vec![rc]);
         let text = plan_text(&plan, &Styles::new(false));

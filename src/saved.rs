@@ -133,9 +133,7 @@ pub async fn replan(
         "destroy" => engine::plan_destroy(stack),
         _ => engine::plan_apply(stack, saved.adopt, &context),
     };
-    if plan.operation == Operation::Destroy {
-        engine::guard_deletions(stack, &mut plan, aws, saved.allow_data_loss).await?;
-    }
+    engine::guard_deletions(stack, &mut plan, aws, saved.allow_data_loss).await?;
     if serde_json::to_value(&plan)? != saved.plan {
         bail!(
             "planning again gave another plan than the saved one; nothing was changed: make a new plan"

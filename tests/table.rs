@@ -1140,8 +1140,19 @@ fn endpoints_come_from_flags_environment_variables_or_the_file() {
     )
     .expect_code(0);
     assert!(run.stdout.contains("No changes."), "{}", run.stdout);
+    // Per-service variables win over the file too. Every plan also looks for this stack's
+    // resources of every kind by their tags, so each service the tool talks to is named.
     let mut env = creds.to_vec();
-    env.push(("AWS_ENDPOINT_URL_DYNAMODB", &emulator.url));
+    for service in [
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_IAM",
+        "AWS_ENDPOINT_URL_EC2",
+        "AWS_ENDPOINT_URL_LAMBDA",
+        "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+        "AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API",
+    ] {
+        env.push((service, &emulator.url));
+    }
     support::cli_with_env(
         &["--env", "real", "plan", "--detailed-exitcode"],
         dir.path(),

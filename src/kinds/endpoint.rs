@@ -499,46 +499,79 @@ impl Kind for Endpoint {
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>, live: &LiveEndpoint) -> anyhow::Result<()> {
-        cx.tracker.status("deleting endpoint");
-        let out = match cx
-            .aws
-            .ec2
-            .delete_vpc_endpoints()
-            .vpc_endpoint_ids(&live.id)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if error_code(&e) == Some("InvalidVpcEndpointId.NotFound") => return Ok(()),
-            Err(e) => bail!(crate::aws::describe_error("DeleteVpcEndpoints", &e)),
-        };
-        if let Some(failure) = out
-            .unsuccessful
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|u| u.error)
-        {
-            bail!(
-                "DeleteVpcEndpoints failed: {}: {}",
-                failure.code.unwrap_or_default(),
-                failure.message.unwrap_or_default()
-            );
-        }
-        let aws = cx.aws;
-        let id = live.id.as_str();
-        wait::until(
-            cx,
-            "waiting for the endpoint to be deleted",
-            move || async move {
-                Ok(match describe(aws, id).await? {
-                    None => Check::Done(()),
-                    Some(e) if gone(&e) => Check::Done(()),
-                    Some(e) => Check::Waiting(state_of(&e)),
-                })
-            },
-        )
-        .await
+        delete_endpoint(cx, live).await
     }
+
+    const DELETE_ORDER: u8 = 30;
+
+    async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveEndpoint>> {
+        let mut found = Vec::new();
+        let mut next = None;
+        loop {
+            let request = aws
+                .ec2
+                .describe_vpc_endpoints()
+                .filters(filter(&format!("tag:{STACK_TAG}"), owner))
+                .set_next_token(next);
+            let out = sdk("DescribeVpcEndpoints", request.send().await)?;
+            for e in out.vpc_endpoints.unwrap_or_default() {
+                if !gone(&e) {
+                    found.push(live_from(&e)?);
+                }
+            }
+            match out.next_token {
+                Some(t) => next = Some(t),
+                None => return Ok(found),
+            }
+        }
+    }
+
+    async fn delete_orphan(cx: &ExecCtx<'_>, live: &LiveEndpoint) -> anyhow::Result<()> {
+        delete_endpoint(cx, live).await
+    }
+}
+
+/// Deletes the endpoint and waits until it is gone.
+async fn delete_endpoint(cx: &ExecCtx<'_>, live: &LiveEndpoint) -> anyhow::Result<()> {
+    cx.tracker.status("deleting endpoint");
+    let out = match cx
+        .aws
+        .ec2
+        .delete_vpc_endpoints()
+        .vpc_endpoint_ids(&live.id)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if error_code(&e) == Some("InvalidVpcEndpointId.NotFound") => return Ok(()),
+        Err(e) => bail!(crate::aws::describe_error("DeleteVpcEndpoints", &e)),
+    };
+    if let Some(failure) = out
+        .unsuccessful
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|u| u.error)
+    {
+        bail!(
+            "DeleteVpcEndpoints failed: {}: {}",
+            failure.code.unwrap_or_default(),
+            failure.message.unwrap_or_default()
+        );
+    }
+    let aws = cx.aws;
+    let id = live.id.as_str();
+    wait::until(
+        cx,
+        "waiting for the endpoint to be deleted",
+        move || async move {
+            Ok(match describe(aws, id).await? {
+                None => Check::Done(()),
+                Some(e) if gone(&e) => Check::Done(()),
+                Some(e) => Check::Waiting(state_of(&e)),
+            })
+        },
+    )
+    .await
 }
 
 fn state_of(e: &ec2::VpcEndpoint) -> String {

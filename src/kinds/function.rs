@@ -661,36 +661,58 @@ impl Kind for Function {
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>, live: &LiveFunction) -> anyhow::Result<()> {
-        if !live.settled {
-            wait_settled(cx, &self.name).await?;
-        }
-        cx.tracker.status("deleting function");
-        match cx
-            .aws
-            .lambda
-            .delete_function()
-            .function_name(&self.name)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {}
-            Err(e) => bail!(describe_error("DeleteFunction", &e)),
-        }
-        // Its logs go with it: a torn-down environment leaves nothing that costs money.
-        cx.tracker.status("deleting the log group");
-        match cx
-            .aws
-            .logs
-            .delete_log_group()
-            .log_group_name(log_group_name(&self.name))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => bail!(describe_error("DeleteLogGroup", &e)),
-        }
+        delete_function(cx, &self.name, live).await
+    }
+
+    const DELETE_ORDER: u8 = 20;
+
+    async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveFunction>> {
+        let arns = super::orphan::tagged_arns(aws, &["lambda:function"], owner).await?;
+        let functions = futures::future::try_join_all(arns.iter().map(|arn| async move {
+            read_function(aws, arn.rsplit(':').next().unwrap_or_default()).await
+        }))
+        .await?;
+        Ok(functions.into_iter().flatten().collect())
+    }
+
+    async fn delete_orphan(cx: &ExecCtx<'_>, live: &LiveFunction) -> anyhow::Result<()> {
+        let name = live.arn.rsplit(':').next().unwrap_or_default().to_string();
+        delete_function(cx, &name, live).await
+    }
+}
+
+/// Deletes the function, then its log group: a torn-down environment keeps nothing that
+/// costs money.
+async fn delete_function(cx: &ExecCtx<'_>, name: &str, live: &LiveFunction) -> anyhow::Result<()> {
+    if !live.settled {
+        wait_settled(cx, name).await?;
+    }
+    cx.tracker.status("deleting function");
+    match cx
+        .aws
+        .lambda
+        .delete_function()
+        .function_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {}
+        Err(e) => bail!(describe_error("DeleteFunction", &e)),
+    }
+    // Its logs go with it: a torn-down environment leaves nothing that costs money.
+    cx.tracker.status("deleting the log group");
+    match cx
+        .aws
+        .logs
+        .delete_log_group()
+        .log_group_name(log_group_name(name))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) => bail!(describe_error("DeleteLogGroup", &e)),
     }
 }
 

@@ -5,6 +5,7 @@
 
 pub mod endpoint;
 pub mod function;
+pub mod orphan;
 pub mod role;
 pub mod table;
 pub mod trigger;
@@ -112,6 +113,9 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     /// Replacing one loses nothing that the file does not recreate (so apply needs no
     /// --allow-replace for it).
     const SAFE_TO_REPLACE: bool = false;
+    /// When an orphan of this kind is deleted among orphans: lower first (a trigger before
+    /// its function, a function before its role).
+    const DELETE_ORDER: u8 = 50;
     /// What `${name.<attribute>}` may name.
     const ATTRIBUTES: &'static [&'static str];
     /// The stack-file form, as written.
@@ -146,6 +150,18 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     /// The physical name, when the file alone determines it (see [`Identity::names`]).
     fn known_name(&self) -> Option<String> {
         None
+    }
+    /// Every resource of this kind tagged as `owner`'s, read in full (orphan discovery).
+    async fn discover(_aws: &Aws, _owner: &str) -> anyhow::Result<Vec<Self::Live>> {
+        Ok(Vec::new())
+    }
+    /// Deletes a live resource that no declared resource describes any more.
+    async fn delete_orphan(_cx: &ExecCtx<'_>, _live: &Self::Live) -> anyhow::Result<()> {
+        bail!("{} orphans cannot be deleted by cruddur-infra", Self::TYPE)
+    }
+    /// [`Kind::data_at_risk`] for an orphan.
+    async fn orphan_data_at_risk(_aws: &Aws, _live: &Self::Live) -> anyhow::Result<Option<String>> {
+        Ok(None)
     }
     /// The code this resource deploys, for `cruddur-infra build`.
     fn bundle_source(&self) -> Option<crate::bundle::Source> {
@@ -227,6 +243,8 @@ pub trait Node: Send + Sync {
     fn bundle_source(&self) -> Option<crate::bundle::Source>;
     /// What `observe` saw, as JSON (`null`: nothing), for saved plans' fingerprint.
     fn observed(&self) -> serde_json::Value;
+    /// The observed resource's name or id in AWS (see [`orphan::physical_of`]).
+    fn live_physical(&self) -> Option<String>;
     /// The live resource's attributes (after `observe`); `None` when it does not exist or
     /// is not this stack's (`owner`).
     fn live_attributes(&self, owner: &str) -> Option<Attributes>;
@@ -306,6 +324,7 @@ impl<K: Kind> Declared<K> {
             changes: vec![],
             blocked: None,
             safe_to_replace: K::SAFE_TO_REPLACE,
+            orphan: false,
         }
     }
 }
@@ -359,6 +378,10 @@ impl<K: Kind> Node for Declared<K> {
             }
             None => Ok(None),
         }
+    }
+
+    fn live_physical(&self) -> Option<String> {
+        self.live().map(|l| orphan::physical_of(&K::attributes(l)))
     }
 
     fn observed(&self) -> serde_json::Value {
@@ -734,6 +757,17 @@ macro_rules! kinds {
 
         /// Every `type:` the stack file accepts.
         pub const TYPES: &[&str] = &[$( <$kind as Kind>::TYPE ),*];
+
+        /// Every resource of every kind tagged as `owner`'s, all kinds at once.
+        pub async fn discover_tagged(
+            aws: &Aws,
+            owner: &str,
+        ) -> anyhow::Result<Vec<Box<dyn orphan::OrphanNode>>> {
+            let kinds: Vec<
+                futures::future::BoxFuture<'_, anyhow::Result<Vec<Box<dyn orphan::OrphanNode>>>>,
+            > = vec![$( Box::pin(orphan::discover_kind::<$kind>(aws, owner)) ),*];
+            Ok(futures::future::try_join_all(kinds).await?.into_iter().flatten().collect())
+        }
 
         impl RawResource {
             fn from_map<'de, A: serde::de::MapAccess<'de>>(

@@ -298,38 +298,7 @@ impl Kind for Role {
     }
 
     async fn read(&self, aws: &Aws, _me: &super::Identity<'_>) -> anyhow::Result<Option<LiveRole>> {
-        let role = match aws.iam.get_role().role_name(&self.name).send().await {
-            Ok(out) => out.role.context("GetRole returned no role")?,
-            Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
-            Err(e) => bail!(crate::aws::describe_error("GetRole", &e)),
-        };
-        let (policies, managed_policies, tags) = tokio::try_join!(
-            read_inline_policies(aws, &self.name),
-            read_attached_policies(aws, &self.name),
-            read_tags(aws, &self.name, role.tags.as_deref()),
-        )?;
-        let trust_policy = match role.assume_role_policy_document.as_deref() {
-            Some(doc) => policy::parse_document(doc).context("reading the role's trust policy")?,
-            None => Vec::new(),
-        };
-        Ok(Some(LiveRole {
-            state: RoleState {
-                path: role.path.clone(),
-                description: role.description.clone().unwrap_or_default(),
-                max_session_duration: role
-                    .max_session_duration
-                    .unwrap_or(DEFAULT_MAX_SESSION as i32),
-                permissions_boundary: role
-                    .permissions_boundary
-                    .as_ref()
-                    .and_then(|b| b.permissions_boundary_arn.clone()),
-                trust_policy,
-                managed_policies,
-                policies,
-                tags,
-            },
-            arn: role.arn,
-        }))
+        read_role(aws, &self.name).await
     }
 
     fn state(live: &LiveRole) -> &RoleState {
@@ -482,24 +451,113 @@ impl Kind for Role {
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>, live: &LiveRole) -> anyhow::Result<()> {
-        cx.tracker.status("removing the role's policies");
-        let none = RoleState {
-            policies: BTreeMap::new(),
-            managed_policies: BTreeSet::new(),
-            ..live.state.clone()
-        };
-        sync_policies(cx, &self.name, &live.state, &none).await?;
-        cx.tracker.status("deleting role");
-        match cx.aws.iam.delete_role().role_name(&self.name).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(()),
-            Err(e) if error_code(&e) == Some("DeleteConflict") => bail!(
-                "{}; something outside the stack still uses the role (an instance profile, or a policy attached since plan ran): detach it, then run this again",
-                crate::aws::describe_error("DeleteRole", &e)
-            ),
-            Err(e) => bail!(crate::aws::describe_error("DeleteRole", &e)),
-        }
+        delete_role(cx, &self.name, live).await
     }
+
+    const DELETE_ORDER: u8 = 40;
+
+    /// IAM roles are not in the Resource Groups Tagging API, and ListRoles carries no tags:
+    /// every role's tags are read (at most eight at a time), skipping AWS's own
+    /// service roles.
+    async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveRole>> {
+        use futures::StreamExt;
+        let mut names = Vec::new();
+        let mut marker = None;
+        loop {
+            let out = sdk(
+                "ListRoles",
+                aws.iam.list_roles().set_marker(marker).send().await,
+            )?;
+            names.extend(
+                out.roles
+                    .iter()
+                    .filter(|r| !r.path.starts_with("/aws-service-role/"))
+                    .map(|r| r.role_name.clone()),
+            );
+            match (out.is_truncated, out.marker) {
+                (true, Some(m)) => marker = Some(m),
+                _ => break,
+            }
+        }
+        let ours: Vec<String> = futures::stream::iter(names)
+            .map(|name| async move {
+                let tags = read_tags(aws, &name, None).await?;
+                anyhow::Ok(
+                    (tags.get(crate::tags::STACK_TAG).map(String::as_str) == Some(owner))
+                        .then_some(name),
+                )
+            })
+            .buffer_unordered(8)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .filter_map(|r| r.transpose())
+            .collect::<anyhow::Result<_>>()?;
+        let roles = try_join_all(ours.iter().map(|name| read_role(aws, name))).await?;
+        Ok(roles.into_iter().flatten().collect())
+    }
+
+    async fn delete_orphan(cx: &ExecCtx<'_>, live: &LiveRole) -> anyhow::Result<()> {
+        let name = live.arn.rsplit('/').next().unwrap_or_default().to_string();
+        delete_role(cx, &name, live).await
+    }
+}
+
+/// Removes the role's policies, then the role.
+async fn delete_role(cx: &ExecCtx<'_>, name: &str, live: &LiveRole) -> anyhow::Result<()> {
+    cx.tracker.status("removing the role's policies");
+    let none = RoleState {
+        policies: BTreeMap::new(),
+        managed_policies: BTreeSet::new(),
+        ..live.state.clone()
+    };
+    sync_policies(cx, name, &live.state, &none).await?;
+    cx.tracker.status("deleting role");
+    match cx.aws.iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(()),
+        Err(e) if error_code(&e) == Some("DeleteConflict") => bail!(
+            "{}; something outside the stack still uses the role (an instance profile, or a policy attached since plan ran): detach it, then run this again",
+            crate::aws::describe_error("DeleteRole", &e)
+        ),
+        Err(e) => bail!(crate::aws::describe_error("DeleteRole", &e)),
+    }
+}
+
+/// Everything about the role `name`; `None` when it does not exist.
+async fn read_role(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveRole>> {
+    let role = match aws.iam.get_role().role_name(name).send().await {
+        Ok(out) => out.role.context("GetRole returned no role")?,
+        Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
+        Err(e) => bail!(crate::aws::describe_error("GetRole", &e)),
+    };
+    let (policies, managed_policies, tags) = tokio::try_join!(
+        read_inline_policies(aws, name),
+        read_attached_policies(aws, name),
+        read_tags(aws, name, role.tags.as_deref()),
+    )?;
+    let trust_policy = match role.assume_role_policy_document.as_deref() {
+        Some(doc) => policy::parse_document(doc).context("reading the role's trust policy")?,
+        None => Vec::new(),
+    };
+    Ok(Some(LiveRole {
+        state: RoleState {
+            path: role.path.clone(),
+            description: role.description.clone().unwrap_or_default(),
+            max_session_duration: role
+                .max_session_duration
+                .unwrap_or(DEFAULT_MAX_SESSION as i32),
+            permissions_boundary: role
+                .permissions_boundary
+                .as_ref()
+                .and_then(|b| b.permissions_boundary_arn.clone()),
+            trust_policy,
+            managed_policies,
+            policies,
+            tags,
+        },
+        arn: role.arn,
+    }))
 }
 
 /// Puts new or changed inline policies, deletes removed ones, attaches and detaches managed

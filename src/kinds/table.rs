@@ -605,32 +605,27 @@ impl Kind for Table {
         aws: &Aws,
         _me: &super::Identity<'_>,
     ) -> anyhow::Result<Option<LiveTable>> {
-        let Some(desc) = describe(aws, &self.name).await? else {
-            return Ok(None);
-        };
-        // A table being deleted is as good as gone; `create` waits for it to finish.
-        if desc.table_status() == Some(&ddb::TableStatus::Deleting) {
-            return Ok(None);
-        }
-        let arn = desc
-            .table_arn()
-            .context("DescribeTable returned no table ARN")?
-            .to_string();
-        // The rest of the picture comes from three more reads; they do not depend on each
-        // other, so they go out together.
-        let (tags, (ttl, ttl_in_progress), pitr) = tokio::try_join!(
-            list_tags(aws, &arn),
-            read_ttl(aws, &self.name),
-            read_pitr(aws, &self.name)
-        )?;
-        Ok(Some(LiveTable {
-            state: state_from(&desc, tags, ttl, pitr)?,
-            arn,
-            stream_arn: desc.latest_stream_arn().map(str::to_string),
-            item_count: desc.item_count().unwrap_or(0),
-            ttl_in_progress,
-            active: matches!(ready_state(&desc), Check::Done(())),
-        }))
+        read_table(aws, &self.name).await
+    }
+
+    const DELETE_ORDER: u8 = 50;
+
+    async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveTable>> {
+        let arns = super::orphan::tagged_arns(aws, &["dynamodb:table"], owner).await?;
+        let tables = futures::future::try_join_all(
+            arns.iter()
+                .map(|arn| async move { read_table(aws, &live_name(arn)).await }),
+        )
+        .await?;
+        Ok(tables.into_iter().flatten().collect())
+    }
+
+    async fn delete_orphan(cx: &ExecCtx<'_>, live: &LiveTable) -> anyhow::Result<()> {
+        delete_table(cx, &live_name(&live.arn), live).await
+    }
+
+    async fn orphan_data_at_risk(aws: &Aws, live: &LiveTable) -> anyhow::Result<Option<String>> {
+        items_at_risk(aws, &live_name(&live.arn)).await
     }
 
     fn state(live: &LiveTable) -> &TableState {
@@ -755,18 +750,7 @@ impl Kind for Table {
     }
 
     async fn data_at_risk(&self, aws: &Aws, _live: &LiveTable) -> anyhow::Result<Option<String>> {
-        // DescribeTable's ItemCount lags by hours, so count for real: a teardown is rare
-        // and deliberate, and a count reads keys only.
-        Ok(match count_items(aws, &self.name).await? {
-            ItemCount::Exactly(0) => None,
-            ItemCount::Exactly(n) => Some(format!(
-                "the table still holds {n} item{}, which would be lost",
-                if n == 1 { "" } else { "s" }
-            )),
-            ItemCount::AtLeast(n) => Some(format!(
-                "the table still holds more than {n} items, which would be lost"
-            )),
-        })
+        items_at_risk(aws, &self.name).await
     }
 
     fn attributes_after_update(live: &LiveTable, desired: &TableState) -> Attributes {
@@ -890,61 +874,63 @@ impl Kind for Table {
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>, live: &LiveTable) -> anyhow::Result<()> {
-        // The plan blocks a protected table's deletion unless destroy --allow-data-loss
-        // said otherwise; here it is allowed, so protection is lifted first.
-        if !live.active {
-            wait_ready(cx, &self.name, "waiting for an earlier change to finish").await?;
-        }
-        if live.state.deletion_protection {
-            cx.tracker.status("turning deletion protection off");
-            let request = cx
-                .aws
-                .dynamodb
-                .update_table()
-                .table_name(&self.name)
-                .deletion_protection_enabled(false);
-            crate::aws::sdk("UpdateTable", request.send().await)
-                .context("turning deletion protection off")?;
-            wait_ready(cx, &self.name, "waiting for the table to become ACTIVE").await?;
-        }
-        cx.tracker.status("deleting table");
-        let result = cx
+        delete_table(cx, &self.name, live).await
+    }
+}
+
+/// Waits until no table `name` exists any more.
+async fn wait_deleted(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<()> {
+    let aws = cx.aws;
+    let started = Instant::now();
+    wait::until(cx, "waiting for the table to be deleted", move || async move {
+        Ok(match describe(aws, name).await? {
+            None => Check::Done(()),
+            Some(desc) if desc.table_status() == Some(&ddb::TableStatus::Deleting) => {
+                Check::Waiting("DELETING".into())
+            }
+            Some(desc) if started.elapsed() < CONSISTENCY_GRACE => {
+                Check::Waiting(status_text(desc.table_status()))
+            }
+            Some(desc) => bail!(
+                "a table named {name} exists ({}); someone created it meanwhile: run plan again",
+                status_text(desc.table_status())
+            ),
+        })
+    })
+    .await
+}
+
+/// Deletes the table (lifting deletion protection first: the plan blocks a protected
+/// table's deletion unless destroy --allow-data-loss allowed it) and waits until it is gone.
+async fn delete_table(cx: &ExecCtx<'_>, name: &str, live: &LiveTable) -> anyhow::Result<()> {
+    if !live.active {
+        wait_ready(cx, name, "waiting for an earlier change to finish").await?;
+    }
+    if live.state.deletion_protection {
+        cx.tracker.status("turning deletion protection off");
+        let request = cx
             .aws
             .dynamodb
-            .delete_table()
-            .table_name(&self.name)
-            .send()
-            .await;
-        match result {
-            Ok(_) => {}
-            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(()),
-            Err(e) => bail!(describe_error("DeleteTable", &e)),
-        }
-        self.wait_deleted(cx).await
+            .update_table()
+            .table_name(name)
+            .deletion_protection_enabled(false);
+        crate::aws::sdk("UpdateTable", request.send().await)
+            .context("turning deletion protection off")?;
+        wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
     }
+    cx.tracker.status("deleting table");
+    let result = cx.aws.dynamodb.delete_table().table_name(name).send().await;
+    match result {
+        Ok(_) => {}
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(()),
+        Err(e) => bail!(describe_error("DeleteTable", &e)),
+    }
+    wait_deleted(cx, name).await
 }
 
 impl Table {
     async fn wait_deleted(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
-        let aws = cx.aws;
-        let name = self.name.as_str();
-        let started = Instant::now();
-        wait::until(cx, "waiting for the table to be deleted", move || async move {
-            Ok(match describe(aws, name).await? {
-                None => Check::Done(()),
-                Some(desc) if desc.table_status() == Some(&ddb::TableStatus::Deleting) => {
-                    Check::Waiting("DELETING".into())
-                }
-                Some(desc) if started.elapsed() < CONSISTENCY_GRACE => {
-                    Check::Waiting(status_text(desc.table_status()))
-                }
-                Some(desc) => bail!(
-                    "a table named {name} exists ({}); someone created it meanwhile: run plan again",
-                    status_text(desc.table_status())
-                ),
-            })
-        })
-        .await
+        wait_deleted(cx, &self.name).await
     }
 
     async fn read_back(&self, cx: &ExecCtx<'_>) -> anyhow::Result<LiveTable> {
@@ -1277,6 +1263,51 @@ fn status_text<S: AsRef<str>>(status: Option<S>) -> String {
 
 // ---------------------------------------------------------------------------------------
 // Reading.
+
+/// Everything about the table `name`; `None` when it does not exist (or is being deleted).
+async fn read_table(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveTable>> {
+    let Some(desc) = describe(aws, name).await? else {
+        return Ok(None);
+    };
+    // A table being deleted is as good as gone; `create` waits for it to finish.
+    if desc.table_status() == Some(&ddb::TableStatus::Deleting) {
+        return Ok(None);
+    }
+    let arn = desc
+        .table_arn()
+        .context("DescribeTable returned no table ARN")?
+        .to_string();
+    // The rest of the picture comes from three more reads; they do not depend on each
+    // other, so they go out together.
+    let (tags, (ttl, ttl_in_progress), pitr) = tokio::try_join!(
+        list_tags(aws, &arn),
+        read_ttl(aws, name),
+        read_pitr(aws, name)
+    )?;
+    Ok(Some(LiveTable {
+        state: state_from(&desc, tags, ttl, pitr)?,
+        arn,
+        stream_arn: desc.latest_stream_arn().map(str::to_string),
+        item_count: desc.item_count().unwrap_or(0),
+        ttl_in_progress,
+        active: matches!(ready_state(&desc), Check::Done(())),
+    }))
+}
+
+/// The items a deletion would lose, counted for real: DescribeTable's ItemCount lags by
+/// hours, and a teardown is rare and deliberate (a count reads keys only).
+async fn items_at_risk(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
+    Ok(match count_items(aws, name).await? {
+        ItemCount::Exactly(0) => None,
+        ItemCount::Exactly(n) => Some(format!(
+            "the table still holds {n} item{}, which would be lost",
+            if n == 1 { "" } else { "s" }
+        )),
+        ItemCount::AtLeast(n) => Some(format!(
+            "the table still holds more than {n} items, which would be lost"
+        )),
+    })
+}
 
 enum ItemCount {
     Exactly(i64),

@@ -546,46 +546,93 @@ impl Kind for Trigger {
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>, live: &LiveTrigger) -> anyhow::Result<()> {
-        cx.tracker.status("deleting the mapping");
-        let request = cx.aws.lambda.delete_event_source_mapping().uuid(&live.uuid);
-        wait::until(cx, "deleting the mapping", || async {
-            match request.clone().send().await {
-                Ok(_) => Ok(Check::Done(())),
+        delete_mapping(cx, live).await
+    }
+
+    const DELETE_ORDER: u8 = 10;
+
+    /// Every mapping of the account (the listing has no tags: each mapping's are read, at
+    /// most eight at a time).
+    async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveTrigger>> {
+        use futures::StreamExt;
+        let mut all = Vec::new();
+        let mut marker = None;
+        loop {
+            let request = aws.lambda.list_event_source_mappings().set_marker(marker);
+            let out = sdk("ListEventSourceMappings", request.send().await)?;
+            all.extend(out.event_source_mappings.unwrap_or_default());
+            match out.next_marker {
+                Some(m) if !m.is_empty() => marker = Some(m),
+                _ => break,
+            }
+        }
+        futures::stream::iter(all)
+            .map(|m| async move {
+                let arn = m.event_source_mapping_arn().unwrap_or_default().to_string();
+                let out = sdk(
+                    "ListTags",
+                    aws.lambda.list_tags().resource(arn).send().await,
+                )?;
+                let tags: BTreeMap<String, String> = out
+                    .tags()
+                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                    .unwrap_or_default();
+                if tags.get(STACK_TAG).map(String::as_str) == Some(owner) {
+                    Ok(Some(live_from(&m, tags)?))
+                } else {
+                    Ok(None)
+                }
+            })
+            .buffer_unordered(8)
+            .collect::<Vec<anyhow::Result<Option<LiveTrigger>>>>()
+            .await
+            .into_iter()
+            .filter_map(|r| r.transpose())
+            .collect()
+    }
+
+    async fn delete_orphan(cx: &ExecCtx<'_>, live: &LiveTrigger) -> anyhow::Result<()> {
+        delete_mapping(cx, live).await
+    }
+}
+
+/// Deletes the mapping and waits until it is gone.
+async fn delete_mapping(cx: &ExecCtx<'_>, live: &LiveTrigger) -> anyhow::Result<()> {
+    cx.tracker.status("deleting the mapping");
+    let request = cx.aws.lambda.delete_event_source_mapping().uuid(&live.uuid);
+    wait::until(cx, "deleting the mapping", || async {
+        match request.clone().send().await {
+            Ok(_) => Ok(Check::Done(())),
+            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Check::Done(())),
+            Err(e) if in_progress(&e) => Ok(Check::Waiting("another change is in progress".into())),
+            Err(e) => bail!(describe_error("DeleteEventSourceMapping", &e)),
+        }
+    })
+    .await?;
+    let aws = cx.aws;
+    let uuid = live.uuid.as_str();
+    // Deleting takes a moment; a mapping still Deleting would make a re-created one
+    // with the same source fail.
+    wait::until(
+        cx,
+        "waiting for the mapping to be deleted",
+        move || async move {
+            match aws
+                .lambda
+                .get_event_source_mapping()
+                .uuid(uuid)
+                .send()
+                .await
+            {
+                Ok(m) => Ok(Check::Waiting(m.state().unwrap_or("?").to_string())),
                 Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
                     Ok(Check::Done(()))
                 }
-                Err(e) if in_progress(&e) => {
-                    Ok(Check::Waiting("another change is in progress".into()))
-                }
-                Err(e) => bail!(describe_error("DeleteEventSourceMapping", &e)),
+                Err(e) => bail!(describe_error("GetEventSourceMapping", &e)),
             }
-        })
-        .await?;
-        let aws = cx.aws;
-        let uuid = live.uuid.as_str();
-        // Deleting takes a moment; a mapping still Deleting would make a re-created one
-        // with the same source fail.
-        wait::until(
-            cx,
-            "waiting for the mapping to be deleted",
-            move || async move {
-                match aws
-                    .lambda
-                    .get_event_source_mapping()
-                    .uuid(uuid)
-                    .send()
-                    .await
-                {
-                    Ok(m) => Ok(Check::Waiting(m.state().unwrap_or("?").to_string())),
-                    Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
-                        Ok(Check::Done(()))
-                    }
-                    Err(e) => bail!(describe_error("GetEventSourceMapping", &e)),
-                }
-            },
-        )
-        .await
-    }
+        },
+    )
+    .await
 }
 
 fn in_progress<E, R>(e: &aws_sdk_lambda::error::SdkError<E, R>) -> bool

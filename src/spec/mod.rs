@@ -40,6 +40,9 @@ pub struct Stack {
     pub nodes: Vec<Box<dyn Node>>,
     /// Rendered warnings (wildcards in policies, ...); empty when there are none.
     pub warnings: String,
+    /// Resources tagged as this stack's and environment's that no declared resource
+    /// describes; found by `engine::observe`.
+    pub orphans: std::sync::OnceLock<Vec<Box<dyn crate::kinds::orphan::OrphanNode>>>,
 }
 
 /// What `validate_all` checked, and what it would warn about.
@@ -401,6 +404,7 @@ fn build_stack(
         env: environment,
         nodes,
         warnings: String::new(),
+        orphans: std::sync::OnceLock::new(),
     })
 }
 
