@@ -34,6 +34,12 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Inputs> {
             false => Ok(None),
         }
     };
+    // Resources whose names the file gives are read by their nodes; discovery skips them.
+    let declared_names: BTreeSet<(&'static str, String)> = stack
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.kind(), n.known_name()?)))
+        .collect();
     let (results, context, tagged) = tokio::join!(
         join_all(
             stack
@@ -42,7 +48,7 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Inputs> {
                 .map(|node| node.observe(aws, &owner, &names))
         ),
         context,
-        crate::kinds::discover_tagged(aws, &owner)
+        crate::kinds::discover_tagged(aws, &owner, &declared_names)
     );
     let errors: Vec<String> = results
         .into_iter()

@@ -504,7 +504,11 @@ impl Kind for Endpoint {
 
     const DELETE_ORDER: u8 = 30;
 
-    async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveEndpoint>> {
+    async fn discover(
+        aws: &Aws,
+        owner: &str,
+        _skip: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<LiveEndpoint>> {
         let mut found = Vec::new();
         let mut next = None;
         loop {

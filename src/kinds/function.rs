@@ -666,11 +666,19 @@ impl Kind for Function {
 
     const DELETE_ORDER: u8 = 20;
 
-    async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveFunction>> {
+    async fn discover(
+        aws: &Aws,
+        owner: &str,
+        skip: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<LiveFunction>> {
         let arns = super::orphan::tagged_arns(aws, &["lambda:function"], owner).await?;
-        let functions = futures::future::try_join_all(arns.iter().map(|arn| async move {
-            read_function(aws, arn.rsplit(':').next().unwrap_or_default()).await
-        }))
+        let names = arns
+            .iter()
+            .map(|arn| arn.rsplit(':').next().unwrap_or_default().to_string())
+            .filter(|name| !skip.contains(name));
+        let functions = futures::future::try_join_all(
+            names.map(|name| async move { read_function(aws, &name).await }),
+        )
         .await?;
         Ok(functions.into_iter().flatten().collect())
     }

@@ -151,8 +151,13 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     fn known_name(&self) -> Option<String> {
         None
     }
-    /// Every resource of this kind tagged as `owner`'s, read in full (orphan discovery).
-    async fn discover(_aws: &Aws, _owner: &str) -> anyhow::Result<Vec<Self::Live>> {
+    /// Every resource of this kind tagged as `owner`'s, read in full (orphan discovery),
+    /// except those named in `skip` (declared resources, read anyway).
+    async fn discover(
+        _aws: &Aws,
+        _owner: &str,
+        _skip: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<Self::Live>> {
         Ok(Vec::new())
     }
     /// Deletes a live resource that no declared resource describes any more.
@@ -759,13 +764,14 @@ macro_rules! kinds {
         pub const TYPES: &[&str] = &[$( <$kind as Kind>::TYPE ),*];
 
         /// Every resource of every kind tagged as `owner`'s, all kinds at once.
-        pub async fn discover_tagged(
-            aws: &Aws,
-            owner: &str,
+        pub async fn discover_tagged<'a>(
+            aws: &'a Aws,
+            owner: &'a str,
+            declared: &'a BTreeSet<(&'static str, String)>,
         ) -> anyhow::Result<Vec<Box<dyn orphan::OrphanNode>>> {
             let kinds: Vec<
-                futures::future::BoxFuture<'_, anyhow::Result<Vec<Box<dyn orphan::OrphanNode>>>>,
-            > = vec![$( Box::pin(orphan::discover_kind::<$kind>(aws, owner)) ),*];
+                futures::future::BoxFuture<'a, anyhow::Result<Vec<Box<dyn orphan::OrphanNode>>>>,
+            > = vec![$( Box::pin(orphan::discover_kind::<$kind>(aws, owner, declared)) ),*];
             Ok(futures::future::try_join_all(kinds).await?.into_iter().flatten().collect())
         }
 

@@ -91,8 +91,14 @@ impl<K: Kind> OrphanNode for Orphan<K> {
 pub async fn discover_kind<K: Kind>(
     aws: &Aws,
     owner: &str,
+    declared: &std::collections::BTreeSet<(&'static str, String)>,
 ) -> anyhow::Result<Vec<Box<dyn OrphanNode>>> {
-    Ok(K::discover(aws, owner)
+    let skip = declared
+        .iter()
+        .filter(|(kind, _)| *kind == K::TYPE)
+        .map(|(_, name)| name.clone())
+        .collect();
+    Ok(K::discover(aws, owner, &skip)
         .await?
         .into_iter()
         .map(|live| Box::new(Orphan::<K> { live }) as Box<dyn OrphanNode>)

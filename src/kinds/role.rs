@@ -459,7 +459,11 @@ impl Kind for Role {
     /// IAM roles are not in the Resource Groups Tagging API, and ListRoles carries no tags:
     /// every role's tags are read (at most eight at a time), skipping AWS's own
     /// service roles.
-    async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveRole>> {
+    async fn discover(
+        aws: &Aws,
+        owner: &str,
+        skip: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<LiveRole>> {
         use futures::StreamExt;
         let mut names = Vec::new();
         let mut marker = None;
@@ -472,6 +476,7 @@ impl Kind for Role {
                 out.roles
                     .iter()
                     .filter(|r| !r.path.starts_with("/aws-service-role/"))
+                    .filter(|r| !skip.contains(&r.role_name))
                     .map(|r| r.role_name.clone()),
             );
             match (out.is_truncated, out.marker) {

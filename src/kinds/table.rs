@@ -610,11 +610,17 @@ impl Kind for Table {
 
     const DELETE_ORDER: u8 = 50;
 
-    async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveTable>> {
+    async fn discover(
+        aws: &Aws,
+        owner: &str,
+        skip: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<LiveTable>> {
         let arns = super::orphan::tagged_arns(aws, &["dynamodb:table"], owner).await?;
         let tables = futures::future::try_join_all(
             arns.iter()
-                .map(|arn| async move { read_table(aws, &live_name(arn)).await }),
+                .map(|arn| live_name(arn))
+                .filter(|name| !skip.contains(name))
+                .map(|name| async move { read_table(aws, &name).await }),
         )
         .await?;
         Ok(tables.into_iter().flatten().collect())

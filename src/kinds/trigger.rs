@@ -553,7 +553,11 @@ impl Kind for Trigger {
 
     /// Every mapping of the account (the listing has no tags: each mapping's are read, at
     /// most eight at a time).
-    async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveTrigger>> {
+    async fn discover(
+        aws: &Aws,
+        owner: &str,
+        _skip: &std::collections::BTreeSet<String>,
+    ) -> anyhow::Result<Vec<LiveTrigger>> {
         use futures::StreamExt;
         let mut all = Vec::new();
         let mut marker = None;
