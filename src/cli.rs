@@ -102,8 +102,16 @@ pub struct PlanArgs {
     /// Also save the plan to FILE, for `apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Output::Text)]
-    pub output: Output,
+    #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
+    pub output: PlanOutput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanOutput {
+    Text,
+    Json,
+    /// For a pull-request comment or $GITHUB_STEP_SUMMARY.
+    Markdown,
 }
 
 #[derive(Debug, Args)]

@@ -256,8 +256,11 @@ async fn plan(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         plan
     };
     match args.output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
-        Output::Text => print!("{}", render::plan_text(&plan, &Styles::new(color(g)))),
+        cli::PlanOutput::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        cli::PlanOutput::Text => {
+            print!("{}", render::plan_text(&plan, &Styles::new(color(g))))
+        }
+        cli::PlanOutput::Markdown => print!("{}", render::plan_markdown(&plan)),
     }
     refuse_conflicts(&plan)?;
     if let Some(out) = &args.out {

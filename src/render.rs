@@ -72,6 +72,71 @@ pub fn plan_text(plan: &Plan, styles: &Styles) -> String {
     out
 }
 
+/// The plan as Markdown, for a pull-request comment or `$GITHUB_STEP_SUMMARY`: the summary,
+/// then one table row per changed field (or per resource when no field says more).
+pub fn plan_markdown(plan: &Plan) -> String {
+    let verb = match plan.operation {
+        Operation::Apply => "apply",
+        Operation::Destroy => "destroy",
+    };
+    let mut out = format!(
+        "## Plan ({verb}): stack `{}`, environment `{}`\n\n",
+        plan.stack, plan.environment
+    );
+    if !plan.has_changes() {
+        out.push_str("No changes. The live resources match the stack file.\n");
+        return out;
+    }
+    let plain = Styles::new(false);
+    out.push_str(&format!("**{}**", summary_line(plan, &plain).trim_end()));
+    out.push_str("\n\n| | resource | action | field | before | after |\n|---|---|---|---|---|---|\n");
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    for rc in plan.resource_changes.iter().filter(|rc| rc.action != Action::NoOp) {
+        let head = format!(
+            "| `{}` | `{}.{}` ({}) | {}",
+            rc.action.symbol(),
+            rc.kind,
+            rc.name,
+            cell(&rc.physical_id),
+            rc.action.describe()
+        );
+        let fields: Vec<&FieldChange> = match rc.action {
+            // A new resource's every field is news to nobody; its row says enough.
+            Action::Create => Vec::new(),
+            _ => rc.changes.iter().collect(),
+        };
+        if fields.is_empty() {
+            out.push_str(&format!("{head} | | | |\n"));
+        }
+        for c in fields {
+            let after = if c.after_unknown {
+                "(known after apply)".to_string()
+            } else {
+                value_text(&c.after)
+            };
+            out.push_str(&format!(
+                "{head} | `{}`{} | {} | {} |\n",
+                cell(&c.field),
+                if c.forces_replacement { " (forces replacement)" } else { "" },
+                cell(&value_text(&c.before)),
+                cell(&after)
+            ));
+        }
+        for reason in rc.reasons.iter().chain(rc.blocked.iter()) {
+            out.push_str(&format!("{head} | note | {} | |\n", cell(reason)));
+        }
+    }
+    out
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null => "(none)".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 fn summary_line(plan: &Plan, styles: &Styles) -> String {
     let s = &plan.summary;
     let mut parts = vec![

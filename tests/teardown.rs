@@ -142,3 +142,50 @@ fn outputs_give_the_resolved_values_as_text_and_json() {
     assert!(run.stderr.contains("run apply first"), "{}", run.stderr);
     assert_eq!(emulator.mutating_requests(), Vec::<String>::new());
 }
+
+#[test]
+fn plan_as_markdown_for_the_step_summary() {
+    let emulator = Emulator::start();
+    let file = StackFile::new(
+        "markdown",
+        &emulator.url,
+        &TABLE.replace("NAME", "msgs-markdown"),
+    );
+    let run = file
+        .run(&["plan", "--output", "markdown", "--detailed-exitcode"])
+        .expect_code(2);
+    assert!(
+        run.stdout
+            .starts_with("## Plan (apply): stack `markdown`, environment `test`"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("**Plan: 1 to add, 0 to change"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("| `+` | `dynamodb_table.messages` (msgs-markdown) | will be created |"),
+        "{}",
+        run.stdout
+    );
+    file.run(&["apply", "--auto-approve"]).expect_code(0);
+    file.write(&TABLE.replace("NAME", "msgs-markdown").replace(
+        "    stream: NEW_IMAGE\n",
+        "    stream: KEYS_ONLY\n",
+    ));
+    let run = file
+        .run(&["plan", "--output", "markdown"])
+        .expect_code(0);
+    assert!(
+        run.stdout
+            .contains("| `stream` | NEW_IMAGE | KEYS_ONLY |"),
+        "{}",
+        run.stdout
+    );
+    file.write(&TABLE.replace("NAME", "msgs-markdown"));
+    let run = file.run(&["plan", "--output", "markdown"]).expect_code(0);
+    assert!(run.stdout.contains("No changes."), "{}", run.stdout);
+}
