@@ -89,9 +89,15 @@ pub fn plan_markdown(plan: &Plan) -> String {
     }
     let plain = Styles::new(false);
     out.push_str(&format!("**{}**", summary_line(plan, &plain).trim_end()));
-    out.push_str("\n\n| | resource | action | field | before | after |\n|---|---|---|---|---|---|\n");
+    out.push_str(
+        "\n\n| | resource | action | field | before | after |\n|---|---|---|---|---|---|\n",
+    );
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
-    for rc in plan.resource_changes.iter().filter(|rc| rc.action != Action::NoOp) {
+    for rc in plan
+        .resource_changes
+        .iter()
+        .filter(|rc| rc.action != Action::NoOp)
+    {
         let head = format!(
             "| `{}` | `{}.{}` ({}) | {}",
             rc.action.symbol(),
@@ -117,7 +123,11 @@ pub fn plan_markdown(plan: &Plan) -> String {
             out.push_str(&format!(
                 "{head} | `{}`{} | {} | {} |\n",
                 cell(&c.field),
-                if c.forces_replacement { " (forces replacement)" } else { "" },
+                if c.forces_replacement {
+                    " (forces replacement)"
+                } else {
+                    ""
+                },
                 cell(&value_text(&c.before)),
                 cell(&after)
             ));

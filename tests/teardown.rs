@@ -172,16 +172,14 @@ fn plan_as_markdown_for_the_step_summary() {
         run.stdout
     );
     file.run(&["apply", "--auto-approve"]).expect_code(0);
-    file.write(&TABLE.replace("NAME", "msgs-markdown").replace(
-        "    stream: NEW_IMAGE\n",
-        "    stream: KEYS_ONLY\n",
-    ));
-    let run = file
-        .run(&["plan", "--output", "markdown"])
-        .expect_code(0);
+    file.write(
+        &TABLE
+            .replace("NAME", "msgs-markdown")
+            .replace("    stream: NEW_IMAGE\n", "    stream: KEYS_ONLY\n"),
+    );
+    let run = file.run(&["plan", "--output", "markdown"]).expect_code(0);
     assert!(
-        run.stdout
-            .contains("| `stream` | NEW_IMAGE | KEYS_ONLY |"),
+        run.stdout.contains("| `stream` | NEW_IMAGE | KEYS_ONLY |"),
         "{}",
         run.stdout
     );
