@@ -104,7 +104,9 @@ impl Aws {
         // specific is set (see the module comment).
         macro_rules! client {
             ($sdk:ident, $service:literal) => {{
-                let mut builder = $sdk::config::Builder::from(&config);
+                // Every call is counted (and its retries logged) for --stats and -v.
+                let mut builder =
+                    $sdk::config::Builder::from(&config).interceptor(crate::stats::CallCounter);
                 if let Some(url) = file_endpoint(env, flags, $service) {
                     builder = builder.endpoint_url(&url);
                     endpoint = Some(url);

@@ -43,6 +43,9 @@ pub struct Global {
     /// Longest wait for one AWS step (table ACTIVE, index backfill, deletion), in seconds.
     #[arg(long, global = true, default_value_t = 1800, value_name = "SECONDS")]
     pub wait_timeout: u64,
+    /// Print AWS calls per service and operation, retries and wall time on stderr at the end.
+    #[arg(long, global = true)]
+    pub stats: bool,
     /// More detail on stderr (-v: tool, -vv: AWS SDK, -vvv: everything). RUST_LOG wins.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -16,6 +16,7 @@ pub mod progress;
 pub mod render;
 pub mod saved;
 pub mod spec;
+pub mod stats;
 pub mod tags;
 pub mod wait;
 
@@ -35,6 +36,15 @@ pub const EXIT_CHANGES: u8 = 2;
 
 /// Runs one command; errors are reported by `main` with exit code 1.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let result = run_command(&cli).await;
+    if cli.global.stats {
+        eprint!("{}", stats::report(started.elapsed()));
+    }
+    result
+}
+
+async fn run_command(cli: &Cli) -> anyhow::Result<ExitCode> {
     let g = &cli.global;
     if g.no_color || std::env::var_os("NO_COLOR").is_some() {
         // Progress bars style themselves through `console`; switch it off there too.

@@ -29,6 +29,7 @@ where
         match check().await? {
             Check::Done(value) => return Ok(value),
             Check::Waiting(state) => {
+                crate::stats::count_wait(what);
                 tracing::debug!(
                     what,
                     %state,

@@ -1,0 +1,47 @@
+//! `--stats` counts what the tool really sends: checked against the emulator's own record
+//! of the requests it received.
+
+mod support;
+
+use support::{Emulator, StackFile};
+
+#[test]
+fn stats_count_every_call_the_emulator_received() {
+    let emulator = Emulator::start();
+    let file = StackFile::new(
+        "stats",
+        &emulator.url,
+        "  messages:\n    type: dynamodb_table\n    name: stats-messages\n    attributes: { pk: S }\n    key: { hash: pk }\n    stream: NEW_IMAGE\n",
+    );
+    file.run(&["apply", "--auto-approve"]).expect_code(0);
+    emulator.clear_requests();
+    let run = file.run(&["plan", "--stats"]).expect_code(0);
+    let received = emulator.requests();
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("Stats: "))
+        .unwrap_or_else(|| panic!("no stats in {}", run.stderr));
+    let total: usize = line["Stats: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(total, received.len(), "{}\n{received:?}", run.stderr);
+    assert!(line.contains("0 SDK retries"), "{line}");
+    let describe = received
+        .iter()
+        .filter(|r| r.operation == "DescribeTable")
+        .count();
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("DescribeTable") && l.trim_end().ends_with(&format!(" {describe}"))),
+        "{}",
+        run.stderr
+    );
+    // Without --stats, nothing of the kind is printed.
+    let run = file.run(&["plan"]).expect_code(0);
+    assert!(!run.stderr.contains("Stats:"), "{}", run.stderr);
+}
