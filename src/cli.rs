@@ -43,6 +43,10 @@ pub struct Global {
     /// Longest wait for one AWS step (table ACTIVE, index backfill, deletion), in seconds.
     #[arg(long, global = true, default_value_t = 1800, value_name = "SECONDS")]
     pub wait_timeout: u64,
+    /// apply and destroy: how long to wait for another run's deploy lock of the same stack
+    /// and environment, in seconds.
+    #[arg(long, global = true, default_value_t = 600, value_name = "SECONDS")]
+    pub lock_timeout: u64,
     /// Print AWS calls per service and operation, retries and wall time on stderr at the end.
     #[arg(long, global = true)]
     pub stats: bool,

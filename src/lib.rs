@@ -10,6 +10,7 @@ pub mod drift;
 pub mod engine;
 pub mod graph;
 pub mod kinds;
+pub mod lock;
 pub mod plan;
 pub mod policy;
 pub mod progress;
@@ -355,9 +356,48 @@ async fn apply(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     check_can_confirm(args.auto_approve, "apply")?;
     let stack = load(g)?;
     let aws = connect(g, &stack).await?;
-    let context = engine::observe(&stack, &aws).await?;
-    let mut plan = engine::plan_apply(&stack, args.adopt, &context);
-    engine::guard_deletions(&stack, &mut plan, &aws, args.allow_data_loss).await?;
+    with_lock(
+        g,
+        &stack,
+        &aws,
+        "apply",
+        apply_locked(g, args, &stack, &aws),
+    )
+    .await
+}
+
+/// Runs `work` holding the deploy lock of the stack and environment: the plan is made and
+/// carried out under it, so another run's changes cannot slip in between.
+async fn with_lock(
+    g: &Global,
+    stack: &Stack,
+    aws: &Aws,
+    command: &str,
+    work: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    let lock = lock::acquire(
+        aws,
+        &stack.owner(),
+        command,
+        Duration::from_secs(g.lock_timeout),
+    )
+    .await?;
+    let result = work.await;
+    let released = lock.release().await;
+    let code = result?;
+    released?;
+    Ok(code)
+}
+
+async fn apply_locked(
+    g: &Global,
+    args: &ApplyArgs,
+    stack: &Stack,
+    aws: &Aws,
+) -> anyhow::Result<ExitCode> {
+    let context = engine::observe(stack, aws).await?;
+    let mut plan = engine::plan_apply(stack, args.adopt, &context);
+    engine::guard_deletions(stack, &mut plan, aws, args.allow_data_loss).await?;
     print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
     refuse_conflicts(&plan)?;
     let replacements: Vec<&str> = plan
@@ -379,7 +419,7 @@ async fn apply(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         println!("Apply cancelled.");
         return Ok(ExitCode::from(1));
     }
-    execute(g, &stack, &plan, &context, &aws).await
+    execute(g, stack, &plan, &context, aws).await
 }
 
 async fn destroy(
@@ -390,9 +430,26 @@ async fn destroy(
     check_can_confirm(auto_approve, "destroy")?;
     let stack = load(g)?;
     let aws = connect(g, &stack).await?;
-    let context = engine::observe(&stack, &aws).await?;
-    let mut plan = engine::plan_destroy(&stack);
-    engine::guard_deletions(&stack, &mut plan, &aws, allow_data_loss).await?;
+    with_lock(
+        g,
+        &stack,
+        &aws,
+        "destroy",
+        destroy_locked(g, auto_approve, allow_data_loss, &stack, &aws),
+    )
+    .await
+}
+
+async fn destroy_locked(
+    g: &Global,
+    auto_approve: bool,
+    allow_data_loss: bool,
+    stack: &Stack,
+    aws: &Aws,
+) -> anyhow::Result<ExitCode> {
+    let context = engine::observe(stack, aws).await?;
+    let mut plan = engine::plan_destroy(stack);
+    engine::guard_deletions(stack, &mut plan, aws, allow_data_loss).await?;
     print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
     refuse_blocked(&plan, "delete")?;
     if !plan.has_changes() {
@@ -407,7 +464,7 @@ async fn destroy(
         println!("Destroy cancelled.");
         return Ok(ExitCode::from(1));
     }
-    execute(g, &stack, &plan, &context, &aws).await
+    execute(g, stack, &plan, &context, aws).await
 }
 
 /// `apply FILE`: the saved plan, exactly, or a refusal saying what changed.
@@ -439,8 +496,27 @@ async fn apply_saved(
             stack.name
         );
     }
+    // The local check first: a changed file is refused without a single request.
+    saved::check_file(&saved, &g.file)?;
     let aws = connect(g, &stack).await?;
-    let (plan, context) = saved::replan(&saved, &g.file, &stack, &aws).await?;
+    with_lock(
+        g,
+        &stack,
+        &aws,
+        "apply",
+        apply_saved_locked(g, args, &saved, &stack, &aws),
+    )
+    .await
+}
+
+async fn apply_saved_locked(
+    g: &Global,
+    args: &ApplyArgs,
+    saved: &saved::SavedPlan,
+    stack: &Stack,
+    aws: &Aws,
+) -> anyhow::Result<ExitCode> {
+    let (plan, context) = saved::replan(saved, &g.file, stack, aws).await?;
     print!("{}", render::plan_text(&plan, &Styles::new(color(g))));
     refuse_conflicts(&plan)?;
     let replacements: Vec<&str> = plan
@@ -465,7 +541,7 @@ async fn apply_saved(
     if !plan.has_changes() {
         return Ok(ExitCode::SUCCESS);
     }
-    execute(g, &stack, &plan, &context, &aws).await
+    execute(g, stack, &plan, &context, aws).await
 }
 
 async fn execute(

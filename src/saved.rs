@@ -108,6 +108,17 @@ pub fn load(path: &Path) -> anyhow::Result<SavedPlan> {
     Ok(saved)
 }
 
+/// Refuses when the stack file is not the one the plan was made from.
+pub fn check_file(saved: &SavedPlan, stack_file: &Path) -> anyhow::Result<()> {
+    if file_sha256(stack_file)? != saved.stack_file_sha256 {
+        bail!(
+            "the stack file {} changed since this plan was made; make a new plan",
+            stack_file.display()
+        );
+    }
+    Ok(())
+}
+
 /// Plans again against what AWS holds now and refuses, saying why, unless it is the saved
 /// plan on the same observations from the same stack file.
 pub async fn replan(
@@ -116,12 +127,7 @@ pub async fn replan(
     stack: &Stack,
     aws: &crate::aws::Aws,
 ) -> anyhow::Result<(Plan, crate::kinds::Inputs)> {
-    if file_sha256(stack_file)? != saved.stack_file_sha256 {
-        bail!(
-            "the stack file {} changed since this plan was made; make a new plan",
-            stack_file.display()
-        );
-    }
+    check_file(saved, stack_file)?;
     let context = engine::observe(stack, aws).await?;
     if observed_sha256(stack, &context) != saved.observed_sha256 {
         bail!(

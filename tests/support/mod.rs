@@ -46,6 +46,8 @@ fn free_port() -> u16 {
 #[derive(Debug, Clone)]
 pub struct Request {
     pub operation: String,
+    /// On the deploy lock's table (`cruddur-infra-locks`), not on the stack.
+    pub lock: bool,
 }
 
 impl Request {
@@ -129,15 +131,27 @@ impl Emulator {
                 let entry: serde_json::Value = serde_json::from_str(line).expect("recorder line");
                 Request {
                     operation: operation_of(&entry),
+                    lock: body_of(&entry).contains("cruddur-infra-locks"),
                 }
             })
             .collect()
     }
 
+    /// Requests that change the stack's resources (the deploy lock's own writes, which
+    /// every apply and destroy makes, are not counted: see `lock_requests`).
     pub fn mutating_requests(&self) -> Vec<String> {
         self.requests()
             .into_iter()
-            .filter(Request::is_mutating)
+            .filter(|r| r.is_mutating() && !r.lock)
+            .map(|r| r.operation)
+            .collect()
+    }
+
+    /// Requests on the deploy lock's table.
+    pub fn lock_requests(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.lock)
             .map(|r| r.operation)
             .collect()
     }
@@ -165,6 +179,20 @@ impl Drop for Emulator {
     }
 }
 
+/// A recorded request's body, decoded.
+fn body_of(entry: &serde_json::Value) -> String {
+    let body = entry["body"].as_str().unwrap_or_default();
+    if entry["body_encoded"].as_bool() == Some(true) {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    } else {
+        body.to_string()
+    }
+}
+
 /// The operation a recorded request called: `X-Amz-Target` for JSON protocols (DynamoDB),
 /// `Action=` for query protocols (IAM, EC2, STS), else method and path (REST: Lambda).
 fn operation_of(entry: &serde_json::Value) -> String {
@@ -179,16 +207,7 @@ fn operation_of(entry: &serde_json::Value) -> String {
     if let Some(target) = target {
         return target.rsplit('.').next().unwrap_or(target).to_string();
     }
-    let body = entry["body"].as_str().unwrap_or_default();
-    let body = if entry["body_encoded"].as_bool() == Some(true) {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .unwrap_or_default();
-        String::from_utf8_lossy(&bytes).into_owned()
-    } else {
-        body.to_string()
-    };
+    let body = body_of(entry);
     if let Some(action) = body.split('&').find_map(|kv| kv.strip_prefix("Action=")) {
         return action.to_string();
     }

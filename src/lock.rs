@@ -1,0 +1,269 @@
+//! The deploy lock: two applies (or an apply and a destroy) of one stack and environment
+//! never interleave. It is a lease kept in AWS, where every runner sees it: an item per
+//! `<stack>/<env>` in a small DynamoDB table the tool creates on first use
+//! (`cruddur-infra-locks`, on-demand billing, shared by all stacks), written with a
+//! conditional PutItem so exactly one runner gets it. The holder renews the lease while it
+//! works; a runner killed outright leaves a lease that expires, after which the next one
+//! takes over. `plan`, `drift` and `outputs` read only and take no lock.
+//!
+//! Expiry compares the runners' clocks with each other (they are AWS-synchronised in CI);
+//! the lease is long enough (60 s) that ordinary skew does not matter.
+
+use crate::aws::{Aws, error_code, sdk};
+use anyhow::{Context, bail};
+use aws_sdk_dynamodb::types as ddb;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const TABLE: &str = "cruddur-infra-locks";
+const LEASE: Duration = Duration::from_secs(60);
+const FIRST_POLL: Duration = Duration::from_millis(250);
+const MAX_POLL: Duration = Duration::from_secs(5);
+
+/// A held lock; release it with [`Lock::release`]. Dropped without release (a panic),
+/// the lease simply expires.
+pub struct Lock {
+    aws: Aws,
+    id: String,
+    holder: String,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+fn s(v: impl Into<String>) -> ddb::AttributeValue {
+    ddb::AttributeValue::S(v.into())
+}
+
+fn n(v: u64) -> ddb::AttributeValue {
+    ddb::AttributeValue::N(v.to_string())
+}
+
+/// Who is asking, for the message another runner sees: host, process, and a random part
+/// so two processes never take each other for the holder.
+fn holder_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into());
+    let nonce = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    format!("{host}:{}:{nonce:08x}", std::process::id())
+}
+
+/// Takes the lock of `id` (`<stack>/<env>`) for `command`, waiting up to `timeout` for
+/// its holder; says on stderr whom it waits for.
+pub async fn acquire(
+    aws: &Aws,
+    id: &str,
+    command: &str,
+    timeout: Duration,
+) -> anyhow::Result<Lock> {
+    let holder = holder_id();
+    let started = Instant::now();
+    let mut poll = FIRST_POLL;
+    let mut announced = false;
+    loop {
+        match try_take(aws, id, &holder, command).await? {
+            None => {
+                let renewer = tokio::spawn(renew(aws.clone(), id.to_string(), holder.clone()));
+                tracing::debug!(lock = id, %holder, "took the deploy lock");
+                return Ok(Lock {
+                    aws: aws.clone(),
+                    id: id.to_string(),
+                    holder,
+                    renewer,
+                });
+            }
+            Some(current) => {
+                crate::stats::count_wait("waiting for the deploy lock");
+                if started.elapsed() + poll > timeout {
+                    bail!(
+                        "could not get the deploy lock of {id} within {}s: {current}. Another apply or destroy of this stack and environment is running; re-run later or raise --lock-timeout (a lock left by a killed run expires {}s after its last renewal)",
+                        timeout.as_secs(),
+                        LEASE.as_secs()
+                    );
+                }
+                if !announced {
+                    eprintln!("Waiting for the deploy lock of {id}: {current}");
+                    announced = true;
+                }
+                tokio::time::sleep(poll).await;
+                poll = (poll * 2).min(MAX_POLL);
+            }
+        }
+    }
+}
+
+/// One attempt: `None` when taken, else who holds it.
+async fn try_take(
+    aws: &Aws,
+    id: &str,
+    holder: &str,
+    command: &str,
+) -> anyhow::Result<Option<String>> {
+    let request = aws
+        .dynamodb
+        .put_item()
+        .table_name(TABLE)
+        .item("lock_id", s(id))
+        .item("holder", s(holder))
+        .item("command", s(command))
+        .item("acquired_at", n(now()))
+        .item("expires_at", n(now() + LEASE.as_secs()))
+        .condition_expression("attribute_not_exists(lock_id) OR expires_at < :now")
+        .expression_attribute_values(":now", n(now()));
+    match request.send().await {
+        Ok(_) => Ok(None),
+        Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => {
+            Ok(Some(describe_holder(aws, id).await?))
+        }
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
+            create_table(aws).await?;
+            Box::pin(try_take(aws, id, holder, command)).await
+        }
+        Err(e) => bail!(crate::aws::describe_error("PutItem (deploy lock)", &e)),
+    }
+}
+
+async fn describe_holder(aws: &Aws, id: &str) -> anyhow::Result<String> {
+    let out = sdk(
+        "GetItem",
+        aws.dynamodb
+            .get_item()
+            .table_name(TABLE)
+            .key("lock_id", s(id))
+            .consistent_read(true)
+            .send()
+            .await,
+    )?;
+    let Some(item) = out.item else {
+        return Ok("just released".into());
+    };
+    let text = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let number = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok(format!(
+        "held by {} ({}) for {}s, lease expiring in {}s",
+        text("holder"),
+        text("command"),
+        now().saturating_sub(number("acquired_at")),
+        number("expires_at").saturating_sub(now())
+    ))
+}
+
+/// Makes the lock table (first use in an account and region); another runner making it
+/// at the same moment is fine.
+async fn create_table(aws: &Aws) -> anyhow::Result<()> {
+    let request = aws
+        .dynamodb
+        .create_table()
+        .table_name(TABLE)
+        .attribute_definitions(
+            ddb::AttributeDefinition::builder()
+                .attribute_name("lock_id")
+                .attribute_type(ddb::ScalarAttributeType::S)
+                .build()?,
+        )
+        .key_schema(
+            ddb::KeySchemaElement::builder()
+                .attribute_name("lock_id")
+                .key_type(ddb::KeyType::Hash)
+                .build()?,
+        )
+        .billing_mode(ddb::BillingMode::PayPerRequest)
+        .tags(
+            ddb::Tag::builder()
+                .key(crate::tags::MANAGED_BY_TAG)
+                .value(crate::tags::MANAGED_BY_VALUE)
+                .build()?,
+        );
+    match request.send().await {
+        Ok(_) => {}
+        Err(e) if error_code(&e) == Some("ResourceInUseException") => {}
+        Err(e) => bail!(crate::aws::describe_error(
+            "CreateTable (deploy lock table)",
+            &e
+        )),
+    }
+    let started = Instant::now();
+    let mut poll = FIRST_POLL;
+    loop {
+        let out = aws.dynamodb.describe_table().table_name(TABLE).send().await;
+        if let Ok(out) = out
+            && out.table.and_then(|t| t.table_status) == Some(ddb::TableStatus::Active)
+        {
+            return Ok(());
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!("the deploy lock table {TABLE} did not become ACTIVE in 120s");
+        }
+        tokio::time::sleep(poll).await;
+        poll = (poll * 2).min(MAX_POLL);
+    }
+}
+
+/// Extends the lease every third of it, for as long as the lock is held.
+async fn renew(aws: Aws, id: String, holder: String) {
+    loop {
+        tokio::time::sleep(LEASE / 3).await;
+        let request = aws
+            .dynamodb
+            .update_item()
+            .table_name(TABLE)
+            .key("lock_id", s(&id))
+            .update_expression("SET expires_at = :expires")
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":expires", n(now() + LEASE.as_secs()))
+            .expression_attribute_values(":me", s(&holder));
+        if let Err(e) = request.send().await {
+            tracing::warn!(
+                lock = %id,
+                error = %crate::aws::describe_error("UpdateItem (deploy lock)", &e),
+                "could not renew the deploy lock"
+            );
+        }
+    }
+}
+
+impl Lock {
+    /// Gives the lock back (only if still ours).
+    pub async fn release(self) -> anyhow::Result<()> {
+        self.renewer.abort();
+        let request = self
+            .aws
+            .dynamodb
+            .delete_item()
+            .table_name(TABLE)
+            .key("lock_id", s(&self.id))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(&self.holder));
+        match request.send().await {
+            Ok(_) => Ok(()),
+            // Expired and taken by someone else meanwhile: nothing of ours to release.
+            Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => Ok(()),
+            Err(e) => Err(anyhow::anyhow!(crate::aws::describe_error(
+                "DeleteItem (deploy lock)",
+                &e
+            )))
+            .context("releasing the deploy lock (it expires by itself)"),
+        }
+    }
+}
