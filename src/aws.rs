@@ -45,7 +45,15 @@ const EMULATOR_REGION: &str = "us-east-1";
 impl Aws {
     pub async fn connect(env: &Environment, flags: &AwsFlags) -> anyhow::Result<Aws> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            // A deployer would rather wait than fail half-way: more attempts than the
+            // SDK's default 3, with backoff up to 20 s, for throttling, 5xx and dropped
+            // connections. Eventual-consistency errors are retried by the kinds themselves.
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(8)
+                    .with_initial_backoff(Duration::from_millis(100))
+                    .with_max_backoff(Duration::from_secs(20)),
+            )
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))

@@ -838,7 +838,8 @@ impl Kind for Table {
                 .update_table()
                 .table_name(name)
                 .deletion_protection_enabled(desired.deletion_protection);
-            crate::aws::sdk("UpdateTable", request.send().await)
+            update_table(cx, &request)
+                .await
                 .context("setting deletion protection")?;
             wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
         }
@@ -856,7 +857,8 @@ impl Kind for Table {
                 .update_table()
                 .table_name(name)
                 .table_class(sdk_class(desired.table_class));
-            crate::aws::sdk("UpdateTable", request.send().await)
+            update_table(cx, &request)
+                .await
                 .context("changing the table class")?;
             wait_ready(cx, name, "waiting for the table class change").await?;
         }
@@ -920,7 +922,8 @@ async fn delete_table(cx: &ExecCtx<'_>, name: &str, live: &LiveTable) -> anyhow:
             .update_table()
             .table_name(name)
             .deletion_protection_enabled(false);
-        crate::aws::sdk("UpdateTable", request.send().await)
+        update_table(cx, &request)
+            .await
             .context("turning deletion protection off")?;
         wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
     }
@@ -1016,7 +1019,7 @@ async fn update_indexes_and_capacity(
                     .build(),
             );
         }
-        crate::aws::sdk("UpdateTable", request.send().await)?;
+        update_table(cx, &request).await?;
         wait_ready(cx, name, "waiting for the capacity change").await?;
     }
 
@@ -1043,7 +1046,7 @@ async fn update_indexes_and_capacity(
                     .create(create)
                     .build(),
             );
-        crate::aws::sdk("UpdateTable", request.send().await)?;
+        update_table(cx, &request).await?;
         wait_ready(cx, name, &format!("waiting for index {index} to backfill")).await?;
         present.insert(index, new);
     }
@@ -1065,7 +1068,7 @@ async fn delete_index(cx: &ExecCtx<'_>, name: &str, index: &str) -> anyhow::Resu
                 .delete(delete)
                 .build(),
         );
-    crate::aws::sdk("UpdateTable", request.send().await)?;
+    update_table(cx, &request).await?;
     let aws = cx.aws;
     wait::until(
         cx,
@@ -1109,7 +1112,9 @@ async fn update_stream(
             .update_table()
             .table_name(name)
             .stream_specification(spec);
-        crate::aws::sdk("UpdateTable", request.send().await).context("disabling the stream")?;
+        update_table(cx, &request)
+            .await
+            .context("disabling the stream")?;
         wait_ready(cx, name, "waiting for the stream to be disabled").await?;
     }
     if after != StreamView::Disabled {
@@ -1122,7 +1127,7 @@ async fn update_stream(
             .stream_specification(sdk_stream(after)?);
         // If this fails after the old stream was disabled, the table has no stream until
         // the next apply enables it: say so rather than leave the reader guessing.
-        crate::aws::sdk("UpdateTable", request.send().await).with_context(|| {
+        update_table(cx, &request).await.with_context(|| {
             "enabling the new stream (the table has no stream now; apply again to enable it)"
                 .to_string()
         })?;
@@ -1221,6 +1226,29 @@ async fn sync_tags(
         crate::aws::sdk("UntagResource", request.send().await)?;
     }
     Ok(())
+}
+
+/// Sends an UpdateTable, waiting out what DynamoDB says is only "not now": the table or an
+/// index still being changed (ResourceInUseException: by an earlier step, an interrupted
+/// run, or someone else), or too many index builds at once in the account
+/// (LimitExceededException). Each retry shows with -v and counts in --stats.
+async fn update_table(
+    cx: &ExecCtx<'_>,
+    request: &aws_sdk_dynamodb::operation::update_table::builders::UpdateTableFluentBuilder,
+) -> anyhow::Result<aws_sdk_dynamodb::operation::update_table::UpdateTableOutput> {
+    wait::until(cx, "waiting for DynamoDB to accept the change", || async {
+        match request.clone().send().await {
+            Ok(out) => Ok(Check::Done(out)),
+            Err(e) => match error_code(&e) {
+                Some(code @ ("ResourceInUseException" | "LimitExceededException")) => {
+                    tracing::debug!(code, "UpdateTable refused for now; retrying");
+                    Ok(Check::Waiting(code.to_string()))
+                }
+                _ => bail!(describe_error("UpdateTable", &e)),
+            },
+        }
+    })
+    .await
 }
 
 /// How long DescribeTable may still show the past right after a change: its reads are
