@@ -6,6 +6,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod fault_proxy;
 pub mod runtime_api;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
