@@ -7,7 +7,6 @@
 //!   cargo bench --bench speed --profile dev   (faster to build; slower tool)
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::time::{Duration, Instant};
