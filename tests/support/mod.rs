@@ -126,7 +126,14 @@ impl Emulator {
     /// Every request received since the last `clear_requests`.
     pub fn requests(&self) -> Vec<Request> {
         let text = std::fs::read_to_string(self.recording()).unwrap_or_default();
-        text.lines()
+        // A line without its newline yet is still being written (read while the tool
+        // runs): it is not a request received yet.
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..end],
+            None => "",
+        };
+        complete
+            .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|line| {
                 let entry: serde_json::Value = serde_json::from_str(line).expect("recorder line");

@@ -1,0 +1,126 @@
+//! A half-finished run never leaves the account in a state the next run cannot fix: the
+//! tool is killed (SIGKILL) right after its k-th change of an apply of the default stack,
+//! for every k, and a second apply must converge to the same end state, with no duplicate
+//! endpoint or mapping, and a clean plan afterwards.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{Emulator, Live, cli, ddb, repo_root};
+
+fn stack_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("stack.yaml"))
+        .unwrap()
+        .replace(
+            "    code: lambda\n",
+            &format!("    code: {}\n", repo_root().join("lambda").display()),
+        );
+    let file = dir.join("stack.yaml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+fn args<'a>(file: &'a str, url: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec![
+        "-f",
+        file,
+        "--env",
+        "local",
+        "--endpoint-url",
+        url,
+        "--no-color",
+    ];
+    all.extend_from_slice(rest);
+    all
+}
+
+/// Applies, killing the process as soon as the emulator has seen `k` changes; returns
+/// whether it was killed (false: the apply finished first).
+fn apply_killed_after(emulator: &Emulator, file: &str, k: usize) -> bool {
+    emulator.clear_requests();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cruddur-infra"))
+        .args(args(file, &emulator.url, &["apply", "--auto-approve"]))
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        if emulator.mutating_requests().len() >= k {
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            return true;
+        }
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "apply hung");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn killed_at_each_step_of_an_apply_the_next_apply_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = stack_file(dir.path());
+    let file = file.to_str().unwrap();
+    // Build the bundle once, outside the killed runs.
+    cli(&["-f", file, "--env", "local", "build"], dir.path()).expect_code(0);
+
+    let mut k = 1;
+    loop {
+        let emulator = Emulator::start();
+        let live = Live::new(&emulator);
+        let killed = apply_killed_after(&emulator, file, k);
+        // The killed run's lock would expire after its 60 s lease; the test lifts it at
+        // once instead, as an operator who saw the holder die would.
+        let _ = live.block_on(
+            live.client
+                .delete_item()
+                .table_name("cruddur-infra-locks")
+                .key("lock_id", ddb::AttributeValue::S("cruddur/local".into()))
+                .send(),
+        );
+        let run = cli(
+            &args(file, &emulator.url, &["apply", "--auto-approve"]),
+            dir.path(),
+        );
+        assert_eq!(
+            run.code, 0,
+            "after a kill at change {k}:\n{}\n{}",
+            run.stdout, run.stderr
+        );
+        let plan = cli(
+            &args(file, &emulator.url, &["plan", "--detailed-exitcode"]),
+            dir.path(),
+        );
+        assert_eq!(
+            plan.code, 0,
+            "not converged after a kill at change {k}:\n{}",
+            plan.stdout
+        );
+        assert_eq!(
+            live.endpoints().len(),
+            1,
+            "duplicate endpoint after a kill at change {k}"
+        );
+        let mappings = live
+            .block_on(live.lambda.list_event_source_mappings().send())
+            .unwrap();
+        assert_eq!(
+            mappings.event_source_mappings().len(),
+            1,
+            "duplicate mapping after a kill at change {k}"
+        );
+        if !killed {
+            eprintln!("an apply makes {} changes; each was a kill point", k - 1);
+            break;
+        }
+        k += 1;
+    }
+    assert!(k > 5, "too few kill points: {k}");
+}
