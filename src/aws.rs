@@ -23,6 +23,37 @@ pub struct AwsFlags {
     pub endpoint_url: Option<String>,
 }
 
+type Shared = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
+/// One answer per key for the whole run; concurrent askers of the same key share the one
+/// call. Only for reads whose answer cannot change during planning.
+#[derive(Debug, Clone, Default)]
+pub struct ReadCache(
+    std::sync::Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<String, std::sync::Arc<tokio::sync::OnceCell<Shared>>>,
+        >,
+    >,
+);
+
+impl ReadCache {
+    pub async fn once<T, F, Fut>(&self, key: String, read: F) -> anyhow::Result<T>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = anyhow::Result<T>>,
+    {
+        let cell = self.0.lock().unwrap().entry(key).or_default().clone();
+        let value = cell
+            .get_or_try_init(|| async { read().await.map(|v| std::sync::Arc::new(v) as Shared) })
+            .await?;
+        Ok(value
+            .downcast_ref::<T>()
+            .expect("one key, one type")
+            .clone())
+    }
+}
+
 /// Where requests go, for messages ("could not reach ...").
 #[derive(Debug, Clone)]
 pub struct Aws {
@@ -32,6 +63,9 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Answers of reads several resources ask for (the default VPC, a mapping's tags),
+    /// kept for the run so the same call is never made twice.
+    pub reads: ReadCache,
     /// Finds resources by tag across services (orphans).
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub region: String,
@@ -130,6 +164,7 @@ impl Aws {
             lambda: client!(aws_sdk_lambda, "LAMBDA"),
             logs: client!(aws_sdk_cloudwatchlogs, "CLOUDWATCH_LOGS"),
             tagging: client!(aws_sdk_resourcegroupstagging, "RESOURCE_GROUPS_TAGGING_API"),
+            reads: ReadCache::default(),
             region,
             endpoint,
         })

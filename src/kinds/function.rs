@@ -671,7 +671,7 @@ impl Kind for Function {
         owner: &str,
         skip: &BTreeSet<String>,
     ) -> anyhow::Result<Vec<LiveFunction>> {
-        let arns = super::orphan::tagged_arns(aws, &["lambda:function"], owner).await?;
+        let arns = super::orphan::tagged_arns(aws, "lambda:function", owner).await?;
         let names = arns
             .iter()
             .map(|arn| arn.rsplit(':').next().unwrap_or_default().to_string())

@@ -105,9 +105,33 @@ pub async fn discover_kind<K: Kind>(
         .collect())
 }
 
-/// The ARNs of resources of `types` (e.g. `dynamodb:table`) tagged as `owner`'s, through
-/// the Resource Groups Tagging API.
-pub async fn tagged_arns(aws: &Aws, types: &[&str], owner: &str) -> anyhow::Result<Vec<String>> {
+/// The resource types the tagging API finds for discovery; one call covers them all.
+const TAGGED_TYPES: &[&str] = &["dynamodb:table", "lambda:function"];
+
+/// The ARNs of resources of `kind` (one of [`TAGGED_TYPES`]) tagged as `owner`'s, through
+/// the Resource Groups Tagging API: one call per run, shared by the kinds.
+pub async fn tagged_arns(aws: &Aws, kind: &str, owner: &str) -> anyhow::Result<Vec<String>> {
+    let all: Vec<String> = aws
+        .reads
+        .once(format!("GetResources {owner}"), || {
+            get_resources(aws, TAGGED_TYPES, owner)
+        })
+        .await?;
+    // arn:<partition>:<service>:<region>:<account>:<type>/<name> or ...:<type>:<name>
+    let (service, resource_type) = kind.split_once(':').unwrap_or((kind, ""));
+    Ok(all
+        .into_iter()
+        .filter(|arn| {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            parts.len() == 6
+                && parts[2] == service
+                && (parts[5].starts_with(&format!("{resource_type}/"))
+                    || parts[5].starts_with(&format!("{resource_type}:")))
+        })
+        .collect())
+}
+
+async fn get_resources(aws: &Aws, types: &[&str], owner: &str) -> anyhow::Result<Vec<String>> {
     let filter = aws_sdk_resourcegroupstagging::types::TagFilter::builder()
         .key(crate::tags::STACK_TAG)
         .values(owner)

@@ -615,7 +615,7 @@ impl Kind for Table {
         owner: &str,
         skip: &BTreeSet<String>,
     ) -> anyhow::Result<Vec<LiveTable>> {
-        let arns = super::orphan::tagged_arns(aws, &["dynamodb:table"], owner).await?;
+        let arns = super::orphan::tagged_arns(aws, "dynamodb:table", owner).await?;
         let tables = futures::future::try_join_all(
             arns.iter()
                 .map(|arn| live_name(arn))

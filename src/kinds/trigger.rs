@@ -322,18 +322,11 @@ impl Kind for Trigger {
         };
         let mappings = list_mappings(aws, &function).await?;
         // Tags are not in the listing: one ListTags per mapping, all at once.
-        let tags = try_join_all(mappings.iter().map(|m| async move {
-            let arn = m.event_source_mapping_arn().unwrap_or_default();
-            let out = sdk(
-                "ListTags",
-                aws.lambda.list_tags().resource(arn).send().await,
-            )?;
-            anyhow::Ok(
-                out.tags()
-                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default(),
-            )
-        }))
+        let tags = try_join_all(
+            mappings
+                .iter()
+                .map(|m| observed_tags(aws, m.event_source_mapping_arn().unwrap_or_default())),
+        )
         .await?;
         let is = |tags: &BTreeMap<String, String>, key: &str, value: &str| {
             tags.get(key).is_some_and(|v| v == value)
@@ -572,15 +565,8 @@ impl Kind for Trigger {
         }
         futures::stream::iter(all)
             .map(|m| async move {
-                let arn = m.event_source_mapping_arn().unwrap_or_default().to_string();
-                let out = sdk(
-                    "ListTags",
-                    aws.lambda.list_tags().resource(arn).send().await,
-                )?;
-                let tags: BTreeMap<String, String> = out
-                    .tags()
-                    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                    .unwrap_or_default();
+                let arn = m.event_source_mapping_arn().unwrap_or_default();
+                let tags = observed_tags(aws, arn).await?;
                 if tags.get(STACK_TAG).map(String::as_str) == Some(owner) {
                     Ok(Some(live_from(&m, tags)?))
                 } else {
@@ -694,14 +680,27 @@ async fn wait_settled(cx: &ExecCtx<'_>, uuid: &str) -> anyhow::Result<LiveTrigge
         .set_event_source_mapping_arn(mapping.event_source_mapping_arn)
         .build();
     let arn = config.event_source_mapping_arn().unwrap_or_default();
-    let tags = sdk(
-        "ListTags",
-        cx.aws.lambda.list_tags().resource(arn).send().await,
-    )?
-    .tags()
-    .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-    .unwrap_or_default();
+    let tags = read_tags(cx.aws, arn).await?;
     live_from(&config, tags)
+}
+
+/// A mapping's tags as observed for planning: the trigger's read and orphan discovery
+/// both ask, and one call answers both.
+async fn observed_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    aws.reads
+        .once(format!("ListTags {arn}"), || read_tags(aws, arn))
+        .await
+}
+
+async fn read_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let out = sdk(
+        "ListTags",
+        aws.lambda.list_tags().resource(arn).send().await,
+    )?;
+    Ok(out
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default())
 }
 
 async fn list_mappings(

@@ -87,7 +87,16 @@ pub fn vpc_choice(
 }
 
 /// The VPC's id: looked up by id (to check it exists), by tags, or as the default VPC.
+/// Once per run for each choice (the endpoint and the function both ask).
 pub async fn resolve_vpc(aws: &Aws, choice: &VpcChoice) -> anyhow::Result<String> {
+    aws.reads
+        .once(format!("DescribeVpcs {choice:?}"), || {
+            describe_vpc(aws, choice)
+        })
+        .await
+}
+
+async fn describe_vpc(aws: &Aws, choice: &VpcChoice) -> anyhow::Result<String> {
     let request = aws.ec2.describe_vpcs();
     let (request, what) = match choice {
         VpcChoice::Default => (
