@@ -11,7 +11,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::fault_proxy::{FaultProxy, Faults};
-use support::{Emulator, cli, repo_root};
+use support::{Emulator, cli, default_stack_in};
 
 const LATENCY: Duration = Duration::from_millis(50);
 
@@ -25,14 +25,7 @@ fn main() {
         },
     );
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(repo_root().join("stack.yaml"))
-        .unwrap()
-        .replace(
-            "    code: lambda\n",
-            &format!("    code: {}\n", repo_root().join("lambda").display()),
-        );
-    let file = dir.path().join("stack.yaml");
-    std::fs::write(&file, text).unwrap();
+    let (file, _) = default_stack_in(dir.path());
     let run = |args: &[&str]| {
         let mut all = vec![
             "-f",

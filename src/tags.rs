@@ -41,6 +41,24 @@ pub fn owner_of(tags: &BTreeMap<String, String>) -> Owner<'_> {
     }
 }
 
+/// What to set (new or changed values) and what to remove to turn `before` into `after`.
+pub fn changes(
+    before: &BTreeMap<String, String>,
+    after: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let set = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let removed = before
+        .keys()
+        .filter(|k| !after.contains_key(*k))
+        .cloned()
+        .collect();
+    (set, removed)
+}
+
 /// Reads a `tags:` mapping (stack, environment or resource level), checking AWS's rules.
 /// Values may reference other resources (`${messages.arn}`).
 pub fn parse_user_tags(

@@ -6,7 +6,7 @@
 mod support;
 
 use support::fault_proxy::{FaultProxy, Faults};
-use support::{Emulator, Live, cli, repo_root};
+use support::{Emulator, Live, cli, default_stack_in};
 
 #[test]
 fn apply_update_and_destroy_converge_under_throttling_and_server_errors() {
@@ -23,14 +23,7 @@ fn apply_update_and_destroy_converge_under_throttling_and_server_errors() {
     );
     // The repository's stack, with the function's package by absolute path.
     let dir = tempfile::tempdir().unwrap();
-    let text = std::fs::read_to_string(repo_root().join("stack.yaml"))
-        .unwrap()
-        .replace(
-            "    code: lambda\n",
-            &format!("    code: {}\n", repo_root().join("lambda").display()),
-        );
-    let file = dir.path().join("stack.yaml");
-    std::fs::write(&file, &text).unwrap();
+    let (file, text) = default_stack_in(dir.path());
     let run = |args: &[&str]| {
         let mut all = vec![
             "-f",

@@ -7,19 +7,7 @@ mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Emulator, Live, cli, ddb, repo_root};
-
-fn stack_file(dir: &std::path::Path) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(repo_root().join("stack.yaml"))
-        .unwrap()
-        .replace(
-            "    code: lambda\n",
-            &format!("    code: {}\n", repo_root().join("lambda").display()),
-        );
-    let file = dir.join("stack.yaml");
-    std::fs::write(&file, text).unwrap();
-    file
-}
+use support::{Emulator, Live, cli, ddb, default_stack_in};
 
 fn args<'a>(file: &'a str, url: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec![
@@ -66,7 +54,7 @@ fn apply_killed_after(emulator: &Emulator, file: &str, k: usize) -> bool {
 #[test]
 fn killed_at_each_step_of_an_apply_the_next_apply_converges() {
     let dir = tempfile::tempdir().unwrap();
-    let file = stack_file(dir.path());
+    let (file, _) = default_stack_in(dir.path());
     let file = file.to_str().unwrap();
     // Build the bundle once, outside the killed runs.
     cli(&["-f", file, "--env", "local", "build"], dir.path()).expect_code(0);

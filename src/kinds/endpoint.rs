@@ -658,14 +658,9 @@ async fn sync_tags(
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    let set: BTreeMap<String, String> = after
+    let (set, removed) = crate::tags::changes(before, after);
+    let removed: Vec<ec2::Tag> = removed
         .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let removed: Vec<ec2::Tag> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k))
         .map(|k| ec2::Tag::builder().key(k).build())
         .collect();
     if !set.is_empty() {

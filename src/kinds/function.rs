@@ -9,13 +9,13 @@
 //! new role is not yet usable by Lambda (IAM propagates in seconds, not at once).
 
 use super::vpc::{self, MemberChoice, VpcChoice};
-use super::{Attributes, ExecCtx, Identity, Inputs, Kind, ValidateCtx};
+use super::{Attributes, ExecCtx, Identity, Inputs, Kind, ValidateCtx, int_field, template_field};
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::bundle::{self, Architecture, CODE_HASH_TAG, CODE_SHA_TAG};
 use crate::plan::FieldChange;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::raw::{SpannedMap, raw_resource};
-use crate::spec::template::{Template, UNKNOWN, syntax_error};
+use crate::spec::template::{Template, UNKNOWN};
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
@@ -172,48 +172,6 @@ fn log_group_name(function: &str) -> String {
     format!("/aws/lambda/{function}")
 }
 
-/// An integer field within `range`, or its default.
-fn int_in(
-    value: Option<&Spanned<i64>>,
-    range: std::ops::RangeInclusive<i64>,
-    default: i64,
-    field: String,
-    hint: &str,
-    diags: &mut Diags,
-) -> i64 {
-    match value {
-        Some(v) if !range.contains(&v.value) => {
-            diags.push(
-                Diagnostic::new(
-                    &v.referenced,
-                    field,
-                    format!(
-                        "{} is out of range ({}-{})",
-                        v.value,
-                        range.start(),
-                        range.end()
-                    ),
-                )
-                .hint(hint),
-            );
-            default
-        }
-        Some(v) => v.value,
-        None => default,
-    }
-}
-
-fn template(
-    s: &Spanned<String>,
-    cx: &ValidateCtx,
-    field: String,
-    diags: &mut Diags,
-) -> Option<Template> {
-    Template::parse(&s.value, cx.template, s.referenced, field.clone())
-        .map_err(|e| diags.push(syntax_error(&s.referenced, &field, e)))
-        .ok()
-}
-
 impl Function {
     fn validate_raw(raw: RawFunction, cx: &ValidateCtx, diags: &mut Diags) -> Option<Function> {
         let errors_before = diags.error_count();
@@ -259,27 +217,30 @@ impl Function {
             Some(r) => r.value.clone(),
             None => DEFAULT_RUNTIME.to_string(),
         };
-        let memory = int_in(
+        let memory = int_field(
             raw.memory(),
-            128..=10240,
             128,
+            |v| (128..=10240).contains(&v),
+            "128-10240",
             cx.field("memory"),
             "memory is in MB, 128 to 10240",
             diags,
         );
-        let timeout = int_in(
+        let timeout = int_field(
             raw.timeout(),
-            1..=900,
             3,
+            |v| (1..=900).contains(&v),
+            "1-900",
             cx.field("timeout"),
             "timeout is in seconds, at most 900 (15 minutes)",
             diags,
         );
         let reserved_concurrency = raw.reserved_concurrency().map(|r| {
-            int_in(
+            int_field(
                 Some(r),
-                0..=10_000,
                 0,
+                |v| (0..=10_000).contains(&v),
+                "0-10000",
                 cx.field("reserved_concurrency"),
                 "0 stops the function; leave it out for no reservation",
                 diags,
@@ -319,7 +280,7 @@ impl Function {
                 );
                 None
             }
-            Some(r) => template(r, cx, cx.field("role"), diags),
+            Some(r) => template_field(r, cx, cx.field("role"), diags),
         };
 
         let mut environment = BTreeMap::new();
@@ -350,7 +311,7 @@ impl Function {
                     .hint("Lambda reserves it; pick another name"),
                 );
             }
-            if let Some(t) = template(value, cx, field, diags) {
+            if let Some(t) = template_field(value, cx, field, diags) {
                 environment.insert(key.value.clone(), t);
             }
         }
@@ -1012,15 +973,7 @@ pub(super) async fn sync_tags(
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    let set: Vec<(&String, &String)> = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .collect();
-    let removed: Vec<String> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k))
-        .cloned()
-        .collect();
+    let (set, removed) = crate::tags::changes(before, after);
     if !set.is_empty() {
         cx.tracker.status("tagging");
         let mut request = cx.aws.lambda.tag_resource().resource(arn);

@@ -590,6 +590,53 @@ impl<K: Kind> Node for Declared<K> {
     }
 }
 
+/// A string field that may hold references (`${messages.arn}`), parsed; a placeholder
+/// syntax error is reported in `diags`.
+pub fn template_field(
+    s: &serde_saphyr::Spanned<String>,
+    cx: &ValidateCtx,
+    field: String,
+    diags: &mut Diags,
+) -> Option<Template> {
+    Template::parse(&s.value, cx.template, s.referenced, field.clone())
+        .map_err(|e| {
+            diags.push(crate::spec::template::syntax_error(
+                &s.referenced,
+                &field,
+                e,
+            ))
+        })
+        .ok()
+}
+
+/// An integer field that `ok` accepts (`allowed` says which values, for the message), or
+/// `default` when it is absent or refused (then reported in `diags`).
+pub fn int_field(
+    value: Option<&serde_saphyr::Spanned<i64>>,
+    default: i64,
+    ok: impl Fn(i64) -> bool,
+    allowed: &str,
+    field: String,
+    hint: &str,
+    diags: &mut Diags,
+) -> i64 {
+    match value {
+        Some(v) if !ok(v.value) => {
+            diags.push(
+                Diagnostic::new(
+                    &v.referenced,
+                    field,
+                    format!("{} is out of range ({allowed})", v.value),
+                )
+                .hint(hint),
+            );
+            default
+        }
+        Some(v) => v.value,
+        None => default,
+    }
+}
+
 /// How a kind names its resources in AWS, for [`physical_name`].
 pub struct NameRules {
     /// `table`, `role`: used in messages.

@@ -10,7 +10,6 @@ use crate::aws::Aws;
 use crate::plan::{Action, ResourceChange};
 use crate::tags::RESOURCE_TAG;
 use async_trait::async_trait;
-use std::collections::BTreeMap;
 
 /// A live resource no declared resource describes.
 #[async_trait]
@@ -158,9 +157,4 @@ async fn get_resources(aws: &Aws, types: &[&str], owner: &str) -> anyhow::Result
             _ => return Ok(arns),
         }
     }
-}
-
-/// Tags as a map, for kinds whose listings return them as pairs.
-pub fn tag_map<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
-    pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }

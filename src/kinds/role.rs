@@ -623,16 +623,7 @@ async fn sync_tags(
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
-    let set: BTreeMap<String, String> = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let removed: Vec<String> = before
-        .keys()
-        .filter(|k| !after.contains_key(*k))
-        .cloned()
-        .collect();
+    let (set, removed) = crate::tags::changes(before, after);
     if !set.is_empty() {
         cx.tracker.status("tagging");
         let request = cx

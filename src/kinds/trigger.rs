@@ -9,12 +9,12 @@
 //! new mapping, which loses nothing: the mapping holds no data.
 
 use super::function::sync_tags;
-use super::{Attributes, ExecCtx, Identity, Inputs, Kind, ValidateCtx};
+use super::{Attributes, ExecCtx, Identity, Inputs, Kind, ValidateCtx, int_field, template_field};
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::plan::FieldChange;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::raw::raw_resource;
-use crate::spec::template::{Template, UNKNOWN, syntax_error};
+use crate::spec::template::{Template, UNKNOWN};
 use crate::tags::{RESOURCE_TAG, STACK_TAG};
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
@@ -112,38 +112,6 @@ fn canonical_filters(mut filters: Vec<Value>) -> Vec<Value> {
     filters
 }
 
-fn template(
-    s: &Spanned<String>,
-    cx: &ValidateCtx,
-    field: String,
-    diags: &mut Diags,
-) -> Option<Template> {
-    Template::parse(&s.value, cx.template, s.referenced, field.clone())
-        .map_err(|e| diags.push(syntax_error(&s.referenced, &field, e)))
-        .ok()
-}
-
-fn int_field(
-    value: Option<&Spanned<i64>>,
-    default: i64,
-    ok: impl Fn(i64) -> bool,
-    field: String,
-    hint: &str,
-    diags: &mut Diags,
-) -> i32 {
-    match value {
-        Some(v) if !ok(v.value) => {
-            diags.push(
-                Diagnostic::new(&v.referenced, field, format!("{} is out of range", v.value))
-                    .hint(hint),
-            );
-            default as i32
-        }
-        Some(v) => v.value as i32,
-        None => default as i32,
-    }
-}
-
 impl Trigger {
     fn validate_raw(raw: RawTrigger, cx: &ValidateCtx, diags: &mut Diags) -> Option<Trigger> {
         let errors_before = diags.error_count();
@@ -161,7 +129,7 @@ impl Trigger {
                         );
                         None
                     }
-                    Some(s) => template(s, cx, cx.field(field), diags),
+                    Some(s) => template_field(s, cx, cx.field(field), diags),
                 }
             };
         let function = required(
@@ -180,34 +148,38 @@ impl Trigger {
             raw.batch_size(),
             100,
             |v| (1..=10_000).contains(&v),
+            "1-10000",
             cx.field("batch_size"),
             "1 to 10000 records per batch",
             diags,
-        );
+        ) as i32;
         let batching_window_seconds = int_field(
             raw.batching_window_seconds(),
             0,
             |v| (0..=300).contains(&v),
+            "0-300",
             cx.field("batching_window_seconds"),
             "0 to 300 seconds",
             diags,
-        );
+        ) as i32;
         let maximum_retry_attempts = int_field(
             raw.maximum_retry_attempts(),
             -1,
             |v| (-1..=10_000).contains(&v),
+            "-1-10000",
             cx.field("maximum_retry_attempts"),
             "-1 (retry until the record expires) or 0 to 10000",
             diags,
-        );
+        ) as i32;
         let maximum_record_age_seconds = int_field(
             raw.maximum_record_age_seconds(),
             -1,
             |v| v == -1 || (60..=604_800).contains(&v),
+            "-1 or 60-604800",
             cx.field("maximum_record_age_seconds"),
             "-1 (no limit) or 60 to 604800 seconds",
             diags,
-        );
+        ) as i32;
         let mut filters = Vec::new();
         for (i, f) in raw
             .filters()
@@ -237,7 +209,7 @@ impl Trigger {
         }
         let on_failure = raw
             .on_failure()
-            .and_then(|s| template(s, cx, cx.field("on_failure"), diags));
+            .and_then(|s| template_field(s, cx, cx.field("on_failure"), diags));
         if diags.error_count() > errors_before {
             return None;
         }
