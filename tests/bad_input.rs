@@ -136,6 +136,42 @@ const CASES: &[Case] = &[
         expect: "24:15: resources.trigger.filters[0]: a filter is an event pattern (a mapping)",
     },
     Case {
+        name: "function name with a character Lambda refuses",
+        edits: &[
+            ("    stream: NEW_IMAGE\n", with_function!("")),
+            ("name: fn-${env}", "name: fn.${env}"),
+        ],
+        env: "test",
+        expect: "22:11: resources.fn.name: invalid function name `fn.test`",
+    },
+    Case {
+        name: "function environment variable with a bad name",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            with_function!("    environment:\n      9LIVES: x\n"),
+        )],
+        env: "test",
+        expect: "26:7: resources.fn.environment.9LIVES: invalid environment variable name `9LIVES`",
+    },
+    Case {
+        name: "trigger record age below Lambda's minimum",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            with_trigger!("    maximum_record_age_seconds: 30\n"),
+        )],
+        env: "test",
+        expect: "24:33: resources.trigger.maximum_record_age_seconds: 30 is out of range",
+    },
+    Case {
+        name: "trigger starting position Lambda does not know",
+        edits: &[(
+            "    stream: NEW_IMAGE\n",
+            with_trigger!("    starting_position: NEWEST\n"),
+        )],
+        env: "test",
+        expect: "24:24: resources.trigger.starting_position:",
+    },
+    Case {
         name: "trigger batch size out of range",
         edits: &[(
             "    stream: NEW_IMAGE\n",
