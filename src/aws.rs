@@ -9,7 +9,6 @@
 use crate::spec::{Environment, check_url};
 use anyhow::{Context, bail};
 use aws_config::BehaviorVersion;
-use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -79,15 +78,8 @@ const EMULATOR_REGION: &str = "us-east-1";
 impl Aws {
     pub async fn connect(env: &Environment, flags: &AwsFlags) -> anyhow::Result<Aws> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            // A deployer would rather wait than fail half-way: more attempts than the
-            // SDK's default 3, with backoff up to 20 s, for throttling, 5xx and dropped
-            // connections. Eventual-consistency errors are retried by the kinds themselves.
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(8)
-                    .with_initial_backoff(Duration::from_millis(100))
-                    .with_max_backoff(Duration::from_secs(20)),
-            )
+            // See retry.rs: patient retries, no shared quota, refused connections at once.
+            .retry_config(crate::retry::config())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
@@ -147,8 +139,10 @@ impl Aws {
         macro_rules! client {
             ($sdk:ident, $service:literal) => {{
                 // Every call is counted (and its retries logged) for --stats and -v.
-                let mut builder =
-                    $sdk::config::Builder::from(&config).interceptor(crate::stats::CallCounter);
+                let mut builder = $sdk::config::Builder::from(&config)
+                    .interceptor(crate::stats::CallCounter)
+                    .retry_partition(crate::retry::partition())
+                    .retry_classifier(crate::retry::RefusedConnectionsFailFast);
                 if let Some(url) = file_endpoint(env, flags, $service) {
                     builder = builder.endpoint_url(&url);
                     endpoint = Some(url);

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod policy;
 pub mod progress;
 pub mod render;
+pub mod retry;
 pub mod saved;
 pub mod spec;
 pub mod stats;
