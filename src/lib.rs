@@ -6,6 +6,7 @@
 pub mod aws;
 pub mod bundle;
 pub mod cli;
+pub mod create_once;
 pub mod drift;
 pub mod engine;
 pub mod graph;

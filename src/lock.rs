@@ -124,7 +124,12 @@ async fn try_take(
     match request.send().await {
         Ok(_) => Ok(None),
         Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => {
-            Ok(Some(describe_holder(aws, id).await?))
+            match read_holder(aws, id).await? {
+                // Our own PutItem, carried out, its answer lost and sent again by the SDK.
+                Some(current) if current.holder == holder => Ok(None),
+                Some(current) => Ok(Some(current.describe())),
+                None => Ok(Some("just released".into())),
+            }
         }
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
             create_table(aws).await?;
@@ -134,7 +139,27 @@ async fn try_take(
     }
 }
 
-async fn describe_holder(aws: &Aws, id: &str) -> anyhow::Result<String> {
+/// The lock's item as read: who holds it, for what, since when, until when.
+struct Current {
+    holder: String,
+    command: String,
+    acquired_at: u64,
+    expires_at: u64,
+}
+
+impl Current {
+    fn describe(&self) -> String {
+        format!(
+            "held by {} ({}) for {}s, lease expiring in {}s",
+            self.holder,
+            self.command,
+            now().saturating_sub(self.acquired_at),
+            self.expires_at.saturating_sub(now())
+        )
+    }
+}
+
+async fn read_holder(aws: &Aws, id: &str) -> anyhow::Result<Option<Current>> {
     let out = sdk(
         "GetItem",
         aws.dynamodb
@@ -146,7 +171,7 @@ async fn describe_holder(aws: &Aws, id: &str) -> anyhow::Result<String> {
             .await,
     )?;
     let Some(item) = out.item else {
-        return Ok("just released".into());
+        return Ok(None);
     };
     let text = |k: &str| {
         item.get(k)
@@ -160,13 +185,12 @@ async fn describe_holder(aws: &Aws, id: &str) -> anyhow::Result<String> {
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    Ok(format!(
-        "held by {} ({}) for {}s, lease expiring in {}s",
-        text("holder"),
-        text("command"),
-        now().saturating_sub(number("acquired_at")),
-        number("expires_at").saturating_sub(now())
-    ))
+    Ok(Some(Current {
+        holder: text("holder"),
+        command: text("command"),
+        acquired_at: number("acquired_at"),
+        expires_at: number("expires_at"),
+    }))
 }
 
 /// Makes the lock table (first use in an account and region); another runner making it

@@ -41,6 +41,15 @@ pub fn owner_of(tags: &BTreeMap<String, String>) -> Owner<'_> {
     }
 }
 
+/// Whether `live` carries the same stack and resource ownership tags as `desired`: the
+/// resource found where a create was meant to make it is the one this resource made (its
+/// answer lost and the create sent again), not someone else's.
+pub fn same_owner(desired: &BTreeMap<String, String>, live: &BTreeMap<String, String>) -> bool {
+    [STACK_TAG, RESOURCE_TAG]
+        .iter()
+        .all(|key| desired.get(*key).is_some_and(|v| live.get(*key) == Some(v)))
+}
+
 /// What to set (new or changed values) and what to remove to turn `before` into `after`.
 pub fn changes(
     before: &BTreeMap<String, String>,
@@ -154,6 +163,21 @@ mod tests {
         assert_eq!(owner_of(&tags), Owner::Stack("cruddur/dev"));
         tags.remove(STACK_TAG);
         assert_eq!(owner_of(&tags), Owner::Nobody);
+    }
+
+    #[test]
+    fn same_owner_needs_the_same_stack_and_resource() {
+        let mine: BTreeMap<String, String> = ownership("cruddur/dev", "messages").into();
+        let mut live = mine.clone();
+        live.insert("team".into(), "chat".into());
+        assert!(same_owner(&mine, &live));
+        let other_env: BTreeMap<String, String> = ownership("cruddur/prod", "messages").into();
+        assert!(!same_owner(&mine, &other_env));
+        let other_resource: BTreeMap<String, String> = ownership("cruddur/dev", "inbox").into();
+        assert!(!same_owner(&mine, &other_resource));
+        assert!(!same_owner(&mine, &BTreeMap::new()));
+        // Nothing desired is nothing to recognise.
+        assert!(!same_owner(&BTreeMap::new(), &BTreeMap::new()));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use super::vpc::{self, VpcChoice, ec2_id, filter, tag_map};
 use super::{Attributes, ExecCtx, Identity, Inputs, Kind, ValidateCtx};
 use crate::aws::{Aws, error_code, sdk};
+use crate::create_once;
 use crate::plan::FieldChange;
 use crate::policy::{self, Principal, RawStatement, Statement, StatementSpec};
 use crate::spec::diag::{Diagnostic, Diags};
@@ -20,6 +21,7 @@ use crate::tags::{RESOURCE_TAG, STACK_TAG};
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
 use aws_sdk_ec2::types as ec2;
 use serde::Serialize;
 use serde_saphyr::Spanned;
@@ -445,13 +447,27 @@ impl Kind for Endpoint {
             .policy_document(policy::document(&desired.policy))
             // Tags go on with the create, so the endpoint is recognisably ours at once.
             .tag_specifications(tags)
-            // The SDK's retries resend this token, so a retried create cannot make a second.
+            // One token for every send: AWS hands back the endpoint a token already made.
             .client_token(client_token());
-        let out = sdk("CreateVpcEndpoint", request.send().await)?;
-        let id = out
-            .vpc_endpoint
-            .and_then(|e| e.vpc_endpoint_id)
-            .context("CreateVpcEndpoint returned no endpoint id")?;
+        // The SDK does not resend it (the emulator ignores the token, and AWS keeps a
+        // token only for a while); `create_once` looks for it by its tags first.
+        let send = || async {
+            let sent = request
+                .clone()
+                .customize()
+                .config_override(
+                    aws_sdk_ec2::Config::builder().retry_config(RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            create_once::attempt("CreateVpcEndpoint", sent)?.map(|out| {
+                out.vpc_endpoint
+                    .and_then(|e| e.vpc_endpoint_id)
+                    .context("CreateVpcEndpoint returned no endpoint id")
+            })
+        };
+        let find = || find_tagged(cx.aws, &desired.tags);
+        let id = create_once::create_once(cx, "creating the endpoint", send, find).await?;
         wait_available(cx, &id).await
     }
 
@@ -535,32 +551,55 @@ impl Kind for Endpoint {
     }
 }
 
+/// The id of the endpoint (not deleted) carrying the stack and resource tags in `tags`.
+async fn find_tagged(aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<Option<String>> {
+    let mut request = aws.ec2.describe_vpc_endpoints();
+    for key in [STACK_TAG, RESOURCE_TAG] {
+        let value = tags
+            .get(key)
+            .context("the endpoint has no ownership tags")?;
+        request = request.filters(filter(&format!("tag:{key}"), value));
+    }
+    let out = sdk("DescribeVpcEndpoints", request.send().await)?;
+    Ok(out
+        .vpc_endpoints()
+        .iter()
+        .find(|e| !gone(e))
+        .and_then(|e| e.vpc_endpoint_id.clone()))
+}
+
 /// Deletes the endpoint and waits until it is gone.
 async fn delete_endpoint(cx: &ExecCtx<'_>, live: &LiveEndpoint) -> anyhow::Result<()> {
     cx.tracker.status("deleting endpoint");
-    let out = match cx
+    let sent = cx
         .aws
         .ec2
         .delete_vpc_endpoints()
         .vpc_endpoint_ids(&live.id)
         .send()
-        .await
-    {
-        Ok(out) => out,
+        .await;
+    let refused = match sent {
+        Ok(out) => out
+            .unsuccessful
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|u| u.error)
+            .map(|failure| {
+                format!(
+                    "DeleteVpcEndpoints failed: {}: {}",
+                    failure.code.unwrap_or_default(),
+                    failure.message.unwrap_or_default()
+                )
+            }),
         Err(e) if error_code(&e) == Some("InvalidVpcEndpointId.NotFound") => return Ok(()),
-        Err(e) => bail!(crate::aws::describe_error("DeleteVpcEndpoints", &e)),
+        Err(e) => Some(crate::aws::describe_error("DeleteVpcEndpoints", &e)),
     };
-    if let Some(failure) = out
-        .unsuccessful
-        .unwrap_or_default()
-        .into_iter()
-        .find_map(|u| u.error)
-    {
-        bail!(
-            "DeleteVpcEndpoints failed: {}: {}",
-            failure.code.unwrap_or_default(),
-            failure.message.unwrap_or_default()
-        );
+    if let Some(why) = refused {
+        // A delete the SDK resent after its first answer was lost finds the endpoint
+        // already going (and the emulator then complains about its routes): that is done.
+        if describe(cx.aws, &live.id).await?.is_some_and(|e| !gone(&e)) {
+            bail!(why);
+        }
     }
     let aws = cx.aws;
     let id = live.id.as_str();

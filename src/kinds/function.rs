@@ -16,6 +16,7 @@ use crate::plan::FieldChange;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::raw::{SpannedMap, raw_resource};
 use crate::spec::template::{Template, UNKNOWN};
+use crate::tags::same_owner;
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
@@ -558,6 +559,19 @@ impl Kind for Function {
                     Ok(Check::Waiting(
                         "the new role is not usable by Lambda yet (IAM propagation)".into(),
                     ))
+                }
+                // Made by this create whose answer was lost (the SDK sent it again): carry
+                // on with it.
+                Err(e) if error_code(&e) == Some("ResourceConflictException") => {
+                    match read_function(cx.aws, &self.name).await? {
+                        Some(live) if same_owner(&desired.tags, &live.state.tags) => {
+                            Ok(Check::Done(()))
+                        }
+                        _ => bail!(
+                            "{}; it is not this stack's: someone created it since plan ran (run plan again)",
+                            describe_error("CreateFunction", &e)
+                        ),
+                    }
                 }
                 Err(e) => bail!(describe_error("CreateFunction", &e)),
             }

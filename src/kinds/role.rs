@@ -7,12 +7,13 @@
 //! so one attached out of band shows up in plan.
 
 use super::{Attributes, ExecCtx, Inputs, Kind, ValidateCtx};
-use crate::aws::{Aws, error_code, sdk};
+use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::plan::FieldChange;
 use crate::policy::{self, Principal, RawStatement, Statement, StatementSpec};
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::raw::{SpannedMap, raw_resource};
 use crate::spec::template::{Template, syntax_error};
+use crate::tags::same_owner;
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use aws_sdk_iam::types as iam;
@@ -372,8 +373,24 @@ impl Kind for Role {
             .set_permissions_boundary(desired.permissions_boundary.clone())
             // Tags go on with the create, so the role is recognisably ours from the start.
             .set_tags(Some(sdk_tags(&desired.tags)?));
-        let created = sdk("CreateRole", request.send().await)?;
-        let arn = created.role.context("CreateRole returned no role")?.arn;
+        let arn = match request.send().await {
+            Ok(created) => created.role.context("CreateRole returned no role")?.arn,
+            // Made by this create whose answer was lost (the SDK sent it again): carry on
+            // from what is there.
+            Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {
+                let live = read_role(cx.aws, &self.name).await?;
+                match live {
+                    Some(live) if same_owner(&desired.tags, &live.state.tags) => {
+                        return self.update(cx, &live, desired).await;
+                    }
+                    _ => bail!(
+                        "{}; it is not this stack's: someone created it since plan ran (run plan again)",
+                        describe_error("CreateRole", &e)
+                    ),
+                }
+            }
+            Err(e) => bail!(describe_error("CreateRole", &e)),
+        };
         let empty = RoleState {
             policies: BTreeMap::new(),
             managed_policies: BTreeSet::new(),
@@ -592,7 +609,7 @@ async fn sync_policies(
         .filter(|policy| !after.policies.contains_key(*policy))
         .map(|policy| async move {
             let request = iam.delete_role_policy().role_name(name).policy_name(policy);
-            sdk("DeleteRolePolicy", request.send().await).map(drop)
+            gone_is_done("DeleteRolePolicy", request.send().await)
         });
     let attaches = after
         .managed_policies
@@ -606,7 +623,7 @@ async fn sync_policies(
         .difference(&after.managed_policies)
         .map(|arn| async move {
             let request = iam.detach_role_policy().role_name(name).policy_arn(arn);
-            sdk("DetachRolePolicy", request.send().await).map(drop)
+            gone_is_done("DetachRolePolicy", request.send().await)
         });
     tokio::try_join!(
         try_join_all(puts),
@@ -615,6 +632,22 @@ async fn sync_policies(
         try_join_all(detaches)
     )?;
     Ok(())
+}
+
+/// A removal that finds nothing to remove is done: the SDK resent it after its first
+/// answer was lost, or someone removed it meanwhile.
+fn gone_is_done<T, E, R>(
+    operation: &str,
+    result: Result<T, aws_sdk_iam::error::SdkError<E, R>>,
+) -> anyhow::Result<()>
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(()),
+        result => sdk(operation, result).map(drop),
+    }
 }
 
 async fn sync_tags(

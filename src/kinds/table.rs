@@ -13,6 +13,7 @@ use crate::plan::FieldChange;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::raw::{SpannedMap, raw_resource};
 use crate::spec::template::Template;
+use crate::tags::same_owner;
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
@@ -798,10 +799,24 @@ impl Kind for Table {
         match request.clone().send().await {
             Ok(_) => {}
             // A table of this name is still being deleted (an earlier destroy or
-            // replacement): wait for it to go, then create.
+            // replacement): wait for it to go, then create. Or this create was carried
+            // out and its answer lost (the SDK sent it again): carry on with that table.
             Err(e) if error_code(&e) == Some("ResourceInUseException") => {
-                self.wait_deleted(cx).await?;
-                crate::aws::sdk("CreateTable", request.send().await)?;
+                match describe(cx.aws, &self.name).await? {
+                    Some(desc) if desc.table_status() != Some(&ddb::TableStatus::Deleting) => {
+                        let arn = desc.table_arn().unwrap_or_default();
+                        if !same_owner(&desired.tags, &list_tags(cx.aws, arn).await?) {
+                            bail!(
+                                "{}; it is not this stack's: someone created it since plan ran (run plan again)",
+                                describe_error("CreateTable", &e)
+                            );
+                        }
+                    }
+                    _ => {
+                        self.wait_deleted(cx).await?;
+                        crate::aws::sdk("CreateTable", request.send().await)?;
+                    }
+                }
             }
             Err(e) => bail!(describe_error("CreateTable", &e)),
         }
@@ -932,6 +947,12 @@ async fn delete_table(cx: &ExecCtx<'_>, name: &str, live: &LiveTable) -> anyhow:
     match result {
         Ok(_) => {}
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(()),
+        // A resend after a lost answer finds the table already being deleted.
+        Err(e)
+            if error_code(&e) == Some("ResourceInUseException")
+                && describe(cx.aws, name).await?.is_none_or(|desc| {
+                    desc.table_status() == Some(&ddb::TableStatus::Deleting)
+                }) => {}
         Err(e) => bail!(describe_error("DeleteTable", &e)),
     }
     wait_deleted(cx, name).await
@@ -1185,8 +1206,20 @@ async fn set_ttl(
         .update_time_to_live()
         .table_name(name)
         .time_to_live_specification(spec);
-    crate::aws::sdk("UpdateTimeToLive", request.send().await)?;
-    Ok(())
+    match request.send().await {
+        Ok(_) => Ok(()),
+        // DynamoDB refuses to set what is already set, which is what a resend after a lost
+        // answer (or a change made meanwhile) finds: done if the table is as wanted.
+        Err(e) if error_code(&e) == Some("ValidationException") => {
+            let (in_effect, _) = read_ttl(cx.aws, name).await?;
+            if (in_effect.as_deref() == Some(attribute)) == enabled {
+                Ok(())
+            } else {
+                bail!(describe_error("UpdateTimeToLive", &e))
+            }
+        }
+        Err(e) => bail!(describe_error("UpdateTimeToLive", &e)),
+    }
 }
 
 async fn sync_tags(

@@ -11,14 +11,16 @@
 use super::function::sync_tags;
 use super::{Attributes, ExecCtx, Identity, Inputs, Kind, ValidateCtx, int_field, template_field};
 use crate::aws::{Aws, describe_error, error_code, sdk};
+use crate::create_once::{self, Attempt};
 use crate::plan::FieldChange;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::raw::raw_resource;
 use crate::spec::template::{Template, UNKNOWN};
-use crate::tags::{RESOURCE_TAG, STACK_TAG};
+use crate::tags::{RESOURCE_TAG, STACK_TAG, same_owner};
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
 use aws_sdk_lambda::types as lambda;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
@@ -438,21 +440,32 @@ impl Kind for Trigger {
         for (k, v) in &desired.tags {
             request = request.tags(k, v);
         }
-        let out = wait::until(cx, "creating the mapping", || async {
-            match request.clone().send().await {
-                Ok(out) => Ok(Check::Done(out)),
-                // The function is still being created or updated.
-                Err(e) if error_code(&e) == Some("ResourceConflictException") => {
-                    Ok(Check::Waiting("the function is being updated".into()))
-                }
-                Err(e) => bail!(describe_error("CreateEventSourceMapping", &e)),
+        // The SDK does not resend it (a resent create makes a second mapping on the
+        // emulator); `create_once` looks for it by its tags first.
+        let send = || async {
+            let sent = request
+                .clone()
+                .customize()
+                .config_override(
+                    aws_sdk_lambda::Config::builder().retry_config(RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            match sent {
+                // The function is still being created or updated, or (on AWS) a resent
+                // create found the mapping its lost answer made: look, then send again.
+                Err(e) if error_code(&e) == Some("ResourceConflictException") => Ok(
+                    Attempt::Unknown(create_once::brief("CreateEventSourceMapping", &e)),
+                ),
+                sent => create_once::attempt("CreateEventSourceMapping", sent)?.map(|out| {
+                    out.uuid
+                        .context("CreateEventSourceMapping returned no UUID")
+                }),
             }
-        })
-        .await?;
-        let uuid = out
-            .uuid()
-            .context("CreateEventSourceMapping returned no UUID")?;
-        wait_settled(cx, uuid).await
+        };
+        let find = || find_tagged(cx.aws, &desired.function, &desired.tags);
+        let uuid = create_once::create_once(cx, "creating the mapping", send, find).await?;
+        wait_settled(cx, &uuid).await
     }
 
     async fn update(
@@ -662,6 +675,27 @@ async fn observed_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, 
     aws.reads
         .once(format!("ListTags {arn}"), || read_tags(aws, arn))
         .await
+}
+
+/// The UUID of `function`'s mapping carrying the stack and resource tags in `tags`, read
+/// afresh (not the plan's cached listing).
+async fn find_tagged(
+    aws: &Aws,
+    function: &str,
+    tags: &BTreeMap<String, String>,
+) -> anyhow::Result<Option<String>> {
+    let mappings = list_mappings(aws, function).await?;
+    let found = try_join_all(
+        mappings
+            .iter()
+            .map(|m| read_tags(aws, m.event_source_mapping_arn().unwrap_or_default())),
+    )
+    .await?;
+    Ok(mappings
+        .iter()
+        .zip(&found)
+        .find(|(_, live)| same_owner(tags, live))
+        .and_then(|(m, _)| m.uuid.clone()))
 }
 
 async fn read_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, String>> {

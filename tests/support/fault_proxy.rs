@@ -1,8 +1,12 @@
 //! A fault-injecting proxy between the tool and the emulator: adds latency, answers with
 //! the service's own throttling error or a 500/503, or drops the connection, at set rates
 //! (seeded, so a run's faults are repeatable for the same request order) or only on named
-//! operations. Faults happen before the request is forwarded, as AWS throttles: the
+//! operations. Those faults happen before the request is forwarded, as AWS throttles: the
 //! emulator never sees a refused request.
+//!
+//! Two faults are scripted per operation instead: a named error (ResourceInUseException
+//! while "the table is updating"), and a lost answer, where the request is forwarded and
+//! carried out but the connection closes before the answer reaches the tool.
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -22,9 +26,49 @@ pub struct Faults {
     pub server_error: f64,
     /// Share whose connection is closed without an answer.
     pub drop: f64,
-    /// When not empty, faults hit only these operations.
+    /// Share of requests forwarded (so carried out) whose answer is then lost.
+    pub lost_answer: f64,
+    /// When not empty, the rate faults hit only these operations.
     pub only: Vec<String>,
+    /// Faults for the first calls of named operations, before any rate fault.
+    pub scripted: Vec<Scripted>,
     pub seed: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scripted {
+    /// `CreateTable`, `CreateFunction`, ... (Lambda's REST calls are named too).
+    pub operation: String,
+    pub fault: Fault,
+    /// How many of the operation's first calls get the fault.
+    pub times: u32,
+    /// Only calls whose body holds this text (a table's name, say).
+    pub body_has: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// The service's error with this code, in the service's shape.
+    Error(&'static str),
+    /// Forwarded and carried out; the connection then closes without the answer.
+    LostAnswer,
+}
+
+impl Scripted {
+    pub fn new(operation: &str, fault: Fault, times: u32) -> Scripted {
+        Scripted {
+            operation: operation.to_string(),
+            fault,
+            times,
+            body_has: None,
+        }
+    }
+
+    /// Only calls whose body holds `text`.
+    pub fn when_body_has(mut self, text: &str) -> Scripted {
+        self.body_has = Some(text.to_string());
+        self
+    }
 }
 
 #[derive(Debug, Default, Clone)]
@@ -32,6 +76,9 @@ pub struct Injected {
     pub throttled: u64,
     pub server_errors: u64,
     pub dropped: u64,
+    pub lost_answers: u64,
+    /// Named errors sent by a script.
+    pub errors: u64,
     pub forwarded: u64,
 }
 
@@ -39,7 +86,15 @@ pub struct FaultProxy {
     /// Serves the proxy; its tasks end when it is dropped with the proxy.
     _runtime: tokio::runtime::Runtime,
     pub url: String,
-    injected: Arc<Mutex<Injected>>,
+    state: Arc<Mutex<State>>,
+}
+
+/// What the proxy keeps across requests: its random numbers, the scripted faults left, and
+/// what it injected.
+struct State {
+    rng: fastrand::Rng,
+    scripted: Vec<Scripted>,
+    injected: Injected,
 }
 
 /// How the request's service speaks, which decides what its errors look like.
@@ -73,85 +128,178 @@ fn classify(req: &http::request::Parts, body: &[u8]) -> (Protocol, String) {
             action.to_string(),
         );
     }
-    (Protocol::Rest, format!("{} {}", req.method, req.uri.path()))
+    (
+        Protocol::Rest,
+        lambda_operation(req.method.as_str(), req.uri.path()),
+    )
 }
 
+/// The name of a Lambda REST call from its method and path (the ones the tool makes
+/// changes with); any other keeps `METHOD path`.
+fn lambda_operation(method: &str, path: &str) -> String {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let name = match (method, &parts[1..]) {
+        ("POST", ["functions"]) => "CreateFunction",
+        ("DELETE", ["functions", _]) => "DeleteFunction",
+        ("PUT", ["functions", _, "configuration"]) => "UpdateFunctionConfiguration",
+        ("PUT", ["functions", _, "code"]) => "UpdateFunctionCode",
+        ("POST", ["event-source-mappings"]) => "CreateEventSourceMapping",
+        ("PUT", ["event-source-mappings", _]) => "UpdateEventSourceMapping",
+        ("DELETE", ["event-source-mappings", _]) => "DeleteEventSourceMapping",
+        _ => return format!("{method} {path}"),
+    };
+    name.to_string()
+}
+
+/// The service's throttling error.
 fn throttled(protocol: &Protocol) -> Response<Full<Bytes>> {
-    let (status, content_type, body, error_type) = match protocol {
+    match protocol {
+        Protocol::Json => service_error(protocol, "ThrottlingException"),
+        Protocol::Query => service_error(protocol, "Throttling"),
+        Protocol::Ec2 => service_error(protocol, "RequestLimitExceeded"),
+        Protocol::Rest => service_error(protocol, "TooManyRequestsException"),
+    }
+}
+
+/// An error with `code`, shaped as the service would send it.
+fn service_error(protocol: &Protocol, code: &str) -> Response<Full<Bytes>> {
+    let message = format!("{code} (fault proxy)");
+    let (status, content_type, body) = match protocol {
         Protocol::Json => (
             StatusCode::BAD_REQUEST,
             "application/x-amz-json-1.0",
-            r#"{"__type":"ThrottlingException","message":"Rate exceeded (fault proxy)"}"#.to_string(),
-            None,
+            format!(r#"{{"__type":"{code}","message":"{message}"}}"#),
         ),
         Protocol::Query => (
             StatusCode::BAD_REQUEST,
             "text/xml",
-            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded (fault proxy)</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>".to_string(),
-            None,
+            format!(
+                "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+            ),
         ),
         Protocol::Ec2 => (
-            StatusCode::SERVICE_UNAVAILABLE,
+            if code == "RequestLimitExceeded" {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::BAD_REQUEST
+            },
             "text/xml",
-            "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded (fault proxy)</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>".to_string(),
-            None,
+            format!(
+                "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>"
+            ),
         ),
         Protocol::Rest => (
-            StatusCode::TOO_MANY_REQUESTS,
+            match code {
+                "TooManyRequestsException" => StatusCode::TOO_MANY_REQUESTS,
+                "ResourceConflictException" => StatusCode::CONFLICT,
+                _ => StatusCode::BAD_REQUEST,
+            },
             "application/json",
-            r#"{"message":"Rate exceeded (fault proxy)","Type":"User"}"#.to_string(),
-            Some("TooManyRequestsException"),
+            format!(r#"{{"message":"{message}","Type":"User"}}"#),
         ),
     };
     let mut builder = Response::builder()
         .status(status)
         .header("content-type", content_type);
-    if let Some(t) = error_type {
-        builder = builder.header("x-amzn-errortype", t);
+    if let Protocol::Rest = protocol {
+        builder = builder.header("x-amzn-errortype", code);
     }
     builder.body(Full::new(Bytes::from(body))).unwrap()
 }
 
+/// The scripted fault for this call of `operation`, if one is left.
+fn take_scripted(state: &mut State, operation: &str, body: &[u8]) -> Option<Fault> {
+    let body = String::from_utf8_lossy(body);
+    let script = state.scripted.iter_mut().find(|s| {
+        s.operation == operation
+            && s.times > 0
+            && s.body_has.as_deref().is_none_or(|text| body.contains(text))
+    })?;
+    script.times -= 1;
+    Some(script.fault.clone())
+}
+
+/// What happens to one request.
+enum Fate {
+    Drop,
+    Throttle,
+    ServerError(StatusCode),
+    Error(&'static str),
+    Forward { lose_answer: bool },
+}
+
+fn decide(faults: &Faults, state: &mut State, operation: &str, body: &[u8]) -> Fate {
+    if let Some(fault) = take_scripted(state, operation, body) {
+        return match fault {
+            Fault::Error(code) => Fate::Error(code),
+            Fault::LostAnswer => Fate::Forward { lose_answer: true },
+        };
+    }
+    let eligible = faults.only.is_empty() || faults.only.iter().any(|o| o == operation);
+    let mut roll = state.rng.f64();
+    if !eligible {
+        return Fate::Forward { lose_answer: false };
+    }
+    for (rate, fate) in [
+        (faults.drop, Fate::Drop),
+        (faults.throttle, Fate::Throttle),
+        (
+            faults.server_error / 2.0,
+            Fate::ServerError(StatusCode::INTERNAL_SERVER_ERROR),
+        ),
+        (
+            faults.server_error / 2.0,
+            Fate::ServerError(StatusCode::SERVICE_UNAVAILABLE),
+        ),
+        (faults.lost_answer, Fate::Forward { lose_answer: true }),
+    ] {
+        if roll < rate {
+            return fate;
+        }
+        roll -= rate;
+    }
+    Fate::Forward { lose_answer: false }
+}
+
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// One request: a fault, or forwarded to the emulator and its answer passed back.
+/// One request: a fault, or forwarded to the emulator and its answer passed back (or lost).
 async fn handle(
     req: Request<Incoming>,
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: String,
     faults: Arc<Faults>,
-    rng: Arc<Mutex<fastrand::Rng>>,
-    counts: Arc<Mutex<Injected>>,
+    state: Arc<Mutex<State>>,
 ) -> Result<Response<Full<Bytes>>, BoxError> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
     let (protocol, operation) = classify(&parts, &body);
     tokio::time::sleep(faults.latency).await;
-    let eligible = faults.only.is_empty() || faults.only.contains(&operation);
-    let roll = rng.lock().unwrap().f64();
-    if eligible && roll < faults.drop {
-        counts.lock().unwrap().dropped += 1;
-        return Err(BoxError::from("dropped by the fault proxy"));
-    }
-    let roll = roll - faults.drop;
-    if eligible && (0.0..faults.throttle).contains(&roll) {
-        counts.lock().unwrap().throttled += 1;
-        return Ok(throttled(&protocol));
-    }
-    let roll = roll - faults.throttle;
-    if eligible && (0.0..faults.server_error).contains(&roll) {
-        counts.lock().unwrap().server_errors += 1;
-        let status = if roll < faults.server_error / 2.0 {
-            StatusCode::INTERNAL_SERVER_ERROR
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        let mut response =
-            Response::new(Full::new(Bytes::from_static(b"fault proxy: server error")));
-        *response.status_mut() = status;
-        return Ok(response);
-    }
-    counts.lock().unwrap().forwarded += 1;
+    let fate = decide(&faults, &mut state.lock().unwrap(), &operation, &body);
+    let count = |f: fn(&mut Injected)| f(&mut state.lock().unwrap().injected);
+    let lose_answer = match fate {
+        Fate::Drop => {
+            count(|i| i.dropped += 1);
+            return Err(BoxError::from("dropped by the fault proxy"));
+        }
+        Fate::Throttle => {
+            count(|i| i.throttled += 1);
+            return Ok(throttled(&protocol));
+        }
+        Fate::ServerError(status) => {
+            count(|i| i.server_errors += 1);
+            let mut response =
+                Response::new(Full::new(Bytes::from_static(b"fault proxy: server error")));
+            *response.status_mut() = status;
+            return Ok(response);
+        }
+        Fate::Error(code) => {
+            count(|i| i.errors += 1);
+            return Ok(service_error(&protocol, code));
+        }
+        Fate::Forward { lose_answer } => lose_answer,
+    };
+    count(|i| i.forwarded += 1);
     let uri = format!(
         "{upstream}{}",
         parts.uri.path_and_query().map_or("/", |p| p.as_str())
@@ -163,6 +311,10 @@ async fn handle(
     let response = client.request(forward.body(Full::new(body))?).await?;
     let (parts, body) = response.into_parts();
     let body = body.collect().await?.to_bytes();
+    if lose_answer {
+        count(|i| i.lost_answers += 1);
+        return Err(BoxError::from("answer lost by the fault proxy"));
+    }
     Ok(Response::from_parts(parts, Full::new(body)))
 }
 
@@ -179,35 +331,36 @@ impl FaultProxy {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let injected = Arc::new(Mutex::new(Injected::default()));
-        let rng = Arc::new(Mutex::new(fastrand::Rng::with_seed(faults.seed)));
+        let state = Arc::new(Mutex::new(State {
+            rng: fastrand::Rng::with_seed(faults.seed),
+            scripted: faults.scripted.clone(),
+            injected: Injected::default(),
+        }));
         let client: Client<HttpConnector, Full<Bytes>> =
             Client::builder(TokioExecutor::new()).build_http();
         let upstream = upstream.to_string();
         let faults = Arc::new(faults);
-        let counts = injected.clone();
+        let shared = state.clone();
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (client, upstream, faults, rng, counts) = (
+                let (client, upstream, faults, state) = (
                     client.clone(),
                     upstream.clone(),
                     faults.clone(),
-                    rng.clone(),
-                    counts.clone(),
+                    shared.clone(),
                 );
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                        let (client, upstream, faults, rng, counts) = (
+                        let (client, upstream, faults, state) = (
                             client.clone(),
                             upstream.clone(),
                             faults.clone(),
-                            rng.clone(),
-                            counts.clone(),
+                            state.clone(),
                         );
-                        handle(req, client, upstream, faults, rng, counts)
+                        handle(req, client, upstream, faults, state)
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -218,11 +371,22 @@ impl FaultProxy {
         FaultProxy {
             _runtime: runtime,
             url,
-            injected,
+            state,
         }
     }
 
+    /// Scripted operations whose faults were not all used (never called, or called less).
+    pub fn scripts_left(&self) -> Vec<String> {
+        let state = self.state.lock().unwrap();
+        state
+            .scripted
+            .iter()
+            .filter(|s| s.times > 0)
+            .map(|s| s.operation.clone())
+            .collect()
+    }
+
     pub fn injected(&self) -> Injected {
-        self.injected.lock().unwrap().clone()
+        self.state.lock().unwrap().injected.clone()
     }
 }
