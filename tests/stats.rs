@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Emulator, StackFile};
+use support::{Emulator, StackFile, cli, default_stack_in};
 
 #[test]
 fn stats_count_every_call_the_emulator_received() {
@@ -44,4 +44,41 @@ fn stats_count_every_call_the_emulator_received() {
     // Without --stats, nothing of the kind is printed.
     let run = file.run(&["plan"]).expect_code(0);
     assert!(!run.stderr.contains("Stats:"), "{}", run.stderr);
+}
+
+/// `plan`, `drift` and a no-op `apply` of the default stack never send the same call twice
+/// (reads that several resources need are shared within a run).
+#[test]
+fn no_call_is_made_twice() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = default_stack_in(dir.path());
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "-f",
+            file.to_str().unwrap(),
+            "--env",
+            "local",
+            "--endpoint-url",
+            emulator.url.as_str(),
+        ];
+        all.extend_from_slice(args);
+        cli(&all, dir.path())
+    };
+    run(&["apply", "--auto-approve"]).expect_code(0);
+    for command in [&["plan"][..], &["drift"], &["apply", "--auto-approve"]] {
+        emulator.clear_requests();
+        run(command).expect_code(0);
+        let mut seen = std::collections::BTreeMap::<String, usize>::new();
+        let requests = emulator.requests();
+        for request in requests.iter().filter(|r| !r.lock) {
+            *seen.entry(request.call.clone()).or_default() += 1;
+        }
+        let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(
+            twice.is_empty(),
+            "{command:?} sent these more than once: {twice:#?}"
+        );
+        assert!(requests.len() > 10, "{command:?}: {requests:?}");
+    }
 }

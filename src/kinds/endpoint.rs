@@ -316,22 +316,15 @@ impl Kind for Endpoint {
         let service_name = self.service_name(&aws.region);
         let vpc_id = vpc::resolve_vpc(aws, &self.vpc).await?;
         let endpoints = async {
-            let mut all = Vec::new();
-            let mut next = None;
-            loop {
-                let request = aws
-                    .ec2
-                    .describe_vpc_endpoints()
-                    .filters(filter("service-name", &service_name))
-                    .filters(filter("vpc-endpoint-type", "Gateway"))
-                    .set_next_token(next);
-                let out = sdk("DescribeVpcEndpoints", request.send().await)?;
-                all.extend(out.vpc_endpoints.unwrap_or_default());
-                match out.next_token {
-                    Some(t) => next = Some(t),
-                    None => return anyhow::Ok(all),
-                }
-            }
+            let all = all_endpoints(aws).await?;
+            anyhow::Ok(
+                all.into_iter()
+                    .filter(|e| {
+                        e.service_name() == Some(service_name.as_str())
+                            && e.vpc_endpoint_type() == Some(&ec2::VpcEndpointType::Gateway)
+                    })
+                    .collect::<Vec<_>>(),
+            )
         };
         let (route_table_ids, endpoints) =
             tokio::try_join!(self.resolve_route_tables(aws, &vpc_id), endpoints)?;
@@ -525,30 +518,42 @@ impl Kind for Endpoint {
         owner: &str,
         _skip: &BTreeSet<String>,
     ) -> anyhow::Result<Vec<LiveEndpoint>> {
-        let mut found = Vec::new();
-        let mut next = None;
-        loop {
-            let request = aws
-                .ec2
-                .describe_vpc_endpoints()
-                .filters(filter(&format!("tag:{STACK_TAG}"), owner))
-                .set_next_token(next);
-            let out = sdk("DescribeVpcEndpoints", request.send().await)?;
-            for e in out.vpc_endpoints.unwrap_or_default() {
-                if !gone(&e) {
-                    found.push(live_from(&e)?);
-                }
-            }
-            match out.next_token {
-                Some(t) => next = Some(t),
-                None => return Ok(found),
-            }
-        }
+        let tagged = |e: &ec2::VpcEndpoint| {
+            e.tags()
+                .iter()
+                .any(|t| t.key() == Some(STACK_TAG) && t.value() == Some(owner))
+        };
+        all_endpoints(aws)
+            .await?
+            .iter()
+            .filter(|e| tagged(e) && !gone(e))
+            .map(live_from)
+            .collect()
     }
 
     async fn delete_orphan(cx: &ExecCtx<'_>, live: &LiveEndpoint) -> anyhow::Result<()> {
         delete_endpoint(cx, live).await
     }
+}
+
+/// Every VPC endpoint in the region, listed once per run: the endpoint's read picks those
+/// of its service, orphan discovery the stack's.
+async fn all_endpoints(aws: &Aws) -> anyhow::Result<Vec<ec2::VpcEndpoint>> {
+    aws.reads
+        .once("DescribeVpcEndpoints".into(), || async {
+            let mut all = Vec::new();
+            let mut next = None;
+            loop {
+                let request = aws.ec2.describe_vpc_endpoints().set_next_token(next);
+                let out = sdk("DescribeVpcEndpoints", request.send().await)?;
+                all.extend(out.vpc_endpoints.unwrap_or_default());
+                match out.next_token {
+                    Some(t) => next = Some(t),
+                    None => return Ok(all),
+                }
+            }
+        })
+        .await
 }
 
 /// The id of the endpoint (not deleted) carrying the stack and resource tags in `tags`.

@@ -294,7 +294,14 @@ impl Kind for Trigger {
             // there is nothing to find it by.
             return Ok(None);
         };
-        let mappings = list_mappings(aws, &function).await?;
+        let mappings: Vec<_> = all_mappings(aws)
+            .await?
+            .into_iter()
+            .filter(|m| {
+                m.function_arn()
+                    .is_some_and(|arn| function_name(arn) == function)
+            })
+            .collect();
         // Tags are not in the listing: one ListTags per mapping, all at once.
         let tags = try_join_all(
             mappings
@@ -537,18 +544,7 @@ impl Kind for Trigger {
         _skip: &std::collections::BTreeSet<String>,
     ) -> anyhow::Result<Vec<LiveTrigger>> {
         use futures::StreamExt;
-        let mut all = Vec::new();
-        let mut marker = None;
-        loop {
-            let request = aws.lambda.list_event_source_mappings().set_marker(marker);
-            let out = sdk("ListEventSourceMappings", request.send().await)?;
-            all.extend(out.event_source_mappings.unwrap_or_default());
-            match out.next_marker {
-                Some(m) if !m.is_empty() => marker = Some(m),
-                _ => break,
-            }
-        }
-        futures::stream::iter(all)
+        futures::stream::iter(all_mappings(aws).await?)
             .map(|m| async move {
                 let arn = m.event_source_mapping_arn().unwrap_or_default();
                 let tags = observed_tags(aws, arn).await?;
@@ -674,6 +670,26 @@ async fn wait_settled(cx: &ExecCtx<'_>, uuid: &str) -> anyhow::Result<LiveTrigge
 async fn observed_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, String>> {
     aws.reads
         .once(format!("ListTags {arn}"), || read_tags(aws, arn))
+        .await
+}
+
+/// Every mapping in the account and region, listed once per run: the trigger's read picks
+/// its function's, orphan discovery the stack's.
+async fn all_mappings(aws: &Aws) -> anyhow::Result<Vec<lambda::EventSourceMappingConfiguration>> {
+    aws.reads
+        .once("ListEventSourceMappings".into(), || async {
+            let mut all = Vec::new();
+            let mut marker = None;
+            loop {
+                let request = aws.lambda.list_event_source_mappings().set_marker(marker);
+                let out = sdk("ListEventSourceMappings", request.send().await)?;
+                all.extend(out.event_source_mappings.unwrap_or_default());
+                match out.next_marker {
+                    Some(m) if !m.is_empty() => marker = Some(m),
+                    _ => return Ok(all),
+                }
+            }
+        })
         .await
 }
 

@@ -49,6 +49,8 @@ pub struct Request {
     pub operation: String,
     /// On the deploy lock's table (`cruddur-infra-locks`), not on the stack.
     pub lock: bool,
+    /// What makes two calls the same call: operation, URL and body.
+    pub call: String,
 }
 
 impl Request {
@@ -137,9 +139,16 @@ impl Emulator {
             .filter(|l| !l.trim().is_empty())
             .map(|line| {
                 let entry: serde_json::Value = serde_json::from_str(line).expect("recorder line");
+                let body = body_of(&entry);
                 Request {
                     operation: operation_of(&entry),
-                    lock: body_of(&entry).contains("cruddur-infra-locks"),
+                    lock: body.contains("cruddur-infra-locks"),
+                    call: format!(
+                        "{} {} {}",
+                        operation_of(&entry),
+                        entry["url"].as_str().unwrap_or_default(),
+                        body
+                    ),
                 }
             })
             .collect()
