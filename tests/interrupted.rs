@@ -112,3 +112,64 @@ fn killed_at_each_step_of_an_apply_the_next_apply_converges() {
     }
     assert!(k > 5, "too few kill points: {k}");
 }
+
+/// A killed run's lock is left behind, and expires: the next apply says whom it waits for,
+/// waits out the lease (60 s after the last renewal), takes the lock and converges.
+#[test]
+fn a_killed_runs_lock_expires_and_the_next_apply_takes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = default_stack_in(dir.path());
+    let file = file.to_str().unwrap();
+    cli(&["-f", file, "--env", "local", "build"], dir.path()).expect_code(0);
+    let emulator = Emulator::start();
+    let live = Live::new(&emulator);
+    assert!(
+        apply_killed_after(&emulator, file, 1),
+        "apply finished first"
+    );
+    // The lock is still there, held by the killed process.
+    let held = live
+        .block_on(
+            live.client
+                .get_item()
+                .table_name("cruddur-infra-locks")
+                .key("lock_id", ddb::AttributeValue::S("cruddur/local".into()))
+                .consistent_read(true)
+                .send(),
+        )
+        .unwrap();
+    assert!(held.item.is_some(), "the killed run left no lock");
+
+    let next = cli(
+        &args(
+            file,
+            &emulator.url,
+            &["--lock-timeout", "180", "apply", "--auto-approve"],
+        ),
+        dir.path(),
+    )
+    .expect_code(0);
+    assert!(
+        next.stderr
+            .contains("Waiting for the deploy lock of cruddur/local: held by"),
+        "{}",
+        next.stderr
+    );
+    cli(
+        &args(file, &emulator.url, &["plan", "--detailed-exitcode"]),
+        dir.path(),
+    )
+    .expect_code(0);
+    // Released at the end.
+    let after = live
+        .block_on(
+            live.client
+                .get_item()
+                .table_name("cruddur-infra-locks")
+                .key("lock_id", ddb::AttributeValue::S("cruddur/local".into()))
+                .consistent_read(true)
+                .send(),
+        )
+        .unwrap();
+    assert!(after.item.is_none(), "lock not released: {:?}", after.item);
+}
