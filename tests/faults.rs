@@ -8,7 +8,7 @@
 mod support;
 
 use support::fault_proxy::{Fault, FaultProxy, Faults, Scripted};
-use support::{Emulator, Live, cli, default_stack_in};
+use support::{Emulator, Live, default_stack_in, run_default};
 
 #[test]
 fn apply_update_and_destroy_converge_under_throttling_server_errors_and_lost_connections() {
@@ -45,16 +45,7 @@ fn apply_update_and_destroy_converge_under_throttling_server_errors_and_lost_con
         "{}",
         applied.stderr
     );
-    run(&["plan", "--detailed-exitcode"]).expect_code(0);
-    assert_eq!(live.endpoints().len(), 1, "a duplicate endpoint");
-    let mappings = live
-        .block_on(live.lambda.list_event_source_mappings().send())
-        .unwrap();
-    assert_eq!(
-        mappings.event_source_mappings().len(),
-        1,
-        "a duplicate mapping"
-    );
+    assert_converged_once(run, &live);
 
     // An update, with a row in the table that must survive it.
     live.put("cruddur-messages-local", "MSG#g1", "2024-01-01");
@@ -85,10 +76,7 @@ fn apply_update_and_destroy_converge_under_throttling_server_errors_and_lost_con
     run(&["destroy", "--auto-approve", "--allow-data-loss"]).expect_code(0);
     assert!(live.table("cruddur-messages-local").is_none());
     assert!(live.endpoints().is_empty());
-    let mappings = live
-        .block_on(live.lambda.list_event_source_mappings().send())
-        .unwrap();
-    assert!(mappings.event_source_mappings().is_empty());
+    assert!(live.mappings().is_empty());
     let injected = proxy.injected();
     eprintln!("faults injected over the three runs: {injected:?}");
     assert!(
@@ -104,19 +92,16 @@ fn run_via(
     file: &std::path::Path,
     args: &[&str],
 ) -> support::Run {
-    let mut all = vec![
-        "-f",
-        file.to_str().unwrap(),
-        "--env",
-        "local",
-        "--endpoint-url",
-        proxy.url.as_str(),
-        "--no-color",
-        "--stats",
-        "-v",
-    ];
+    let mut all = vec!["--no-color", "--stats", "-v"];
     all.extend_from_slice(args);
-    cli(&all, dir)
+    run_default(dir, file, &proxy.url, &all)
+}
+
+/// Converged, and nothing made twice: a clean plan, one endpoint and one mapping.
+fn assert_converged_once(run: impl Fn(&[&str]) -> support::Run, live: &Live) {
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    assert_eq!(live.endpoints().len(), 1, "a duplicate endpoint");
+    assert_eq!(live.mappings().len(), 1, "a duplicate mapping");
 }
 
 /// Every call that changes something loses its first answer: AWS made the change but the
@@ -201,16 +186,7 @@ fn lost_answers_on_every_change_converge_in_the_same_run() {
         proxy.injected(),
         applied.stderr
     );
-    run(&["plan", "--detailed-exitcode"]).expect_code(0);
-    assert_eq!(live.endpoints().len(), 1, "a duplicate endpoint");
-    let mappings = live
-        .block_on(live.lambda.list_event_source_mappings().send())
-        .unwrap();
-    assert_eq!(
-        mappings.event_source_mappings().len(),
-        1,
-        "a duplicate mapping"
-    );
+    assert_converged_once(run, &live);
 
     // An update of the table and of the function's configuration.
     live.put("cruddur-messages-local", "MSG#g1", "2024-01-01");
@@ -235,10 +211,7 @@ fn lost_answers_on_every_change_converge_in_the_same_run() {
     assert!(live.table("cruddur-messages-local").is_none());
     assert!(live.endpoints().is_empty());
     assert!(live.role("cruddur-stream-processor-local").is_none());
-    let mappings = live
-        .block_on(live.lambda.list_event_source_mappings().send())
-        .unwrap();
-    assert!(mappings.event_source_mappings().is_empty());
+    assert!(live.mappings().is_empty());
     // Every change lost its first answer.
     assert_eq!(
         proxy.scripts_left(),
@@ -273,17 +246,13 @@ fn busy_errors_are_waited_out_logged_and_counted() {
     let dir = tempfile::tempdir().unwrap();
     let (file, text) = default_stack_in(dir.path());
     // Deployed straight to the emulator; the update goes through the proxy.
-    let direct = [
-        "-f",
-        file.to_str().unwrap(),
-        "--env",
-        "local",
-        "--endpoint-url",
-        emulator.url.as_str(),
-        "apply",
-        "--auto-approve",
-    ];
-    cli(&direct, dir.path()).expect_code(0);
+    run_default(
+        dir.path(),
+        &file,
+        &emulator.url,
+        &["apply", "--auto-approve"],
+    )
+    .expect_code(0);
     std::fs::write(
         &file,
         text.replace(

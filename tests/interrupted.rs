@@ -96,11 +96,8 @@ fn killed_at_each_step_of_an_apply_the_next_apply_converges() {
             1,
             "duplicate endpoint after a kill at change {k}"
         );
-        let mappings = live
-            .block_on(live.lambda.list_event_source_mappings().send())
-            .unwrap();
         assert_eq!(
-            mappings.event_source_mappings().len(),
+            live.mappings().len(),
             1,
             "duplicate mapping after a kill at change {k}"
         );
@@ -128,17 +125,10 @@ fn a_killed_runs_lock_expires_and_the_next_apply_takes_it() {
         "apply finished first"
     );
     // The lock is still there, held by the killed process.
-    let held = live
-        .block_on(
-            live.client
-                .get_item()
-                .table_name("cruddur-infra-locks")
-                .key("lock_id", ddb::AttributeValue::S("cruddur/local".into()))
-                .consistent_read(true)
-                .send(),
-        )
-        .unwrap();
-    assert!(held.item.is_some(), "the killed run left no lock");
+    assert!(
+        live.lock_item("cruddur/local").is_some(),
+        "the killed run left no lock"
+    );
 
     let next = cli(
         &args(
@@ -161,15 +151,6 @@ fn a_killed_runs_lock_expires_and_the_next_apply_takes_it() {
     )
     .expect_code(0);
     // Released at the end.
-    let after = live
-        .block_on(
-            live.client
-                .get_item()
-                .table_name("cruddur-infra-locks")
-                .key("lock_id", ddb::AttributeValue::S("cruddur/local".into()))
-                .consistent_read(true)
-                .send(),
-        )
-        .unwrap();
-    assert!(after.item.is_none(), "lock not released: {:?}", after.item);
+    let after = live.lock_item("cruddur/local");
+    assert!(after.is_none(), "lock not released: {after:?}");
 }

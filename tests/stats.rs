@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Emulator, StackFile, cli, default_stack_in};
+use support::{Emulator, StackFile, default_stack_in, run_default};
 
 #[test]
 fn stats_count_every_call_the_emulator_received() {
@@ -53,18 +53,7 @@ fn no_call_is_made_twice() {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = default_stack_in(dir.path());
-    let run = |args: &[&str]| {
-        let mut all = vec![
-            "-f",
-            file.to_str().unwrap(),
-            "--env",
-            "local",
-            "--endpoint-url",
-            emulator.url.as_str(),
-        ];
-        all.extend_from_slice(args);
-        cli(&all, dir.path())
-    };
+    let run = |args: &[&str]| run_default(dir.path(), &file, &emulator.url, args);
     run(&["apply", "--auto-approve"]).expect_code(0);
     for command in [&["plan"][..], &["drift"], &["apply", "--auto-approve"]] {
         emulator.clear_requests();

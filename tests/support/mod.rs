@@ -251,6 +251,21 @@ pub fn default_stack_in(dir: &Path) -> (PathBuf, String) {
     (file, text)
 }
 
+/// Runs the tool on the default stack `file` (see `default_stack_in`), environment `local`,
+/// against `url` (an emulator, or a proxy in front of one).
+pub fn run_default(dir: &Path, file: &Path, url: &str, args: &[&str]) -> Run {
+    let mut all = vec![
+        "-f",
+        file.to_str().unwrap(),
+        "--env",
+        "local",
+        "--endpoint-url",
+        url,
+    ];
+    all.extend_from_slice(args);
+    cli(&all, dir)
+}
+
 /// A stack file in a directory of its own. `resources` is the YAML under `resources:`,
 /// indented by two spaces; the environment `test` points at the emulator.
 pub struct StackFile {
@@ -554,6 +569,31 @@ impl Live {
             .into_iter()
             .filter_map(|p| p.policy_arn)
             .collect()
+    }
+
+    /// Every event source mapping in the emulator.
+    pub fn mappings(&self) -> Vec<aws_sdk_lambda::types::EventSourceMappingConfiguration> {
+        self.block_on(self.lambda.list_event_source_mappings().send())
+            .unwrap()
+            .event_source_mappings
+            .unwrap_or_default()
+    }
+
+    /// The deploy lock's item of `id` (`<stack>/<env>`), read consistently.
+    pub fn lock_item(
+        &self,
+        id: &str,
+    ) -> Option<std::collections::HashMap<String, ddb::AttributeValue>> {
+        self.block_on(
+            self.client
+                .get_item()
+                .table_name("cruddur-infra-locks")
+                .key("lock_id", ddb::AttributeValue::S(id.into()))
+                .consistent_read(true)
+                .send(),
+        )
+        .unwrap()
+        .item
     }
 
     /// Gateway endpoints that are not deleted.
