@@ -369,7 +369,9 @@ async fn apply(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `work` holding the deploy lock of the stack and environment: the plan is made and
-/// carried out under it, so another run's changes cannot slip in between.
+/// carried out under it, so another run's changes cannot slip in between. Should the lease
+/// be lost, `work` is stopped where it is (as if the process had been killed, which the
+/// next run converges from) instead of going on beside another run.
 async fn with_lock(
     g: &Global,
     stack: &Stack,
@@ -377,14 +379,14 @@ async fn with_lock(
     command: &str,
     work: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
 ) -> anyhow::Result<ExitCode> {
-    let lock = lock::acquire(
-        aws,
-        &stack.owner(),
-        command,
-        Duration::from_secs(g.lock_timeout),
-    )
-    .await?;
-    let result = work.await;
+    let id = stack.owner();
+    let mut lock = lock::acquire(aws, &id, command, Duration::from_secs(g.lock_timeout)).await?;
+    let result = tokio::select! {
+        result = work => result,
+        why = lock.lost() => Err(anyhow::anyhow!(
+            "stopped: the deploy lock of {id} {why}. This {command} did not finish; run it again once the other run is done, and it converges from where this one stopped"
+        )),
+    };
     let released = lock.release().await;
     let code = result?;
     released?;

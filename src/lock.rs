@@ -4,7 +4,10 @@
 //! (`cruddur-infra-locks`, on-demand billing, shared by all stacks), written with a
 //! conditional PutItem so exactly one runner gets it. The holder renews the lease while it
 //! works; a runner killed outright leaves a lease that expires, after which the next one
-//! takes over. `plan`, `drift` and `outputs` read only and take no lock.
+//! takes over. A holder that loses its lease (taken over after renewals failed for a whole
+//! lease, say while the machine was suspended) stops at once rather than go on changing
+//! what the new holder is changing. `plan`, `drift` and `outputs` read only and take no
+//! lock.
 //!
 //! Expiry compares the runners' clocks with each other (they are AWS-synchronised in CI);
 //! the lease is long enough (60 s) that ordinary skew does not matter.
@@ -18,6 +21,8 @@ pub const TABLE: &str = "cruddur-infra-locks";
 const LEASE: Duration = Duration::from_secs(60);
 const FIRST_POLL: Duration = Duration::from_millis(250);
 const MAX_POLL: Duration = Duration::from_secs(5);
+/// How soon a failed renewal is tried again.
+const RENEW_RETRY: Duration = Duration::from_secs(2);
 
 /// A held lock; release it with [`Lock::release`]. Dropped without release (a panic),
 /// the lease simply expires.
@@ -25,7 +30,8 @@ pub struct Lock {
     aws: Aws,
     id: String,
     holder: String,
-    renewer: tokio::task::JoinHandle<()>,
+    /// Renews the lease; ends only when the lease is lost, saying how.
+    renewer: tokio::task::JoinHandle<String>,
 }
 
 fn now() -> u64 {
@@ -244,10 +250,17 @@ async fn create_table(aws: &Aws) -> anyhow::Result<()> {
     }
 }
 
-/// Extends the lease every third of it, for as long as the lock is held.
-async fn renew(aws: Aws, id: String, holder: String) {
+/// Extends the lease every third of it, for as long as the lock is held. Returns only when
+/// the lease is no longer ours: another runner holds it, or renewals failed until it ran
+/// out (from then on another runner may take it).
+async fn renew(aws: Aws, id: String, holder: String) -> String {
+    // The lease as last confirmed; the expiry written is computed before the request goes
+    // out, so this is never later than what AWS holds.
+    let mut held_until = Instant::now() + LEASE;
+    let mut pause = LEASE / 3;
     loop {
-        tokio::time::sleep(LEASE / 3).await;
+        tokio::time::sleep(pause).await;
+        let sent = Instant::now();
         let request = aws
             .dynamodb
             .update_item()
@@ -257,17 +270,43 @@ async fn renew(aws: Aws, id: String, holder: String) {
             .condition_expression("holder = :me")
             .expression_attribute_values(":expires", n(now() + LEASE.as_secs()))
             .expression_attribute_values(":me", s(&holder));
-        if let Err(e) = request.send().await {
-            tracing::warn!(
-                lock = %id,
-                error = %crate::aws::describe_error("UpdateItem (deploy lock)", &e),
-                "could not renew the deploy lock"
-            );
+        match request.send().await {
+            Ok(_) => {
+                held_until = sent + LEASE;
+                pause = LEASE / 3;
+                tracing::debug!(lock = %id, "renewed the deploy lock");
+            }
+            Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => {
+                return match read_holder(&aws, &id).await {
+                    Ok(Some(current)) => format!("was taken over: {}", current.describe()),
+                    Ok(None) => "was deleted by someone else".to_string(),
+                    Err(_) => "is no longer ours".to_string(),
+                };
+            }
+            Err(e) => {
+                let error = crate::aws::describe_error("UpdateItem (deploy lock)", &e);
+                if Instant::now() + RENEW_RETRY >= held_until {
+                    return format!(
+                        "could not be renewed before its lease ran out ({error}); another run may take it now"
+                    );
+                }
+                tracing::warn!(lock = %id, %error, "could not renew the deploy lock; trying again");
+                pause = RENEW_RETRY;
+            }
         }
     }
 }
 
 impl Lock {
+    /// Resolves only when the lease is lost, saying how: the holder must stop changing
+    /// things, since another run may now be changing them too.
+    pub async fn lost(&mut self) -> String {
+        match (&mut self.renewer).await {
+            Ok(why) => why,
+            Err(e) => format!("could not be renewed ({e})"),
+        }
+    }
+
     /// Gives the lock back (only if still ours).
     pub async fn release(self) -> anyhow::Result<()> {
         self.renewer.abort();
