@@ -11,7 +11,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 use support::fault_proxy::{FaultProxy, Faults};
-use support::{Emulator, cli, default_stack_in};
+use support::{Emulator, cli, default_stack_in, run_default};
 
 const LATENCY: Duration = Duration::from_millis(50);
 
@@ -27,18 +27,10 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = default_stack_in(dir.path());
     let run = |args: &[&str]| {
-        let mut all = vec![
-            "-f",
-            file.to_str().unwrap(),
-            "--env",
-            "local",
-            "--endpoint-url",
-            proxy.url.as_str(),
-            "--stats",
-        ];
+        let mut all = vec!["--stats"];
         all.extend_from_slice(args);
         let started = Instant::now();
-        let out = cli(&all, dir.path());
+        let out = run_default(dir.path(), &file, &proxy.url, &all);
         let wall = started.elapsed();
         assert_eq!(out.code, 0, "{}", out.stderr);
         let calls = out
