@@ -5,9 +5,9 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{Emulator, Live, cli, ddb, default_stack_in};
+use support::{Emulator, Live, cli, cli_command, ddb, default_stack_in};
 
 fn args<'a>(file: &'a str, url: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec![
@@ -27,15 +27,14 @@ fn args<'a>(file: &'a str, url: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
 /// whether it was killed (false: the apply finished first).
 fn apply_killed_after(emulator: &Emulator, file: &str, k: usize) -> bool {
     emulator.clear_requests();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cruddur-infra"))
-        .args(args(file, &emulator.url, &["apply", "--auto-approve"]))
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = cli_command(
+        &args(file, &emulator.url, &["apply", "--auto-approve"]),
+        std::path::Path::new(file).parent().unwrap(),
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let started = Instant::now();
     loop {
         if emulator.mutating_requests().len() >= k {

@@ -3,9 +3,9 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use support::fault_proxy::{Fault, FaultProxy, Faults, Scripted};
-use support::{Emulator, Live, StackFile, ddb};
+use support::{Emulator, Live, StackFile, cli_command, ddb};
 
 const TABLE: &str = "  messages:\n    type: dynamodb_table\n    name: locked-messages\n    attributes: { pk: S }\n    key: { hash: pk }\n";
 
@@ -18,22 +18,10 @@ fn epoch() -> u64 {
 
 /// Starts the tool on `file` (environment `test`) in the background.
 fn start(file: &StackFile, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_cruddur-infra"))
-        .args([
-            "-f",
-            file.path().to_str().unwrap(),
-            "--env",
-            "test",
-            "--no-color",
-        ])
-        .args(args)
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    let path = file.path();
+    let mut all = vec!["-f", path.to_str().unwrap(), "--env", "test", "--no-color"];
+    all.extend_from_slice(args);
+    cli_command(&all, path.parent().unwrap()).spawn().unwrap()
 }
 
 /// Writes a lock item as another runner would have, expiring in `seconds`.

@@ -353,24 +353,34 @@ pub fn cli(args: &[&str], cwd: &Path) -> Run {
 }
 
 pub fn cli_with_env(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Run {
+    let mut cmd = cli_command(args, cwd);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    Run::from(cmd.output().expect("run cruddur-infra"))
+}
+
+/// The CLI with `args`, ready to run or spawn: a clean AWS environment (nothing from the
+/// developer's shell or home leaks in), stdin not a terminal, stdout and stderr piped.
+pub fn cli_command(args: &[&str], cwd: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cruddur-infra"));
-    cmd.args(args).current_dir(cwd).stdin(Stdio::null());
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (key, _) in std::env::vars() {
         if key.starts_with("AWS_") || key == "CRUDDUR_ENV" || key == "RUST_LOG" {
             cmd.env_remove(key);
         }
     }
-    // No shared config or credentials files from the developer's home either.
     cmd.env("AWS_CONFIG_FILE", "/nonexistent/cruddur-infra-test-config")
         .env(
             "AWS_SHARED_CREDENTIALS_FILE",
             "/nonexistent/cruddur-infra-test-credentials",
         )
         .env("AWS_EC2_METADATA_DISABLED", "true");
-    for (key, value) in env {
-        cmd.env(key, value);
-    }
-    Run::from(cmd.output().expect("run cruddur-infra"))
+    cmd
 }
 
 /// Live DynamoDB state on the emulator, read (and, for setting up a test, written) through
