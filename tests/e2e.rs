@@ -12,25 +12,16 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::runtime_api::{Outcome, RuntimeApi};
-use support::{Emulator, Live, cli, ddb, repo_root};
+use support::{Emulator, Live, ddb, repo_root, run_default};
 
 const TABLE: &str = "cruddur-messages-local";
 const INDEX: &str = "message-group-sk-index";
 const FUNCTION: &str = "cruddur-stream-processor-local";
 
 fn run(emulator: &Emulator, dir: &Path, args: &[&str]) -> support::Run {
-    let stack = repo_root().join("stack.yaml");
-    let mut all = vec![
-        "-f",
-        stack.to_str().unwrap(),
-        "--env",
-        "local",
-        "--endpoint-url",
-        emulator.url.as_str(),
-        "--no-color",
-    ];
+    let mut all = vec!["--no-color"];
     all.extend_from_slice(args);
-    cli(&all, dir)
+    run_default(dir, &repo_root().join("stack.yaml"), &emulator.url, &all)
 }
 
 fn s(v: &str) -> ddb::AttributeValue {

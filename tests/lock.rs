@@ -100,16 +100,8 @@ fn a_held_lock_makes_apply_wait_then_fail_and_an_expired_one_is_taken_over() {
     file.run(&["apply", "--auto-approve"]).expect_code(0);
     assert!(live.table("locked-messages").is_some());
     // And gives it back.
-    let item = live
-        .block_on(
-            live.client
-                .get_item()
-                .table_name("cruddur-infra-locks")
-                .key("lock_id", ddb::AttributeValue::S("locked/test".into()))
-                .send(),
-        )
-        .unwrap();
-    assert!(item.item.is_none(), "the lock was not released: {item:?}");
+    let item = live.lock_item("locked/test");
+    assert!(item.is_none(), "the lock was not released: {item:?}");
 }
 
 #[test]

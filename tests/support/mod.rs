@@ -251,8 +251,9 @@ pub fn default_stack_in(dir: &Path) -> (PathBuf, String) {
     (file, text)
 }
 
-/// Runs the tool on the default stack `file` (see `default_stack_in`), environment `local`,
-/// against `url` (an emulator, or a proxy in front of one).
+/// Runs the tool on the default stack `file` (the repository's stack.yaml, or a copy made
+/// by `default_stack_in`), environment `local`, against `url` (an emulator, or a proxy in
+/// front of one).
 pub fn run_default(dir: &Path, file: &Path, url: &str, args: &[&str]) -> Run {
     let mut all = vec![
         "-f",
