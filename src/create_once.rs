@@ -9,7 +9,7 @@
 //! by its tags first, and sends again only when it is not there.
 
 use crate::aws::describe_error;
-use crate::kinds::ExecCtx;
+use crate::exec::ExecCtx;
 use crate::wait::{self, Check};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;

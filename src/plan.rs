@@ -3,8 +3,8 @@
 //! JSON (`--output json`, documented in the README; `format_version` changes only when a
 //! field is removed or its meaning changes).
 
-use crate::spec::template::UNKNOWN;
-use serde::Serialize;
+use crate::values::UNKNOWN;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub const FORMAT_VERSION: &str = "1";
@@ -94,7 +94,7 @@ pub struct ResourceChange {
     pub orphan: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Operation {
     Apply,
@@ -120,6 +120,31 @@ pub struct Plan {
     pub operation: Operation,
     pub resource_changes: Vec<ResourceChange>,
     pub summary: Summary,
+    /// Why carrying it out must not start; made with the plan (see `engine::plan`).
+    #[serde(skip)]
+    pub refusals: Refusals,
+}
+
+/// Why a plan must not be carried out as it stands, each as the message that says so and
+/// what to do. Nothing is changed when any is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refusals {
+    /// Resources that exist but are not this stack's (apply, unless adopted).
+    pub conflicts: Option<String>,
+    /// Replacements that would destroy data, without --allow-replace.
+    pub replacements: Option<String>,
+    /// Deletions (or updates) that cannot happen: deletion protection, items at risk
+    /// without --allow-data-loss, a TTL still changing.
+    pub blocked: Option<String>,
+}
+
+impl Refusals {
+    /// The first reason, in the order apply checks them.
+    pub fn first(&self) -> Option<&str> {
+        [&self.conflicts, &self.replacements, &self.blocked]
+            .into_iter()
+            .find_map(|r| r.as_deref())
+    }
 }
 
 impl Plan {
@@ -148,6 +173,7 @@ impl Plan {
             operation,
             resource_changes,
             summary,
+            refusals: Refusals::default(),
         }
     }
 
@@ -190,11 +216,35 @@ impl Plan {
             .find(|rc| rc.name == name && !rc.orphan)
     }
 
-    /// The orphan whose physical id is `physical_id`.
-    pub fn orphan_mut(&mut self, physical_id: &str) -> Option<&mut ResourceChange> {
+    /// What the plan deletes: declared resources by name, orphans by kind and id.
+    pub fn deletions(&self) -> impl Iterator<Item = Deletion> + '_ {
         self.resource_changes
-            .iter_mut()
-            .find(|rc| rc.orphan && rc.physical_id == physical_id)
+            .iter()
+            .filter(|rc| rc.action == Action::Delete)
+            .map(Deletion::of)
+    }
+}
+
+/// A resource a plan deletes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Deletion {
+    Declared(String),
+    Orphan {
+        kind: &'static str,
+        physical_id: String,
+    },
+}
+
+impl Deletion {
+    pub fn of(rc: &ResourceChange) -> Deletion {
+        if rc.orphan {
+            Deletion::Orphan {
+                kind: rc.kind,
+                physical_id: rc.physical_id.clone(),
+            }
+        } else {
+            Deletion::Declared(rc.name.clone())
+        }
     }
 }
 

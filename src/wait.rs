@@ -2,7 +2,7 @@
 //! deletion): poll with exponential backoff, never a fixed sleep; report each state on the
 //! resource's progress line; give up after the configured timeout.
 
-use crate::kinds::ExecCtx;
+use crate::exec::ExecCtx;
 use anyhow::bail;
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -85,5 +85,7 @@ pub use moves::{Item, Move, moves};
 pub use processor::{Error, MAX_ATTEMPTS, Outcome, Processor};
 pub use record::{Malformed, Message, Step, message_from, message_group, plan};
 
-#[cfg(test)]
-mod testing;
+/// Stream records and events shaped as Lambda delivers them, for tests (this crate's and
+/// the deployer's, through the `testing` feature).
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -7,16 +7,16 @@ use serde_saphyr::Spanned;
 use std::fmt;
 use std::marker::PhantomData;
 
-/// The top level of `stack.yaml`.
+/// The top level of `stack.yaml`; `R` is the raw form of a resource of any kind.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawFile {
+#[serde(deny_unknown_fields, bound = "R: Deserialize<'de>")]
+pub struct RawFile<R> {
     pub stack: Spanned<String>,
     #[serde(default)]
     pub environments: Option<SpannedMap<Spanned<RawEnvironment>>>,
     #[serde(default)]
     pub tags: Option<SpannedMap<Spanned<String>>>,
-    pub resources: Spanned<SpannedMap<Spanned<crate::kinds::RawResource>>>,
+    pub resources: Spanned<SpannedMap<Spanned<R>>>,
 }
 
 /// One entry of `environments:`; the key is a name (`prod`) or a prefix pattern (`pr-*`).

@@ -7,7 +7,9 @@
 //! - `$$` is a literal `$`.
 
 use crate::spec::diag::Diagnostic;
+use crate::values::{Attributes, DeploymentContext, UNKNOWN};
 use serde_saphyr::Location;
+use std::collections::HashMap;
 
 /// The diagnostic for a string whose placeholders do not parse.
 pub fn syntax_error(loc: &Location, path: &str, message: String) -> Diagnostic {
@@ -49,11 +51,6 @@ pub struct Template {
     pub loc: Location,
     pub path: String,
 }
-
-/// Stands in for a value that only exists after apply (an attribute of a resource that is
-/// still to be created). NUL bytes cannot occur in any AWS name or tag, so it never collides
-/// with a real value.
-pub const UNKNOWN: &str = "\u{0}(known after apply)\u{0}";
 
 impl Template {
     /// Parses `text`, filling in `${env}` and `${stack}`; the error says what is wrong with
@@ -130,6 +127,39 @@ impl Template {
     /// The value when it has no resource references (physical names, for example).
     pub fn literal(&self) -> Option<String> {
         (!self.has_references()).then(|| self.render(&|_| None))
+    }
+}
+
+/// What references render from: the attributes of every resource planned or applied so
+/// far, by logical name, and the deployment context as `aws`.
+#[derive(Debug, Default, Clone)]
+pub struct Inputs(HashMap<String, Attributes>);
+
+impl Inputs {
+    /// The starting inputs: only the deployment context, when it was read.
+    pub fn new(context: Option<&DeploymentContext>) -> Inputs {
+        let mut inputs = Inputs::default();
+        if let Some(context) = context {
+            inputs.insert(DeploymentContext::NAME, context.attributes());
+        }
+        inputs
+    }
+
+    pub fn insert(&mut self, resource: &str, attributes: Attributes) {
+        self.0.insert(resource.to_string(), attributes);
+    }
+
+    pub fn lookup(&self, r: &Reference) -> Option<String> {
+        self.0
+            .get(&r.resource)?
+            .get(r.attribute.as_str())
+            .cloned()
+            .flatten()
+    }
+
+    /// `t` with its references filled in, or [`UNKNOWN`].
+    pub fn render(&self, t: &Template) -> String {
+        t.render(&|r| self.lookup(r))
     }
 }
 

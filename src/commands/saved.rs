@@ -2,9 +2,9 @@
 //! (and of the stack file); `apply FILE` observes again and carries out exactly that plan,
 //! or refuses when anything it was based on has changed since.
 
-use crate::engine;
+use crate::engine::{self, Observed, PlanRequest};
+use crate::kinds::Stack;
 use crate::plan::{Operation, Plan};
-use crate::spec::Stack;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,7 +17,7 @@ pub struct SavedPlan {
     pub format_version: String,
     pub stack: String,
     pub environment: String,
-    pub operation: String,
+    pub operation: Operation,
     /// The options the plan was made with; `apply FILE` plans again with the same ones.
     pub adopt: bool,
     pub allow_data_loss: bool,
@@ -29,6 +29,18 @@ pub struct SavedPlan {
     pub plan: serde_json::Value,
 }
 
+impl SavedPlan {
+    /// The request `apply FILE` plans again with.
+    pub fn request(&self, allow_replace: bool) -> PlanRequest {
+        PlanRequest {
+            operation: self.operation,
+            adopt: self.adopt,
+            allow_replace,
+            allow_data_loss: self.allow_data_loss,
+        }
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -38,27 +50,29 @@ pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
     Ok(hex(&Sha256::digest(text)))
 }
 
-/// A fingerprint of what `observe` saw: each resource's live state and attributes, in
-/// stack order, and the account context.
-pub fn observed_sha256(stack: &Stack, context: &crate::kinds::Inputs) -> String {
+/// A fingerprint of what observe saw: each declared resource's live state and attributes,
+/// in stack order, and the account context.
+pub fn observed_sha256(stack: &Stack, observed: &Observed) -> String {
     let mut hasher = Sha256::new();
     for node in &stack.nodes {
+        let seen = match node.live(&observed.resources) {
+            Some(live) => serde_json::json!({
+                "state": live.state_json(),
+                "attributes": live.attributes(),
+            }),
+            None => serde_json::Value::Null,
+        };
         hasher.update(node.name().as_bytes());
         hasher.update([0]);
-        hasher.update(node.observed().to_string().as_bytes());
+        hasher.update(seen.to_string().as_bytes());
         hasher.update([0]);
     }
-    let mut context: Vec<(String, String)> = context
-        .0
-        .iter()
-        .flat_map(|(r, attributes)| {
-            attributes
-                .iter()
-                .map(move |(a, v)| (format!("{r}.{a}"), v.clone().unwrap_or_default()))
-        })
-        .collect();
-    context.sort();
-    hasher.update(format!("{context:?}").as_bytes());
+    let context = observed
+        .context
+        .as_ref()
+        .map(|c| format!("{}/{}/{}", c.partition, c.region, c.account_id))
+        .unwrap_or_default();
+    hasher.update(context.as_bytes());
     hex(&hasher.finalize())
 }
 
@@ -66,23 +80,19 @@ pub fn save(
     path: &Path,
     stack_file: &Path,
     stack: &Stack,
-    context: &crate::kinds::Inputs,
+    observed: &Observed,
     plan: &Plan,
-    adopt: bool,
-    allow_data_loss: bool,
+    request: &PlanRequest,
 ) -> anyhow::Result<()> {
     let saved = SavedPlan {
         format_version: FORMAT_VERSION.into(),
         stack: stack.name.clone(),
         environment: stack.env.name.clone(),
-        operation: match plan.operation {
-            Operation::Apply => "apply".into(),
-            Operation::Destroy => "destroy".into(),
-        },
-        adopt,
-        allow_data_loss,
+        operation: plan.operation,
+        adopt: request.adopt,
+        allow_data_loss: request.allow_data_loss,
         stack_file_sha256: file_sha256(stack_file)?,
-        observed_sha256: observed_sha256(stack, context),
+        observed_sha256: observed_sha256(stack, observed),
         plan: serde_json::to_value(plan)?,
     };
     std::fs::write(path, serde_json::to_string_pretty(&saved)? + "\n")
@@ -126,24 +136,20 @@ pub async fn replan(
     stack_file: &Path,
     stack: &Stack,
     aws: &crate::aws::Aws,
-) -> anyhow::Result<(Plan, crate::kinds::Inputs)> {
+    allow_replace: bool,
+) -> anyhow::Result<(Observed, Plan)> {
     check_file(saved, stack_file)?;
-    let context = engine::observe(stack, aws).await?;
-    if observed_sha256(stack, &context) != saved.observed_sha256 {
+    let (observed, plan) = engine::prepare(stack, aws, &saved.request(allow_replace)).await?;
+    if observed_sha256(stack, &observed) != saved.observed_sha256 {
         bail!(
             "the live resources changed since this plan was made (someone applied, or changed \
              something out of band); nothing was changed: make a new plan"
         );
     }
-    let mut plan = match saved.operation.as_str() {
-        "destroy" => engine::plan_destroy(stack),
-        _ => engine::plan_apply(stack, saved.adopt, &context),
-    };
-    engine::guard_deletions(stack, &mut plan, aws, saved.allow_data_loss).await?;
     if serde_json::to_value(&plan)? != saved.plan {
         bail!(
             "planning again gave another plan than the saved one; nothing was changed: make a new plan"
         );
     }
-    Ok((plan, context))
+    Ok((observed, plan))
 }

@@ -1,9 +1,13 @@
 //! Plans for people: Terraform's vocabulary (`+`, `~`, `-/+`, `-`), one line per changed
-//! field with before → after, a summary line; colour only when asked for.
+//! field with before → after, a summary line; colour only when asked for. As Markdown for
+//! a pull-request comment. (`drift` renders drift reports.) Values read the same way
+//! everywhere: [`crate::values::show`].
+
+pub mod drift;
 
 use crate::plan::{Action, FieldChange, Operation, Plan, ResourceChange};
+use crate::values::{UNKNOWN_TEXT, show};
 use console::Style;
-use serde_json::Value;
 
 /// Field paths longer than this are not padded to, so short ones stay readable.
 const MAX_ALIGN: usize = 32;
@@ -116,9 +120,9 @@ pub fn plan_markdown(plan: &Plan) -> String {
         }
         for c in fields {
             let after = if c.after_unknown {
-                "(known after apply)".to_string()
+                UNKNOWN_TEXT.to_string()
             } else {
-                value_text(&c.after)
+                show(&c.after)
             };
             out.push_str(&format!(
                 "{head} | `{}`{} | {} | {} |\n",
@@ -128,7 +132,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
                 } else {
                     ""
                 },
-                cell(&value_text(&c.before)),
+                cell(&show(&c.before)),
                 cell(&after)
             ));
         }
@@ -137,14 +141,6 @@ pub fn plan_markdown(plan: &Plan) -> String {
         }
     }
     out
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::Null => "(none)".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 fn summary_line(plan: &Plan, styles: &Styles) -> String {
@@ -215,7 +211,7 @@ fn resource(out: &mut String, rc: &ResourceChange, styles: &Styles) {
 
 fn field(change: &FieldChange, action: Action, width: usize, styles: &Styles) -> String {
     let after = if change.after_unknown {
-        "(known after apply)".to_string()
+        UNKNOWN_TEXT.to_string()
     } else {
         show(&change.after)
     };
@@ -254,13 +250,6 @@ fn field(change: &FieldChange, action: Action, width: usize, styles: &Styles) ->
     }
     line.push('\n');
     line
-}
-
-fn show(value: &Value) -> String {
-    match value {
-        Value::Null => "null".into(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

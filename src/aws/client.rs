@@ -6,13 +6,27 @@
 //! stack file. An `emulator:` environment always talks to its loopback URL (or a loopback
 //! `--endpoint-url`) with test credentials, whatever the shell's AWS variables say.
 
-use crate::spec::{Environment, check_url};
+use super::errors::sdk;
+use super::reads::Reads;
+use crate::values::DeploymentContext;
 use anyhow::{Context, bail};
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Where an environment's requests go, as the stack file says.
+#[derive(Debug, Default, Clone)]
+pub struct Settings {
+    /// The environment's name, for messages.
+    pub environment: String,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// A local emulator's URL (loopback): test credentials, never real ones.
+    pub emulator: Option<String>,
+}
 
 /// Command-line overrides of the environment's settings.
 #[derive(Debug, Default, Clone)]
@@ -20,37 +34,6 @@ pub struct AwsFlags {
     pub profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
-}
-
-type Shared = std::sync::Arc<dyn std::any::Any + Send + Sync>;
-
-/// One answer per key for the whole run; concurrent askers of the same key share the one
-/// call. Only for reads whose answer cannot change during planning.
-#[derive(Debug, Clone, Default)]
-pub struct ReadCache(
-    std::sync::Arc<
-        std::sync::Mutex<
-            std::collections::HashMap<String, std::sync::Arc<tokio::sync::OnceCell<Shared>>>,
-        >,
-    >,
-);
-
-impl ReadCache {
-    pub async fn once<T, F, Fut>(&self, key: String, read: F) -> anyhow::Result<T>
-    where
-        T: Clone + Send + Sync + 'static,
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = anyhow::Result<T>>,
-    {
-        let cell = self.0.lock().unwrap().entry(key).or_default().clone();
-        let value = cell
-            .get_or_try_init(|| async { read().await.map(|v| std::sync::Arc::new(v) as Shared) })
-            .await?;
-        Ok(value
-            .downcast_ref::<T>()
-            .expect("one key, one type")
-            .clone())
-    }
 }
 
 /// Where requests go, for messages ("could not reach ...").
@@ -64,7 +47,7 @@ pub struct Aws {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// Answers of reads several resources ask for (the default VPC, a mapping's tags),
     /// kept for the run so the same call is never made twice.
-    pub reads: ReadCache,
+    pub reads: Arc<Reads>,
     /// Finds resources by tag across services (orphans).
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub region: String,
@@ -76,7 +59,7 @@ pub struct Aws {
 const EMULATOR_REGION: &str = "us-east-1";
 
 impl Aws {
-    pub async fn connect(env: &Environment, flags: &AwsFlags) -> anyhow::Result<Aws> {
+    pub async fn connect(env: &Settings, flags: &AwsFlags) -> anyhow::Result<Aws> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // See retry.rs: patient retries, no shared quota, refused connections at once.
             .retry_config(crate::retry::config())
@@ -92,7 +75,7 @@ impl Aws {
             if flags.profile.is_some() {
                 bail!(
                     "--profile cannot be used with environment `{}`: it is an emulator environment and uses test credentials",
-                    env.name
+                    env.environment
                 );
             }
             let url = flags
@@ -100,7 +83,10 @@ impl Aws {
                 .clone()
                 .unwrap_or_else(|| emulator.clone());
             check_url(&url, true).map_err(|e| {
-                anyhow::anyhow!("environment `{}` is an emulator environment: {e}", env.name)
+                anyhow::anyhow!(
+                    "environment `{}` is an emulator environment: {e}",
+                    env.environment
+                )
             })?;
             loader = loader
                 .endpoint_url(&url)
@@ -158,7 +144,7 @@ impl Aws {
             lambda: client!(aws_sdk_lambda, "LAMBDA"),
             logs: client!(aws_sdk_cloudwatchlogs, "CLOUDWATCH_LOGS"),
             tagging: client!(aws_sdk_resourcegroupstagging, "RESOURCE_GROUPS_TAGGING_API"),
-            reads: ReadCache::default(),
+            reads: Arc::default(),
             region,
             endpoint,
         })
@@ -166,7 +152,7 @@ impl Aws {
 
     /// `${aws.account_id}`, `${aws.region}` and `${aws.partition}` of the account the
     /// credentials belong to (one STS call).
-    pub async fn deployment_context(&self) -> anyhow::Result<crate::kinds::Attributes> {
+    pub async fn deployment_context(&self) -> anyhow::Result<DeploymentContext> {
         let identity = sdk(
             "GetCallerIdentity",
             self.sts.get_caller_identity().send().await,
@@ -181,16 +167,16 @@ impl Aws {
             .and_then(|arn| arn.split(':').nth(1))
             .unwrap_or("aws")
             .to_string();
-        Ok(crate::kinds::Attributes::from([
-            ("account_id", Some(account)),
-            ("region", Some(self.region.clone())),
-            ("partition", Some(partition)),
-        ]))
+        Ok(DeploymentContext {
+            account_id: account,
+            region: self.region.clone(),
+            partition,
+        })
     }
 }
 
 /// The stack file's `endpoint_url` for a service, unless something more specific is set.
-fn file_endpoint(env: &Environment, flags: &AwsFlags, service: &str) -> Option<String> {
+fn file_endpoint(env: &Settings, flags: &AwsFlags, service: &str) -> Option<String> {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
     if env.emulator.is_some()
         || flags.endpoint_url.is_some()
@@ -202,52 +188,26 @@ fn file_endpoint(env: &Environment, flags: &AwsFlags, service: &str) -> Option<S
     env.endpoint_url.clone()
 }
 
-/// An SDK error as one readable line: the operation, and the AWS error code and message
-/// (or why the request never got an answer).
-pub fn describe_error<E, R>(operation: &str, err: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match err {
-        SdkError::ServiceError(service) => {
-            let e = service.err();
-            format!(
-                "{operation} failed: {}: {}",
-                e.code().unwrap_or("UnknownError"),
-                e.message().unwrap_or("no message")
-            )
-        }
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => format!(
-            "{operation} failed: could not reach AWS ({}); check the endpoint, your network, or that the emulator is running",
-            DisplayErrorContext(err)
-        ),
-        _ => format!("{operation} failed: {}", DisplayErrorContext(err)),
+/// An http(s) URL with a host; with `loopback_only`, the host must be this machine.
+pub fn check_url(s: &str, loopback_only: bool) -> Result<(), String> {
+    let uri: http::Uri = s.parse().map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => return Err(format!("`{s}` must start with http:// or https://")),
     }
+    let host = uri.host().ok_or_else(|| format!("`{s}` has no host"))?;
+    if loopback_only && !is_loopback(host) {
+        return Err(format!(
+            "`{s}` is not a loopback address; an emulator must run on 127.0.0.1, ::1 or localhost"
+        ));
+    }
+    Ok(())
 }
 
-/// The AWS error code of a service error, if that is what `err` is.
-pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
-    match err {
-        SdkError::ServiceError(service) => service.err().code(),
-        _ => None,
-    }
-}
-
-/// Turns an SDK result into one with a readable error (see [`describe_error`]).
-pub fn sdk<T, E, R>(operation: &str, result: Result<T, SdkError<E, R>>) -> anyhow::Result<T>
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    match result {
-        Ok(out) => {
-            tracing::debug!(operation, "AWS call succeeded");
-            Ok(out)
-        }
-        Err(e) => {
-            tracing::debug!(operation, error = %DisplayErrorContext(&e), "AWS call failed");
-            Err(anyhow::anyhow!(describe_error(operation, &e)))
-        }
-    }
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

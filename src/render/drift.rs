@@ -4,6 +4,7 @@
 //! the GitHub step summary). Several environments are checked concurrently, one report.
 
 use crate::plan::{Action, Plan, ResourceChange};
+use crate::values::{UNKNOWN_TEXT, show};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -27,10 +28,22 @@ pub enum Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Difference {
     pub field: String,
-    /// What the file says; `null` when the file does not set it.
+    /// What the file says; `null` when the file does not set it, `"(known after apply)"`
+    /// when it depends on something still to be made (then `expected_unknown` is set).
     pub expected: Value,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub expected_unknown: bool,
     /// What AWS has; `null` when absent there.
     pub actual: Value,
+}
+
+impl Difference {
+    fn expected_text(&self) -> String {
+        match self.expected_unknown {
+            true => UNKNOWN_TEXT.to_string(),
+            false => show(&self.expected),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,10 +126,11 @@ fn resource(rc: &ResourceChange) -> ResourceDrift {
             .map(|c| Difference {
                 field: c.field.clone(),
                 expected: if c.after_unknown {
-                    Value::String("(known after apply)".into())
+                    Value::String(UNKNOWN_TEXT.into())
                 } else {
                     c.after.clone()
                 },
+                expected_unknown: c.after_unknown,
                 actual: c.before.clone(),
             })
             .collect(),
@@ -135,14 +149,6 @@ fn resource(rc: &ResourceChange) -> ResourceDrift {
         status,
         differences,
         notes,
-    }
-}
-
-fn show(v: &Value) -> String {
-    match v {
-        Value::Null => "(absent)".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -176,7 +182,7 @@ pub fn text(report: &Report) -> String {
                 out.push_str(&format!(
                     "      {}: expected {}, actual {}\n",
                     d.field,
-                    show(&d.expected),
+                    d.expected_text(),
                     show(&d.actual)
                 ));
             }
@@ -235,7 +241,7 @@ pub fn markdown(report: &Report) -> String {
                 out.push_str(&format!(
                     "| {id} | {status} | `{}` | {} | {} |\n",
                     cell(&d.field),
-                    cell(&show(&d.expected)),
+                    cell(&d.expected_text()),
                     cell(&show(&d.actual))
                 ));
             }

@@ -1,0 +1,79 @@
+//! `apply`: make AWS match the stack file, under the deploy lock; or `apply FILE`: carry
+//! out a saved plan exactly, or refuse saying what changed since it was made.
+
+use super::common;
+use super::confirm::{check_can_confirm, confirm};
+use super::saved;
+use crate::cli::{ApplyArgs, Global};
+use crate::engine::{self, PlanRequest};
+use crate::kinds;
+use crate::plan::Operation;
+use anyhow::bail;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &args.plan_file {
+        return run_saved(g, args, file).await;
+    }
+    check_can_confirm(args.auto_approve, "apply")?;
+    let stack = common::load(g)?;
+    let aws = common::connect(g, &stack).await?;
+    let request = PlanRequest {
+        operation: Operation::Apply,
+        adopt: args.adopt,
+        allow_replace: args.allow_replace,
+        allow_data_loss: args.allow_data_loss,
+    };
+    common::with_lock(g, &stack, &aws, "apply", async {
+        let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
+        if !common::show_and_check(g, &plan)? {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !args.auto_approve && !confirm("\nDo you want to perform these actions?")? {
+            println!("Apply cancelled.");
+            return Ok(ExitCode::from(1));
+        }
+        common::carry_out(g, &stack, &plan, &observed, &aws).await
+    })
+    .await
+}
+
+/// `apply FILE`: the saved plan, exactly (no question asked: the plan was reviewed).
+async fn run_saved(g: &Global, args: &ApplyArgs, file: &Path) -> anyhow::Result<ExitCode> {
+    if args.adopt {
+        bail!("--adopt is part of the saved plan (plan --adopt --out FILE), not of apply FILE");
+    }
+    let saved = saved::load(file)?;
+    if let Some(env) = &g.env
+        && *env != saved.environment
+    {
+        bail!(
+            "{} is a plan for environment {}, not {env}",
+            file.display(),
+            saved.environment
+        );
+    }
+    let stack = kinds::load(&g.file, &saved.environment)?;
+    if stack.name != saved.stack {
+        bail!(
+            "{} is a plan for stack {}, but {} declares stack {}",
+            file.display(),
+            saved.stack,
+            g.file.display(),
+            stack.name
+        );
+    }
+    // The local check first: a changed file is refused without a single request.
+    saved::check_file(&saved, &g.file)?;
+    let aws = common::connect(g, &stack).await?;
+    common::with_lock(g, &stack, &aws, "apply", async {
+        let (observed, plan) =
+            saved::replan(&saved, &g.file, &stack, &aws, args.allow_replace).await?;
+        if !common::show_and_check(g, &plan)? {
+            return Ok(ExitCode::SUCCESS);
+        }
+        common::carry_out(g, &stack, &plan, &observed, &aws).await
+    })
+    .await
+}

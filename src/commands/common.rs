@@ -1,0 +1,127 @@
+//! What the commands share: loading the stack, connecting, colours, the deploy lock around
+//! a change, and carrying out a plan with its summary.
+
+use crate::aws::{Aws, AwsFlags};
+use crate::cli::Global;
+use crate::engine::{self, Observed};
+use crate::kinds::{self, Stack};
+use crate::lock;
+use crate::plan::{Action, Operation, Plan};
+use crate::progress::Progress;
+use crate::render::Styles;
+use anyhow::{Context, bail};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit code for "there are changes" (plan --detailed-exitcode) and drift.
+pub const EXIT_CHANGES: u8 = 2;
+
+/// Loads the stack for the chosen environment (offline): errors here mean no AWS call.
+pub fn load(g: &Global) -> anyhow::Result<Stack> {
+    let env = g.env.as_deref().context(
+        "no environment chosen: pass --env NAME (or set CRUDDUR_ENV); `cruddur-infra validate` lists the declared ones",
+    )?;
+    let stack = kinds::load(&g.file, env)?;
+    eprint!("{}", stack.warnings);
+    Ok(stack)
+}
+
+pub async fn connect(g: &Global, stack: &Stack) -> anyhow::Result<Aws> {
+    let flags = AwsFlags {
+        profile: g.profile.clone(),
+        region: g.region.clone(),
+        endpoint_url: g.endpoint_url.clone(),
+    };
+    Aws::connect(&stack.env.settings(), &flags).await
+}
+
+/// Colour on stdout when it is a terminal and nobody said no.
+pub fn styles(g: &Global) -> Styles {
+    Styles::new(
+        !g.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+    )
+}
+
+/// Runs `work` holding the deploy lock of the stack and environment: the plan is made and
+/// carried out under it, so another run's changes cannot slip in between. Should the lease
+/// be lost, `work` is stopped where it is (as if the process had been killed, which the
+/// next run converges from) instead of going on beside another run.
+pub async fn with_lock(
+    g: &Global,
+    stack: &Stack,
+    aws: &Aws,
+    command: &str,
+    work: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> anyhow::Result<ExitCode> {
+    let id = stack.owner();
+    let mut lock = lock::acquire(aws, &id, command, Duration::from_secs(g.lock_timeout)).await?;
+    let result = tokio::select! {
+        result = work => result,
+        why = lock.lost() => Err(anyhow::anyhow!(
+            "stopped: the deploy lock of {id} {why}. This {command} did not finish; run it again once the other run is done, and it converges from where this one stopped"
+        )),
+    };
+    let released = lock.release().await;
+    let code = result?;
+    released?;
+    Ok(code)
+}
+
+/// Prints the plan, stops (changing nothing) if it must not be carried out, and says
+/// whether there is anything to do.
+pub fn show_and_check(g: &Global, plan: &Plan) -> anyhow::Result<bool> {
+    print!("{}", crate::render::plan_text(plan, &styles(g)));
+    if let Some(refusal) = plan.refusals.first() {
+        bail!("{refusal}");
+    }
+    Ok(plan.has_changes())
+}
+
+/// Carries out `plan` with progress on stderr, then says what was done; a failure is an
+/// error naming what failed and what did not start.
+pub async fn carry_out(
+    g: &Global,
+    stack: &Stack,
+    plan: &Plan,
+    observed: &Observed,
+    aws: &Aws,
+) -> anyhow::Result<ExitCode> {
+    let progress = Progress::new(std::io::stderr().is_terminal());
+    let timeout = Duration::from_secs(g.wait_timeout);
+    let outcome = engine::execute(stack, plan, observed, aws, &progress, timeout).await;
+    let count = |actions: &[Action]| {
+        outcome
+            .done
+            .iter()
+            .filter(|(_, a)| actions.contains(a))
+            .count()
+    };
+    let verb = match plan.operation {
+        Operation::Apply => "Apply",
+        Operation::Destroy => "Destroy",
+    };
+    let summary = format!(
+        "{} added, {} changed, {} replaced, {} destroyed",
+        count(&[Action::Create]),
+        count(&[Action::Update, Action::Adopt]),
+        count(&[Action::Replace]),
+        count(&[Action::Delete]),
+    );
+    if outcome.failed.is_empty() {
+        println!("\n{verb} complete! Resources: {summary}.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut message = format!("{verb} failed. Resources: {summary}.");
+    for (name, error) in &outcome.failed {
+        message.push_str(&format!("\n  {name}: {error:#}"));
+    }
+    if !outcome.skipped.is_empty() {
+        message.push_str(&format!(
+            "\n  not started because something they wait for failed: {}",
+            outcome.skipped.join(", ")
+        ));
+    }
+    message.push_str("\nFix the cause and run it again: it picks up where this run stopped.");
+    bail!(message)
+}

@@ -1,0 +1,24 @@
+//! Asking before changing anything: Terraform's prompt, where only `yes` approves.
+
+use anyhow::bail;
+use std::io::{BufRead, IsTerminal, Write};
+
+/// Refuses up front (before any AWS call) when nobody can be asked and nobody said yes.
+pub fn check_can_confirm(auto_approve: bool, command: &str) -> anyhow::Result<()> {
+    if !auto_approve && !std::io::stdin().is_terminal() {
+        bail!(
+            "{command} asks for confirmation, but stdin is not a terminal; re-run with --auto-approve to {command} without asking"
+        );
+    }
+    Ok(())
+}
+
+/// Asks `question`; true only for the answer `yes`.
+pub fn confirm(question: &str) -> anyhow::Result<bool> {
+    print!("{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    println!();
+    Ok(answer.trim() == "yes")
+}

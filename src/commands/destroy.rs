@@ -1,0 +1,40 @@
+//! `destroy`: delete every resource of the stack that this stack created (and its
+//! orphans), under the deploy lock; tables that would lose items or have deletion
+//! protection stop it unless --allow-data-loss.
+
+use super::common;
+use super::confirm::{check_can_confirm, confirm};
+use crate::cli::Global;
+use crate::engine::{self, PlanRequest};
+use std::process::ExitCode;
+
+pub async fn run(
+    g: &Global,
+    auto_approve: bool,
+    allow_data_loss: bool,
+) -> anyhow::Result<ExitCode> {
+    check_can_confirm(auto_approve, "destroy")?;
+    let stack = common::load(g)?;
+    let aws = common::connect(g, &stack).await?;
+    let request = PlanRequest {
+        allow_data_loss,
+        ..PlanRequest::destroy()
+    };
+    common::with_lock(g, &stack, &aws, "destroy", async {
+        let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
+        if !common::show_and_check(g, &plan)? {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !auto_approve
+            && !confirm(&format!(
+                "\nDo you really want to destroy every resource of {} in environment {}? There is no undo.",
+                stack.name, stack.env.name
+            ))?
+        {
+            println!("Destroy cancelled.");
+            return Ok(ExitCode::from(1));
+        }
+        common::carry_out(g, &stack, &plan, &observed, &aws).await
+    })
+    .await
+}

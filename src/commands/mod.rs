@@ -1,0 +1,45 @@
+//! The commands, one file per verb. Each loads the stack file (no AWS call before it is
+//! valid), connects, and goes through the engine; what they share is here.
+
+pub mod apply;
+pub mod build;
+pub mod common;
+pub mod confirm;
+pub mod destroy;
+pub mod drift;
+pub mod outputs;
+pub mod plan;
+pub mod saved;
+pub mod validate;
+
+pub use common::EXIT_CHANGES;
+
+use crate::cli::{Cli, Command};
+use std::process::ExitCode;
+
+/// Runs one command; errors are reported by `main` with exit code 1.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let g = &cli.global;
+    if g.no_color || std::env::var_os("NO_COLOR").is_some() {
+        // Progress bars style themselves through `console`; switch it off there too.
+        console::set_colors_enabled(false);
+        console::set_colors_enabled_stderr(false);
+    }
+    let result = match &cli.command {
+        Command::Validate { output } => validate::run(g, *output),
+        Command::Plan(args) => plan::run(g, args).await,
+        Command::Apply(args) => apply::run(g, args).await,
+        Command::Destroy {
+            auto_approve,
+            allow_data_loss,
+        } => destroy::run(g, *auto_approve, *allow_data_loss).await,
+        Command::Build => build::run(g).await,
+        Command::Drift { output } => drift::run(g, *output).await,
+        Command::Outputs { output } => outputs::run(g, *output).await,
+    };
+    if g.stats {
+        eprint!("{}", crate::stats::report(started.elapsed()));
+    }
+    result
+}

@@ -1,0 +1,242 @@
+//! Carrying out a plan. For apply, a resource starts once everything it depends on is done;
+//! for destroy, once everything depending on it is gone. A failure stops only what waits for
+//! the failed resource; independent work runs to completion. Orphans go after everything
+//! declared converged (apply) or before anything else (destroy).
+
+use super::observed::Observed;
+use crate::aws::Aws;
+use crate::exec::ExecCtx;
+use crate::kinds::{Live, Node, Stack};
+use crate::plan::{Action, Operation, Plan};
+use crate::progress::{Progress, Tracker};
+use crate::spec::template::Inputs;
+use futures::StreamExt;
+use futures::future::join_all;
+use futures::stream::FuturesUnordered;
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+/// What happened to each resource.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub done: Vec<(String, Action)>,
+    pub failed: Vec<(String, anyhow::Error)>,
+    /// Not started because something they wait for failed.
+    pub skipped: Vec<String>,
+}
+
+impl Outcome {
+    fn merge(&mut self, other: Outcome) {
+        self.done.extend(other.done);
+        self.failed.extend(other.failed);
+        self.skipped.extend(other.skipped);
+    }
+}
+
+/// Carries out `plan`, made from `observed`.
+pub async fn execute(
+    stack: &Stack,
+    plan: &Plan,
+    observed: &Observed,
+    aws: &Aws,
+    progress: &Progress,
+    wait_timeout: Duration,
+) -> Outcome {
+    match plan.operation {
+        Operation::Destroy => {
+            let mut outcome = orphans(plan, observed, aws, progress, wait_timeout).await;
+            outcome.merge(declared(stack, plan, observed, aws, progress, wait_timeout).await);
+            outcome
+        }
+        // Orphans only once everything declared converged (a function must be on its new
+        // role before the old role goes).
+        Operation::Apply => {
+            let mut outcome = declared(stack, plan, observed, aws, progress, wait_timeout).await;
+            if outcome.failed.is_empty() {
+                outcome.merge(orphans(plan, observed, aws, progress, wait_timeout).await);
+            } else {
+                outcome.skipped.extend(
+                    plan.resource_changes
+                        .iter()
+                        .filter(|rc| rc.orphan)
+                        .map(|rc| format!("{} {} (orphan)", rc.kind, rc.physical_id)),
+                );
+            }
+            outcome
+        }
+    }
+}
+
+/// Deletes the plan's orphans, by their deletion order (all of one order at once).
+async fn orphans(
+    plan: &Plan,
+    observed: &Observed,
+    aws: &Aws,
+    progress: &Progress,
+    wait_timeout: Duration,
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    let planned: BTreeSet<(&str, &str)> = plan
+        .resource_changes
+        .iter()
+        .filter(|rc| rc.orphan && rc.action == Action::Delete)
+        .map(|rc| (rc.kind, rc.physical_id.as_str()))
+        .collect();
+    let deleted: Vec<&dyn Live> = observed
+        .orphans
+        .iter()
+        .map(|o| o.as_ref())
+        .filter(|o| planned.contains(&(o.kind(), o.physical_id().as_str())))
+        .collect();
+    let mut orders: Vec<u8> = deleted.iter().map(|o| o.delete_order()).collect();
+    orders.sort();
+    orders.dedup();
+    for order in orders {
+        let batch = deleted.iter().filter(|o| o.delete_order() == order);
+        let results = join_all(batch.map(|o| async move {
+            let logical = o
+                .tags()
+                .get(crate::tags::RESOURCE_TAG)
+                .map_or("?", String::as_str);
+            let tracker = progress.start(format!("{}.{logical} (orphan)", o.kind()), "destroying");
+            let cx = ExecCtx {
+                aws,
+                tracker: &tracker,
+                wait_timeout,
+            };
+            let result = o.delete(&cx).await;
+            match &result {
+                Ok(()) => tracker.finish("destroyed"),
+                Err(e) => tracker.fail(&format!("{e:#}")),
+            }
+            (format!("{} {}", o.kind(), o.physical_id()), result)
+        }))
+        .await;
+        for (name, result) in results {
+            match result {
+                Ok(()) => outcome.done.push((name, Action::Delete)),
+                Err(e) => outcome.failed.push((name, e)),
+            }
+        }
+    }
+    outcome
+}
+
+/// The declared resources, along the dependency graph.
+async fn declared(
+    stack: &Stack,
+    plan: &Plan,
+    observed: &Observed,
+    aws: &Aws,
+    progress: &Progress,
+    wait_timeout: Duration,
+) -> Outcome {
+    let nodes = &stack.nodes;
+    let index: HashMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name(), i))
+        .collect();
+    let depends_on: Vec<BTreeSet<usize>> = nodes
+        .iter()
+        .map(|n| {
+            n.dependencies()
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    // waits_for[i]: what must finish before node i starts.
+    let waits_for: Vec<BTreeSet<usize>> = match plan.operation {
+        Operation::Apply => depends_on,
+        Operation::Destroy => (0..nodes.len())
+            .map(|i| {
+                (0..nodes.len())
+                    .filter(|&j| depends_on[j].contains(&i))
+                    .collect()
+            })
+            .collect(),
+    };
+    let mut remaining: Vec<usize> = waits_for.iter().map(BTreeSet::len).collect();
+    let owner = stack.owner();
+    let mut inputs = Inputs::new(observed.context.as_ref());
+    let mut started = vec![false; nodes.len()];
+    let mut outcome = Outcome::default();
+    let mut running = FuturesUnordered::new();
+
+    let start = |i: usize, inputs: Inputs| {
+        let node: &Node = nodes[i].as_ref();
+        let action = plan.get(node.name()).map_or(Action::NoOp, |c| c.action);
+        let owner = owner.as_str();
+        async move {
+            let tracker = match action {
+                Action::NoOp => Tracker::quiet(),
+                _ => progress.start(format!("{}.{}", node.kind(), node.name()), doing(action)),
+            };
+            let cx = ExecCtx {
+                aws,
+                tracker: &tracker,
+                wait_timeout,
+            };
+            tracing::debug!(resource = node.name(), ?action, "starting");
+            let result = node
+                .execute(&cx, &observed.resources, action, owner, &inputs)
+                .await;
+            tracing::debug!(resource = node.name(), ok = result.is_ok(), "finished");
+            match &result {
+                Ok(_) => tracker.finish(done(action)),
+                Err(e) => tracker.fail(&format!("{e:#}")),
+            }
+            (i, action, result)
+        }
+    };
+
+    for i in (0..nodes.len()).filter(|&i| remaining[i] == 0) {
+        started[i] = true;
+        running.push(start(i, inputs.clone()));
+    }
+    while let Some((i, action, result)) = running.next().await {
+        let name = nodes[i].name().to_string();
+        match result {
+            Ok(attributes) => {
+                inputs.insert(&name, attributes);
+                outcome.done.push((name, action));
+                for j in (0..nodes.len()).filter(|&j| waits_for[j].contains(&i)) {
+                    remaining[j] -= 1;
+                    if remaining[j] == 0 {
+                        started[j] = true;
+                        running.push(start(j, inputs.clone()));
+                    }
+                }
+            }
+            Err(e) => outcome.failed.push((name, e)),
+        }
+    }
+    outcome.skipped = (0..nodes.len())
+        .filter(|&i| !started[i])
+        .map(|i| nodes[i].name().to_string())
+        .collect();
+    outcome
+}
+
+fn doing(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::Update => "updating",
+        Action::Adopt => "adopting",
+        Action::Replace => "replacing",
+        Action::Delete => "destroying",
+        Action::NoOp | Action::Conflict => "checking",
+    }
+}
+
+fn done(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Adopt => "adopted",
+        Action::Replace => "replaced",
+        Action::Delete => "destroyed",
+        Action::NoOp | Action::Conflict => "unchanged",
+    }
+}

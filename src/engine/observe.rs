@@ -1,0 +1,142 @@
+//! Observing: every declared resource, the account's tagged orphans and (only if some value
+//! references it) the deployment context are read at once; the result is a value that
+//! planning takes, never state written back into the spec.
+
+use super::observed::{Observed, PlanRequest};
+use super::plan::plan;
+use crate::aws::Aws;
+use crate::kinds::{self, Identity, Live, Stack};
+use crate::plan::{Deletion, Plan};
+use crate::values::DeploymentContext;
+use anyhow::Context as _;
+use futures::future::{join_all, try_join_all};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Reads every declared resource concurrently, the orphans, and (only if some value needs
+/// it) the account and region the stack deploys to.
+pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Observed> {
+    let needs_context = stack.nodes.iter().any(|node| {
+        node.templates().iter().any(|t| {
+            t.references()
+                .any(|r| r.resource == DeploymentContext::NAME)
+        })
+    });
+    let owner = stack.owner();
+    let names: BTreeMap<String, String> = stack
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.name().to_string(), n.known_name()?)))
+        .collect();
+    let context = async {
+        match needs_context {
+            true => aws.deployment_context().await.map(Some),
+            false => Ok(None),
+        }
+    };
+    // Resources whose names the file gives are read by their nodes; discovery skips them.
+    let declared_names: BTreeSet<(&'static str, String)> = stack
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.kind(), n.known_name()?)))
+        .collect();
+    let reads = stack.nodes.iter().map(|node| {
+        let me = Identity {
+            owner: &owner,
+            resource: node.name(),
+            names: &names,
+        };
+        async move { node.observe(aws, &me).await }
+    });
+    let (readings, context, tagged) = tokio::join!(
+        join_all(reads),
+        context,
+        kinds::discover_tagged(aws, &owner, &declared_names)
+    );
+    let mut errors = Vec::new();
+    let mut observed = Observed::default();
+    for reading in readings {
+        match reading {
+            Ok(reading) => reading.keep(&mut observed.resources),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
+    match context {
+        Ok(context) => observed.context = context,
+        Err(e) => errors.push(format!("{e:#}")),
+    }
+    if !errors.is_empty() {
+        anyhow::bail!(errors.join("\n"));
+    }
+    let tagged = tagged
+        .map_err(|e| anyhow::anyhow!("looking for this stack's resources by their tags: {e:#}"))?;
+    // What a declared resource found is not an orphan, whatever its resource tag says.
+    let declared: BTreeSet<(&str, String)> = stack
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let live = n.live(&observed.resources)?;
+            Some((n.kind(), live.physical_id()))
+        })
+        .collect();
+    observed.orphans = tagged
+        .into_iter()
+        .filter(|o| !declared.contains(&(o.kind(), o.physical_id())))
+        .collect();
+    Ok(observed)
+}
+
+/// Observes, then plans `request`. When the plan deletes something, what each deletion
+/// would lose is read now (a table's items, counted) and the plan is made again with it,
+/// so its guards know.
+pub async fn prepare(
+    stack: &Stack,
+    aws: &Aws,
+    request: &PlanRequest,
+) -> anyhow::Result<(Observed, Plan)> {
+    let mut observed = observe(stack, aws).await?;
+    let first = plan(stack, &observed, request);
+    let deletions: Vec<Deletion> = first.deletions().collect();
+    if deletions.is_empty() {
+        return Ok((observed, first));
+    }
+    observed.at_risk = at_risk(stack, &observed, aws, deletions).await?;
+    let plan = plan(stack, &observed, request);
+    Ok((observed, plan))
+}
+
+/// What each deletion would lose, read at once; only those that would lose something.
+async fn at_risk(
+    stack: &Stack,
+    observed: &Observed,
+    aws: &Aws,
+    deletions: Vec<Deletion>,
+) -> anyhow::Result<BTreeMap<Deletion, String>> {
+    let live_of = |deletion: &Deletion| -> Option<(&dyn Live, String)> {
+        match deletion {
+            Deletion::Declared(name) => {
+                let node = stack.nodes.iter().find(|n| n.name() == name)?;
+                let live = node.live(&observed.resources)?;
+                Some((live, format!("{}.{}", node.kind(), name)))
+            }
+            Deletion::Orphan { kind, physical_id } => {
+                let live = observed
+                    .orphans
+                    .iter()
+                    .find(|o| o.kind() == *kind && o.physical_id() == *physical_id)?;
+                Some((live.as_ref(), format!("{kind} {physical_id}")))
+            }
+        }
+    };
+    let risks = try_join_all(deletions.into_iter().filter_map(|deletion| {
+        let (live, label) = live_of(&deletion)?;
+        Some(async move {
+            let risk = live
+                .data_at_risk(aws)
+                .await
+                .with_context(|| format!("checking {label} before deleting it"))?;
+            anyhow::Ok(risk.map(|r| (deletion, r)))
+        })
+    }))
+    .await?;
+    Ok(risks.into_iter().flatten().collect())
+}

@@ -1,0 +1,13 @@
+//! What carrying out one change needs: the AWS clients, the line its progress shows on, and
+//! how long one step may take.
+
+use crate::aws::Aws;
+use crate::progress::Tracker;
+use std::time::Duration;
+
+pub struct ExecCtx<'a> {
+    pub aws: &'a Aws,
+    pub tracker: &'a Tracker,
+    /// Longest wait for AWS to finish one step (table ACTIVE, deletion, ...).
+    pub wait_timeout: Duration,
+}

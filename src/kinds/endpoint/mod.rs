@@ -1,0 +1,223 @@
+//! `vpc_gateway_endpoint`: a gateway VPC endpoint (DynamoDB, or any gateway service) so
+//! code in the VPC reaches the service without a NAT.
+//!
+//! An endpoint has no name of its own: it is found by its ownership tags, so re-applying
+//! never makes a second one (and the create carries a client token, so a retried request
+//! cannot either). The VPC and route tables are given by id, by tags, or as "the default
+//! VPC" / "all its route tables", and resolved when the stack is observed: one that does not
+//! exist is an error at plan time. Route tables and the policy change in place; another VPC
+//! or service is a replacement.
+
+mod ops;
+mod spec;
+
+pub use spec::Endpoint;
+
+use crate::aws::Aws;
+use crate::exec::ExecCtx;
+use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::plan::FieldChange;
+use crate::policy::{self, Principal, Statement};
+use crate::spec::diag::Diags;
+use crate::spec::fields::ValidateCtx;
+use crate::spec::policy::StatementSpec;
+use crate::spec::template::{Inputs, Template};
+use crate::values::Attributes;
+use async_trait::async_trait;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the endpoint's VPC and route-table choices came to in the live account.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub vpc_id: String,
+    pub service_name: String,
+    pub route_table_ids: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointState {
+    pub vpc_id: String,
+    pub service_name: String,
+    pub route_table_ids: BTreeSet<String>,
+    pub policy: Vec<Statement>,
+    pub tags: Tags,
+}
+
+#[derive(Debug)]
+pub struct LiveEndpoint {
+    pub state: EndpointState,
+    pub id: String,
+    /// Not `available` yet (or any more): wait before changing it.
+    pub settled: bool,
+}
+
+/// AWS's default gateway endpoint policy: anyone, any action, any resource.
+fn full_access() -> Vec<Statement> {
+    vec![Statement {
+        sid: None,
+        effect: "Allow".into(),
+        principal: Some(Principal::Anyone("*".into())),
+        action: BTreeSet::from(["*".to_string()]),
+        not_action: BTreeSet::new(),
+        resource: BTreeSet::from(["*".to_string()]),
+        not_resource: BTreeSet::new(),
+        condition: BTreeMap::new(),
+    }]
+}
+
+#[async_trait]
+impl Kind for Endpoint {
+    const TYPE: &'static str = "vpc_gateway_endpoint";
+    const ATTRIBUTES: &'static [&'static str] = &["id", "vpc_id"];
+    type Raw = spec::RawEndpoint;
+    type State = EndpointState;
+    type Live = LiveEndpoint;
+    type Resolved = Resolved;
+
+    fn validate(raw: spec::RawEndpoint, cx: &ValidateCtx, diags: &mut Diags) -> Option<Endpoint> {
+        Endpoint::validate_raw(raw, cx, diags)
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        self.policy
+            .iter()
+            .flatten()
+            .flat_map(StatementSpec::templates)
+            .collect()
+    }
+
+    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
+        let (live, resolved) = ops::read(self, aws, me).await?;
+        Ok(Observation { live, resolved })
+    }
+
+    async fn discover(
+        aws: &Aws,
+        owner: &str,
+        _skip: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<LiveEndpoint>> {
+        ops::discover(aws, owner).await
+    }
+
+    fn planned_id(&self, resolved: &Resolved) -> String {
+        format!("{} in {}", resolved.service_name, resolved.vpc_id)
+    }
+
+    fn desired(&self, resolved: &Resolved, inputs: &Inputs, tags: Tags) -> EndpointState {
+        let render = |t: &Template| inputs.render(t);
+        let anyone = || Some(Principal::Anyone("*".into()));
+        EndpointState {
+            vpc_id: resolved.vpc_id.clone(),
+            service_name: resolved.service_name.clone(),
+            route_table_ids: resolved.route_table_ids.clone(),
+            policy: match &self.policy {
+                None => full_access(),
+                Some(statements) => policy::sorted(
+                    statements
+                        .iter()
+                        .map(|s| s.render(&render, anyone()))
+                        .collect(),
+                ),
+            },
+            tags,
+        }
+    }
+
+    fn replacement_reasons(&self, desired: &EndpointState, live: &LiveEndpoint) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if desired.vpc_id != live.state.vpc_id {
+            reasons.push(format!(
+                "the VPC changes ({} → {}); an endpoint cannot move",
+                live.state.vpc_id, desired.vpc_id
+            ));
+        }
+        if desired.service_name != live.state.service_name {
+            reasons.push(format!(
+                "the service changes ({} → {})",
+                live.state.service_name, desired.service_name
+            ));
+        }
+        reasons
+    }
+
+    fn annotate(&self, change: &mut FieldChange, _live: &LiveEndpoint) {
+        if change.field == "vpc_id" || change.field == "service_name" {
+            change.forces_replacement = true;
+        }
+    }
+
+    async fn create(
+        &self,
+        cx: &ExecCtx<'_>,
+        desired: &EndpointState,
+    ) -> anyhow::Result<LiveEndpoint> {
+        ops::create(cx, desired).await
+    }
+
+    async fn update(
+        &self,
+        cx: &ExecCtx<'_>,
+        live: &LiveEndpoint,
+        desired: &EndpointState,
+    ) -> anyhow::Result<LiveEndpoint> {
+        ops::update(cx, live, desired).await
+    }
+
+    #[cfg(test)]
+    fn applied(&self, desired: EndpointState, _resolved: &Resolved) -> LiveEndpoint {
+        LiveEndpoint {
+            state: desired,
+            id: "vpce-0a1b2c3d4e5f60718".into(),
+            settled: true,
+        }
+    }
+
+    #[cfg(test)]
+    fn resolved_for_tests(&self) -> Resolved {
+        Resolved {
+            vpc_id: "vpc-0a1b2c3d".into(),
+            service_name: self.service_name("us-east-1"),
+            route_table_ids: BTreeSet::from(["rtb-0a1b2c3d".into()]),
+        }
+    }
+}
+
+#[async_trait]
+impl Live for LiveEndpoint {
+    fn kind(&self) -> &'static str {
+        Endpoint::TYPE
+    }
+
+    fn physical_id(&self) -> String {
+        self.id.clone()
+    }
+
+    fn tags(&self) -> &Tags {
+        &self.state.tags
+    }
+
+    fn attributes(&self) -> Attributes {
+        BTreeMap::from([
+            ("id", Some(self.id.clone())),
+            ("vpc_id", Some(self.state.vpc_id.clone())),
+        ])
+    }
+
+    fn state_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.state).unwrap_or_default()
+    }
+
+    fn delete_order(&self) -> u8 {
+        30
+    }
+
+    async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
+        ops::delete_endpoint(cx, self).await
+    }
+
+    #[cfg(test)]
+    fn tags_mut(&mut self) -> &mut Tags {
+        &mut self.state.tags
+    }
+}

@@ -1,0 +1,225 @@
+//! `lambda_function`: a Rust function built from a cargo package, bundled as `bootstrap`
+//! for an OS-only runtime, with its configuration, optional VPC config and reserved
+//! concurrency, and its CloudWatch log group with a retention period.
+//!
+//! Whether the code changed is decided without building: the hash of the package's build
+//! inputs ([`bundle::input_hash`]) is compared with the one tagged on the deployed function.
+//! Everything changes in place. Lambda refuses a change while another is still being
+//! applied, so each step waits for `LastUpdateStatus` to settle; creation retries while a
+//! new role is not yet usable by Lambda (IAM propagates in seconds, not at once).
+//!
+//! `spec.rs` is the stack-file form, `state.rs` the comparable state, `read.rs` the reads,
+//! `ops.rs` the changes; this file is the kind's planning rules.
+
+mod ops;
+mod read;
+mod spec;
+mod state;
+
+pub use ops::LambdaTags;
+pub use spec::Function;
+pub use state::{FunctionState, LiveFunction, VpcState};
+
+use crate::aws::Aws;
+use crate::bundle;
+use crate::exec::ExecCtx;
+use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::kinds::tagged;
+use crate::plan::FieldChange;
+use crate::spec::diag::Diags;
+use crate::spec::fields::ValidateCtx;
+use crate::spec::template::{Inputs, Template};
+use crate::values::Attributes;
+use async_trait::async_trait;
+use read::{read_function, resolve_vpc};
+use state::log_group_name;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[async_trait]
+impl Kind for Function {
+    const TYPE: &'static str = "lambda_function";
+    const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "log_group"];
+    type Raw = spec::RawFunction;
+    type State = FunctionState;
+    type Live = LiveFunction;
+    /// The subnets and security groups its VPC config chooses (`None`: no VPC).
+    type Resolved = Option<VpcState>;
+
+    fn validate(raw: spec::RawFunction, cx: &ValidateCtx, diags: &mut Diags) -> Option<Function> {
+        Function::validate_raw(raw, cx, diags)
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        std::iter::once(&self.role)
+            .chain(self.environment.values())
+            .collect()
+    }
+
+    fn known_name(&self) -> Option<String> {
+        Some(self.name.clone())
+    }
+
+    fn bundle_source(&self) -> Option<bundle::Source> {
+        Some(bundle::Source {
+            package: self.package.clone(),
+            architecture: self.architecture,
+            runtime: self.runtime.clone(),
+        })
+    }
+
+    async fn read(&self, aws: &Aws, _me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
+        let (live, resolved) = tokio::try_join!(
+            read_function(aws, &self.name),
+            resolve_vpc(aws, self.vpc.as_ref())
+        )?;
+        Ok(Observation { live, resolved })
+    }
+
+    async fn discover(
+        aws: &Aws,
+        owner: &str,
+        skip: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<LiveFunction>> {
+        let arns = tagged::arns(aws, "lambda:function", owner).await?;
+        let names = arns
+            .iter()
+            .map(|arn| name_of(arn))
+            .filter(|name| !skip.contains(name));
+        let functions = futures::future::try_join_all(
+            names.map(|name| async move { read_function(aws, &name).await }),
+        )
+        .await?;
+        Ok(functions.into_iter().flatten().collect())
+    }
+
+    fn planned_id(&self, _resolved: &Option<VpcState>) -> String {
+        self.name.clone()
+    }
+
+    fn desired(&self, resolved: &Option<VpcState>, inputs: &Inputs, tags: Tags) -> FunctionState {
+        FunctionState {
+            code_hash: self.code_hash.clone(),
+            runtime: self.runtime.clone(),
+            architecture: self.architecture,
+            memory: self.memory,
+            timeout: self.timeout,
+            role: inputs.render(&self.role),
+            environment: self
+                .environment
+                .iter()
+                .map(|(k, v)| (k.clone(), inputs.render(v)))
+                .collect(),
+            vpc: resolved.clone(),
+            reserved_concurrency: self.reserved_concurrency,
+            log_retention_days: Some(self.log_retention_days),
+            tags,
+        }
+    }
+
+    fn replacement_reasons(&self, _desired: &FunctionState, _live: &LiveFunction) -> Vec<String> {
+        // Everything about a function changes in place.
+        Vec::new()
+    }
+
+    fn annotate(&self, change: &mut FieldChange, _live: &LiveFunction) {
+        match change.field.as_str() {
+            "code_hash" => {
+                change.note = Some(
+                    "the sources, Cargo.lock or target changed: the function is rebuilt and its code uploaded"
+                        .into(),
+                )
+            }
+            "architecture" => change.note = Some("the code is rebuilt for it and uploaded".into()),
+            f if f.starts_with("vpc") => {
+                change.note = Some(
+                    "Lambda moves the function's network interfaces; it can take minutes".into(),
+                )
+            }
+            _ => {}
+        }
+    }
+
+    async fn create(
+        &self,
+        cx: &ExecCtx<'_>,
+        desired: &FunctionState,
+    ) -> anyhow::Result<LiveFunction> {
+        ops::create(self, cx, desired).await
+    }
+
+    async fn update(
+        &self,
+        cx: &ExecCtx<'_>,
+        live: &LiveFunction,
+        desired: &FunctionState,
+    ) -> anyhow::Result<LiveFunction> {
+        ops::update(self, cx, live, desired).await
+    }
+
+    #[cfg(test)]
+    fn applied(&self, desired: FunctionState, _resolved: &Option<VpcState>) -> LiveFunction {
+        LiveFunction {
+            state: desired,
+            arn: format!(
+                "arn:aws:lambda:us-east-1:123456789012:function:{}",
+                self.name
+            ),
+            log_group_exists: true,
+            settled: true,
+        }
+    }
+
+    #[cfg(test)]
+    fn resolved_for_tests(&self) -> Option<VpcState> {
+        self.vpc.as_ref().map(|_| VpcState {
+            subnet_ids: BTreeSet::from(["subnet-0a1b2c3d".into(), "subnet-1a2b3c4d".into()]),
+            security_group_ids: BTreeSet::from(["sg-0a1b2c3d".into()]),
+        })
+    }
+}
+
+/// The function's name from its ARN (`arn:aws:lambda:<region>:<account>:function:<name>`).
+fn name_of(arn: &str) -> String {
+    arn.rsplit(':').next().unwrap_or_default().to_string()
+}
+
+#[async_trait]
+impl Live for LiveFunction {
+    fn kind(&self) -> &'static str {
+        Function::TYPE
+    }
+
+    fn physical_id(&self) -> String {
+        name_of(&self.arn)
+    }
+
+    fn tags(&self) -> &Tags {
+        &self.state.tags
+    }
+
+    fn attributes(&self) -> Attributes {
+        let name = name_of(&self.arn);
+        BTreeMap::from([
+            ("log_group", Some(log_group_name(&name))),
+            ("name", Some(name)),
+            ("arn", Some(self.arn.clone())),
+        ])
+    }
+
+    fn state_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.state).unwrap_or_default()
+    }
+
+    fn delete_order(&self) -> u8 {
+        20
+    }
+
+    async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
+        ops::delete_function(cx, &name_of(&self.arn), self).await
+    }
+
+    #[cfg(test)]
+    fn tags_mut(&mut self) -> &mut Tags {
+        &mut self.state.tags
+    }
+}

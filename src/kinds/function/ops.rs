@@ -1,0 +1,416 @@
+//! Changing a function: building and uploading its code, its configuration and
+//! concurrency, its log group, and deleting both; every step waits for Lambda to settle.
+
+use super::read::read_function;
+use super::spec::Function;
+use super::state::{
+    FunctionState, LiveFunction, log_group_name, sdk_architecture, sdk_environment, sdk_vpc,
+};
+use crate::aws::{Aws, describe_error, error_code, sdk};
+use crate::bundle::{self, CODE_HASH_TAG, CODE_SHA_TAG};
+use crate::exec::ExecCtx;
+use crate::tags::{TagApi, same_owner};
+use crate::wait::{self, Check};
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use aws_sdk_lambda::types as lambda;
+use std::collections::BTreeMap;
+
+/// Builds and bundles the function; returns the zip and the input hash it was built
+/// from (recomputed now: the files may have changed since plan).
+async fn build(function: &Function, cx: &ExecCtx<'_>) -> anyhow::Result<(bundle::Bundle, String)> {
+    let hash = bundle::input_hash(&function.package, function.architecture)?;
+    cx.tracker.status(format!(
+        "building {} (cargo build --release)",
+        function.package.display()
+    ));
+    let bundle = bundle::build(&function.package, function.architecture, &function.runtime)
+        .await
+        .with_context(|| format!("building {}", function.package.display()))?;
+    tracing::debug!(
+        zip = %bundle.zip_path.display(),
+        bytes = bundle.zip.len(),
+        code_sha256 = %bundle.code_sha256,
+        "bundled"
+    );
+    Ok((bundle, hash))
+}
+
+async fn read_back(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<LiveFunction> {
+    cx.tracker.status("reading the result");
+    read_function(cx.aws, name)
+        .await?
+        .with_context(|| format!("function {name} disappeared while it was being changed"))
+}
+
+/// Deletes the function, then its log group: a torn-down environment keeps nothing that
+/// costs money.
+pub async fn delete_function(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    live: &LiveFunction,
+) -> anyhow::Result<()> {
+    if !live.settled {
+        wait_settled(cx, name).await?;
+    }
+    cx.tracker.status("deleting function");
+    match cx
+        .aws
+        .lambda
+        .delete_function()
+        .function_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {}
+        Err(e) => bail!(describe_error("DeleteFunction", &e)),
+    }
+    // Its logs go with it: a torn-down environment leaves nothing that costs money.
+    cx.tracker.status("deleting the log group");
+    match cx
+        .aws
+        .logs
+        .delete_log_group()
+        .log_group_name(log_group_name(name))
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) => bail!(describe_error("DeleteLogGroup", &e)),
+    }
+}
+
+/// The "role cannot be assumed" family of errors a new role gives for a few seconds, until
+/// IAM has propagated it (and its policies) to Lambda.
+fn role_not_ready<E, R>(e: &aws_sdk_lambda::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_lambda::error::ProvideErrorMetadata,
+{
+    let Some(service) = e.as_service_error() else {
+        return false;
+    };
+    service.code() == Some("InvalidParameterValueException")
+        && service.message().is_some_and(|m| {
+            m.contains("cannot be assumed by Lambda")
+                || m.contains("does not have permissions to call")
+        })
+}
+
+fn configuration_differs(before: &FunctionState, after: &FunctionState) -> bool {
+    before.runtime != after.runtime
+        || before.memory != after.memory
+        || before.timeout != after.timeout
+        || before.role != after.role
+        || before.environment != after.environment
+        || before.vpc != after.vpc
+}
+
+async fn update_configuration(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    desired: &FunctionState,
+) -> anyhow::Result<()> {
+    cx.tracker.status("updating the configuration");
+    let vpc = desired.vpc.as_ref().map_or_else(
+        // Empty lists take the function out of its VPC.
+        || {
+            lambda::VpcConfig::builder()
+                .set_subnet_ids(Some(Vec::new()))
+                .set_security_group_ids(Some(Vec::new()))
+                .build()
+        },
+        sdk_vpc,
+    );
+    let request = cx
+        .aws
+        .lambda
+        .update_function_configuration()
+        .function_name(name)
+        .runtime(lambda::Runtime::from(desired.runtime.as_str()))
+        .role(&desired.role)
+        .memory_size(desired.memory)
+        .timeout(desired.timeout)
+        .environment(sdk_environment(&desired.environment))
+        .vpc_config(vpc);
+    retry_while_updating(cx, "UpdateFunctionConfiguration", || request.clone().send()).await?;
+    wait_settled(cx, name).await
+}
+
+/// Sends a function update, waiting out ResourceConflictException (another update of the
+/// function still in progress, by us or anyone) and a role not yet propagated.
+async fn retry_while_updating<T, E, F, Fut>(
+    cx: &ExecCtx<'_>,
+    operation: &str,
+    send: F,
+) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<
+            Output = Result<
+                T,
+                aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>,
+            >,
+        >,
+    E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    wait::until(cx, &format!("sending {operation}"), || async {
+        match send().await {
+            Ok(_) => Ok(Check::Done(())),
+            Err(e) if error_code(&e) == Some("ResourceConflictException") => {
+                Ok(Check::Waiting("another update is in progress".into()))
+            }
+            Err(e) if role_not_ready(&e) => Ok(Check::Waiting(
+                "the role is not usable by Lambda yet (IAM propagation)".into(),
+            )),
+            Err(e) => bail!(describe_error(operation, &e)),
+        }
+    })
+    .await
+}
+
+/// Waits until the function is Active and no update is in progress; a failed create or
+/// update is an error with Lambda's reason.
+async fn wait_settled(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<()> {
+    let aws = cx.aws;
+    wait::until(
+        cx,
+        "waiting for Lambda to apply the change",
+        move || async move {
+            let request = aws.lambda.get_function_configuration().function_name(name);
+            let config = sdk("GetFunctionConfiguration", request.send().await)?;
+            if config.state() == Some(&lambda::State::Failed) {
+                bail!(
+                    "the function failed to become active: {}",
+                    config.state_reason().unwrap_or("no reason given")
+                );
+            }
+            if config.last_update_status() == Some(&lambda::LastUpdateStatus::Failed) {
+                bail!(
+                    "Lambda could not apply the update: {}",
+                    config
+                        .last_update_status_reason()
+                        .unwrap_or("no reason given")
+                );
+            }
+            Ok(match (config.state(), config.last_update_status()) {
+                (Some(lambda::State::Pending), _) => Check::Waiting("Pending".into()),
+                (_, Some(lambda::LastUpdateStatus::InProgress)) => {
+                    Check::Waiting("update InProgress".into())
+                }
+                _ => Check::Done(()),
+            })
+        },
+    )
+    .await
+}
+
+async fn set_concurrency(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    reserved: Option<i32>,
+) -> anyhow::Result<()> {
+    match reserved {
+        Some(n) => {
+            cx.tracker.status(format!("reserving concurrency {n}"));
+            let request = cx
+                .aws
+                .lambda
+                .put_function_concurrency()
+                .function_name(name)
+                .reserved_concurrent_executions(n);
+            sdk("PutFunctionConcurrency", request.send().await)?;
+        }
+        None => {
+            cx.tracker.status("removing the concurrency reservation");
+            let request = cx
+                .aws
+                .lambda
+                .delete_function_concurrency()
+                .function_name(name);
+            sdk("DeleteFunctionConcurrency", request.send().await)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the function's log group (tagged as ours) unless it exists, and sets its
+/// retention.
+async fn ensure_log_group(
+    cx: &ExecCtx<'_>,
+    function: &str,
+    exists: bool,
+    desired: &FunctionState,
+) -> anyhow::Result<()> {
+    let name = log_group_name(function);
+    if !exists {
+        cx.tracker.status("creating the log group");
+        let request = cx
+            .aws
+            .logs
+            .create_log_group()
+            .log_group_name(&name)
+            .set_tags(Some(desired.tags.clone().into_iter().collect()));
+        match request.send().await {
+            Ok(_) => {}
+            // Lambda makes it itself on the first invocation; then it is simply there.
+            Err(e) if error_code(&e) == Some("ResourceAlreadyExistsException") => {}
+            Err(e) => bail!(describe_error("CreateLogGroup", &e)),
+        }
+    }
+    if let Some(days) = desired.log_retention_days {
+        cx.tracker.status(format!("keeping logs {days} days"));
+        let request = cx
+            .aws
+            .logs
+            .put_retention_policy()
+            .log_group_name(&name)
+            .retention_in_days(days);
+        sdk("PutRetentionPolicy", request.send().await)?;
+    }
+    Ok(())
+}
+
+/// Lambda's tagging API, by ARN: the same for functions and event source mappings.
+pub struct LambdaTags<'a>(pub &'a str);
+
+#[async_trait]
+impl TagApi for LambdaTags<'_> {
+    async fn tag(&self, aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
+        let mut request = aws.lambda.tag_resource().resource(self.0);
+        for (k, v) in tags {
+            request = request.tags(k, v);
+        }
+        sdk("TagResource", request.send().await).map(drop)
+    }
+
+    async fn untag(&self, aws: &Aws, keys: &[String]) -> anyhow::Result<()> {
+        let request = aws
+            .lambda
+            .untag_resource()
+            .resource(self.0)
+            .set_tag_keys(Some(keys.to_vec()));
+        sdk("UntagResource", request.send().await).map(drop)
+    }
+}
+
+/// Builds the code, creates the log group and then the function (tagged as ours, with the
+/// hash of what it was built from), retrying while a new role is not usable by Lambda.
+pub async fn create(
+    function: &Function,
+    cx: &ExecCtx<'_>,
+    desired: &FunctionState,
+) -> anyhow::Result<LiveFunction> {
+    let (bundle, hash) = build(function, cx).await?;
+    // The log group first, so the first invocation already logs under its retention.
+    ensure_log_group(cx, &function.name, false, desired).await?;
+    let mut tags = desired.tags.clone();
+    tags.insert(CODE_HASH_TAG.to_string(), hash);
+    tags.insert(CODE_SHA_TAG.to_string(), bundle.code_sha256.clone());
+    let mut request = cx
+        .aws
+        .lambda
+        .create_function()
+        .function_name(&function.name)
+        .runtime(lambda::Runtime::from(desired.runtime.as_str()))
+        .role(&desired.role)
+        .handler("bootstrap")
+        .code(
+            lambda::FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(bundle.zip))
+                .build(),
+        )
+        .memory_size(desired.memory)
+        .timeout(desired.timeout)
+        .architectures(sdk_architecture(desired.architecture))
+        .environment(sdk_environment(&desired.environment))
+        .set_tags(Some(tags.into_iter().collect()));
+    if let Some(vpc) = &desired.vpc {
+        request = request.vpc_config(sdk_vpc(vpc));
+    }
+    cx.tracker.status("creating function");
+    wait::until(cx, "creating the function", || async {
+        match request.clone().send().await {
+            Ok(_) => Ok(Check::Done(())),
+            Err(e) if role_not_ready(&e) => {
+                tracing::debug!(error = %describe_error("CreateFunction", &e), "retrying");
+                Ok(Check::Waiting(
+                    "the new role is not usable by Lambda yet (IAM propagation)".into(),
+                ))
+            }
+            // Made by this create whose answer was lost (the SDK sent it again): carry
+            // on with it.
+            Err(e) if error_code(&e) == Some("ResourceConflictException") => {
+                match read_function(cx.aws, &function.name).await? {
+                    Some(live) if same_owner(&desired.tags, &live.state.tags) => {
+                        Ok(Check::Done(()))
+                    }
+                    _ => bail!(
+                        "{}; it is not this stack's: someone created it since plan ran (run plan again)",
+                        describe_error("CreateFunction", &e)
+                    ),
+                }
+            }
+            Err(e) => bail!(describe_error("CreateFunction", &e)),
+        }
+    })
+    .await?;
+    wait_settled(cx, &function.name).await?;
+    if let Some(reserved) = desired.reserved_concurrency {
+        set_concurrency(cx, &function.name, Some(reserved)).await?;
+    }
+    read_back(cx, &function.name).await
+}
+
+/// Changes the function in place: tags, configuration, code (rebuilt), concurrency, logs.
+pub async fn update(
+    function: &Function,
+    cx: &ExecCtx<'_>,
+    live: &LiveFunction,
+    desired: &FunctionState,
+) -> anyhow::Result<LiveFunction> {
+    let before = &live.state;
+    let name = function.name.as_str();
+    if !live.settled {
+        wait_settled(cx, name).await?;
+    }
+    crate::tags::sync(cx, &LambdaTags(&live.arn), &before.tags, &desired.tags)
+        .await
+        .context("updating the function's tags")?;
+    if configuration_differs(before, desired) {
+        update_configuration(cx, name, desired)
+            .await
+            .context("updating the function's configuration")?;
+    }
+    if before.code_hash != desired.code_hash || before.architecture != desired.architecture {
+        let (bundle, hash) = build(function, cx).await?;
+        let code_sha256 = bundle.code_sha256.clone();
+        cx.tracker.status("uploading the code");
+        let request = cx
+            .aws
+            .lambda
+            .update_function_code()
+            .function_name(name)
+            .zip_file(aws_sdk_lambda::primitives::Blob::new(bundle.zip))
+            .architectures(sdk_architecture(desired.architecture));
+        retry_while_updating(cx, "UpdateFunctionCode", || request.clone().send()).await?;
+        wait_settled(cx, name).await?;
+        // Only now: the tag says what the deployed code was built from.
+        let request = cx
+            .aws
+            .lambda
+            .tag_resource()
+            .resource(&live.arn)
+            .tags(CODE_HASH_TAG, hash)
+            .tags(CODE_SHA_TAG, code_sha256);
+        sdk("TagResource", request.send().await)?;
+    }
+    if before.reserved_concurrency != desired.reserved_concurrency {
+        set_concurrency(cx, name, desired.reserved_concurrency).await?;
+    }
+    if !live.log_group_exists || before.log_retention_days != desired.log_retention_days {
+        ensure_log_group(cx, name, live.log_group_exists, desired).await?;
+    }
+    read_back(cx, &function.name).await
+}

@@ -1,0 +1,312 @@
+//! A `lambda_function` as written in the stack file, and its validation.
+
+use crate::aws::vpc::{MemberChoice, VpcChoice};
+use crate::bundle::{self, Architecture};
+use crate::spec::diag::{Diagnostic, Diags};
+use crate::spec::fields::{NameRules, ValidateCtx, int_field, physical_name, template_field};
+use crate::spec::network;
+use crate::spec::raw::{SpannedMap, raw_resource};
+use crate::spec::template::Template;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// `vpc:` of a function: where its network interfaces go.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVpcConfig {
+    #[serde(default)]
+    vpc: Option<Spanned<String>>,
+    #[serde(default)]
+    vpc_tags: Option<SpannedMap<Spanned<String>>>,
+    #[serde(default)]
+    subnet_ids: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    subnet_tags: Option<SpannedMap<Spanned<String>>>,
+    #[serde(default)]
+    security_group_ids: Option<Spanned<Vec<Spanned<String>>>>,
+    #[serde(default)]
+    security_group_tags: Option<SpannedMap<Spanned<String>>>,
+}
+
+raw_resource! {
+    /// A `lambda_function` as written in the stack file.
+    pub struct RawFunction {
+        name: Spanned<String>,
+        code: Spanned<String>,
+        runtime: Spanned<String>,
+        architecture: Spanned<Architecture>,
+        memory: Spanned<i64>,
+        timeout: Spanned<i64>,
+        role: Spanned<String>,
+        environment: SpannedMap<Spanned<String>>,
+        vpc: Spanned<RawVpcConfig>,
+        reserved_concurrency: Spanned<i64>,
+        log_retention_days: Spanned<i64>,
+    }
+}
+
+#[derive(Debug)]
+pub struct VpcSpec {
+    pub vpc: VpcChoice,
+    pub subnets: MemberChoice,
+    pub security_groups: MemberChoice,
+}
+
+/// A validated `lambda_function`.
+#[derive(Debug)]
+pub struct Function {
+    pub name: String,
+    /// The cargo package's directory.
+    pub package: PathBuf,
+    /// [`bundle::input_hash`] of the package when the file was loaded.
+    pub code_hash: String,
+    pub runtime: String,
+    pub architecture: Architecture,
+    pub memory: i32,
+    pub timeout: i32,
+    pub role: Template,
+    pub environment: BTreeMap<String, Template>,
+    pub vpc: Option<VpcSpec>,
+    pub reserved_concurrency: Option<i32>,
+    pub log_retention_days: i32,
+}
+
+const FUNCTION_NAMES: NameRules = NameRules {
+    what: "function",
+    example: "cruddur-stream-processor-${env}",
+    valid: |s| {
+        (1..=64).contains(&s.len())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    },
+    rules: "1-64 characters: letters, digits, `-` and `_`",
+};
+
+/// The runtimes a bundled `bootstrap` runs on: the OS-only ones.
+const RUNTIMES: &[&str] = &["provided.al2023", "provided.al2"];
+
+const DEFAULT_RUNTIME: &str = "provided.al2023";
+
+/// CloudWatch Logs accepts only these retention periods.
+const RETENTION_DAYS: &[i64] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+const DEFAULT_RETENTION_DAYS: i64 = 14;
+
+/// Set by Lambda itself; a function cannot define them.
+const RESERVED_VARIABLES: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+impl Function {
+    pub fn validate_raw(raw: RawFunction, cx: &ValidateCtx, diags: &mut Diags) -> Option<Function> {
+        let errors_before = diags.error_count();
+        let name = physical_name(raw.name(), &FUNCTION_NAMES, cx, diags);
+        let architecture = raw.architecture().map_or(Architecture::X86_64, |a| a.value);
+
+        let (package, code_hash) = match raw.code() {
+            None => {
+                diags.push(
+                    Diagnostic::new(&cx.loc, cx.field("code"), "missing field `code`").hint(
+                        "the directory of the function's cargo package, relative to the stack file, e.g. `code: lambda`",
+                    ),
+                );
+                (PathBuf::new(), String::new())
+            }
+            Some(code) => {
+                let package = cx.base_dir.join(&code.value);
+                match bundle::input_hash(&package, architecture) {
+                    Ok(hash) => (package, hash),
+                    Err(e) => {
+                        diags.push(
+                            Diagnostic::new(&code.referenced, cx.field("code"), format!("{e:#}"))
+                                .hint("`code` is the directory of a cargo package (with its Cargo.toml), relative to the stack file"),
+                        );
+                        (package, String::new())
+                    }
+                }
+            }
+        };
+
+        let runtime = match raw.runtime() {
+            Some(r) if !RUNTIMES.contains(&r.value.as_str()) => {
+                diags.push(
+                    Diagnostic::new(
+                        &r.referenced,
+                        cx.field("runtime"),
+                        format!("runtime `{}` cannot run a bundled Rust executable", r.value),
+                    )
+                    .hint(format!("use one of: {}", RUNTIMES.join(", "))),
+                );
+                String::new()
+            }
+            Some(r) => r.value.clone(),
+            None => DEFAULT_RUNTIME.to_string(),
+        };
+        let memory = int_field(
+            raw.memory(),
+            128,
+            |v| (128..=10240).contains(&v),
+            "128-10240",
+            cx.field("memory"),
+            "memory is in MB, 128 to 10240",
+            diags,
+        );
+        let timeout = int_field(
+            raw.timeout(),
+            3,
+            |v| (1..=900).contains(&v),
+            "1-900",
+            cx.field("timeout"),
+            "timeout is in seconds, at most 900 (15 minutes)",
+            diags,
+        );
+        let reserved_concurrency = raw.reserved_concurrency().map(|r| {
+            int_field(
+                Some(r),
+                0,
+                |v| (0..=10_000).contains(&v),
+                "0-10000",
+                cx.field("reserved_concurrency"),
+                "0 stops the function; leave it out for no reservation",
+                diags,
+            )
+        });
+        let log_retention_days = match raw.log_retention_days() {
+            Some(d) if !RETENTION_DAYS.contains(&d.value) => {
+                diags.push(
+                    Diagnostic::new(
+                        &d.referenced,
+                        cx.field("log_retention_days"),
+                        format!(
+                            "CloudWatch Logs does not offer a retention of {} days",
+                            d.value
+                        ),
+                    )
+                    .hint(format!(
+                        "one of: {}",
+                        RETENTION_DAYS
+                            .iter()
+                            .map(i64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                );
+                DEFAULT_RETENTION_DAYS
+            }
+            Some(d) => d.value,
+            None => DEFAULT_RETENTION_DAYS,
+        };
+
+        let role = match raw.role() {
+            None => {
+                diags.push(
+                    Diagnostic::new(&cx.loc, cx.field("role"), "missing field `role`")
+                        .hint("the execution role's ARN, usually a reference: `role: ${processor_role.arn}`"),
+                );
+                None
+            }
+            Some(r) => template_field(r, cx, cx.field("role"), diags),
+        };
+
+        let mut environment = BTreeMap::new();
+        for (key, value) in raw.environment().iter().flat_map(|m| m.iter()) {
+            let field = format!("{}.environment.{}", cx.path, key.value);
+            let well_formed = key.value.len() >= 2
+                && key.value.starts_with(|c: char| c.is_ascii_alphabetic())
+                && key
+                    .value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !well_formed {
+                diags.push(
+                    Diagnostic::new(
+                        &key.referenced,
+                        &field,
+                        format!("invalid environment variable name `{}`", key.value),
+                    )
+                    .hint("a letter, then letters, digits and `_` (at least two characters)"),
+                );
+            } else if RESERVED_VARIABLES.contains(&key.value.as_str()) {
+                diags.push(
+                    Diagnostic::new(
+                        &key.referenced,
+                        &field,
+                        format!("`{}` is set by Lambda itself", key.value),
+                    )
+                    .hint("Lambda reserves it; pick another name"),
+                );
+            }
+            if let Some(t) = template_field(value, cx, field, diags) {
+                environment.insert(key.value.clone(), t);
+            }
+        }
+
+        let vpc = raw.vpc().map(|v| {
+            let r = &v.value;
+            let sub = ValidateCtx {
+                path: cx.field("vpc"),
+                loc: v.referenced,
+                ..*cx
+            };
+            VpcSpec {
+                vpc: network::vpc_choice(r.vpc.as_ref(), r.vpc_tags.as_ref(), &sub, "", diags),
+                subnets: network::member_choice(
+                    r.subnet_ids.as_ref(),
+                    r.subnet_tags.as_ref(),
+                    "subnet",
+                    "subnet-",
+                    &sub,
+                    diags,
+                ),
+                security_groups: network::member_choice(
+                    r.security_group_ids.as_ref(),
+                    r.security_group_tags.as_ref(),
+                    "security_group",
+                    "sg-",
+                    &sub,
+                    diags,
+                ),
+            }
+        });
+
+        if diags.error_count() > errors_before {
+            return None;
+        }
+        Some(Function {
+            name: name?,
+            package,
+            code_hash,
+            runtime,
+            architecture,
+            memory: memory as i32,
+            timeout: timeout as i32,
+            role: role?,
+            environment,
+            vpc,
+            reserved_concurrency: reserved_concurrency.map(|r| r as i32),
+            log_retention_days: log_retention_days as i32,
+        })
+    }
+}

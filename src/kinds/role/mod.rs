@@ -1,0 +1,215 @@
+//! `iam_role`: an IAM role with its trust policy, inline policies (compact statements in the
+//! stack file, compared semantically with what IAM returns), managed policy attachments,
+//! path, description, maximum session duration, permissions boundary and tags.
+//!
+//! Everything changes in place except the path (IAM cannot move a role): that is a
+//! replacement. Inline policies and attachments not in the file are removed from the role,
+//! so one attached out of band shows up in plan.
+
+mod ops;
+mod spec;
+
+pub use spec::Role;
+
+use crate::aws::Aws;
+use crate::exec::ExecCtx;
+use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::plan::FieldChange;
+use crate::policy::{self, Statement};
+use crate::spec::diag::Diags;
+use crate::spec::fields::ValidateCtx;
+use crate::spec::policy::StatementSpec;
+use crate::spec::template::{Inputs, Template};
+use crate::values::Attributes;
+use async_trait::async_trait;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The comparable form of a role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleState {
+    pub path: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub max_session_duration: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions_boundary: Option<String>,
+    pub trust_policy: Vec<Statement>,
+    pub managed_policies: BTreeSet<String>,
+    pub policies: BTreeMap<String, Vec<Statement>>,
+    pub tags: Tags,
+}
+
+#[derive(Debug)]
+pub struct LiveRole {
+    pub state: RoleState,
+    pub arn: String,
+}
+
+#[async_trait]
+impl Kind for Role {
+    const TYPE: &'static str = "iam_role";
+    const ATTRIBUTES: &'static [&'static str] = &["name", "arn"];
+    type Raw = spec::RawRole;
+    type State = RoleState;
+    type Live = LiveRole;
+    type Resolved = ();
+
+    fn validate(raw: spec::RawRole, cx: &ValidateCtx, diags: &mut Diags) -> Option<Role> {
+        Role::validate_raw(raw, cx, diags)
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        self.permissions_boundary
+            .iter()
+            .chain(&self.managed_policies)
+            .chain(
+                self.policies
+                    .values()
+                    .flatten()
+                    .flat_map(StatementSpec::templates),
+            )
+            .collect()
+    }
+
+    fn known_name(&self) -> Option<String> {
+        Some(self.name.clone())
+    }
+
+    async fn read(&self, aws: &Aws, _me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
+        Ok(Observation {
+            live: ops::read_role(aws, &self.name).await?,
+            resolved: (),
+        })
+    }
+
+    /// IAM roles are not in the Resource Groups Tagging API, and ListRoles carries no tags:
+    /// every role's tags are read (at most eight at a time), skipping AWS's own
+    /// service roles.
+    async fn discover(
+        aws: &Aws,
+        owner: &str,
+        skip: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<LiveRole>> {
+        ops::discover(aws, owner, skip).await
+    }
+
+    fn planned_id(&self, _resolved: &()) -> String {
+        self.name.clone()
+    }
+
+    fn desired(&self, _resolved: &(), inputs: &Inputs, tags: Tags) -> RoleState {
+        let render = |t: &Template| inputs.render(t);
+        RoleState {
+            path: self.path.clone(),
+            description: self.description.clone(),
+            max_session_duration: self.max_session_duration,
+            permissions_boundary: self.permissions_boundary.as_ref().map(render),
+            trust_policy: self.trust_policy(),
+            managed_policies: self.managed_policies.iter().map(render).collect(),
+            policies: self
+                .policies
+                .iter()
+                .map(|(name, statements)| {
+                    let rendered = statements.iter().map(|s| s.render(&render, None)).collect();
+                    (name.clone(), policy::sorted(rendered))
+                })
+                .collect(),
+            tags,
+        }
+    }
+
+    fn replacement_reasons(&self, desired: &RoleState, live: &LiveRole) -> Vec<String> {
+        if desired.path != live.state.path {
+            vec![format!(
+                "the path changes ({} → {}); IAM cannot move a role",
+                live.state.path, desired.path
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn annotate(&self, change: &mut FieldChange, _live: &LiveRole) {
+        if change.field == "path" {
+            change.forces_replacement = true;
+        } else if change.field == "managed_policies"
+            && change.after.is_null()
+            && !change.after_unknown
+        {
+            change.note =
+                Some("attached to the role but not in the stack file: it is detached".into());
+        }
+    }
+
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &RoleState) -> anyhow::Result<LiveRole> {
+        ops::create(cx, &self.name, desired).await
+    }
+
+    async fn update(
+        &self,
+        cx: &ExecCtx<'_>,
+        live: &LiveRole,
+        desired: &RoleState,
+    ) -> anyhow::Result<LiveRole> {
+        ops::update(cx, &self.name, live, desired).await
+    }
+
+    #[cfg(test)]
+    fn applied(&self, desired: RoleState, _resolved: &()) -> LiveRole {
+        LiveRole {
+            arn: format!(
+                "arn:aws:iam::123456789012:role{}{}",
+                desired.path, self.name
+            ),
+            state: desired,
+        }
+    }
+
+    #[cfg(test)]
+    fn resolved_for_tests(&self) {}
+}
+
+/// The role's name from its ARN (`arn:aws:iam::<account>:role/<path>/<name>`).
+fn name_of(arn: &str) -> String {
+    arn.rsplit('/').next().unwrap_or_default().to_string()
+}
+
+#[async_trait]
+impl Live for LiveRole {
+    fn kind(&self) -> &'static str {
+        Role::TYPE
+    }
+
+    fn physical_id(&self) -> String {
+        name_of(&self.arn)
+    }
+
+    fn tags(&self) -> &Tags {
+        &self.state.tags
+    }
+
+    fn attributes(&self) -> Attributes {
+        BTreeMap::from([
+            ("name", Some(name_of(&self.arn))),
+            ("arn", Some(self.arn.clone())),
+        ])
+    }
+
+    fn state_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.state).unwrap_or_default()
+    }
+
+    fn delete_order(&self) -> u8 {
+        40
+    }
+
+    async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
+        ops::delete_role(cx, &name_of(&self.arn), self).await
+    }
+
+    #[cfg(test)]
+    fn tags_mut(&mut self) -> &mut Tags {
+        &mut self.state.tags
+    }
+}

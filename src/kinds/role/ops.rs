@@ -1,0 +1,408 @@
+//! Reading and changing a role: the role, its inline policies (compared semantically),
+//! its managed policy attachments and its tags.
+
+use super::spec::DEFAULT_MAX_SESSION;
+use super::{LiveRole, RoleState};
+use crate::aws::{Aws, describe_error, error_code, sdk};
+use crate::exec::ExecCtx;
+use crate::policy::{self, Statement};
+use crate::tags::{TagApi, same_owner};
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use aws_sdk_iam::types as iam;
+use futures::future::try_join_all;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Removes the role's policies, then the role.
+pub async fn delete_role(cx: &ExecCtx<'_>, name: &str, live: &LiveRole) -> anyhow::Result<()> {
+    cx.tracker.status("removing the role's policies");
+    let none = RoleState {
+        policies: BTreeMap::new(),
+        managed_policies: BTreeSet::new(),
+        ..live.state.clone()
+    };
+    sync_policies(cx, name, &live.state, &none).await?;
+    cx.tracker.status("deleting role");
+    match cx.aws.iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(()),
+        Err(e) if error_code(&e) == Some("DeleteConflict") => bail!(
+            "{}; something outside the stack still uses the role (an instance profile, or a policy attached since plan ran): detach it, then run this again",
+            describe_error("DeleteRole", &e)
+        ),
+        Err(e) => bail!(describe_error("DeleteRole", &e)),
+    }
+}
+
+/// Everything about the role `name`; `None` when it does not exist.
+pub async fn read_role(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveRole>> {
+    let role = match aws.iam.get_role().role_name(name).send().await {
+        Ok(out) => out.role.context("GetRole returned no role")?,
+        Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
+        Err(e) => bail!(describe_error("GetRole", &e)),
+    };
+    let (policies, managed_policies, tags) = tokio::try_join!(
+        read_inline_policies(aws, name),
+        read_attached_policies(aws, name),
+        read_tags(aws, name, role.tags.as_deref()),
+    )?;
+    let trust_policy = match role.assume_role_policy_document.as_deref() {
+        Some(doc) => policy::parse_document(doc).context("reading the role's trust policy")?,
+        None => Vec::new(),
+    };
+    Ok(Some(LiveRole {
+        state: RoleState {
+            path: role.path.clone(),
+            description: role.description.clone().unwrap_or_default(),
+            max_session_duration: role
+                .max_session_duration
+                .unwrap_or(DEFAULT_MAX_SESSION as i32),
+            permissions_boundary: role
+                .permissions_boundary
+                .as_ref()
+                .and_then(|b| b.permissions_boundary_arn.clone()),
+            trust_policy,
+            managed_policies,
+            policies,
+            tags,
+        },
+        arn: role.arn,
+    }))
+}
+
+/// Puts new or changed inline policies, deletes removed ones, attaches and detaches managed
+/// policies: all independent, so all at once.
+async fn sync_policies(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    before: &RoleState,
+    after: &RoleState,
+) -> anyhow::Result<()> {
+    let iam = &cx.aws.iam;
+    let puts = after
+        .policies
+        .iter()
+        .filter(|(policy, statements)| before.policies.get(*policy) != Some(statements))
+        .map(|(policy, statements)| async move {
+            let request = iam
+                .put_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .policy_document(policy::document(statements));
+            sdk("PutRolePolicy", request.send().await).map(drop)
+        });
+    let deletes = before
+        .policies
+        .keys()
+        .filter(|policy| !after.policies.contains_key(*policy))
+        .map(|policy| async move {
+            let request = iam.delete_role_policy().role_name(name).policy_name(policy);
+            gone_is_done("DeleteRolePolicy", request.send().await)
+        });
+    let attaches = after
+        .managed_policies
+        .difference(&before.managed_policies)
+        .map(|arn| async move {
+            let request = iam.attach_role_policy().role_name(name).policy_arn(arn);
+            sdk("AttachRolePolicy", request.send().await).map(drop)
+        });
+    let detaches = before
+        .managed_policies
+        .difference(&after.managed_policies)
+        .map(|arn| async move {
+            let request = iam.detach_role_policy().role_name(name).policy_arn(arn);
+            gone_is_done("DetachRolePolicy", request.send().await)
+        });
+    tokio::try_join!(
+        try_join_all(puts),
+        try_join_all(deletes),
+        try_join_all(attaches),
+        try_join_all(detaches)
+    )?;
+    Ok(())
+}
+
+/// A removal that finds nothing to remove is done: the SDK resent it after its first
+/// answer was lost, or someone removed it meanwhile.
+fn gone_is_done<T, E, R>(
+    operation: &str,
+    result: Result<T, aws_sdk_iam::error::SdkError<E, R>>,
+) -> anyhow::Result<()>
+where
+    E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(()),
+        result => sdk(operation, result).map(drop),
+    }
+}
+
+/// IAM's tagging API for roles, by the role's name.
+pub struct RoleTags<'a>(pub &'a str);
+
+#[async_trait]
+impl TagApi for RoleTags<'_> {
+    async fn tag(&self, aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
+        let request = aws
+            .iam
+            .tag_role()
+            .role_name(self.0)
+            .set_tags(Some(sdk_tags(tags)?));
+        sdk("TagRole", request.send().await).map(drop)
+    }
+
+    async fn untag(&self, aws: &Aws, keys: &[String]) -> anyhow::Result<()> {
+        let request = aws
+            .iam
+            .untag_role()
+            .role_name(self.0)
+            .set_tag_keys(Some(keys.to_vec()));
+        sdk("UntagRole", request.send().await).map(drop)
+    }
+}
+
+fn sdk_tags(tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<iam::Tag>> {
+    tags.iter()
+        .map(|(k, v)| Ok(iam::Tag::builder().key(k).value(v).build()?))
+        .collect()
+}
+
+/// Every inline policy: the names (paged), then each document, all at once.
+async fn read_inline_policies(
+    aws: &Aws,
+    name: &str,
+) -> anyhow::Result<BTreeMap<String, Vec<Statement>>> {
+    let mut names = Vec::new();
+    let mut marker = None;
+    loop {
+        let request = aws
+            .iam
+            .list_role_policies()
+            .role_name(name)
+            .set_marker(marker);
+        let out = sdk("ListRolePolicies", request.send().await)?;
+        names.extend(out.policy_names);
+        match (out.is_truncated, out.marker) {
+            (true, Some(m)) => marker = Some(m),
+            _ => break,
+        }
+    }
+    let documents = try_join_all(names.iter().map(|policy| async move {
+        let request = aws
+            .iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(policy);
+        let out = sdk("GetRolePolicy", request.send().await)?;
+        let statements = policy::parse_document(&out.policy_document)
+            .with_context(|| format!("reading inline policy {policy}"))?;
+        anyhow::Ok((policy.clone(), statements))
+    }))
+    .await?;
+    Ok(documents.into_iter().collect())
+}
+
+async fn read_attached_policies(aws: &Aws, name: &str) -> anyhow::Result<BTreeSet<String>> {
+    let mut arns = BTreeSet::new();
+    let mut marker = None;
+    loop {
+        let request = aws
+            .iam
+            .list_attached_role_policies()
+            .role_name(name)
+            .set_marker(marker);
+        let out = sdk("ListAttachedRolePolicies", request.send().await)?;
+        arns.extend(
+            out.attached_policies
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| p.policy_arn),
+        );
+        match (out.is_truncated, out.marker) {
+            (true, Some(m)) => marker = Some(m),
+            _ => return Ok(arns),
+        }
+    }
+}
+
+/// GetRole carries the role's tags; ListRoleTags only when it did not (older APIs, or
+/// emulators), so a normal read costs no extra call.
+async fn read_tags(
+    aws: &Aws,
+    name: &str,
+    from_get_role: Option<&[iam::Tag]>,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    if let Some(tags) = from_get_role {
+        return Ok(tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect());
+    }
+    let mut tags = BTreeMap::new();
+    let mut marker = None;
+    loop {
+        let request = aws.iam.list_role_tags().role_name(name).set_marker(marker);
+        let out = sdk("ListRoleTags", request.send().await)?;
+        tags.extend(out.tags.into_iter().map(|t| (t.key, t.value)));
+        match (out.is_truncated, out.marker) {
+            (true, Some(m)) => marker = Some(m),
+            _ => return Ok(tags),
+        }
+    }
+}
+
+/// Creates the role (tagged as ours from the start), then its policies.
+pub async fn create(cx: &ExecCtx<'_>, name: &str, desired: &RoleState) -> anyhow::Result<LiveRole> {
+    cx.tracker.status("creating role");
+    let request = cx
+        .aws
+        .iam
+        .create_role()
+        .role_name(name)
+        .path(&desired.path)
+        .assume_role_policy_document(policy::document(&desired.trust_policy))
+        .set_description((!desired.description.is_empty()).then(|| desired.description.clone()))
+        .max_session_duration(desired.max_session_duration)
+        .set_permissions_boundary(desired.permissions_boundary.clone())
+        // Tags go on with the create, so the role is recognisably ours from the start.
+        .set_tags(Some(sdk_tags(&desired.tags)?));
+    let arn = match request.send().await {
+        Ok(created) => created.role.context("CreateRole returned no role")?.arn,
+        // Made by this create whose answer was lost (the SDK sent it again): carry on
+        // from what is there.
+        Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {
+            let live = read_role(cx.aws, name).await?;
+            match live {
+                Some(live) if same_owner(&desired.tags, &live.state.tags) => {
+                    return update(cx, name, &live, desired).await;
+                }
+                _ => bail!(
+                    "{}; it is not this stack's: someone created it since plan ran (run plan again)",
+                    describe_error("CreateRole", &e)
+                ),
+            }
+        }
+        Err(e) => bail!(describe_error("CreateRole", &e)),
+    };
+    let empty = RoleState {
+        policies: BTreeMap::new(),
+        managed_policies: BTreeSet::new(),
+        ..desired.clone()
+    };
+    sync_policies(cx, name, &empty, desired).await?;
+    Ok(LiveRole {
+        state: desired.clone(),
+        arn,
+    })
+}
+
+/// Changes the role in place: tags first (adopting a role makes it ours before anything
+/// else about it changes), then everything else at once.
+pub async fn update(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    live: &LiveRole,
+    desired: &RoleState,
+) -> anyhow::Result<LiveRole> {
+    let before = &live.state;
+    crate::tags::sync(cx, &RoleTags(name), &before.tags, &desired.tags).await?;
+    cx.tracker.status("updating role");
+    let iam = &cx.aws.iam;
+    let trust = async {
+        if before.trust_policy != desired.trust_policy {
+            let request = iam
+                .update_assume_role_policy()
+                .role_name(name)
+                .policy_document(policy::document(&desired.trust_policy));
+            sdk("UpdateAssumeRolePolicy", request.send().await)?;
+        }
+        anyhow::Ok(())
+    };
+    let settings = async {
+        if before.description != desired.description
+            || before.max_session_duration != desired.max_session_duration
+        {
+            let request = iam
+                .update_role()
+                .role_name(name)
+                .description(&desired.description)
+                .max_session_duration(desired.max_session_duration);
+            sdk("UpdateRole", request.send().await)?;
+        }
+        anyhow::Ok(())
+    };
+    let boundary = async {
+        match (&before.permissions_boundary, &desired.permissions_boundary) {
+            (old, Some(new)) if old.as_ref() != Some(new) => {
+                let request = iam
+                    .put_role_permissions_boundary()
+                    .role_name(name)
+                    .permissions_boundary(new);
+                sdk("PutRolePermissionsBoundary", request.send().await)?;
+            }
+            (Some(_), None) => {
+                let request = iam.delete_role_permissions_boundary().role_name(name);
+                sdk("DeleteRolePermissionsBoundary", request.send().await)?;
+            }
+            _ => {}
+        }
+        anyhow::Ok(())
+    };
+    tokio::try_join!(
+        trust,
+        settings,
+        boundary,
+        sync_policies(cx, name, before, desired)
+    )?;
+    Ok(LiveRole {
+        state: desired.clone(),
+        arn: live.arn.clone(),
+    })
+}
+
+/// IAM roles are not in the Resource Groups Tagging API, and ListRoles carries no tags:
+/// every role's tags are read (at most eight at a time), skipping AWS's own
+/// service roles.
+pub async fn discover(
+    aws: &Aws,
+    owner: &str,
+    skip: &BTreeSet<String>,
+) -> anyhow::Result<Vec<LiveRole>> {
+    use futures::StreamExt;
+    let mut names = Vec::new();
+    let mut marker = None;
+    loop {
+        let out = sdk(
+            "ListRoles",
+            aws.iam.list_roles().set_marker(marker).send().await,
+        )?;
+        names.extend(
+            out.roles
+                .iter()
+                .filter(|r| !r.path.starts_with("/aws-service-role/"))
+                .filter(|r| !skip.contains(&r.role_name))
+                .map(|r| r.role_name.clone()),
+        );
+        match (out.is_truncated, out.marker) {
+            (true, Some(m)) => marker = Some(m),
+            _ => break,
+        }
+    }
+    let ours: Vec<String> = futures::stream::iter(names)
+        .map(|name| async move {
+            let tags = read_tags(aws, &name, None).await?;
+            anyhow::Ok(
+                (tags.get(crate::tags::STACK_TAG).map(String::as_str) == Some(owner))
+                    .then_some(name),
+            )
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .filter_map(|r| r.transpose())
+        .collect::<anyhow::Result<_>>()?;
+    let roles = try_join_all(ours.iter().map(|name| read_role(aws, name))).await?;
+    Ok(roles.into_iter().flatten().collect())
+}

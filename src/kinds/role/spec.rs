@@ -1,0 +1,251 @@
+//! An `iam_role` as written in the stack file, and its validation.
+
+use crate::policy::{Principal, Statement};
+use crate::spec::diag::{Diagnostic, Diags};
+use crate::spec::fields::{NameRules, ValidateCtx, physical_name};
+use crate::spec::policy::{self, RawStatement, StatementSpec};
+use crate::spec::raw::{SpannedMap, raw_resource};
+use crate::spec::template::{Template, syntax_error};
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, BTreeSet};
+
+raw_resource! {
+    /// An `iam_role` as written in the stack file.
+    pub struct RawRole {
+        name: Spanned<String>,
+        path: Spanned<String>,
+        description: Spanned<String>,
+        trusted_services: Spanned<Vec<Spanned<String>>>,
+        max_session_duration: Spanned<i64>,
+        permissions_boundary: Spanned<String>,
+        managed_policies: Spanned<Vec<Spanned<String>>>,
+        policies: SpannedMap<Spanned<Vec<Spanned<RawStatement>>>>,
+    }
+}
+
+/// A validated `iam_role`.
+#[derive(Debug)]
+pub struct Role {
+    pub name: String,
+    pub path: String,
+    pub description: String,
+    pub trusted_services: BTreeSet<String>,
+    pub max_session_duration: i32,
+    pub permissions_boundary: Option<Template>,
+    pub managed_policies: Vec<Template>,
+    pub policies: BTreeMap<String, Vec<StatementSpec>>,
+}
+
+const DEFAULT_TRUSTED_SERVICE: &str = "lambda.amazonaws.com";
+
+pub const DEFAULT_MAX_SESSION: i64 = 3600;
+
+const ROLE_NAMES: NameRules = NameRules {
+    what: "role",
+    example: "cruddur-stream-processor-${env}",
+    valid: |s| iam_name(s, 64),
+    rules: "1-64 characters: letters, digits and + = , . @ _ -",
+};
+
+/// IAM's characters for role and policy names: letters, digits and `+=,.@_-`.
+fn iam_name(s: &str, max: usize) -> bool {
+    (1..=max).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+fn valid_path(p: &str) -> bool {
+    (1..=512).contains(&p.len())
+        && p.starts_with('/')
+        && p.ends_with('/')
+        && p.chars().all(|c| ('\u{21}'..='\u{7e}').contains(&c))
+}
+
+fn service_principal(s: &str) -> bool {
+    (s.ends_with(".amazonaws.com") || s.ends_with(".amazonaws.com.cn"))
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+}
+
+/// A policy ARN (possibly with `${aws.*}` placeholders) as a template, checked when literal.
+fn policy_arn(
+    s: &Spanned<String>,
+    cx: &ValidateCtx,
+    field: &str,
+    diags: &mut Diags,
+) -> Option<Template> {
+    let t = Template::parse(&s.value, cx.template, s.referenced, field.to_string())
+        .map_err(|e| diags.push(syntax_error(&s.referenced, field, e)))
+        .ok()?;
+    if let Some(problem) = t.literal().and_then(|l| policy::policy_arn_problem(&l)) {
+        diags.push(
+            Diagnostic::new(&s.referenced, field, problem)
+                .hint("e.g. arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole, or arn:aws:iam::${aws.account_id}:policy/<name>"),
+        );
+        return None;
+    }
+    Some(t)
+}
+
+impl Role {
+    pub fn validate_raw(raw: RawRole, cx: &ValidateCtx, diags: &mut Diags) -> Option<Role> {
+        let errors_before = diags.error_count();
+        let name = physical_name(raw.name(), &ROLE_NAMES, cx, diags);
+        let path = raw
+            .path()
+            .map_or_else(|| "/".to_string(), |p| p.value.clone());
+        if let Some(p) = raw.path()
+            && !valid_path(&p.value)
+        {
+            diags.push(
+                Diagnostic::new(
+                    &p.referenced,
+                    cx.field("path"),
+                    format!("invalid path `{}`", p.value),
+                )
+                .hint("a path starts and ends with `/`, e.g. `/` or `/cruddur/`"),
+            );
+        }
+        let description = raw
+            .description()
+            .map(|d| d.value.clone())
+            .unwrap_or_default();
+        if let Some(d) = raw.description()
+            && d.value.chars().count() > 1000
+        {
+            diags.error(
+                &d.referenced,
+                cx.field("description"),
+                "a role description is at most 1000 characters",
+            );
+        }
+        let mut trusted_services = BTreeSet::new();
+        match raw.trusted_services() {
+            None => {
+                trusted_services.insert(DEFAULT_TRUSTED_SERVICE.to_string());
+            }
+            Some(list) => {
+                if list.value.is_empty() {
+                    diags.push(
+                        Diagnostic::new(
+                            &list.referenced,
+                            cx.field("trusted_services"),
+                            "a role must trust at least one service",
+                        )
+                        .hint(format!("e.g. [{DEFAULT_TRUSTED_SERVICE}]")),
+                    );
+                }
+                for s in &list.value {
+                    if !service_principal(&s.value) {
+                        diags.push(
+                            Diagnostic::new(
+                                &s.referenced,
+                                cx.field("trusted_services"),
+                                format!("`{}` is not a service principal", s.value),
+                            )
+                            .hint("service principals look like lambda.amazonaws.com"),
+                        );
+                    }
+                    trusted_services.insert(s.value.clone());
+                }
+            }
+        }
+        let max_session = raw
+            .max_session_duration()
+            .map_or(DEFAULT_MAX_SESSION, |m| m.value);
+        if let Some(m) = raw.max_session_duration()
+            && !(3600..=43200).contains(&m.value)
+        {
+            diags.push(
+                Diagnostic::new(
+                    &m.referenced,
+                    cx.field("max_session_duration"),
+                    format!("{} seconds is out of range", m.value),
+                )
+                .hint("IAM allows 3600 (one hour) to 43200 (twelve hours)"),
+            );
+        }
+        let permissions_boundary = raw
+            .permissions_boundary()
+            .and_then(|b| policy_arn(b, cx, &cx.field("permissions_boundary"), diags));
+        let mut managed_policies = Vec::new();
+        if let Some(list) = raw.managed_policies() {
+            for arn in &list.value {
+                managed_policies.extend(policy_arn(arn, cx, &cx.field("managed_policies"), diags));
+            }
+        }
+        let mut policies = BTreeMap::new();
+        for (policy_name, statements) in raw.policies().iter().flat_map(|p| p.iter()) {
+            let path = format!("{}.policies.{}", cx.path, policy_name.value);
+            if !iam_name(&policy_name.value, 128) {
+                diags.push(
+                    Diagnostic::new(
+                        &policy_name.referenced,
+                        &path,
+                        format!("invalid policy name `{}`", policy_name.value),
+                    )
+                    .hint("1-128 characters: letters, digits and + = , . @ _ -"),
+                );
+            }
+            if statements.value.is_empty() {
+                diags.push(
+                    Diagnostic::new(
+                        &statements.referenced,
+                        &path,
+                        "a policy needs at least one statement",
+                    )
+                    .hint("remove the policy, or add statements with actions and resources"),
+                );
+            }
+            let specs = policy::validate_statements(&statements.value, cx.template, &path, diags);
+            policies.insert(policy_name.value.clone(), specs);
+        }
+        if diags.error_count() > errors_before {
+            return None;
+        }
+        Some(Role {
+            name: name?,
+            path,
+            description,
+            trusted_services,
+            max_session_duration: max_session as i32,
+            permissions_boundary,
+            managed_policies,
+            policies,
+        })
+    }
+
+    pub fn trust_policy(&self) -> Vec<Statement> {
+        vec![Statement {
+            sid: None,
+            effect: "Allow".into(),
+            principal: Some(Principal::Typed(BTreeMap::from([(
+                "Service".to_string(),
+                self.trusted_services.clone(),
+            )]))),
+            action: BTreeSet::from(["sts:AssumeRole".to_string()]),
+            not_action: BTreeSet::new(),
+            resource: BTreeSet::new(),
+            not_resource: BTreeSet::new(),
+            condition: BTreeMap::new(),
+        }]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_paths() {
+        assert!(iam_name("cruddur-stream-processor-dev", 64));
+        assert!(!iam_name("has space", 64));
+        assert!(!iam_name(&"x".repeat(65), 64));
+        assert!(valid_path("/"));
+        assert!(valid_path("/cruddur/"));
+        assert!(!valid_path("cruddur/"));
+        assert!(!valid_path("/cruddur"));
+        assert!(service_principal("lambda.amazonaws.com"));
+        assert!(!service_principal("lambda"));
+    }
+}

@@ -1,0 +1,525 @@
+//! Changing a table: create, the in-place updates in the order DynamoDB accepts them, and
+//! deletion, each waited for.
+
+use super::read::{describe, list_tags, read_table, read_ttl, ready_state, status_text};
+use super::state::{
+    BillingMode, IndexState, LiveTable, StreamView, TableState, sdk_billing, sdk_class,
+    sdk_definitions, sdk_index, sdk_key, sdk_projection, sdk_stream, sdk_tags, sdk_throughput,
+};
+use crate::aws::{Aws, describe_error, error_code, sdk};
+use crate::exec::ExecCtx;
+use crate::tags::{TagApi, same_owner};
+use crate::wait::{self, Check};
+use anyhow::{Context, bail};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types as ddb;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Waits until no table `name` exists any more.
+async fn wait_deleted(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<()> {
+    let aws = cx.aws;
+    let started = Instant::now();
+    wait::until(cx, "waiting for the table to be deleted", move || async move {
+        Ok(match describe(aws, name).await? {
+            None => Check::Done(()),
+            Some(desc) if desc.table_status() == Some(&ddb::TableStatus::Deleting) => {
+                Check::Waiting("DELETING".into())
+            }
+            Some(desc) if started.elapsed() < CONSISTENCY_GRACE => {
+                Check::Waiting(status_text(desc.table_status()))
+            }
+            Some(desc) => bail!(
+                "a table named {name} exists ({}); someone created it meanwhile: run plan again",
+                status_text(desc.table_status())
+            ),
+        })
+    })
+    .await
+}
+
+/// Deletes the table (lifting deletion protection first: the plan blocks a protected
+/// table's deletion unless destroy --allow-data-loss allowed it) and waits until it is gone.
+pub async fn delete_table(cx: &ExecCtx<'_>, name: &str, live: &LiveTable) -> anyhow::Result<()> {
+    if !live.active {
+        wait_ready(cx, name, "waiting for an earlier change to finish").await?;
+    }
+    if live.state.deletion_protection {
+        cx.tracker.status("turning deletion protection off");
+        let request = cx
+            .aws
+            .dynamodb
+            .update_table()
+            .table_name(name)
+            .deletion_protection_enabled(false);
+        update_table(cx, &request)
+            .await
+            .context("turning deletion protection off")?;
+        wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
+    }
+    cx.tracker.status("deleting table");
+    let result = cx.aws.dynamodb.delete_table().table_name(name).send().await;
+    match result {
+        Ok(_) => {}
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(()),
+        // A resend after a lost answer finds the table already being deleted.
+        Err(e)
+            if error_code(&e) == Some("ResourceInUseException")
+                && describe(cx.aws, name).await?.is_none_or(|desc| {
+                    desc.table_status() == Some(&ddb::TableStatus::Deleting)
+                }) => {}
+        Err(e) => bail!(describe_error("DeleteTable", &e)),
+    }
+    wait_deleted(cx, name).await
+}
+
+/// Indexes and capacity, in the order DynamoDB accepts them: one index deletion or
+/// creation per UpdateTable call, each waited for; deletions before the billing change (so
+/// switching to PROVISIONED names throughput only for indexes that stay) and creations after.
+async fn update_indexes_and_capacity(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    before: &TableState,
+    desired: &TableState,
+) -> anyhow::Result<()> {
+    // An index whose key, projection or key attribute types change is deleted and made anew.
+    let rebuilt = |old: &IndexState, new: &IndexState| {
+        !old.same_shape(new)
+            || old
+                .key
+                .names()
+                .any(|a| before.attributes.get(a) != desired.attributes.get(a))
+    };
+    let mut present: BTreeMap<&String, &IndexState> = BTreeMap::new();
+    for (index, old) in &before.global_secondary_indexes {
+        match desired.global_secondary_indexes.get(index) {
+            Some(new) if !rebuilt(old, new) => {
+                present.insert(index, old);
+            }
+            _ => delete_index(cx, name, index).await?,
+        }
+    }
+
+    let billing_changes = before.billing_mode != desired.billing_mode;
+    let provisioned = desired.billing_mode == BillingMode::Provisioned;
+    let table_capacity =
+        provisioned && (billing_changes || before.capacity() != desired.capacity());
+    let index_capacity: Vec<(&String, &IndexState)> = present
+        .keys()
+        .filter_map(|index| {
+            let new = &desired.global_secondary_indexes[*index];
+            let changed = billing_changes
+                || before.global_secondary_indexes[*index].capacity() != new.capacity();
+            (provisioned && changed).then_some((*index, new))
+        })
+        .collect();
+    if billing_changes || table_capacity || !index_capacity.is_empty() {
+        cx.tracker.status("updating billing mode and capacity");
+        let mut request = cx.aws.dynamodb.update_table().table_name(name);
+        if billing_changes {
+            request = request.billing_mode(sdk_billing(desired.billing_mode));
+        }
+        if table_capacity {
+            request = request
+                .set_provisioned_throughput(desired.capacity().map(sdk_throughput).transpose()?);
+        }
+        for (index, new) in index_capacity {
+            let throughput = new.capacity().map(sdk_throughput).transpose()?;
+            let update = ddb::UpdateGlobalSecondaryIndexAction::builder()
+                .index_name(index.as_str())
+                .set_provisioned_throughput(throughput)
+                .build()?;
+            request = request.global_secondary_index_updates(
+                ddb::GlobalSecondaryIndexUpdate::builder()
+                    .update(update)
+                    .build(),
+            );
+        }
+        update_table(cx, &request).await?;
+        wait_ready(cx, name, "waiting for the capacity change").await?;
+    }
+
+    for (index, new) in &desired.global_secondary_indexes {
+        if present.contains_key(index) {
+            continue;
+        }
+        cx.tracker.status(format!("creating index {index}"));
+        let definitions = desired.definitions_for(present.values().copied().chain([new]));
+        let create = ddb::CreateGlobalSecondaryIndexAction::builder()
+            .index_name(index.as_str())
+            .set_key_schema(Some(sdk_key(&new.key)?))
+            .projection(sdk_projection(new))
+            .set_provisioned_throughput(new.capacity().map(sdk_throughput).transpose()?)
+            .build()?;
+        let request = cx
+            .aws
+            .dynamodb
+            .update_table()
+            .table_name(name)
+            .set_attribute_definitions(Some(sdk_definitions(&definitions)?))
+            .global_secondary_index_updates(
+                ddb::GlobalSecondaryIndexUpdate::builder()
+                    .create(create)
+                    .build(),
+            );
+        update_table(cx, &request).await?;
+        wait_ready(cx, name, &format!("waiting for index {index} to backfill")).await?;
+        present.insert(index, new);
+    }
+    Ok(())
+}
+
+async fn delete_index(cx: &ExecCtx<'_>, name: &str, index: &str) -> anyhow::Result<()> {
+    cx.tracker.status(format!("deleting index {index}"));
+    let delete = ddb::DeleteGlobalSecondaryIndexAction::builder()
+        .index_name(index)
+        .build()?;
+    let request = cx
+        .aws
+        .dynamodb
+        .update_table()
+        .table_name(name)
+        .global_secondary_index_updates(
+            ddb::GlobalSecondaryIndexUpdate::builder()
+                .delete(delete)
+                .build(),
+        );
+    update_table(cx, &request).await?;
+    let aws = cx.aws;
+    wait::until(
+        cx,
+        &format!("waiting for index {index} to be deleted"),
+        move || async move {
+            let desc = describe(aws, name)
+                .await?
+                .context("the table disappeared")?;
+            if let Some(gsi) = desc
+                .global_secondary_indexes()
+                .iter()
+                .find(|g| g.index_name() == Some(index))
+            {
+                return Ok(Check::Waiting(format!(
+                    "index {}",
+                    status_text(gsi.index_status())
+                )));
+            }
+            Ok(ready_state(&desc))
+        },
+    )
+    .await
+}
+
+/// A stream's view type cannot change in place: the old stream is disabled, then a new one
+/// enabled (with a new ARN).
+async fn update_stream(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    before: StreamView,
+    after: StreamView,
+) -> anyhow::Result<()> {
+    if before != StreamView::Disabled {
+        cx.tracker.status("disabling the stream");
+        let spec = ddb::StreamSpecification::builder()
+            .stream_enabled(false)
+            .build()?;
+        let request = cx
+            .aws
+            .dynamodb
+            .update_table()
+            .table_name(name)
+            .stream_specification(spec);
+        update_table(cx, &request)
+            .await
+            .context("disabling the stream")?;
+        wait_ready(cx, name, "waiting for the stream to be disabled").await?;
+    }
+    if after != StreamView::Disabled {
+        cx.tracker.status("enabling the stream");
+        let request = cx
+            .aws
+            .dynamodb
+            .update_table()
+            .table_name(name)
+            .stream_specification(sdk_stream(after)?);
+        // If this fails after the old stream was disabled, the table has no stream until
+        // the next apply enables it: say so rather than leave the reader guessing.
+        update_table(cx, &request).await.with_context(|| {
+            "enabling the new stream (the table has no stream now; apply again to enable it)"
+                .to_string()
+        })?;
+        wait_ready(cx, name, "waiting for the stream to be enabled").await?;
+    }
+    Ok(())
+}
+
+async fn set_pitr(cx: &ExecCtx<'_>, name: &str, enabled: bool) -> anyhow::Result<()> {
+    cx.tracker.status(if enabled {
+        "enabling point-in-time recovery"
+    } else {
+        "disabling point-in-time recovery"
+    });
+    let spec = ddb::PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(enabled)
+        .build()?;
+    let request = cx
+        .aws
+        .dynamodb
+        .update_continuous_backups()
+        .table_name(name)
+        .point_in_time_recovery_specification(spec);
+    // Right after a table is created its backups are not set up yet, and DynamoDB says so
+    // with ContinuousBackupsUnavailableException: wait for them, as for any other state.
+    wait::until(cx, "waiting for continuous backups", || async {
+        match request.clone().send().await {
+            Ok(_) => Ok(Check::Done(())),
+            Err(e) if error_code(&e) == Some("ContinuousBackupsUnavailableException") => {
+                Ok(Check::Waiting("backups not available yet".into()))
+            }
+            Err(e) => bail!(describe_error("UpdateContinuousBackups", &e)),
+        }
+    })
+    .await
+}
+
+async fn set_ttl(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    attribute: &str,
+    enabled: bool,
+) -> anyhow::Result<()> {
+    cx.tracker.status(format!(
+        "{} TTL on {attribute}",
+        if enabled { "enabling" } else { "disabling" }
+    ));
+    let spec = ddb::TimeToLiveSpecification::builder()
+        .enabled(enabled)
+        .attribute_name(attribute)
+        .build()?;
+    let request = cx
+        .aws
+        .dynamodb
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(spec);
+    match request.send().await {
+        Ok(_) => Ok(()),
+        // DynamoDB refuses to set what is already set, which is what a resend after a lost
+        // answer (or a change made meanwhile) finds: done if the table is as wanted.
+        Err(e) if error_code(&e) == Some("ValidationException") => {
+            let (in_effect, _) = read_ttl(cx.aws, name).await?;
+            if (in_effect.as_deref() == Some(attribute)) == enabled {
+                Ok(())
+            } else {
+                bail!(describe_error("UpdateTimeToLive", &e))
+            }
+        }
+        Err(e) => bail!(describe_error("UpdateTimeToLive", &e)),
+    }
+}
+
+/// DynamoDB's tagging API, by the table's ARN.
+pub struct TableTags<'a>(pub &'a str);
+
+#[async_trait]
+impl TagApi for TableTags<'_> {
+    async fn tag(&self, aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
+        let request = aws
+            .dynamodb
+            .tag_resource()
+            .resource_arn(self.0)
+            .set_tags(Some(sdk_tags(tags)?));
+        sdk("TagResource", request.send().await).map(drop)
+    }
+
+    async fn untag(&self, aws: &Aws, keys: &[String]) -> anyhow::Result<()> {
+        let request = aws
+            .dynamodb
+            .untag_resource()
+            .resource_arn(self.0)
+            .set_tag_keys(Some(keys.to_vec()));
+        sdk("UntagResource", request.send().await).map(drop)
+    }
+}
+
+/// Sends an UpdateTable, waiting out what DynamoDB says is only "not now": the table or an
+/// index still being changed (ResourceInUseException: by an earlier step, an interrupted
+/// run, or someone else), or too many index builds at once in the account
+/// (LimitExceededException). Each retry shows with -v and counts in --stats.
+async fn update_table(
+    cx: &ExecCtx<'_>,
+    request: &aws_sdk_dynamodb::operation::update_table::builders::UpdateTableFluentBuilder,
+) -> anyhow::Result<aws_sdk_dynamodb::operation::update_table::UpdateTableOutput> {
+    wait::until(cx, "waiting for DynamoDB to accept the change", || async {
+        match request.clone().send().await {
+            Ok(out) => Ok(Check::Done(out)),
+            Err(e) => match error_code(&e) {
+                Some(code @ ("ResourceInUseException" | "LimitExceededException")) => {
+                    tracing::debug!(code, "UpdateTable refused for now; retrying");
+                    Ok(Check::Waiting(code.to_string()))
+                }
+                _ => bail!(describe_error("UpdateTable", &e)),
+            },
+        }
+    })
+    .await
+}
+
+/// How long DescribeTable may still show the past right after a change: its reads are
+/// eventually consistent, so a table just created can be "not found", and one just
+/// deleted can still look ACTIVE, for a moment.
+const CONSISTENCY_GRACE: Duration = Duration::from_secs(30);
+
+async fn wait_ready(cx: &ExecCtx<'_>, name: &str, what: &str) -> anyhow::Result<()> {
+    let aws = cx.aws;
+    let started = Instant::now();
+    wait::until(cx, what, move || async move {
+        match describe(aws, name).await? {
+            Some(desc) => Ok(ready_state(&desc)),
+            None if started.elapsed() < CONSISTENCY_GRACE => {
+                Ok(Check::Waiting("not visible yet".into()))
+            }
+            None => bail!("the table disappeared"),
+        }
+    })
+    .await
+}
+
+/// Creates the table (tagged as ours from the start) with its indexes and stream, then
+/// point-in-time recovery and TTL, and reads back what DynamoDB made.
+pub async fn create(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    desired: &TableState,
+) -> anyhow::Result<LiveTable> {
+    cx.tracker.status("creating table");
+    let definitions = desired.definitions_for(desired.global_secondary_indexes.values());
+    let indexes = desired
+        .global_secondary_indexes
+        .iter()
+        .map(|(name, index)| sdk_index(name, index))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut request = cx
+        .aws
+        .dynamodb
+        .create_table()
+        .table_name(name)
+        .set_attribute_definitions(Some(sdk_definitions(&definitions)?))
+        .set_key_schema(Some(sdk_key(&desired.key)?))
+        .billing_mode(sdk_billing(desired.billing_mode))
+        .set_provisioned_throughput(desired.capacity().map(sdk_throughput).transpose()?)
+        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+        .table_class(sdk_class(desired.table_class))
+        .deletion_protection_enabled(desired.deletion_protection)
+        // Tags go on with the create, so there is never a moment when a table we made
+        // is not recognisably ours.
+        .set_tags(Some(sdk_tags(&desired.tags)?));
+    if desired.stream != StreamView::Disabled {
+        request = request.stream_specification(sdk_stream(desired.stream)?);
+    }
+    match request.clone().send().await {
+        Ok(_) => {}
+        // A table of this name is still being deleted (an earlier destroy or
+        // replacement): wait for it to go, then create. Or this create was carried
+        // out and its answer lost (the SDK sent it again): carry on with that table.
+        Err(e) if error_code(&e) == Some("ResourceInUseException") => {
+            match describe(cx.aws, name).await? {
+                Some(desc) if desc.table_status() != Some(&ddb::TableStatus::Deleting) => {
+                    let arn = desc.table_arn().unwrap_or_default();
+                    if !same_owner(&desired.tags, &list_tags(cx.aws, arn).await?) {
+                        bail!(
+                            "{}; it is not this stack's: someone created it since plan ran (run plan again)",
+                            describe_error("CreateTable", &e)
+                        );
+                    }
+                }
+                _ => {
+                    wait_deleted(cx, name).await?;
+                    sdk("CreateTable", request.send().await)?;
+                }
+            }
+        }
+        Err(e) => bail!(describe_error("CreateTable", &e)),
+    }
+    wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
+    if desired.point_in_time_recovery {
+        set_pitr(cx, name, true).await?;
+    }
+    if let Some(attribute) = &desired.ttl_attribute {
+        set_ttl(cx, name, attribute, true).await?;
+    }
+    read_back(cx, name).await
+}
+
+/// Changes the table in place, one step at a time, each waited for: tags first (adopting a
+/// table makes it ours before anything else about it changes), then deletion protection,
+/// indexes and capacity, stream, table class, point-in-time recovery and TTL.
+pub async fn update(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    live: &LiveTable,
+    desired: &TableState,
+) -> anyhow::Result<LiveTable> {
+    let before = &live.state;
+    if !live.active {
+        wait_ready(cx, name, "waiting for an earlier change to finish").await?;
+    }
+    crate::tags::sync(cx, &TableTags(&live.arn), &before.tags, &desired.tags)
+        .await
+        .context("updating the table's tags")?;
+    if before.deletion_protection != desired.deletion_protection {
+        cx.tracker.status("setting deletion protection");
+        let request = cx
+            .aws
+            .dynamodb
+            .update_table()
+            .table_name(name)
+            .deletion_protection_enabled(desired.deletion_protection);
+        update_table(cx, &request)
+            .await
+            .context("setting deletion protection")?;
+        wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
+    }
+    update_indexes_and_capacity(cx, name, before, desired)
+        .await
+        .context("updating indexes, billing mode or capacity")?;
+    if before.stream != desired.stream {
+        update_stream(cx, name, before.stream, desired.stream).await?;
+    }
+    if before.table_class != desired.table_class {
+        cx.tracker.status("changing the table class");
+        let request = cx
+            .aws
+            .dynamodb
+            .update_table()
+            .table_name(name)
+            .table_class(sdk_class(desired.table_class));
+        update_table(cx, &request)
+            .await
+            .context("changing the table class")?;
+        wait_ready(cx, name, "waiting for the table class change").await?;
+    }
+    if before.point_in_time_recovery != desired.point_in_time_recovery {
+        set_pitr(cx, name, desired.point_in_time_recovery)
+            .await
+            .context("changing point-in-time recovery")?;
+    }
+    // At most one TTL change per apply (see `update_blocker`).
+    match (&before.ttl_attribute, &desired.ttl_attribute) {
+        (None, Some(new)) => set_ttl(cx, name, new, true).await.context("enabling TTL")?,
+        (Some(old), None) => set_ttl(cx, name, old, false)
+            .await
+            .context("disabling TTL")?,
+        (Some(old), Some(new)) if old != new => {
+            bail!("TTL cannot move from `{old}` to `{new}` in one apply; run plan again")
+        }
+        _ => {}
+    }
+    read_back(cx, name).await
+}
+
+async fn read_back(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<LiveTable> {
+    cx.tracker.status("reading the result");
+    read_table(cx.aws, name)
+        .await?
+        .with_context(|| format!("table {name} disappeared while it was being changed"))
+}

@@ -1,0 +1,264 @@
+//! `event_source_mapping`: the trigger that feeds a table's stream to a function, with its
+//! batching, retry, failure and filter settings.
+//!
+//! A mapping has no name: it is found among the function's mappings by its ownership tags
+//! (or, for adoption, as the untagged mapping from the same table's stream). Any other
+//! mapping on the function, made out of band, is shown in plan (it would process the
+//! stream a second time) but left alone. Settings change in place; a new source (the
+//! table's stream was replaced, so it has a new ARN) or a new starting position makes a
+//! new mapping, which loses nothing: the mapping holds no data.
+
+mod ops;
+mod spec;
+
+pub use spec::Trigger;
+
+use crate::aws::Aws;
+use crate::exec::ExecCtx;
+use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::plan::FieldChange;
+use crate::spec::diag::Diags;
+use crate::spec::fields::ValidateCtx;
+use crate::spec::template::{Inputs, Template};
+use crate::values::{Attributes, UNKNOWN};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StartingPosition {
+    Latest,
+    TrimHorizon,
+}
+
+/// The settings that need no rendering.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Settings {
+    pub batch_size: i32,
+    pub batching_window_seconds: i32,
+    pub starting_position: StartingPosition,
+    pub maximum_retry_attempts: i32,
+    pub maximum_record_age_seconds: i32,
+    pub bisect_on_error: bool,
+    pub report_batch_item_failures: bool,
+    /// Event patterns, sorted by their JSON text (Lambda keeps no order).
+    pub filters: Vec<Value>,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TriggerState {
+    /// The function's name (an ARN in the file is compared by its name).
+    pub function: String,
+    pub source: String,
+    #[serde(flatten)]
+    pub settings: Settings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_failure: Option<String>,
+    pub tags: Tags,
+}
+
+#[derive(Debug)]
+pub struct LiveTrigger {
+    pub state: TriggerState,
+    pub uuid: String,
+    pub arn: String,
+    /// Lambda's own word: Enabled, Disabled, Creating, Updating, ...
+    pub status: String,
+    /// Other mappings on the same function: `uuid (source, state)`.
+    pub others: Vec<String>,
+}
+
+/// The function's name from a name or an ARN (`arn:aws:lambda:r:a:function:NAME[:qualifier]`).
+fn function_name(s: &str) -> String {
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts.iter().position(|p| *p == "function") {
+        Some(i) if s.starts_with("arn:") && i + 1 < parts.len() => parts[i + 1].to_string(),
+        _ => s.to_string(),
+    }
+}
+
+fn canonical_filters(mut filters: Vec<Value>) -> Vec<Value> {
+    filters.sort_by_key(|v| v.to_string());
+    filters
+}
+
+#[async_trait]
+impl Kind for Trigger {
+    const TYPE: &'static str = "event_source_mapping";
+    const ATTRIBUTES: &'static [&'static str] = &["uuid", "arn"];
+    const SAFE_TO_REPLACE: bool = true;
+    type Raw = spec::RawTrigger;
+    type State = TriggerState;
+    type Live = LiveTrigger;
+    type Resolved = ();
+
+    fn validate(raw: spec::RawTrigger, cx: &ValidateCtx, diags: &mut Diags) -> Option<Trigger> {
+        Trigger::validate_raw(raw, cx, diags)
+    }
+
+    fn templates(&self) -> Vec<&Template> {
+        [&self.function, &self.source]
+            .into_iter()
+            .chain(self.on_failure.as_ref())
+            .collect()
+    }
+
+    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
+        Ok(Observation {
+            live: ops::read(self, aws, me).await?,
+            resolved: (),
+        })
+    }
+
+    /// Every mapping of the account (the listing has no tags: each mapping's are read, at
+    /// most eight at a time).
+    async fn discover(
+        aws: &Aws,
+        owner: &str,
+        _skip: &BTreeSet<String>,
+    ) -> anyhow::Result<Vec<LiveTrigger>> {
+        ops::discover(aws, owner).await
+    }
+
+    fn planned_id(&self, _resolved: &()) -> String {
+        "new mapping".into()
+    }
+
+    fn desired(&self, _resolved: &(), inputs: &Inputs, tags: Tags) -> TriggerState {
+        let function = inputs.render(&self.function);
+        TriggerState {
+            function: if function == UNKNOWN {
+                function
+            } else {
+                function_name(&function)
+            },
+            source: inputs.render(&self.source),
+            settings: self.settings.clone(),
+            on_failure: self.on_failure.as_ref().map(|t| inputs.render(t)),
+            tags,
+        }
+    }
+
+    fn replacement_reasons(&self, desired: &TriggerState, live: &LiveTrigger) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if desired.source == UNKNOWN {
+            reasons.push(
+                "the source stream is being replaced (it gets a new ARN), so the mapping is made anew for it"
+                    .to_string(),
+            );
+        } else if desired.source != live.state.source {
+            reasons.push(format!(
+                "the source changes ({} → {}); a mapping cannot move to another stream",
+                live.state.source, desired.source
+            ));
+        }
+        if desired.settings.starting_position != live.state.settings.starting_position {
+            reasons.push("the starting position of a mapping cannot change".to_string());
+        }
+        reasons
+    }
+
+    fn annotate(&self, change: &mut FieldChange, _live: &LiveTrigger) {
+        if change.field == "source" || change.field == "starting_position" {
+            change.forces_replacement = true;
+        }
+    }
+
+    async fn create(
+        &self,
+        cx: &ExecCtx<'_>,
+        desired: &TriggerState,
+    ) -> anyhow::Result<LiveTrigger> {
+        ops::create(cx, desired).await
+    }
+
+    async fn update(
+        &self,
+        cx: &ExecCtx<'_>,
+        live: &LiveTrigger,
+        desired: &TriggerState,
+    ) -> anyhow::Result<LiveTrigger> {
+        ops::update(cx, live, desired).await
+    }
+
+    #[cfg(test)]
+    fn applied(&self, desired: TriggerState, _resolved: &()) -> LiveTrigger {
+        let uuid = "6f0ad0c4-5b2e-4b1a-9d7e-2f3c4a5b6c7d".to_string();
+        LiveTrigger {
+            arn: format!("arn:aws:lambda:us-east-1:123456789012:event-source-mapping:{uuid}"),
+            uuid,
+            status: if desired.settings.enabled {
+                "Enabled".into()
+            } else {
+                "Disabled".into()
+            },
+            state: desired,
+            others: Vec::new(),
+        }
+    }
+
+    #[cfg(test)]
+    fn resolved_for_tests(&self) {}
+}
+
+#[async_trait]
+impl Live for LiveTrigger {
+    fn kind(&self) -> &'static str {
+        Trigger::TYPE
+    }
+
+    fn physical_id(&self) -> String {
+        self.uuid.clone()
+    }
+
+    fn tags(&self) -> &Tags {
+        &self.state.tags
+    }
+
+    fn attributes(&self) -> Attributes {
+        BTreeMap::from([
+            ("uuid", Some(self.uuid.clone())),
+            ("arn", Some(self.arn.clone())),
+        ])
+    }
+
+    fn state_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.state).unwrap_or_default()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let mut warnings: Vec<String> = self
+            .others
+            .iter()
+            .map(|other| {
+                format!(
+                    "another event source mapping on function {} was made outside this stack: {other}; \
+                     it is left alone, but it makes the function see records twice",
+                    self.state.function
+                )
+            })
+            .collect();
+        if !self.state.settings.enabled && self.status == "Disabled" {
+            warnings.push(
+                "the mapping is Disabled: the function gets no records until it is enabled".into(),
+            );
+        }
+        warnings
+    }
+
+    fn delete_order(&self) -> u8 {
+        10
+    }
+
+    async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
+        ops::delete_mapping(cx, self).await
+    }
+
+    #[cfg(test)]
+    fn tags_mut(&mut self) -> &mut Tags {
+        &mut self.state.tags
+    }
+}

@@ -1,0 +1,187 @@
+//! An `event_source_mapping` as written in the stack file, and its validation.
+
+use super::{Settings, StartingPosition, canonical_filters, function_name};
+use crate::spec::diag::{Diagnostic, Diags};
+use crate::spec::fields::{ValidateCtx, int_field, template_field};
+use crate::spec::raw::raw_resource;
+use crate::spec::template::Template;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+raw_resource! {
+    /// An `event_source_mapping` as written in the stack file.
+    pub struct RawTrigger {
+        function: Spanned<String>,
+        source: Spanned<String>,
+        batch_size: Spanned<i64>,
+        batching_window_seconds: Spanned<i64>,
+        starting_position: Spanned<StartingPosition>,
+        maximum_retry_attempts: Spanned<i64>,
+        maximum_record_age_seconds: Spanned<i64>,
+        bisect_on_error: Spanned<bool>,
+        on_failure: Spanned<String>,
+        report_batch_item_failures: Spanned<bool>,
+        filters: Spanned<Vec<Spanned<Value>>>,
+        enabled: Spanned<bool>,
+    }
+}
+
+/// A validated `event_source_mapping`.
+#[derive(Debug)]
+pub struct Trigger {
+    pub function: Template,
+    pub source: Template,
+    pub settings: Settings,
+    pub on_failure: Option<Template>,
+}
+
+impl Trigger {
+    pub fn validate_raw(raw: RawTrigger, cx: &ValidateCtx, diags: &mut Diags) -> Option<Trigger> {
+        let errors_before = diags.error_count();
+        let required =
+            |value: Option<&Spanned<String>>, field: &str, hint: &str, diags: &mut Diags| {
+                match value {
+                    None => {
+                        diags.push(
+                            Diagnostic::new(
+                                &cx.loc,
+                                cx.field(field),
+                                format!("missing field `{field}`"),
+                            )
+                            .hint(hint),
+                        );
+                        None
+                    }
+                    Some(s) => template_field(s, cx, cx.field(field), diags),
+                }
+            };
+        let function = required(
+            raw.function(),
+            "function",
+            "the function to trigger, usually a reference: `function: ${processor.name}`",
+            diags,
+        );
+        let source = required(
+            raw.source(),
+            "source",
+            "the stream, usually a reference: `source: ${messages.stream_arn}`",
+            diags,
+        );
+        let batch_size = int_field(
+            raw.batch_size(),
+            100,
+            |v| (1..=10_000).contains(&v),
+            "1-10000",
+            cx.field("batch_size"),
+            "1 to 10000 records per batch",
+            diags,
+        ) as i32;
+        let batching_window_seconds = int_field(
+            raw.batching_window_seconds(),
+            0,
+            |v| (0..=300).contains(&v),
+            "0-300",
+            cx.field("batching_window_seconds"),
+            "0 to 300 seconds",
+            diags,
+        ) as i32;
+        let maximum_retry_attempts = int_field(
+            raw.maximum_retry_attempts(),
+            -1,
+            |v| (-1..=10_000).contains(&v),
+            "-1-10000",
+            cx.field("maximum_retry_attempts"),
+            "-1 (retry until the record expires) or 0 to 10000",
+            diags,
+        ) as i32;
+        let maximum_record_age_seconds = int_field(
+            raw.maximum_record_age_seconds(),
+            -1,
+            |v| v == -1 || (60..=604_800).contains(&v),
+            "-1 or 60-604800",
+            cx.field("maximum_record_age_seconds"),
+            "-1 (no limit) or 60 to 604800 seconds",
+            diags,
+        ) as i32;
+        let mut filters = Vec::new();
+        for (i, f) in raw
+            .filters()
+            .iter()
+            .flat_map(|l| l.value.iter())
+            .enumerate()
+        {
+            if !f.value.is_object() {
+                diags.push(
+                    Diagnostic::new(&f.referenced, format!("{}.filters[{i}]", cx.path), "a filter is an event pattern (a mapping)")
+                        .hint("e.g. `{ eventName: [INSERT], dynamodb: { Keys: { pk: { S: [{ prefix: \"MSG#\" }] } } } }`"),
+                );
+            }
+            filters.push(f.value.clone());
+        }
+        if filters.len() > 5
+            && let Some(list) = raw.filters()
+        {
+            diags.push(
+                Diagnostic::new(
+                    &list.referenced,
+                    cx.field("filters"),
+                    format!("{} filters; Lambda allows 5 per mapping", filters.len()),
+                )
+                .hint("combine patterns, or ask AWS for a higher quota"),
+            );
+        }
+        let on_failure = raw
+            .on_failure()
+            .and_then(|s| template_field(s, cx, cx.field("on_failure"), diags));
+        if diags.error_count() > errors_before {
+            return None;
+        }
+        Some(Trigger {
+            function: function?,
+            source: source?,
+            settings: Settings {
+                batch_size,
+                batching_window_seconds,
+                starting_position: raw
+                    .starting_position()
+                    .map_or(StartingPosition::Latest, |p| p.value),
+                maximum_retry_attempts,
+                maximum_record_age_seconds,
+                bisect_on_error: raw.bisect_on_error().is_some_and(|b| b.value),
+                report_batch_item_failures: raw
+                    .report_batch_item_failures()
+                    .is_some_and(|b| b.value),
+                filters: canonical_filters(filters),
+                enabled: raw.enabled().is_none_or(|b| b.value),
+            },
+            on_failure,
+        })
+    }
+
+    /// The function's name as known before anything is read: a literal, or the physical
+    /// name of the referenced function resource.
+    pub fn function_name_before_planning(
+        &self,
+        names: &BTreeMap<String, String>,
+    ) -> Option<String> {
+        if let Some(literal) = self.function.literal() {
+            return Some(function_name(&literal));
+        }
+        let reference = self.function.references().next()?;
+        names.get(&reference.resource).cloned()
+    }
+
+    /// What an adoptable mapping's source looks like: the stream of the referenced table
+    /// (`…:table/<name>/stream/…`), or the literal ARN.
+    pub fn source_matches(&self, source: &str, names: &BTreeMap<String, String>) -> bool {
+        if let Some(literal) = self.source.literal() {
+            return literal == source;
+        }
+        self.source
+            .references()
+            .next()
+            .and_then(|r| names.get(&r.resource))
+            .is_some_and(|table| source.contains(&format!(":table/{table}/stream/")))
+    }
+}

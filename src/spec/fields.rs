@@ -1,0 +1,258 @@
+//! What every resource kind's validation shares: where the resource is declared, the
+//! fields every kind has (`overrides`, `depends_on`, `tags`), and checks of common field
+//! shapes (names, integers in a range, strings with references).
+
+use crate::spec::diag::{Diagnostic, Diags, did_you_mean};
+use crate::spec::raw::RawBody;
+use crate::spec::template::{Context, Template, syntax_error};
+use serde_saphyr::{Location, Spanned};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Where a resource is declared, for the kind's validation messages.
+pub struct ValidateCtx<'a> {
+    pub template: &'a Context,
+    /// Field path of the resource, e.g. `resources.messages`.
+    pub path: String,
+    pub loc: Location,
+    /// Every resource's logical name, for `depends_on` checks.
+    pub resource_names: &'a [String],
+    /// The `environments:` key selected (`prod`, or the pattern `pr-*`).
+    pub environment: &'a str,
+    pub declared_environments: &'a [String],
+    /// Physical names claimed so far, by kind of name (`table`, `role`, ...): two logical
+    /// resources with one AWS name would fight over one resource.
+    pub names_taken: &'a RefCell<BTreeMap<(&'static str, String), String>>,
+    /// The stack file's directory: relative paths in it (a function's `code`) start here.
+    pub base_dir: &'a Path,
+}
+
+impl ValidateCtx<'_> {
+    pub fn field(&self, name: &str) -> String {
+        format!("{}.{name}", self.path)
+    }
+
+    /// The logical name: the last part of the path.
+    pub fn name(&self) -> String {
+        self.path.rsplit('.').next().unwrap_or_default().to_string()
+    }
+
+    /// Reports a required field that is missing, with what to write.
+    pub fn require<'v, T>(
+        &self,
+        value: Option<&'v T>,
+        field: &str,
+        hint: &str,
+        diags: &mut Diags,
+    ) -> Option<&'v T> {
+        if value.is_none() {
+            diags.push(
+                Diagnostic::new(
+                    &self.loc,
+                    self.field(field),
+                    format!("missing field `{field}`"),
+                )
+                .hint(hint),
+            );
+        }
+        value
+    }
+}
+
+/// What the loader reads from every resource, whatever its kind.
+pub struct Common {
+    /// Logical names it depends on besides its references (`depends_on`).
+    pub depends_on: Vec<String>,
+    /// Its own `tags:` (the stack's and the environment's come first).
+    pub tags: BTreeMap<String, Template>,
+}
+
+/// Applies the environment's override to `raw` and reads the fields every kind has;
+/// problems go to `diags`.
+pub fn common<R: RawBody>(mut raw: R, cx: &ValidateCtx, diags: &mut Diags) -> (R, Common) {
+    if let Some(mut overrides) = raw.take_overrides() {
+        for (key, _) in overrides.iter() {
+            if !cx.declared_environments.contains(&key.value) {
+                let d = Diagnostic::new(
+                    &key.referenced,
+                    format!("{}.overrides.{}", cx.path, key.value),
+                    format!(
+                        "override for environment `{}`, which is not declared",
+                        key.value
+                    ),
+                );
+                let hint = did_you_mean(
+                    &key.value,
+                    cx.declared_environments.iter().map(String::as_str),
+                )
+                .unwrap_or_else(|| {
+                    format!(
+                        "declared environments: {}",
+                        cx.declared_environments.join(", ")
+                    )
+                });
+                diags.push(d.hint(hint));
+            }
+        }
+        if let Some(mut patch) = overrides.remove(cx.environment) {
+            let path = format!("{}.overrides.{}", cx.path, cx.environment);
+            if patch.value.take_overrides().is_some() {
+                diags.error(
+                    &patch.referenced,
+                    &path,
+                    "an override cannot have overrides of its own",
+                );
+            }
+            if let Some(deps) = patch.value.depends_on() {
+                diags.push(
+                    Diagnostic::new(
+                        &deps.referenced,
+                        format!("{path}.depends_on"),
+                        "depends_on cannot be overridden per environment",
+                    )
+                    .hint("declare depends_on on the resource itself"),
+                );
+            }
+            raw = raw.overlay(patch.value);
+        }
+    }
+    let mut depends_on = Vec::new();
+    if let Some(deps) = raw.depends_on() {
+        for dep in &deps.value {
+            if cx.resource_names.contains(&dep.value) {
+                depends_on.push(dep.value.clone());
+            } else {
+                let hint = did_you_mean(&dep.value, cx.resource_names.iter().map(String::as_str))
+                    .unwrap_or_else(|| "list logical names of resources in this file".into());
+                diags.push(
+                    Diagnostic::new(
+                        &dep.referenced,
+                        cx.field("depends_on"),
+                        format!("`{}` is not a declared resource", dep.value),
+                    )
+                    .hint(hint),
+                );
+            }
+        }
+    }
+    let tags = match raw.take_tags() {
+        Some(map) => crate::spec::tags::parse(&map, cx.template, &cx.field("tags"), diags),
+        None => BTreeMap::new(),
+    };
+    (raw, Common { depends_on, tags })
+}
+
+/// A string field that may hold references (`${messages.arn}`), parsed; a placeholder
+/// syntax error is reported in `diags`.
+pub fn template_field(
+    s: &Spanned<String>,
+    cx: &ValidateCtx,
+    field: String,
+    diags: &mut Diags,
+) -> Option<Template> {
+    Template::parse(&s.value, cx.template, s.referenced, field.clone())
+        .map_err(|e| diags.push(syntax_error(&s.referenced, &field, e)))
+        .ok()
+}
+
+/// An integer field that `ok` accepts (`allowed` says which values, for the message), or
+/// `default` when it is absent or refused (then reported in `diags`).
+pub fn int_field(
+    value: Option<&Spanned<i64>>,
+    default: i64,
+    ok: impl Fn(i64) -> bool,
+    allowed: &str,
+    field: String,
+    hint: &str,
+    diags: &mut Diags,
+) -> i64 {
+    match value {
+        Some(v) if !ok(v.value) => {
+            diags.push(
+                Diagnostic::new(
+                    &v.referenced,
+                    field,
+                    format!("{} is out of range ({allowed})", v.value),
+                )
+                .hint(hint),
+            );
+            default
+        }
+        Some(v) => v.value,
+        None => default,
+    }
+}
+
+/// How a kind names its resources in AWS, for [`physical_name`].
+pub struct NameRules {
+    /// `table`, `role`: used in messages.
+    pub what: &'static str,
+    pub example: &'static str,
+    pub valid: fn(&str) -> bool,
+    /// AWS's rules, said plainly, for the hint.
+    pub rules: &'static str,
+}
+
+/// The resource's `name:`: required; `${env}` and `${stack}` allowed, references not (a name
+/// must be known before anything exists); checked against AWS's rules.
+pub fn physical_name(
+    name: Option<&Spanned<String>>,
+    rules: &NameRules,
+    cx: &ValidateCtx,
+    diags: &mut Diags,
+) -> Option<String> {
+    let field = cx.field("name");
+    let Some(n) = name else {
+        diags.push(
+            Diagnostic::new(&cx.loc, &field, "missing field `name`").hint(format!(
+                "the {}'s name in AWS, e.g. `{}`",
+                rules.what, rules.example
+            )),
+        );
+        return None;
+    };
+    let template = match Template::parse(&n.value, cx.template, n.referenced, field.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.push(syntax_error(&n.referenced, &field, e));
+            return None;
+        }
+    };
+    match template.literal() {
+        None => {
+            diags.push(
+                Diagnostic::new(&n.referenced, &field, format!("a {} name cannot reference another resource", rules.what))
+                    .hint("names may use ${env} and ${stack} only, so they are known before anything exists"),
+            );
+            None
+        }
+        Some(name) if !(rules.valid)(&name) => {
+            diags.push(
+                Diagnostic::new(
+                    &n.referenced,
+                    &field,
+                    format!("invalid {} name `{name}`", rules.what),
+                )
+                .hint(rules.rules),
+            );
+            None
+        }
+        Some(name) => {
+            let mut taken = cx.names_taken.borrow_mut();
+            if let Some(other) = taken.get(&(rules.what, name.clone())) {
+                diags.push(
+                    Diagnostic::new(
+                        &n.referenced,
+                        &field,
+                        format!("{} name `{name}` is also the name of {other}", rules.what),
+                    )
+                    .hint("each resource needs its own name in AWS; two resources with one name would fight over it"),
+                );
+                return None;
+            }
+            taken.insert((rules.what, name.clone()), cx.path.clone());
+            Some(name)
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Values every layer shares: a resource's attributes, the placeholder for a value only
+//! known after apply, the account a stack deploys to, and the one way values are shown to
+//! people (plans, drift reports, Markdown).
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A resource's attributes others can reference (`${messages.arn}`); `None` = only known
+/// after apply.
+pub type Attributes = BTreeMap<&'static str, Option<String>>;
+
+/// Stands in for a value that only exists after apply (an attribute of a resource that is
+/// still to be created). NUL bytes cannot occur in any AWS name or tag, so it never collides
+/// with a real value.
+pub const UNKNOWN: &str = "\u{0}(known after apply)\u{0}";
+
+/// How an unknown value reads.
+pub const UNKNOWN_TEXT: &str = "(known after apply)";
+
+/// How a value that is not there (a field not set, a tag removed) reads.
+pub const NONE_TEXT: &str = "(none)";
+
+/// Where a stack is deployed: `${aws.account_id}`, `${aws.region}`, `${aws.partition}`,
+/// read from the live account (STS), so no account id or region is written in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentContext {
+    pub account_id: String,
+    pub region: String,
+    pub partition: String,
+}
+
+impl DeploymentContext {
+    /// The name references use: `${aws.region}`.
+    pub const NAME: &'static str = "aws";
+    /// What `${aws.<attribute>}` may name.
+    pub const ATTRIBUTES: &'static [&'static str] = &["account_id", "region", "partition"];
+
+    pub fn attributes(&self) -> Attributes {
+        Attributes::from([
+            ("account_id", Some(self.account_id.clone())),
+            ("region", Some(self.region.clone())),
+            ("partition", Some(self.partition.clone())),
+        ])
+    }
+}
+
+/// A value as people read it, the same in plans, drift reports and Markdown: compact JSON
+/// (so `"5"` and `5`, or an empty string, stay distinguishable), nothing as [`NONE_TEXT`],
+/// an unknown value as [`UNKNOWN_TEXT`].
+pub fn show(value: &Value) -> String {
+    match value {
+        Value::Null => NONE_TEXT.into(),
+        Value::String(s) if s == UNKNOWN => UNKNOWN_TEXT.into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_read_one_way() {
+        assert_eq!(show(&Value::Null), "(none)");
+        assert_eq!(show(&json!("PAY_PER_REQUEST")), r#""PAY_PER_REQUEST""#);
+        assert_eq!(show(&json!("")), r#""""#);
+        assert_eq!(show(&json!(UNKNOWN)), "(known after apply)");
+        assert_eq!(show(&json!(5)), "5");
+        assert_eq!(show(&json!({"a": ["b"]})), r#"{"a":["b"]}"#);
+    }
+
+    #[test]
+    fn the_context_offers_what_references_may_name() {
+        let context = DeploymentContext {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            partition: "aws".into(),
+        };
+        let names: Vec<&str> = context.attributes().keys().copied().collect();
+        let mut expected = DeploymentContext::ATTRIBUTES.to_vec();
+        expected.sort();
+        assert_eq!(names, expected);
+    }
+}
