@@ -6,7 +6,9 @@
 //!   cargo bench --bench speed            (release build of the tool)
 //!   cargo bench --bench speed --profile dev   (faster to build; slower tool)
 
-#[path = "../tests/support/mod.rs"]
+// The tests' harness: the benchmark uses part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/support/mod.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -2,10 +2,8 @@
 //! hint; exit code 1; and not a single request to AWS. "AWS" here is a loopback listener
 //! that records whether anyone connected.
 
-mod support;
-
+use crate::support::{Run, cli};
 use std::net::TcpListener;
-use support::{Run, cli};
 
 /// The valid base file; each case changes one thing. Line numbers matter: the expected
 /// positions below count from this text.

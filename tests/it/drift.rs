@@ -1,10 +1,8 @@
 //! `drift`: out-of-band changes made with the SDK against the emulator, then the report
 //! (text, JSON, Markdown), its exit codes, and several environments in one call.
 
-mod support;
-
+use crate::support::{Emulator, Live, StackFile, ddb};
 use serde_json::Value;
-use support::{Emulator, Live, StackFile, ddb};
 
 /// Every kind, small. FN, PKG are replaced per test.
 const STACK: &str = "  messages:
@@ -75,7 +73,7 @@ fn every_kind_of_out_of_band_change_is_reported_and_apply_repairs_it() {
     let emulator = Emulator::start();
     let live = Live::new(&emulator);
     let name = "drift-all".to_string();
-    let package = support::repo_root().join("tests/fixtures/tiny-function");
+    let package = crate::support::repo_root().join("tests/fixtures/tiny-function");
     // The fixture is built where it lies (its own target/, git-ignored); nothing edits it.
     let file = StackFile::new(
         "drift-all",
@@ -417,7 +415,7 @@ resources:
     let run = |args: &[&str]| {
         let mut all = vec!["-f", path.to_str().unwrap(), "--no-color"];
         all.extend_from_slice(args);
-        support::cli(&all, std::path::Path::new("/"))
+        crate::support::cli(&all, std::path::Path::new("/"))
     };
     run(&["--env", "a", "apply", "--auto-approve"]).expect_code(0);
     run(&["--env", "b", "apply", "--auto-approve"]).expect_code(0);

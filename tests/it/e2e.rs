@@ -5,20 +5,18 @@
 //! the conversation rows move to the newest message and never backwards, then destroys
 //! the stack and asserts that nothing is left.
 
-mod support;
-
+use crate::support::runtime_api::{Outcome, RuntimeApi};
+use crate::support::{Emulator, Live, ddb, repo_root, run_default};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::runtime_api::{Outcome, RuntimeApi};
-use support::{Emulator, Live, ddb, repo_root, run_default};
 
 const TABLE: &str = "cruddur-messages-local";
 const INDEX: &str = "message-group-sk-index";
 const FUNCTION: &str = "cruddur-stream-processor-local";
 
-fn run(emulator: &Emulator, dir: &Path, args: &[&str]) -> support::Run {
+fn run(emulator: &Emulator, dir: &Path, args: &[&str]) -> crate::support::Run {
     let mut all = vec!["--no-color"];
     all.extend_from_slice(args);
     run_default(dir, &repo_root().join("stack.yaml"), &emulator.url, &all)

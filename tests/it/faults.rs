@@ -5,10 +5,8 @@
 //! answer (the change made, the answer never received) on every change the tool makes
 //! converges in the same run, and AWS's "busy" errors are waited out visibly.
 
-mod support;
-
-use support::fault_proxy::{Fault, FaultProxy, Faults, Scripted};
-use support::{Emulator, Live, default_stack_in, run_default};
+use crate::support::fault_proxy::{Fault, FaultProxy, Faults, Scripted};
+use crate::support::{Emulator, Live, default_stack_in, run_default};
 
 #[test]
 fn apply_update_and_destroy_converge_under_throttling_server_errors_and_lost_connections() {
@@ -91,14 +89,14 @@ fn run_via(
     dir: &std::path::Path,
     file: &std::path::Path,
     args: &[&str],
-) -> support::Run {
+) -> crate::support::Run {
     let mut all = vec!["--no-color", "--stats", "-v"];
     all.extend_from_slice(args);
     run_default(dir, file, &proxy.url, &all)
 }
 
 /// Converged, and nothing made twice: a clean plan, one endpoint and one mapping.
-fn assert_converged_once(run: impl Fn(&[&str]) -> support::Run, live: &Live) {
+fn assert_converged_once(run: impl Fn(&[&str]) -> crate::support::Run, live: &Live) {
     run(&["plan", "--detailed-exitcode"]).expect_code(0);
     assert_eq!(live.endpoints().len(), 1, "a duplicate endpoint");
     assert_eq!(live.mappings().len(), 1, "a duplicate mapping");

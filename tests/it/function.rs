@@ -4,19 +4,20 @@
 //! the SDK. The function is tests/fixtures/tiny-function (no dependencies: it builds in a
 //! second), copied per test so a test can change its code.
 
-mod support;
-
 use std::path::{Path, PathBuf};
-use support::{Emulator, Live, StackFile};
 
 struct Fixture {
-    emulator: Emulator,
-    file: StackFile,
-    live: Live,
+    base: crate::support::Fixture,
     /// The test's own copy of the function's package.
     package: tempfile::TempDir,
     name: String,
-    resources: String,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = crate::support::Fixture;
+    fn deref(&self) -> &crate::support::Fixture {
+        &self.base
+    }
 }
 
 /// The role and function every test starts with. FN, PKG are replaced per test.
@@ -70,10 +71,9 @@ fn copy_dir(from: &Path, to: &Path) {
 
 impl Fixture {
     fn new(test: &str, with_trigger: bool) -> Fixture {
-        let emulator = Emulator::start();
         let package = tempfile::tempdir().unwrap();
         copy_dir(
-            &support::repo_root().join("tests/fixtures/tiny-function"),
+            &crate::support::repo_root().join("tests/fixtures/tiny-function"),
             package.path(),
         );
         let name = format!("fn-{test}");
@@ -84,37 +84,11 @@ impl Fixture {
         let resources = resources
             .replace("FN", &name)
             .replace("PKG", package.path().to_str().unwrap());
-        let file = StackFile::new(test, &emulator.url, &resources);
-        let live = Live::new(&emulator);
         Fixture {
-            emulator,
-            file,
-            live,
+            base: crate::support::Fixture::new(test, &resources),
             package,
             name,
-            resources,
         }
-    }
-
-    fn edit(&self, edits: &[(&str, &str)]) {
-        let mut text = self.resources.clone();
-        for (from, to) in edits {
-            assert!(text.contains(from), "`{from}` is not in the resources");
-            text = text.replacen(from, to, 1);
-        }
-        self.file.write(&text);
-    }
-
-    fn apply(&self) -> support::Run {
-        self.file.run(&["apply", "--auto-approve"]).expect_code(0)
-    }
-
-    fn assert_converged(&self) {
-        let run = self
-            .file
-            .run(&["plan", "--detailed-exitcode"])
-            .expect_code(0);
-        assert!(run.stdout.contains("No changes."), "{}", run.stdout);
     }
 
     fn function(&self) -> Option<aws_sdk_lambda::operation::get_function::GetFunctionOutput> {
@@ -533,7 +507,7 @@ fn creation_waits_for_a_role_that_is_not_assumable_yet() {
     );
     let path = f.file.path();
     let apply = std::thread::spawn(move || {
-        support::cli(
+        crate::support::cli(
             &[
                 "-f",
                 path.to_str().unwrap(),

@@ -3,11 +3,9 @@
 //! for every k, and a second apply must converge to the same end state, with no duplicate
 //! endpoint or mapping, and a clean plan afterwards.
 
-mod support;
-
+use crate::support::{Emulator, Live, cli, cli_command, ddb, default_stack_in};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use support::{Emulator, Live, cli, cli_command, ddb, default_stack_in};
 
 fn args<'a>(file: &'a str, url: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec![

@@ -1,11 +1,9 @@
 //! The deploy lock: applies and destroys of one stack and environment never interleave;
 //! a lock left behind expires; plan takes none.
 
-mod support;
-
+use crate::support::fault_proxy::{Fault, FaultProxy, Faults, Scripted};
+use crate::support::{Emulator, Live, StackFile, cli_command, ddb};
 use std::process::Child;
-use support::fault_proxy::{Fault, FaultProxy, Faults, Scripted};
-use support::{Emulator, Live, StackFile, cli_command, ddb};
 
 const TABLE: &str = "  messages:\n    type: dynamodb_table\n    name: locked-messages\n    attributes: { pk: S }\n    key: { hash: pk }\n";
 

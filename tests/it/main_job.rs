@@ -2,10 +2,8 @@
 //! instead of 5000, so it cannot collide with anything): it starts the emulator, applies
 //! stack.yaml with the `local` environment, and shows a clean second plan.
 
-mod support;
-
+use crate::support::{Live, repo_root};
 use std::process::Command;
-use support::{Live, repo_root};
 
 /// Stops the emulator the script started, even when an assertion fails.
 struct StopEmulator(u16);

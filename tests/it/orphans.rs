@@ -2,9 +2,7 @@
 //! declares. Plan shows them as deletions, apply removes them, destroy removes everything
 //! tagged even after the file changed. Found by their tags in AWS, never from local state.
 
-mod support;
-
-use support::{Emulator, Live, StackFile};
+use crate::support::{Emulator, Live, StackFile};
 
 fn table(logical: &str, name: &str) -> String {
     format!(
@@ -101,7 +99,7 @@ fn another_environment_s_resources_are_never_orphans() {
     let run = |args: &[&str]| {
         let mut all = vec!["-f", path.to_str().unwrap(), "--no-color"];
         all.extend_from_slice(args);
-        support::cli(&all, std::path::Path::new("/"))
+        crate::support::cli(&all, std::path::Path::new("/"))
     };
     run(&["--env", "a", "apply", "--auto-approve"]).expect_code(0);
     run(&["--env", "b", "apply", "--auto-approve"]).expect_code(0);
@@ -115,7 +113,7 @@ fn another_environment_s_resources_are_never_orphans() {
 fn destroy_removes_everything_tagged_even_after_the_file_changed() {
     let emulator = Emulator::start();
     let live = Live::new(&emulator);
-    let package = support::repo_root().join("tests/fixtures/tiny-function");
+    let package = crate::support::repo_root().join("tests/fixtures/tiny-function");
     let full = format!(
         "{}    stream: NEW_IMAGE
   role:

@@ -2,12 +2,11 @@
 //! stream batches shaped as Lambda delivers them, and each test asserts the table's rows
 //! afterwards through the SDK.
 
-mod support;
-
-use cruddur_stream_processor::{Config, DynamoDbEventResponse, Event, Processor};
+use crate::support::{Emulator, Live, ddb};
+use cruddur_stream_processor::testing::{self, event};
+use cruddur_stream_processor::{Config, DynamoDbEventResponse, Processor};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use support::{Emulator, Live, ddb};
 
 const INDEX: &str = "message-group-sk-index";
 
@@ -184,31 +183,11 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
 
 /// A stream record as Lambda delivers it. `seq` makes the sequence number and event id.
 fn record(seq: u32, event_name: &str, image: Value) -> Value {
-    let keys = json!({"pk": image["pk"], "sk": image["sk"]});
-    json!({
-        "eventID": format!("{seq:032x}"),
-        "eventName": event_name,
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "dynamodb": {
-            "ApproximateCreationDateTime": 1710439263,
-            "Keys": keys,
-            "NewImage": image,
-            "SequenceNumber": sequence_number(seq),
-            "SizeBytes": 320,
-            "StreamViewType": "NEW_IMAGE"
-        },
-        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/cruddur-messages/stream/2024-03-14T17:55:21.812"
-    })
+    testing::stream_record(&sequence_number(seq), event_name, image)
 }
 
 fn sequence_number(seq: u32) -> String {
     format!("44215845{seq:020}")
-}
-
-fn event(records: Vec<Value>) -> Event {
-    serde_json::from_value(json!({ "Records": records })).expect("a stream event")
 }
 
 /// The sequence numbers reported as failed.

@@ -4,7 +4,7 @@
 //!
 //! ```sh
 //! CRUDDUR_REAL_AWS_TEST=1 AWS_REGION=us-east-1 AWS_PROFILE=sandbox \
-//!   cargo test --test real_account -- --ignored --nocapture
+//!   cargo test --test it real_account -- --ignored --nocapture
 //! ```
 //!
 //! It deploys a table with a stream, a role, a function (tests/fixtures/tiny-function) and
@@ -84,7 +84,7 @@ resources:
 }
 
 #[test]
-#[ignore = "needs a real AWS account: CRUDDUR_REAL_AWS_TEST=1 cargo test --test real_account -- --ignored"]
+#[ignore = "needs a real AWS account: CRUDDUR_REAL_AWS_TEST=1 cargo test --test it real_account -- --ignored"]
 fn a_stack_deploys_converges_and_tears_down_in_a_real_account() {
     if std::env::var("CRUDDUR_REAL_AWS_TEST").as_deref() != Ok("1") {
         eprintln!("CRUDDUR_REAL_AWS_TEST is not 1: not touching any AWS account");

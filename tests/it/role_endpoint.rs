@@ -1,11 +1,8 @@
 //! `iam_role` and `vpc_gateway_endpoint` against the emulator: create, no-op, in-place
 //! changes, out-of-band changes, adoption, destroy; live state asserted through the SDK.
 
-mod support;
-
 use cruddur_infra::policy::{Statement, parse_document};
 use std::collections::BTreeSet;
-use support::{Emulator, Live, StackFile};
 
 /// The table the role and the endpoint refer to, the role, the endpoint. `RT1`/`RT2` are
 /// replaced by route tables the test creates.
@@ -43,53 +40,28 @@ const ENI: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaENIManagementAc
 const BASIC: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
 
 struct Fixture {
-    emulator: Emulator,
-    file: StackFile,
-    live: Live,
+    base: crate::support::Fixture,
     rt1: String,
     rt2: String,
 }
 
+impl std::ops::Deref for Fixture {
+    type Target = crate::support::Fixture;
+    fn deref(&self) -> &crate::support::Fixture {
+        &self.base
+    }
+}
+
 impl Fixture {
+    /// STACK on a fresh emulator, with two route tables made for it.
     fn new(test: &str) -> Fixture {
-        let emulator = Emulator::start();
-        let live = Live::new(&emulator);
-        let vpc = live.default_vpc();
-        let rt1 = live.create_route_table(&vpc, &[("tier", "private")]);
-        let rt2 = live.create_route_table(&vpc, &[("tier", "private")]);
-        let file = StackFile::new(test, &emulator.url, "");
-        let f = Fixture {
-            emulator,
-            file,
-            live,
-            rt1,
-            rt2,
-        };
-        f.edit(&[]);
-        // The route tables made above are the test's doing, not the tool's.
-        f.emulator.clear_requests();
-        f
-    }
-
-    fn edit(&self, edits: &[(&str, &str)]) {
-        let mut text = STACK.replace("RT1", &self.rt1).replace("RT2", &self.rt2);
-        for (from, to) in edits {
-            assert!(text.contains(from), "`{from}` is not in STACK");
-            text = text.replacen(from, to, 1);
-        }
-        self.file.write(&text);
-    }
-
-    fn apply(&self) -> support::Run {
-        self.file.run(&["apply", "--auto-approve"]).expect_code(0)
-    }
-
-    fn assert_converged(&self) {
-        let run = self
-            .file
-            .run(&["plan", "--detailed-exitcode"])
-            .expect_code(0);
-        assert!(run.stdout.contains("No changes."), "{}", run.stdout);
+        let (base, (rt1, rt2)) = crate::support::Fixture::with(test, |live| {
+            let vpc = live.default_vpc();
+            let rt1 = live.create_route_table(&vpc, &[("tier", "private")]);
+            let rt2 = live.create_route_table(&vpc, &[("tier", "private")]);
+            (STACK.replace("RT1", &rt1).replace("RT2", &rt2), (rt1, rt2))
+        });
+        Fixture { base, rt1, rt2 }
     }
 
     fn table_arn(&self) -> String {

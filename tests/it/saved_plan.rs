@@ -1,9 +1,7 @@
 //! Saved plans: `plan --out FILE`, then `apply FILE` carries out exactly that plan, or
 //! refuses, changing nothing, when the live state or the stack file moved since.
 
-mod support;
-
-use support::{Emulator, Live, StackFile, ddb};
+use crate::support::{Emulator, Live, StackFile, ddb};
 
 const TABLE: &str = "  messages:
     type: dynamodb_table

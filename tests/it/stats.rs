@@ -1,9 +1,7 @@
 //! `--stats` counts what the tool really sends: checked against the emulator's own record
 //! of the requests it received.
 
-mod support;
-
-use support::{Emulator, StackFile, default_stack_in, run_default};
+use crate::support::{Emulator, StackFile, default_stack_in, run_default};
 
 #[test]
 fn stats_count_every_call_the_emulator_received() {

@@ -2,9 +2,7 @@
 //! replacement, adoption, destroy. Each test asserts the live state afterwards through the
 //! SDK, not just the tool's exit code.
 
-mod support;
-
-use support::{Emulator, Live, StackFile, ddb};
+use crate::support::{Emulator, Live, StackFile, ddb};
 
 /// The seed's table. `NAME` is replaced by the test's table name.
 const TABLE: &str = "  messages:
@@ -25,48 +23,25 @@ const TABLE: &str = "  messages:
 ";
 
 struct Fixture {
-    emulator: Emulator,
-    file: StackFile,
-    live: Live,
+    base: crate::support::Fixture,
     table: String,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = crate::support::Fixture;
+    fn deref(&self) -> &crate::support::Fixture {
+        &self.base
+    }
 }
 
 impl Fixture {
     /// A fresh emulator and a stack named after the test, holding TABLE.
     fn new(test: &str) -> Fixture {
-        let emulator = Emulator::start();
         let table = format!("msgs-{test}");
-        let file = StackFile::new(test, &emulator.url, &TABLE.replace("NAME", &table));
-        let live = Live::new(&emulator);
         Fixture {
-            emulator,
-            file,
-            live,
+            base: crate::support::Fixture::new(test, &TABLE.replace("NAME", &table)),
             table,
         }
-    }
-
-    /// Rewrites the stack file with TABLE changed by `edits` (text → replacement).
-    fn edit(&self, edits: &[(&str, &str)]) {
-        let mut text = TABLE.replace("NAME", &self.table);
-        for (from, to) in edits {
-            assert!(text.contains(from), "`{from}` is not in TABLE");
-            text = text.replacen(from, to, 1);
-        }
-        self.file.write(&text);
-    }
-
-    fn apply(&self) -> support::Run {
-        self.file.run(&["apply", "--auto-approve"]).expect_code(0)
-    }
-
-    /// Asserts that a plan now reports no changes (and exits 0 with --detailed-exitcode).
-    fn assert_converged(&self) {
-        let run = self
-            .file
-            .run(&["plan", "--detailed-exitcode"])
-            .expect_code(0);
-        assert!(run.stdout.contains("No changes."), "{}", run.stdout);
     }
 
     fn describe(&self) -> ddb::TableDescription {
@@ -1048,7 +1023,7 @@ resources:
     let dir = file.path();
     let dir = dir.parent().unwrap();
     let run = |env: &str| {
-        support::cli(
+        crate::support::cli(
             &["--env", env, "--no-color", "apply", "--auto-approve"],
             dir,
         )
@@ -1076,7 +1051,7 @@ resources:
     assert!(!live.tags("messages-pr-42").contains_key("tier"));
 
     // Each environment owns only its own table.
-    let run = support::cli(
+    let run = crate::support::cli(
         &["--env", "pr-42", "--no-color", "destroy", "--auto-approve"],
         dir,
     )
@@ -1122,7 +1097,7 @@ fn endpoints_come_from_flags_environment_variables_or_the_file() {
     ];
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("stack.yaml"), real(&emulator.url)).unwrap();
-    support::cli_with_env(
+    crate::support::cli_with_env(
         &["--env", "real", "apply", "--auto-approve"],
         dir.path(),
         &creds,
@@ -1133,7 +1108,7 @@ fn endpoints_come_from_flags_environment_variables_or_the_file() {
     std::fs::write(dir.path().join("stack.yaml"), real(dead)).unwrap();
     let mut env = creds.to_vec();
     env.push(("AWS_ENDPOINT_URL", &emulator.url));
-    let run = support::cli_with_env(
+    let run = crate::support::cli_with_env(
         &["--env", "real", "plan", "--detailed-exitcode"],
         dir.path(),
         &env,
@@ -1153,7 +1128,7 @@ fn endpoints_come_from_flags_environment_variables_or_the_file() {
     ] {
         env.push((service, &emulator.url));
     }
-    support::cli_with_env(
+    crate::support::cli_with_env(
         &["--env", "real", "plan", "--detailed-exitcode"],
         dir.path(),
         &env,

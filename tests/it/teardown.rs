@@ -1,9 +1,7 @@
 //! What CI runs when a pull request closes, and what scripts read after an apply:
 //! `destroy --auto-approve` guarded against data loss, and `outputs`.
 
-mod support;
-
-use support::{Emulator, Live, StackFile};
+use crate::support::{Emulator, Live, StackFile};
 
 const TABLE: &str = "  messages:
     type: dynamodb_table
@@ -179,7 +177,8 @@ fn plan_as_markdown_for_the_step_summary() {
     );
     let run = file.run(&["plan", "--output", "markdown"]).expect_code(0);
     assert!(
-        run.stdout.contains("| `stream` | NEW_IMAGE | KEYS_ONLY |"),
+        run.stdout
+            .contains("| `stream` | \"NEW_IMAGE\" | \"KEYS_ONLY\" |"),
         "{}",
         run.stdout
     );

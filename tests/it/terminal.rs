@@ -1,11 +1,9 @@
 //! On a terminal, apply asks before changing anything, shows colour and progress spinners.
 //! The terminal is a pseudo-terminal from util-linux's `script`, our input typed into it.
 
-mod support;
-
+use crate::support::{Emulator, Live, StackFile};
 use std::io::Write;
 use std::process::{Command, Stdio};
-use support::{Emulator, Live, StackFile};
 
 /// Runs the tool on a pseudo-terminal, typing `input`; returns its exit code and everything
 /// it showed (stdout and stderr both go to the terminal).

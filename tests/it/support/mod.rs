@@ -4,8 +4,6 @@
 //! moto's request recorder writing to a file of the test's own, so a test can list exactly
 //! the requests the tool sent. The server stops when the `Emulator` is dropped.
 
-#![allow(dead_code)] // each test binary uses a different part of this module
-
 pub mod fault_proxy;
 pub mod runtime_api;
 
@@ -164,29 +162,9 @@ impl Emulator {
             .collect()
     }
 
-    /// Requests on the deploy lock's table.
-    pub fn lock_requests(&self) -> Vec<String> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.lock)
-            .map(|r| r.operation)
-            .collect()
-    }
-
     pub fn clear_requests(&self) {
         std::fs::write(self.recording(), "").unwrap();
     }
-}
-
-/// A DynamoDB client on an emulator, for setting up and checking live state.
-fn dynamodb_client(url: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .endpoint_url(url)
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
 }
 
 impl Drop for Emulator {
@@ -314,6 +292,66 @@ impl StackFile {
     }
 }
 
+/// What the tests of one area start from: a private emulator, a stack file whose
+/// resources are `resources` (edited per test), and the SDK on the emulator to check what
+/// the tool did.
+pub struct Fixture {
+    pub emulator: Emulator,
+    pub file: StackFile,
+    pub live: Live,
+    /// The YAML under `resources:`, before a test's edits.
+    pub resources: String,
+}
+
+impl Fixture {
+    /// A fresh emulator and a stack named after the test, holding `resources`.
+    pub fn new(test: &str, resources: &str) -> Fixture {
+        Fixture::with(test, |_| (resources.to_string(), ())).0
+    }
+
+    /// Like `new`, with `setup` making what the stack refers to on the emulator first
+    /// (route tables, say) and returning the resources and what the test needs of it.
+    /// Requests `setup` sends are not counted as the tool's.
+    pub fn with<T>(test: &str, setup: impl FnOnce(&Live) -> (String, T)) -> (Fixture, T) {
+        let emulator = Emulator::start();
+        let live = Live::new(&emulator);
+        let (resources, extra) = setup(&live);
+        let file = StackFile::new(test, &emulator.url, &resources);
+        emulator.clear_requests();
+        let fixture = Fixture {
+            emulator,
+            file,
+            live,
+            resources,
+        };
+        (fixture, extra)
+    }
+
+    /// Rewrites the stack file with the resources changed by `edits` (text → replacement,
+    /// each of which must be there).
+    pub fn edit(&self, edits: &[(&str, &str)]) {
+        let mut text = self.resources.clone();
+        for (from, to) in edits {
+            assert!(text.contains(from), "`{from}` is not in the resources");
+            text = text.replacen(from, to, 1);
+        }
+        self.file.write(&text);
+    }
+
+    pub fn apply(&self) -> Run {
+        self.file.run(&["apply", "--auto-approve"]).expect_code(0)
+    }
+
+    /// Asserts that a plan now reports no changes (and exits 0 with --detailed-exitcode).
+    pub fn assert_converged(&self) {
+        let run = self
+            .file
+            .run(&["plan", "--detailed-exitcode"])
+            .expect_code(0);
+        assert!(run.stdout.contains("No changes."), "{}", run.stdout);
+    }
+}
+
 /// The outcome of one CLI run.
 #[derive(Debug)]
 pub struct Run {
@@ -425,7 +463,7 @@ impl Live {
                 .enable_all()
                 .build()
                 .unwrap(),
-            client: dynamodb_client(url),
+            client: client!(aws_sdk_dynamodb),
             iam: client!(aws_sdk_iam),
             ec2: client!(aws_sdk_ec2),
             lambda: client!(aws_sdk_lambda),

@@ -1,0 +1,27 @@
+//! Every integration test, in one test binary: linking the AWS SDKs once instead of once
+//! per area keeps a fresh build fast and small. Each area is a module; those that need the
+//! emulator start their own (`support::Emulator`) on a free loopback port.
+//!
+//! Run one area with `cargo test --test it <module>::`, e.g. `cargo test --test it table::`.
+
+mod support;
+
+mod architecture;
+mod bad_input;
+mod drift;
+mod e2e;
+mod faults;
+mod function;
+mod interrupted;
+mod lock;
+mod main_job;
+mod orphans;
+mod processor;
+mod readme;
+mod real_account;
+mod role_endpoint;
+mod saved_plan;
+mod stats;
+mod table;
+mod teardown;
+mod terminal;
