@@ -157,3 +157,37 @@ fn the_deletions_a_plan_makes_are_named_for_the_risk_reads() {
     assert!(deletions.contains(&Deletion::Declared("role".into())));
     assert_eq!(apply(&stack, &applied(&stack)).deletions().count(), 0);
 }
+
+#[test]
+fn what_an_orphan_would_lose_stays_with_that_orphan() {
+    // A table and a function may share a name; the table's items block the table, not
+    // the function (the guard once matched orphans by name alone).
+    let full = stack(&SYSTEM.replace("name: messages-${env}", "name: processor-${env}"));
+    let only_role = stack(
+        "  role:
+    type: iam_role
+    name: processor-${env}
+",
+    );
+    let mut observed = applied(&only_role);
+    orphan(applied(&full), "messages", &mut observed);
+    orphan(applied(&full), "processor", &mut observed);
+    observed.at_risk.insert(
+        Deletion::Orphan {
+            kind: "dynamodb_table",
+            physical_id: "processor-dev".into(),
+        },
+        "the table still holds 2 items, which would be lost".into(),
+    );
+    let plan = destroy(&only_role, &observed);
+    let orphan_of = |kind: &str| {
+        plan.resource_changes
+            .iter()
+            .find(|rc| rc.orphan && rc.kind == kind)
+            .unwrap()
+    };
+    assert_eq!(orphan_of("lambda_function").physical_id, "processor-dev");
+    assert_eq!(orphan_of("lambda_function").blocked, None);
+    let table = orphan_of("dynamodb_table").blocked.as_deref().unwrap();
+    assert!(table.contains("2 items"), "{table}");
+}
