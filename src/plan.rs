@@ -332,10 +332,10 @@ fn nothing(v: &Value) -> bool {
     }
 }
 
-/// Whether any string in `v` is the [`UNKNOWN`] placeholder.
+/// Whether any string in `v` is unknown, in whole or in part.
 pub fn contains_unknown(v: &Value) -> bool {
     match v {
-        Value::String(s) => s == UNKNOWN,
+        Value::String(s) => s.contains(UNKNOWN),
         Value::Array(items) => items.iter().any(contains_unknown),
         Value::Object(map) => map.values().any(contains_unknown),
         _ => false,

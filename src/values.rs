@@ -14,8 +14,13 @@ pub type Attributes = BTreeMap<&'static str, Option<String>>;
 /// with a real value.
 pub const UNKNOWN: &str = "\u{0}(known after apply)\u{0}";
 
-/// How an unknown value reads.
+/// How an unknown value (or the unknown part of one) reads.
 pub const UNKNOWN_TEXT: &str = "(known after apply)";
+
+/// Whether `s` is unknown, in whole or in part (`arn:…/stream/` + an unknown suffix).
+pub fn is_unknown(s: &str) -> bool {
+    s.contains(UNKNOWN)
+}
 
 /// How a value that is not there (a field not set, a tag removed) reads.
 pub const NONE_TEXT: &str = "(none)";
@@ -35,6 +40,16 @@ impl DeploymentContext {
     /// What `${aws.<attribute>}` may name.
     pub const ATTRIBUTES: &'static [&'static str] = &["account_id", "region", "partition"];
 
+    /// The ARN of `resource` of `service` in this account; `regional` services (DynamoDB,
+    /// Lambda, Logs) name the region, global ones (IAM) do not.
+    pub fn arn(&self, service: &str, regional: bool, resource: &str) -> String {
+        let region = if regional { self.region.as_str() } else { "" };
+        format!(
+            "arn:{}:{service}:{region}:{}:{resource}",
+            self.partition, self.account_id
+        )
+    }
+
     pub fn attributes(&self) -> Attributes {
         Attributes::from([
             ("account_id", Some(self.account_id.clone())),
@@ -51,6 +66,17 @@ pub fn show(value: &Value) -> String {
     match value {
         Value::Null => NONE_TEXT.into(),
         Value::String(s) if s == UNKNOWN => UNKNOWN_TEXT.into(),
+        Value::String(s) => Value::String(s.replace(UNKNOWN, UNKNOWN_TEXT)).to_string(),
+        Value::Array(items) => {
+            format!("[{}]", items.iter().map(show).collect::<Vec<_>>().join(","))
+        }
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), show(v)))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
         other => other.to_string(),
     }
 }
@@ -66,6 +92,12 @@ mod tests {
         assert_eq!(show(&json!("PAY_PER_REQUEST")), r#""PAY_PER_REQUEST""#);
         assert_eq!(show(&json!("")), r#""""#);
         assert_eq!(show(&json!(UNKNOWN)), "(known after apply)");
+        let partial = format!("arn:aws:dynamodb:us-east-1:1:table/t/stream/{UNKNOWN}");
+        assert_eq!(
+            show(&json!(partial)),
+            r#""arn:aws:dynamodb:us-east-1:1:table/t/stream/(known after apply)""#
+        );
+        assert!(is_unknown(&partial) && !is_unknown("arn:aws:iam::1:role/r"));
         assert_eq!(show(&json!(5)), "5");
         assert_eq!(show(&json!({"a": ["b"]})), r#"{"a":["b"]}"#);
     }

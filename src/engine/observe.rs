@@ -7,20 +7,19 @@ use super::plan::plan;
 use crate::aws::Aws;
 use crate::kinds::{self, Identity, Live, Stack};
 use crate::plan::{Deletion, Plan};
-use crate::values::DeploymentContext;
 use anyhow::Context as _;
 use futures::future::{join_all, try_join_all};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Reads every declared resource concurrently, the orphans, and (only if some value needs
-/// it) the account and region the stack deploys to.
+/// Reads every declared resource concurrently, the orphans, and (unless no value references
+/// anything) the account and region the stack deploys to.
 pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Observed> {
-    let needs_context = stack.nodes.iter().any(|node| {
-        node.templates().iter().any(|t| {
-            t.references()
-                .any(|r| r.resource == DeploymentContext::NAME)
-        })
-    });
+    // The account and region make `${aws.*}` and every ARN known before anything is made;
+    // only a stack whose values reference nothing can do without them.
+    let needs_context = stack
+        .nodes
+        .iter()
+        .any(|node| node.templates().iter().any(|t| t.has_references()));
     let owner = stack.owner();
     let names: BTreeMap<String, String> = stack
         .nodes

@@ -15,6 +15,7 @@ pub fn plan(stack: &Stack, observed: &Observed, request: &PlanRequest) -> Plan {
     let cx = PlanCtx {
         owner: stack.owner(),
         adopt: request.adopt && request.operation == Operation::Apply,
+        context: observed.context.clone(),
     };
     let mut changes = match request.operation {
         Operation::Apply => {

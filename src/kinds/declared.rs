@@ -121,6 +121,11 @@ fn unknown_attributes<K: Kind>() -> Attributes {
     K::ATTRIBUTES.iter().map(|a| (*a, None)).collect()
 }
 
+/// The attributes a resource about to be made will have (see [`Kind::planned_attributes`]).
+fn planned<K: Kind>(spec: &K, seen: &Observation<K>, cx: &PlanCtx) -> Attributes {
+    spec.planned_attributes(&seen.resolved, cx.context.as_ref())
+}
+
 impl<K: Kind> Declared<K> {
     fn observation<'o, O: Keeps<K>>(&self, observations: &'o O) -> Option<&'o Observation<K>> {
         observations.observations().get(&self.name)
@@ -242,7 +247,7 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
         let Some(live) = &seen.live else {
             let mut rc = self.change(Action::Create, seen);
             rc.changes = all_fields(&to_json(&desired));
-            return (rc, unknown_attributes::<K>());
+            return (rc, planned(&self.spec, seen, cx));
         };
         let adopting = match tags::owner_of(live.tags()) {
             tags::Owner::Stack(o) if o == cx.owner => false,
@@ -272,7 +277,7 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
         }
         let reasons = self.spec.replacement_reasons(&desired, live);
         let (action, attributes) = if !reasons.is_empty() {
-            (Action::Replace, unknown_attributes::<K>())
+            (Action::Replace, planned(&self.spec, seen, cx))
         } else if adopting {
             (Action::Adopt, K::attributes_after_update(live, &desired))
         } else if changes.is_empty() {

@@ -12,7 +12,7 @@ use crate::spec::diag::Diags;
 use crate::spec::fields::ValidateCtx;
 use crate::spec::raw::RawBody;
 use crate::spec::template::{Inputs, Template};
-use crate::values::Attributes;
+use crate::values::{Attributes, DeploymentContext};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -47,6 +47,9 @@ pub struct PlanCtx {
     pub owner: String,
     /// `apply --adopt`: take over resources that exist without ownership tags.
     pub adopt: bool,
+    /// The account and region, when observe read them: ARNs are known before anything
+    /// is made.
+    pub context: Option<DeploymentContext>,
 }
 
 /// A resource as AWS holds it: everything about it that needs no further call.
@@ -156,6 +159,15 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
 
     /// The AWS name or id of a resource that does not exist yet (what it will be for).
     fn planned_id(&self, resolved: &Self::Resolved) -> String;
+    /// The attributes it will have once made (or made anew), as far as the file and the
+    /// account tell: names and ARNs are known at plan time. What only AWS assigns (a
+    /// stream's timestamp, an endpoint's id, a mapping's UUID) is unknown: `None`, or
+    /// [`crate::values::UNKNOWN`] in the part of a string it is.
+    fn planned_attributes(
+        &self,
+        resolved: &Self::Resolved,
+        context: Option<&DeploymentContext>,
+    ) -> Attributes;
     /// What the file asks for, with references rendered (or [`crate::values::UNKNOWN`])
     /// and `tags` the complete tag set (user tags plus ownership tags).
     fn desired(&self, resolved: &Self::Resolved, inputs: &Inputs, tags: Tags) -> Self::State;

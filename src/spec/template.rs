@@ -109,7 +109,8 @@ impl Template {
         self.references().next().is_some()
     }
 
-    /// The string with every reference looked up; [`UNKNOWN`] if any is not known yet.
+    /// The string with every reference looked up; a reference not known yet becomes
+    /// [`UNKNOWN`] in place, so the rest of the string stays readable.
     pub fn render(&self, lookup: &dyn Fn(&Reference) -> Option<String>) -> String {
         let mut out = String::new();
         for part in &self.parts {
@@ -117,7 +118,7 @@ impl Template {
                 Part::Literal(s) => out.push_str(s),
                 Part::Ref(r) => match lookup(r) {
                     Some(v) => out.push_str(&v),
-                    None => return UNKNOWN.to_string(),
+                    None => out.push_str(UNKNOWN),
                 },
             }
         }
@@ -221,7 +222,7 @@ mod tests {
         let refs: Vec<_> = t.references().map(|r| r.to_string()).collect();
         assert_eq!(refs, ["${messages.stream_arn}"]);
         assert_eq!(t.render(&|_| Some("A".into())), "arn=A/x $HOME");
-        assert_eq!(t.render(&|_| None), UNKNOWN);
+        assert_eq!(t.render(&|_| None), format!("arn={UNKNOWN}/x $HOME"));
         assert_eq!(t.literal(), None);
     }
 

@@ -3,24 +3,108 @@
 use super::*;
 
 #[test]
-fn references_to_what_is_still_to_be_made_are_unknown() {
+fn what_the_file_and_the_account_tell_is_known_before_anything_exists() {
     let stack = stack(SYSTEM);
     let plan = apply(&stack, &nothing(&stack));
-    let role = change(&plan, "role");
-    let unknown: Vec<&str> = role
-        .changes
-        .iter()
-        .filter(|c| c.after_unknown)
-        .map(|c| c.field.as_str())
-        .collect();
-    assert_eq!(unknown, ["policies.table"], "{:#?}", role.changes);
-    let processor = change(&plan, "processor");
-    assert!(
-        processor
+    for name in ["role", "processor"] {
+        let unknown: Vec<&str> = change(&plan, name)
             .changes
             .iter()
-            .any(|c| c.field == "role" && c.after_unknown)
+            .filter(|c| c.after_unknown)
+            .map(|c| c.field.as_str())
+            .collect();
+        assert!(unknown.is_empty(), "{name}: {unknown:?}");
+    }
+    let after = |name: &str, field: &str| {
+        let rc = change(&plan, name);
+        rc.changes
+            .iter()
+            .find(|c| c.field == field)
+            .unwrap()
+            .after
+            .clone()
+    };
+    assert!(
+        after("role", "policies.table")
+            .to_string()
+            .contains("arn:aws:dynamodb:us-east-1:123456789012:table/messages-dev")
     );
+    assert_eq!(
+        after("processor", "role"),
+        json!("arn:aws:iam::123456789012:role/processor-dev")
+    );
+    assert_eq!(after("trigger", "function"), json!("processor-dev"));
+    // Only the stream's timestamp is AWS's to give.
+    let source = change(&plan, "trigger")
+        .changes
+        .iter()
+        .find(|c| c.field == "source")
+        .unwrap();
+    assert!(source.after_unknown);
+}
+
+/// What each kind's attributes are before the resource exists: names and ARNs are known
+/// from the file and the account; what AWS assigns is not.
+#[test]
+fn each_kinds_attributes_before_it_is_made() {
+    let stack = stack(SYSTEM);
+    let observed = nothing(&stack);
+    let cx = crate::kinds::PlanCtx {
+        owner: stack.owner(),
+        adopt: false,
+        context: Some(context()),
+    };
+    let mut inputs = crate::spec::template::Inputs::new(observed.context.as_ref());
+    let mut known = std::collections::BTreeMap::new();
+    for node in &stack.nodes {
+        let (_, attributes) = node.plan_apply(&observed.resources, &cx, &inputs);
+        inputs.insert(node.name(), attributes.clone());
+        known.insert(node.name().to_string(), attributes);
+    }
+    let unknown = crate::values::UNKNOWN;
+    let expect = |name: &str, pairs: &[(&'static str, Option<String>)]| {
+        let expected: crate::values::Attributes =
+            pairs.iter().map(|(k, v)| (*k, v.clone())).collect();
+        assert_eq!(known[name], expected, "{name}");
+    };
+    let s = |v: &str| Some(v.to_string());
+    expect(
+        "messages",
+        &[
+            ("name", s("messages-dev")),
+            (
+                "arn",
+                s("arn:aws:dynamodb:us-east-1:123456789012:table/messages-dev"),
+            ),
+            (
+                "stream_arn",
+                Some(format!(
+                    "arn:aws:dynamodb:us-east-1:123456789012:table/messages-dev/stream/{unknown}"
+                )),
+            ),
+            ("index_names", s("")),
+        ],
+    );
+    expect(
+        "role",
+        &[
+            ("name", s("processor-dev")),
+            ("arn", s("arn:aws:iam::123456789012:role/processor-dev")),
+        ],
+    );
+    expect(
+        "processor",
+        &[
+            ("name", s("processor-dev")),
+            (
+                "arn",
+                s("arn:aws:lambda:us-east-1:123456789012:function:processor-dev"),
+            ),
+            ("log_group", s("/aws/lambda/processor-dev")),
+        ],
+    );
+    expect("endpoint", &[("id", None), ("vpc_id", s("vpc-0a1b2c3d"))]);
+    expect("trigger", &[("uuid", None), ("arn", None)]);
 }
 
 #[test]
@@ -91,7 +175,7 @@ fn a_new_stream_replaces_the_trigger_on_it() {
 }
 
 #[test]
-fn a_replaced_table_makes_everything_that_references_it_unknown() {
+fn a_replaced_table_keeps_its_arn_and_gets_a_new_stream() {
     let before = stack(SYSTEM);
     let after = stack(
         &SYSTEM
@@ -100,14 +184,10 @@ fn a_replaced_table_makes_everything_that_references_it_unknown() {
     );
     let plan = plan_with(&after, &applied(&before), |r| r.allow_replace = true);
     assert_eq!(change(&plan, "messages").action, Action::Replace);
+    // Same name, same ARN: the role's policy on it does not change.
+    assert_eq!(change(&plan, "role").action, Action::NoOp);
+    // The new table's stream is a new stream: the trigger is made anew on it.
     assert_eq!(change(&plan, "trigger").action, Action::Replace);
-    let role = change(&plan, "role");
-    assert_eq!(role.action, Action::Update);
-    assert!(
-        role.changes
-            .iter()
-            .any(|c| c.field == "policies.table" && c.after_unknown)
-    );
 }
 
 // Warnings, and planning as a pure function.

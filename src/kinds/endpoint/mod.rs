@@ -22,7 +22,7 @@ use crate::spec::diag::Diags;
 use crate::spec::fields::ValidateCtx;
 use crate::spec::policy::StatementSpec;
 use crate::spec::template::{Inputs, Template};
-use crate::values::Attributes;
+use crate::values::{Attributes, DeploymentContext};
 use async_trait::async_trait;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,6 +102,15 @@ impl Kind for Endpoint {
 
     fn planned_id(&self, resolved: &Resolved) -> String {
         format!("{} in {}", resolved.service_name, resolved.vpc_id)
+    }
+
+    fn planned_attributes(
+        &self,
+        resolved: &Resolved,
+        _context: Option<&DeploymentContext>,
+    ) -> Attributes {
+        // The id is EC2's to give.
+        BTreeMap::from([("id", None), ("vpc_id", Some(resolved.vpc_id.clone()))])
     }
 
     fn desired(&self, resolved: &Resolved, inputs: &Inputs, tags: Tags) -> EndpointState {

@@ -29,7 +29,7 @@ use crate::plan::FieldChange;
 use crate::spec::diag::Diags;
 use crate::spec::fields::ValidateCtx;
 use crate::spec::template::{Inputs, Template};
-use crate::values::Attributes;
+use crate::values::{Attributes, DeploymentContext};
 use async_trait::async_trait;
 use read::{read_function, resolve_vpc};
 use state::log_group_name;
@@ -94,6 +94,19 @@ impl Kind for Function {
 
     fn planned_id(&self, _resolved: &Option<VpcState>) -> String {
         self.name.clone()
+    }
+
+    fn planned_attributes(
+        &self,
+        _resolved: &Option<VpcState>,
+        context: Option<&DeploymentContext>,
+    ) -> Attributes {
+        let arn = context.map(|c| c.arn("lambda", true, &format!("function:{}", self.name)));
+        BTreeMap::from([
+            ("log_group", Some(log_group_name(&self.name))),
+            ("name", Some(self.name.clone())),
+            ("arn", arn),
+        ])
     }
 
     fn desired(&self, resolved: &Option<VpcState>, inputs: &Inputs, tags: Tags) -> FunctionState {

@@ -20,7 +20,7 @@ use crate::spec::diag::Diags;
 use crate::spec::fields::ValidateCtx;
 use crate::spec::policy::StatementSpec;
 use crate::spec::template::{Inputs, Template};
-use crate::values::Attributes;
+use crate::values::{Attributes, DeploymentContext};
 use async_trait::async_trait;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,6 +96,15 @@ impl Kind for Role {
 
     fn planned_id(&self, _resolved: &()) -> String {
         self.name.clone()
+    }
+
+    fn planned_attributes(
+        &self,
+        _resolved: &(),
+        context: Option<&DeploymentContext>,
+    ) -> Attributes {
+        let arn = context.map(|c| c.arn("iam", false, &format!("role{}{}", self.path, self.name)));
+        BTreeMap::from([("name", Some(self.name.clone())), ("arn", arn)])
     }
 
     fn desired(&self, _resolved: &(), inputs: &Inputs, tags: Tags) -> RoleState {

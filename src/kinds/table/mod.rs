@@ -26,7 +26,7 @@ use crate::plan::FieldChange;
 use crate::spec::diag::Diags;
 use crate::spec::fields::ValidateCtx;
 use crate::spec::template::{Inputs, Template};
-use crate::values::Attributes;
+use crate::values::{Attributes, DeploymentContext, UNKNOWN};
 use async_trait::async_trait;
 use read::{items_at_risk, live_name, read_table};
 use state::Key;
@@ -91,6 +91,25 @@ impl Kind for Table {
 
     fn planned_id(&self, _resolved: &()) -> String {
         self.name.clone()
+    }
+
+    fn planned_attributes(
+        &self,
+        _resolved: &(),
+        context: Option<&DeploymentContext>,
+    ) -> Attributes {
+        let arn = context.map(|c| c.arn("dynamodb", true, &format!("table/{}", self.name)));
+        // A stream's ARN ends in the time it was enabled: only that part is unknown.
+        let stream_arn = match self.state.stream {
+            StreamView::Disabled => None,
+            _ => arn.as_ref().map(|arn| format!("{arn}/stream/{UNKNOWN}")),
+        };
+        BTreeMap::from([
+            ("name", Some(self.name.clone())),
+            ("arn", arn),
+            ("stream_arn", stream_arn),
+            ("index_names", Some(index_names(&self.state))),
+        ])
     }
 
     fn desired(&self, _resolved: &(), _inputs: &Inputs, tags: Tags) -> TableState {
@@ -183,8 +202,10 @@ impl Kind for Table {
     fn attributes_after_update(live: &LiveTable, desired: &TableState) -> Attributes {
         let mut attributes = live.attributes();
         if desired.stream != live.state.stream {
-            // A new stream is made with a new ARN, known once apply has made it.
-            attributes.insert("stream_arn", None);
+            // A new stream is made with a new ARN: the table's, and the time it is enabled.
+            let stream_arn = (desired.stream != StreamView::Disabled)
+                .then(|| format!("{}/stream/{UNKNOWN}", live.arn));
+            attributes.insert("stream_arn", stream_arn);
         }
         attributes.insert("index_names", Some(index_names(desired)));
         attributes

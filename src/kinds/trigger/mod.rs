@@ -20,7 +20,7 @@ use crate::plan::FieldChange;
 use crate::spec::diag::Diags;
 use crate::spec::fields::ValidateCtx;
 use crate::spec::template::{Inputs, Template};
-use crate::values::{Attributes, UNKNOWN};
+use crate::values::{Attributes, DeploymentContext, is_unknown};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -127,10 +127,19 @@ impl Kind for Trigger {
         "new mapping".into()
     }
 
+    fn planned_attributes(
+        &self,
+        _resolved: &(),
+        _context: Option<&DeploymentContext>,
+    ) -> Attributes {
+        // The UUID, and the ARN made of it, are Lambda's to give.
+        BTreeMap::from([("uuid", None), ("arn", None)])
+    }
+
     fn desired(&self, _resolved: &(), inputs: &Inputs, tags: Tags) -> TriggerState {
         let function = inputs.render(&self.function);
         TriggerState {
-            function: if function == UNKNOWN {
+            function: if is_unknown(&function) {
                 function
             } else {
                 function_name(&function)
@@ -144,7 +153,7 @@ impl Kind for Trigger {
 
     fn replacement_reasons(&self, desired: &TriggerState, live: &LiveTrigger) -> Vec<String> {
         let mut reasons = Vec::new();
-        if desired.source == UNKNOWN {
+        if is_unknown(&desired.source) {
             reasons.push(
                 "the source stream is being replaced (it gets a new ARN), so the mapping is made anew for it"
                     .to_string(),
