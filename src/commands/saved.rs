@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-pub const FORMAT_VERSION: &str = "1";
+/// 2 since the plan inside is `plan --output json` format 2.
+pub const FORMAT_VERSION: &str = "2";
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct SavedPlan {

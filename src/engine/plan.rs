@@ -5,7 +5,7 @@
 
 use super::observed::{Observed, PlanRequest};
 use crate::kinds::{Live, PlanCtx, Stack};
-use crate::plan::{Action, Deletion, Operation, Plan, Refusals, ResourceChange};
+use crate::plan::{Action, Deletion, Operation, Plan, Refusals, ResourceChange, States};
 use crate::spec::template::Inputs;
 
 /// The plan for `request`. For apply, each resource is planned with the attributes its
@@ -86,6 +86,10 @@ fn orphan_change(live: &dyn Live) -> ResourceChange {
         action: Action::Delete,
         reasons,
         changes: Vec::new(),
+        states: States {
+            before: live.state_json(),
+            after: serde_json::Value::Null,
+        },
         blocked: live.deletion_blocker(),
         safe_to_replace: false,
         orphan: true,

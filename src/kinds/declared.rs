@@ -11,7 +11,7 @@ use crate::aws::Aws;
 use crate::bundle;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Identity, Kind, Live, Observation, PlanCtx, Tags};
-use crate::plan::{Action, ResourceChange, all_fields, contains_unknown, diff_values};
+use crate::plan::{Action, ResourceChange, States, all_fields, contains_unknown, diff_values};
 use crate::spec::diag::Diags;
 use crate::spec::fields::{ValidateCtx, common};
 use crate::spec::template::{Inputs, Template};
@@ -152,6 +152,13 @@ impl<K: Kind> Declared<K> {
             action,
             reasons: vec![],
             changes: vec![],
+            states: States {
+                before: seen
+                    .live
+                    .as_ref()
+                    .map_or(serde_json::Value::Null, |l| l.state_json()),
+                after: serde_json::Value::Null,
+            },
             blocked: None,
             safe_to_replace: K::SAFE_TO_REPLACE,
             orphan: false,
@@ -169,6 +176,7 @@ impl<K: Kind> Declared<K> {
                 "it was not read from AWS, so nothing is known about it; run plan again".into(),
             ],
             changes: vec![],
+            states: States::default(),
             blocked: None,
             safe_to_replace: false,
             orphan: false,
@@ -246,13 +254,15 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
         let desired = self.desired(&seen.resolved, &cx.owner, inputs);
         let Some(live) = &seen.live else {
             let mut rc = self.change(Action::Create, seen);
-            rc.changes = all_fields(&to_json(&desired));
+            rc.states.after = to_json(&desired);
+            rc.changes = all_fields(&rc.states.after);
             return (rc, planned(&self.spec, seen, cx));
         };
         let adopting = match tags::owner_of(live.tags()) {
             tags::Owner::Stack(o) if o == cx.owner => false,
             tags::Owner::Stack(other) => {
                 let mut rc = self.change(Action::Conflict, seen);
+                rc.states.after = to_json(&desired);
                 rc.reasons.push(format!(
                     "it exists and belongs to stack/environment `{other}`; it is left alone \
                      (remove its `{}` tag in AWS to release it)",
@@ -262,6 +272,7 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
             }
             tags::Owner::Nobody if !cx.adopt => {
                 let mut rc = self.change(Action::Conflict, seen);
+                rc.states.after = to_json(&desired);
                 rc.reasons.push(
                     "it exists but was not created by cruddur-infra (no ownership tags); \
                      it is left alone unless you run apply with --adopt to take it over"
@@ -309,6 +320,7 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
         }
         rc.reasons.extend(live.warnings());
         rc.changes = changes;
+        rc.states.after = to_json(&desired);
         (rc, attributes)
     }
 

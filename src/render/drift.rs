@@ -27,7 +27,11 @@ pub enum Status {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Difference {
+    /// The field for people (`global_secondary_indexes["by-group"].read_capacity`), without
+    /// a set element's position (`managed_policies`).
     pub field: String,
+    /// The same as segments, with the set element's position.
+    pub path: crate::plan::Path,
     /// What the file says; `null` when the file does not set it, `"(known after apply)"`
     /// when it depends on something still to be made (then `expected_unknown` is set).
     pub expected: Value,
@@ -124,13 +128,14 @@ fn resource(rc: &ResourceChange) -> ResourceDrift {
             .changes
             .iter()
             .map(|c| Difference {
-                field: c.field.clone(),
-                expected: if c.after_unknown {
+                field: c.path.field(),
+                path: c.path.clone(),
+                expected: if c.after_unknown() {
                     Value::String(UNKNOWN_TEXT.into())
                 } else {
                     c.after.clone()
                 },
-                expected_unknown: c.after_unknown,
+                expected_unknown: c.after_unknown(),
                 actual: c.before.clone(),
             })
             .collect(),

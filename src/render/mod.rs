@@ -4,13 +4,10 @@
 //! everywhere: [`crate::values::show`].
 
 pub mod drift;
+mod tree;
 
-use crate::plan::{Action, FieldChange, Operation, Plan, ResourceChange};
-use crate::values::{UNKNOWN_TEXT, show};
+use crate::plan::{Action, Operation, Plan, ResourceChange};
 use console::Style;
-
-/// Field paths longer than this are not padded to, so short ones stay readable.
-const MAX_ALIGN: usize = 32;
 
 pub struct Styles {
     add: Style,
@@ -77,7 +74,7 @@ pub fn plan_text(plan: &Plan, styles: &Styles) -> String {
 }
 
 /// The plan as Markdown, for a pull-request comment or `$GITHUB_STEP_SUMMARY`: the summary,
-/// then one table row per changed field (or per resource when no field says more).
+/// then each resource that changes as a collapsible block holding its field tree.
 pub fn plan_markdown(plan: &Plan) -> String {
     let verb = match plan.operation {
         Operation::Apply => "apply",
@@ -92,53 +89,65 @@ pub fn plan_markdown(plan: &Plan) -> String {
         return out;
     }
     let plain = Styles::new(false);
-    out.push_str(&format!("**{}**", summary_line(plan, &plain).trim_end()));
-    out.push_str(
-        "\n\n| | resource | action | field | before | after |\n|---|---|---|---|---|---|\n",
-    );
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    out.push_str(&format!(
+        "**{}**\n\n",
+        summary_line(plan, &plain).trim_end()
+    ));
+    let html = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
     for rc in plan
         .resource_changes
         .iter()
         .filter(|rc| rc.action != Action::NoOp)
     {
-        let head = format!(
-            "| `{}` | `{}.{}` ({}) | {}",
-            rc.action.symbol(),
+        out.push_str(&format!(
+            "<details><summary><code>{} {}.{}</code> ({}) {}</summary>\n\n",
+            html(rc.action.symbol()),
             rc.kind,
             rc.name,
-            cell(&rc.physical_id),
+            html(&rc.physical_id),
             rc.action.describe()
-        );
-        let fields: Vec<&FieldChange> = match rc.action {
-            // A new resource's every field is news to nobody; its row says enough.
-            Action::Create => Vec::new(),
-            _ => rc.changes.iter().collect(),
-        };
-        if fields.is_empty() {
-            out.push_str(&format!("{head} | | | |\n"));
+        ));
+        for reason in &rc.reasons {
+            out.push_str(&format!("- {}\n", html(reason)));
         }
-        for c in fields {
-            let after = if c.after_unknown {
-                UNKNOWN_TEXT.to_string()
-            } else {
-                show(&c.after)
-            };
-            out.push_str(&format!(
-                "{head} | `{}`{} | {} | {} |\n",
-                cell(&c.field),
-                if c.forces_replacement {
-                    " (forces replacement)"
-                } else {
-                    ""
-                },
-                cell(&show(&c.before)),
-                cell(&after)
-            ));
+        if let Some(blocked) = &rc.blocked {
+            out.push_str(&format!("- **blocked:** {}\n", html(blocked)));
         }
-        for reason in rc.reasons.iter().chain(rc.blocked.iter()) {
-            out.push_str(&format!("{head} | note | {} | |\n", cell(reason)));
+        let lines = tree::lines(rc);
+        if !rc.reasons.is_empty() || rc.blocked.is_some() {
+            out.push('\n');
         }
+        if !lines.is_empty() {
+            // A diff block: GitHub colours the lines that start with `+` and `-`.
+            out.push_str("```diff\n");
+            for line in &lines {
+                out.push_str(&format!(
+                    "{} {}{}{}\n",
+                    line.symbol,
+                    "    ".repeat(line.depth),
+                    line.text,
+                    comments(line)
+                ));
+            }
+            out.push_str("```\n\n");
+        }
+        out.push_str("</details>\n\n");
+    }
+    out
+}
+
+/// A line's trailing comments: what forces replacement, and the note.
+fn comments(line: &tree::Line) -> String {
+    let mut out = String::new();
+    if line.forces_replacement {
+        out.push_str(" # forces replacement");
+    }
+    if let Some(note) = &line.note {
+        out.push_str(&format!(" # {note}"));
     }
     out
 }
@@ -195,101 +204,75 @@ fn resource(out: &mut String, rc: &ResourceChange, styles: &Styles) {
             styles.conflict.apply_to("! blocked:")
         ));
     }
-    // Align the values, but do not let one long path push every line far to the right.
-    let width = rc
-        .changes
-        .iter()
-        .map(|c| c.field.len())
-        .max()
-        .unwrap_or(0)
-        .min(MAX_ALIGN);
-    for change in &rc.changes {
-        out.push_str(&field(change, rc.action, width, styles));
+    for line in tree::lines(rc) {
+        let symbol = match line.symbol {
+            '+' => styles.add.apply_to("+"),
+            '-' => styles.remove.apply_to("-"),
+            '~' => styles.change.apply_to("~"),
+            _ => styles.dim.apply_to(" "),
+        };
+        let mut text = format!("      {}{symbol} {}", "    ".repeat(line.depth), line.text);
+        if line.forces_replacement {
+            text.push_str(&format!(
+                " {}",
+                styles.replace.apply_to("# forces replacement")
+            ));
+        }
+        if let Some(note) = &line.note {
+            text.push_str(&format!(" {}", styles.dim.apply_to(format!("# {note}"))));
+        }
+        out.push_str(&text);
+        out.push('\n');
     }
     out.push('\n');
-}
-
-fn field(change: &FieldChange, action: Action, width: usize, styles: &Styles) -> String {
-    let after = if change.after_unknown {
-        UNKNOWN_TEXT.to_string()
-    } else {
-        show(&change.after)
-    };
-    let (symbol, style, text) = if action == Action::Create || change.before.is_null() {
-        (
-            "+",
-            &styles.add,
-            format!("{:width$} = {after}", change.field),
-        )
-    } else if change.after.is_null() && !change.after_unknown {
-        (
-            "-",
-            &styles.remove,
-            format!("{:width$} = {}", change.field, show(&change.before)),
-        )
-    } else {
-        (
-            "~",
-            &styles.change,
-            format!(
-                "{:width$} : {} → {after}",
-                change.field,
-                show(&change.before)
-            ),
-        )
-    };
-    let mut line = format!("      {} {text}", style.apply_to(symbol));
-    if change.forces_replacement {
-        line.push_str(&format!(
-            " {}",
-            styles.replace.apply_to("# forces replacement")
-        ));
-    }
-    if let Some(note) = &change.note {
-        line.push_str(&format!(" {}", styles.dim.apply_to(format!("# {note}"))));
-    }
-    line.push('\n');
-    line
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Operation, Plan};
+    use crate::plan::{Operation, Plan, States, diff_values};
     use serde_json::json;
 
-    #[test]
-    fn update_lines_show_before_and_after() {
+    fn update(before: serde_json::Value, after: serde_json::Value) -> String {
         let rc = ResourceChange {
             name: "messages".into(),
             kind: "dynamodb_table",
             physical_id: "cruddur-messages".into(),
             action: Action::Update,
             reasons: vec![],
-            changes: vec![FieldChange {
-                field: "read_capacity".into(),
-                before: json!(5),
-                after: json!(10),
-                after_unknown: false,
-                forces_replacement: false,
-                note: None,
-            }],
+            changes: diff_values(&before, &after),
+            states: States { before, after },
             blocked: None,
             safe_to_replace: false,
             orphan: false,
         };
         let plan = Plan::new("s".into(), "e".into(), Operation::Apply, vec![rc]);
-        let text = plan_text(&plan, &Styles::new(false));
+        plan_text(&plan, &Styles::new(false))
+    }
+
+    #[test]
+    fn update_lines_show_before_and_after() {
+        let text = update(json!({"read_capacity": 5}), json!({"read_capacity": 10}));
         assert!(
             text.contains(
                 "  ~ dynamodb_table.messages (cruddur-messages) will be updated in place"
             ),
             "{text}"
         );
-        assert!(text.contains("~ read_capacity : 5 → 10"), "{text}");
+        assert!(text.contains("      ~ read_capacity = 5 → 10\n"), "{text}");
         assert!(
             text.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
             "{text}"
         );
+    }
+
+    #[test]
+    fn sets_show_each_element_and_blocks_nest() {
+        let text = update(
+            json!({"vpc": {"subnet_ids": ["subnet-1", "subnet-2"], "security_group_ids": ["sg-1"]}}),
+            json!({"vpc": {"subnet_ids": ["subnet-1"], "security_group_ids": ["sg-1"]}}),
+        );
+        let expected = "      ~ vpc = {\n          ~ subnet_ids = [\n              - \"subnet-2\"\n            ]\n        }\n";
+        assert!(text.contains(expected), "{text}");
     }
 }

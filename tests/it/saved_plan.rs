@@ -41,7 +41,7 @@ fn a_saved_plan_is_applied_exactly_once() {
     assert!(live.table(&table).is_none(), "plan created something");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
-    assert_eq!(json["format_version"], "1");
+    assert_eq!(json["format_version"], "2");
     assert_eq!(json["plan"]["summary"]["create"], 1);
 
     // No question asked: the plan is what was reviewed.

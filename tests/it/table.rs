@@ -97,7 +97,7 @@ fn plan_apply_noop_destroy_lifecycle() {
         .run(&["plan", "--output", "json"])
         .expect_code(0)
         .json();
-    assert_eq!(json["format_version"], "1");
+    assert_eq!(json["format_version"], "2");
     assert_eq!(json["resource_changes"][0]["action"], "create");
     assert_eq!(json["summary"]["create"], 1);
     assert!(
@@ -182,7 +182,7 @@ fn capacity_changes_in_place() {
     ]);
     let run = f.file.run(&["plan", "--detailed-exitcode"]).expect_code(2);
     assert!(run.stdout.contains("~ read_capacity"), "{}", run.stdout);
-    assert!(run.stdout.contains(": 5 → 10"), "{}", run.stdout);
+    assert!(run.stdout.contains("= 5 → 10"), "{}", run.stdout);
     f.emulator.clear_requests();
     f.apply();
     assert_eq!(
@@ -267,8 +267,7 @@ fn indexes_are_added_rebuilt_and_removed() {
     ]);
     let run = f.file.run(&["plan"]).expect_code(0);
     assert!(
-        run.stdout
-            .contains("+ global_secondary_indexes[\"by-user\"]"),
+        run.stdout.contains("    + \"by-user\" = {"),
         "{}",
         run.stdout
     );
@@ -912,12 +911,18 @@ fn plan_json_describes_field_changes() {
     assert_eq!(change["physical_id"], f.table.as_str());
     assert_eq!(change["action"], "update");
     let fields = change["changes"].as_array().unwrap();
-    let stream = fields.iter().find(|c| c["field"] == "stream").unwrap();
+    let stream = fields
+        .iter()
+        .find(|c| c["path"] == serde_json::json!(["stream"]))
+        .unwrap();
     assert_eq!(stream["before"], "NEW_IMAGE");
     assert_eq!(stream["after"], "NEW_AND_OLD_IMAGES");
     assert_eq!(stream["forces_replacement"], false);
     assert!(stream["note"].as_str().unwrap().contains("ARN changes"));
-    let tag = fields.iter().find(|c| c["field"] == "tags.team").unwrap();
+    let tag = fields
+        .iter()
+        .find(|c| c["path"] == serde_json::json!(["tags", "team"]))
+        .unwrap();
     assert_eq!(tag["before"], serde_json::Value::Null);
     assert_eq!(tag["after"], "chat");
     assert_eq!(json["summary"]["update"], 1);
@@ -943,7 +948,10 @@ fn references_order_resources_and_resolve_after_apply() {
     let file = StackFile::new("refs", &emulator.url, resources);
     let run = file.run(&["plan"]).expect_code(0);
     assert!(
-        run.stdout.contains("tags.source") && run.stdout.contains("(known after apply)"),
+        run.stdout.contains("+ source ")
+            && run.stdout.contains(
+                "= \"arn:aws:dynamodb:us-east-1:123456789012:table/messages-test/stream/(known after apply)\""
+            ),
         "{}",
         run.stdout
     );

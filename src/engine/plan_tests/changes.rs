@@ -16,7 +16,7 @@ fn a_changed_setting_is_an_update_of_that_field() {
     let rc = change(&plan, "messages");
     assert_eq!(rc.action, Action::Update);
     assert_eq!(rc.changes.len(), 1, "{:#?}", rc.changes);
-    assert_eq!(rc.changes[0].field, "point_in_time_recovery");
+    assert_eq!(rc.changes[0].path.to_string(), "point_in_time_recovery");
     assert_eq!(
         (&rc.changes[0].before, &rc.changes[0].after),
         (&json!(false), &json!(true))
@@ -68,7 +68,7 @@ fn a_new_key_is_a_replacement_that_needs_allow_replace() {
     assert!(
         rc.changes
             .iter()
-            .any(|c| c.field == "key.range" && c.forces_replacement)
+            .any(|c| c.path.to_string() == "key.range" && c.forces_replacement)
     );
     let refusal = plan.refusals.replacements.as_deref().unwrap();
     assert!(refusal.contains("messages-dev") && refusal.contains("--allow-replace"));
@@ -184,7 +184,8 @@ fn an_index_added_is_listed_leaf_by_leaf_and_named_in_the_attributes() {
     let rc = change(&apply(&after, &applied(&before)), "messages").clone();
     assert_eq!(rc.action, Action::Update);
     assert!(rc.changes.iter().all(|c| {
-        c.field
+        c.path
+            .to_string()
             .starts_with("global_secondary_indexes[\"by-group\"]")
     }));
     assert!(

@@ -72,9 +72,9 @@ fn adopt_takes_over_what_nobody_owns() {
     let rc = change(&plan, "messages");
     assert_eq!(rc.action, Action::Adopt);
     // The ownership tags are what adopting adds.
-    let fields: Vec<&str> = rc.changes.iter().map(|c| c.field.as_str()).collect();
+    let fields: Vec<String> = rc.changes.iter().map(|c| c.path.to_string()).collect();
     assert!(
-        fields.contains(&"tags[\"cruddur-infra:stack\"]"),
+        fields.contains(&"tags[\"cruddur-infra:stack\"]".to_string()),
         "{fields:?}"
     );
     assert_eq!(plan.refusals.first(), None);

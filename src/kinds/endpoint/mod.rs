@@ -151,7 +151,7 @@ impl Kind for Endpoint {
     }
 
     fn annotate(&self, change: &mut FieldChange, _live: &LiveEndpoint) {
-        if change.field == "vpc_id" || change.field == "service_name" {
+        if matches!(change.path.key(0), Some("vpc_id" | "service_name")) {
             change.forces_replacement = true;
         }
     }

@@ -135,7 +135,7 @@ impl Kind for Function {
     }
 
     fn annotate(&self, change: &mut FieldChange, _live: &LiveFunction) {
-        match change.field.as_str() {
+        match change.path.key(0).unwrap_or_default() {
             "code_hash" => {
                 change.note = Some(
                     "the sources, Cargo.lock or target changed: the function is rebuilt and its code uploaded"
@@ -143,7 +143,7 @@ impl Kind for Function {
                 )
             }
             "architecture" => change.note = Some("the code is rebuilt for it and uploaded".into()),
-            f if f.starts_with("vpc") => {
+            "vpc" => {
                 change.note = Some(
                     "Lambda moves the function's network interfaces; it can take minutes".into(),
                 )

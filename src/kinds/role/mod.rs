@@ -140,12 +140,9 @@ impl Kind for Role {
     }
 
     fn annotate(&self, change: &mut FieldChange, _live: &LiveRole) {
-        if change.field == "path" {
+        if change.path.key(0) == Some("path") {
             change.forces_replacement = true;
-        } else if change.field == "managed_policies"
-            && change.after.is_null()
-            && !change.after_unknown
-        {
+        } else if change.path.key(0) == Some("managed_policies") && change.removed() {
             change.note =
                 Some("attached to the role but not in the stack file: it is detached".into());
         }

@@ -143,37 +143,38 @@ impl Kind for Table {
     }
 
     fn annotate(&self, change: &mut FieldChange, live: &LiveTable) {
-        let field = change.field.as_str();
-        let table_key: Vec<&String> = self
-            .state
-            .key
-            .names()
-            .chain(live.state.key.names())
-            .collect();
-        if field.starts_with("key.") {
-            change.forces_replacement = true;
-        } else if let Some(attr) = attribute_of_path(field) {
-            if table_key.iter().any(|k| **k == attr) {
-                change.forces_replacement = true;
-            } else if !change.before.is_null() && !change.after.is_null() {
-                change.note = Some("indexes keyed on it are deleted and rebuilt".into());
+        let path = &change.path;
+        let in_table_key = |attr: &str| {
+            self.state.key.names().any(|k| k == attr) || live.state.key.names().any(|k| k == attr)
+        };
+        match (path.key(0), path.key(1), path.key(2)) {
+            (Some("key"), _, _) => change.forces_replacement = true,
+            (Some("attributes"), Some(attr), _) if in_table_key(attr) => {
+                change.forces_replacement = true
             }
-        } else if field.starts_with("global_secondary_indexes[")
-            && (field.contains("].key")
-                || field.contains("].projection")
-                || field.contains("].non_key_attributes"))
-        {
-            change.note = Some(
-                "the index is deleted and rebuilt; queries on it fail until it is ACTIVE again"
-                    .into(),
-            );
-        } else if field.starts_with("global_secondary_indexes[") && change.before.is_null() {
-            change.note = Some("the index backfills before it can be queried".into());
-        } else if field == "stream" {
-            change.note = Some(stream_note(live.state.stream, self.state.stream).into());
-        } else if field == "billing_mode" {
-            change.note =
-                Some("AWS allows switching a table's billing mode once per 24 hours".into());
+            (Some("attributes"), Some(_), _) if !change.added() && !change.removed() => {
+                change.note = Some("indexes keyed on it are deleted and rebuilt".into())
+            }
+            (Some("global_secondary_indexes"), Some(index), field) => {
+                let exists = live.state.global_secondary_indexes.contains_key(index);
+                let wanted = self.state.global_secondary_indexes.contains_key(index);
+                change.note = match (exists, wanted, field) {
+                    (false, true, _) => Some("the index backfills before it can be queried".into()),
+                    (true, true, Some("key" | "projection" | "non_key_attributes")) => Some(
+                        "the index is deleted and rebuilt; queries on it fail until it is ACTIVE again"
+                            .into(),
+                    ),
+                    _ => None,
+                };
+            }
+            (Some("stream"), None, _) => {
+                change.note = Some(stream_note(live.state.stream, self.state.stream).into())
+            }
+            (Some("billing_mode"), None, _) => {
+                change.note =
+                    Some("AWS allows switching a table's billing mode once per 24 hours".into())
+            }
+            _ => {}
         }
     }
 
@@ -318,15 +319,6 @@ fn show_key(key: &Key) -> String {
         Some(range) => format!("{} + {range}", key.hash),
         None => key.hash.clone(),
     }
-}
-
-/// The attribute a field path like `attributes.pk` or `attributes["a-b"]` is about.
-fn attribute_of_path(field: &str) -> Option<String> {
-    if let Some(name) = field.strip_prefix("attributes.") {
-        return Some(name.to_string());
-    }
-    let quoted = field.strip_prefix("attributes[")?.strip_suffix(']')?;
-    serde_json::from_str::<String>(quoted).ok()
 }
 
 fn stream_note(before: StreamView, after: StreamView) -> &'static str {

@@ -171,7 +171,7 @@ impl Kind for Trigger {
     }
 
     fn annotate(&self, change: &mut FieldChange, _live: &LiveTrigger) {
-        if change.field == "source" || change.field == "starting_position" {
+        if matches!(change.path.key(0), Some("source" | "starting_position")) {
             change.forces_replacement = true;
         }
     }

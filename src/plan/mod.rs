@@ -3,11 +3,17 @@
 //! JSON (`--output json`, documented in the README; `format_version` changes only when a
 //! field is removed or its meaning changes).
 
-use crate::values::UNKNOWN;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+mod diff;
 
-pub const FORMAT_VERSION: &str = "1";
+pub use diff::{
+    FieldChange, Path, Segment, States, all_fields, contains_unknown, diff_values, plain,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// The version of `plan --output json`: 2 since paths are arrays of segments and
+/// unknown values are marked by an `after_unknown` tree.
+pub const FORMAT_VERSION: &str = "2";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -52,23 +58,6 @@ impl Action {
     }
 }
 
-/// One field that differs between what exists and what the file asks for.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct FieldChange {
-    /// Path of the field, e.g. `read_capacity` or `global_secondary_indexes["by-user"].projection`.
-    pub field: String,
-    /// `null` when the field does not exist yet.
-    pub before: Value,
-    /// `null` when the field goes away, or when `after_unknown` is set.
-    pub after: Value,
-    /// The value is only known once apply has created something it depends on.
-    pub after_unknown: bool,
-    pub forces_replacement: bool,
-    /// Side effects worth knowing, e.g. "the stream ARN changes".
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct ResourceChange {
     /// Logical name in the stack file.
@@ -81,6 +70,9 @@ pub struct ResourceChange {
     /// Why a replacement, a conflict or a skipped deletion; warnings about data.
     pub reasons: Vec<String>,
     pub changes: Vec<FieldChange>,
+    /// The whole state before and after: `before`, `after` and `after_unknown` in JSON.
+    #[serde(flatten)]
+    pub states: States,
     /// Why the planned deletion (destroy or replace) cannot happen as things stand, e.g.
     /// deletion protection; apply and destroy refuse such a plan before changing anything.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -248,183 +240,9 @@ impl Deletion {
     }
 }
 
-/// Field-level differences between two JSON renderings of a resource's state. Objects are
-/// compared key by key (so a changed GSI capacity shows as one line, not the whole index);
-/// anything else is compared whole. A missing key and `null` are the same.
-pub fn diff_values(before: &Value, after: &Value) -> Vec<FieldChange> {
-    let mut out = Vec::new();
-    diff_into("", before, after, &mut out);
-    out
-}
-
-fn diff_into(path: &str, before: &Value, after: &Value, out: &mut Vec<FieldChange>) {
-    // No value, an empty map and an empty list all mean "nothing there".
-    if nothing(before) && nothing(after) {
-        return;
-    }
-    // Lists in resource states are sets (policy statements, managed policy ARNs, route
-    // tables): show what leaves and what arrives, one element per line.
-    if (before.is_array() || after.is_array())
-        && (before.is_array() || before.is_null())
-        && (after.is_array() || after.is_null())
-    {
-        let empty = Vec::new();
-        let b = before.as_array().unwrap_or(&empty);
-        let a = after.as_array().unwrap_or(&empty);
-        for gone in b.iter().filter(|v| !a.contains(v)) {
-            diff_into(path, gone, &Value::Null, out);
-        }
-        for new in a.iter().filter(|v| !b.contains(v)) {
-            diff_into(path, &Value::Null, new, out);
-        }
-        return;
-    }
-    if let (Value::Object(b), Value::Object(a)) = (before, after) {
-        let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
-        keys.sort();
-        keys.dedup();
-        for key in keys {
-            let child = join_path(path, key);
-            let bv = b.get(key).unwrap_or(&Value::Null);
-            let av = a.get(key).unwrap_or(&Value::Null);
-            diff_into(&child, bv, av, out);
-        }
-        return;
-    }
-    if before != after {
-        let unknown = contains_unknown(after);
-        out.push(FieldChange {
-            field: path.to_string(),
-            before: before.clone(),
-            after: if unknown { Value::Null } else { after.clone() },
-            after_unknown: unknown,
-            forces_replacement: false,
-            note: None,
-        });
-    }
-}
-
-/// Every leaf of `value` as a change from nothing (what a create sets).
-pub fn all_fields(value: &Value) -> Vec<FieldChange> {
-    let mut out = Vec::new();
-    leaves_into("", value, &mut out);
-    out
-}
-
-fn leaves_into(path: &str, value: &Value, out: &mut Vec<FieldChange>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (key, child) in map {
-                leaves_into(&join_path(path, key), child, out);
-            }
-        }
-        // Lists become one line per element in `diff_into`, as in updates.
-        _ => diff_into(path, &Value::Null, value, out),
-    }
-}
-
-fn nothing(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Object(map) => map.is_empty(),
-        Value::Array(items) => items.is_empty(),
-        _ => false,
-    }
-}
-
-/// Whether any string in `v` is unknown, in whole or in part.
-pub fn contains_unknown(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.contains(UNKNOWN),
-        Value::Array(items) => items.iter().any(contains_unknown),
-        Value::Object(map) => map.values().any(contains_unknown),
-        _ => false,
-    }
-}
-
-/// `a.b` for identifier-like keys, `a["key-with-dashes"]` otherwise, so map keys such as
-/// index names or tag keys stay readable and unambiguous.
-fn join_path(parent: &str, key: &str) -> String {
-    let plain = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    match (parent.is_empty(), plain) {
-        (true, true) => key.to_string(),
-        (false, true) => format!("{parent}.{key}"),
-        (_, false) => format!("{parent}[{}]", Value::String(key.to_string())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn nested_objects_diff_by_leaf() {
-        let before = json!({"billing_mode": "PROVISIONED", "read_capacity": 5,
-            "global_secondary_indexes": {"by-user": {"read_capacity": 5, "projection": "ALL"}},
-            "tags": {"a": "1", "Team": "x"}});
-        let after = json!({"billing_mode": "PROVISIONED", "read_capacity": 10,
-            "global_secondary_indexes": {"by-user": {"read_capacity": 7, "projection": "ALL"}},
-            "tags": {"a": "1", "b": "2"}});
-        let changes = diff_values(&before, &after);
-        let fields: Vec<_> = changes.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            [
-                "global_secondary_indexes[\"by-user\"].read_capacity",
-                "read_capacity",
-                "tags[\"Team\"]",
-                "tags.b"
-            ]
-        );
-        assert_eq!(changes[1].before, json!(5));
-        assert_eq!(changes[1].after, json!(10));
-        assert_eq!(changes[2].after, Value::Null);
-    }
-
-    #[test]
-    fn creates_list_every_leaf() {
-        let fields: Vec<_> =
-            all_fields(&json!({"key": {"hash": "pk"}, "tags": {"a-b": "1"}, "n": 5}))
-                .into_iter()
-                .map(|c| c.field)
-                .collect();
-        assert_eq!(fields, ["key.hash", "n", "tags[\"a-b\"]"]);
-        assert!(all_fields(&json!({"indexes": {}, "list": []})).is_empty());
-    }
-
-    #[test]
-    fn lists_diff_as_sets() {
-        let changes = diff_values(
-            &json!({"managed": ["a", "b"], "policies": {"p": [{"Action": ["x"]}]}}),
-            &json!({"managed": ["b", "c"], "policies": {"p": [{"Action": ["y"]}]}}),
-        );
-        let shown: Vec<_> = changes
-            .iter()
-            .map(|c| (c.field.as_str(), c.before.clone(), c.after.clone()))
-            .collect();
-        assert_eq!(
-            shown,
-            [
-                ("managed", json!("a"), Value::Null),
-                ("managed", Value::Null, json!("c")),
-                ("policies.p", json!({"Action": ["x"]}), Value::Null),
-                ("policies.p", Value::Null, json!({"Action": ["y"]})),
-            ]
-        );
-        assert!(diff_values(&json!({"l": ["b", "a"]}), &json!({"l": ["b", "a"]})).is_empty());
-    }
-
-    #[test]
-    fn unknown_values_are_flagged() {
-        let changes = diff_values(&json!({"tags": {}}), &json!({"tags": {"s": UNKNOWN}}));
-        assert_eq!(changes.len(), 1);
-        assert!(changes[0].after_unknown);
-        assert_eq!(changes[0].after, Value::Null);
-    }
 
     #[test]
     fn summary_counts_actions() {
@@ -435,6 +253,7 @@ mod tests {
             action,
             reasons: vec![],
             changes: vec![],
+            states: States::default(),
             blocked: None,
             safe_to_replace: false,
             orphan: false,
