@@ -24,8 +24,9 @@ use std::fmt;
 pub enum Segment {
     /// An object's field or a map's key.
     Key(String),
-    /// A set's element, by its position on the side it is on: in `after` for an element
-    /// added or changed, in `before` for one removed.
+    /// A set's element, by its position among the set's elements before and after
+    /// together: an element that was there (removed, kept, or changed) by its position in
+    /// `before`; one only in `after` by `before`'s length plus its position among those.
     Index(usize),
 }
 
@@ -267,13 +268,15 @@ fn diff_into(path: &Path, before: &Value, after: &Value, out: &mut Vec<FieldChan
 }
 
 /// What leaves a set and what arrives; a statement that changed is compared with its old
-/// self field by field.
+/// self. Positions are those of [`Segment::Index`].
 fn diff_sets(path: &Path, before: &[Value], after: &[Value], out: &mut Vec<FieldChange>) {
     let index = |i: usize| path.child(Segment::Index(i));
-    let mut added: Vec<(usize, &Value)> = after
+    let arrived: Vec<&Value> = after.iter().filter(|v| !before.contains(v)).collect();
+    // Elements only in `after`, by position, until one is found to be a changed old one.
+    let mut added: Vec<(usize, &Value)> = arrived
         .iter()
         .enumerate()
-        .filter(|(_, v)| !before.contains(v))
+        .map(|(k, v)| (before.len() + k, *v))
         .collect();
     let mut removed = Vec::new();
     let mut changed = Vec::new();
@@ -283,20 +286,58 @@ fn diff_sets(path: &Path, before: &[Value], after: &[Value], out: &mut Vec<Field
         .filter(|(_, v)| !after.contains(v))
     {
         match added.iter().position(|(_, new)| same_statement(old, new)) {
-            Some(at) => changed.push((old, added.remove(at))),
+            Some(at) => changed.push((i, old, added.remove(at).1)),
             None => removed.push((i, old)),
         }
     }
     for (i, old) in removed {
         diff_into(&index(i), old, &Value::Null, out);
     }
-    changed.sort_by_key(|(_, (j, _))| *j);
-    for (old, (j, new)) in changed {
-        diff_into(&index(j), old, new, out);
+    for (i, old, new) in changed {
+        diff_into(&index(i), old, new, out);
     }
     for (j, new) in added {
         diff_into(&index(j), &Value::Null, new, out);
     }
+}
+
+/// The values at `path` before and after (`None`: not there), resolving set positions as
+/// [`diff_values`] numbers them; for renderers that show what a block is.
+pub fn sides<'v>(
+    before: &'v Value,
+    after: &'v Value,
+    path: &[Segment],
+) -> (Option<&'v Value>, Option<&'v Value>) {
+    let (mut b, mut a) = (Some(before), Some(after));
+    for segment in path {
+        (b, a) = match segment {
+            Segment::Key(k) => (b.and_then(|v| v.get(k)), a.and_then(|v| v.get(k))),
+            Segment::Index(p) => {
+                let bs = b
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                let as_ = a
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]);
+                match bs.get(*p) {
+                    Some(old) if as_.contains(old) => (Some(old), Some(old)),
+                    Some(old) => (
+                        Some(old),
+                        as_.iter()
+                            .find(|new| !bs.contains(new) && same_statement(old, new)),
+                    ),
+                    None => (
+                        None,
+                        as_.iter().filter(|v| !bs.contains(v)).nth(p - bs.len()),
+                    ),
+                }
+            }
+        };
+    }
+    let there = |v: Option<&'v Value>| v.filter(|v| !nothing(v));
+    (there(b), there(a))
 }
 
 /// Two policy statements that are one statement changed: the same `Sid`, or (without
@@ -391,7 +432,7 @@ mod tests {
             shown,
             [
                 ("managed[0]".into(), json!("a"), Value::Null),
-                ("managed[1]".into(), Value::Null, json!("c")),
+                ("managed[2]".into(), Value::Null, json!("c")),
             ]
         );
         assert_eq!(changes[0].path.field(), "managed");
@@ -417,7 +458,7 @@ mod tests {
             shown,
             [
                 (
-                    "p[0].Action[0]".into(),
+                    "p[0].Action[1]".into(),
                     Value::Null,
                     json!("dynamodb:GetItem")
                 ),
@@ -427,6 +468,24 @@ mod tests {
                     Value::Null
                 ),
             ]
+        );
+    }
+    #[test]
+    fn removed_and_added_elements_never_share_a_position() {
+        let changes = diff_values(&json!({"r": ["a", "b"]}), &json!({"r": ["c"]}));
+        let paths: Vec<String> = changes.iter().map(|c| c.path.to_string()).collect();
+        assert_eq!(paths, ["r[0]", "r[1]", "r[2]"]);
+        let before = json!({"s": [{"Sid": "A", "Effect": "Allow", "Action": ["x"]}]});
+        let after = json!({"s": [{"Sid": "A", "Effect": "Allow", "Action": ["x", "y"]}, "new"]});
+        let at = |p: &[Segment]| sides(&before, &after, p);
+        let (b, a) = at(&[Segment::Key("s".into()), Segment::Index(0)]);
+        assert_eq!(
+            (b.unwrap()["Action"].clone(), a.unwrap()["Action"].clone()),
+            (json!(["x"]), json!(["x", "y"]))
+        );
+        assert_eq!(
+            at(&[Segment::Key("s".into()), Segment::Index(2)]),
+            (None, Some(&json!("new")))
         );
     }
 

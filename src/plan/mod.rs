@@ -6,7 +6,7 @@
 mod diff;
 
 pub use diff::{
-    FieldChange, Path, Segment, States, all_fields, contains_unknown, diff_values, plain,
+    FieldChange, Path, Segment, States, all_fields, contains_unknown, diff_values, plain, sides,
 };
 
 use serde::{Deserialize, Serialize};

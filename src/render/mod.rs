@@ -60,6 +60,9 @@ pub fn plan_text(plan: &Plan, styles: &Styles) -> String {
     for rc in &plan.resource_changes {
         resource(&mut out, rc, styles);
     }
+    if !out.ends_with("\n\n") {
+        out.push('\n');
+    }
     if !plan.has_changes() {
         out.push_str(&match plan.operation {
             Operation::Apply => {

@@ -5,7 +5,7 @@
 //! once, on the block. A policy statement that changed names itself by its Sid, or by its
 //! effect and actions.
 
-use crate::plan::{FieldChange, ResourceChange, Segment, plain};
+use crate::plan::{FieldChange, ResourceChange, Segment, plain, sides};
 use crate::values::show;
 use serde_json::Value;
 
@@ -98,22 +98,11 @@ fn symbol_of(changes: &[&FieldChange]) -> char {
 }
 
 /// A block is new (`+`) where nothing was, gone (`-`) where nothing will be, changed (`~`)
-/// otherwise. Inside a set element, positions differ between the sides: there the
-/// element's own changes tell.
-fn block_symbol(path: &[Segment], leaves: &[&FieldChange], cx: &Context) -> char {
-    if path.iter().any(|s| matches!(s, Segment::Index(_))) {
-        // New only if every leaf of it is new (a statement that gained an action is not).
-        let whole = |root: &Value| value_at(root, path).map_or(0, leaf_count) == leaves.len();
-        return match symbol_of(leaves) {
-            '+' if whole(cx.after) => '+',
-            '-' if whole(cx.before) => '-',
-            _ => '~',
-        };
-    }
-    let there = |root: &Value| value_at(root, path).is_some_and(|v| !v.is_null());
-    match (there(cx.before), there(cx.after)) {
-        (false, _) => '+',
-        (_, false) => '-',
+/// otherwise.
+fn block_symbol(path: &[Segment], cx: &Context) -> char {
+    match sides(cx.before, cx.after, path) {
+        (None, _) => '+',
+        (_, None) => '-',
         _ => '~',
     }
 }
@@ -164,11 +153,14 @@ fn block(
             continue;
         }
         let leaves = child.leaves();
-        let symbol = block_symbol(&child_path, &leaves, cx);
+        let symbol = block_symbol(&child_path, cx);
+        // A note every leaf below shares is said once, on the lowest block that holds
+        // them all (not on a block whose one child is another block).
         let note = leaves
             .first()
             .and_then(|c| c.note.clone())
-            .filter(|n| leaves.iter().all(|c| c.note.as_deref() == Some(n)));
+            .filter(|n| leaves.iter().all(|c| c.note.as_deref() == Some(n)))
+            .filter(|_| child.children.len() > 1 || child.children[0].1.children.is_empty());
         let sets = matches!(child.children.first(), Some((Segment::Index(_), _)));
         let open = if sets { "[" } else { "{" };
         let mut text = match &label {
@@ -233,26 +225,9 @@ fn leaf(
     }
 }
 
-/// How many leaves (scalars) `v` has, as the diff lists them.
-fn leaf_count(v: &Value) -> usize {
-    match v {
-        Value::Null => 0,
-        Value::Array(items) => items.iter().map(leaf_count).sum(),
-        Value::Object(map) => map.values().map(leaf_count).sum(),
-        _ => 1,
-    }
-}
-
-/// The value at `path` in the state a change there belongs to.
-fn value_at<'v>(root: &'v Value, path: &[Segment]) -> Option<&'v Value> {
-    path.iter().try_fold(root, |v, segment| match segment {
-        Segment::Key(k) => v.get(k),
-        Segment::Index(i) => v.get(i),
-    })
-}
-
 fn element<'v>(path: &[Segment], cx: &'v Context) -> Option<&'v Value> {
-    value_at(cx.after, path).or_else(|| value_at(cx.before, path))
+    let (before, after) = sides(cx.before, cx.after, path);
+    after.or(before)
 }
 
 /// A policy statement: an element of a set that has an `Effect`.

@@ -158,6 +158,7 @@ fn plan_fn(stack: &Stack, observed: &Observed, request: &PlanRequest) -> Plan {
 }
 
 mod changes;
+mod golden;
 mod guards;
 mod ownership;
 mod values;
