@@ -141,7 +141,7 @@ async fn try_take(
             create_table(aws).await?;
             Box::pin(try_take(aws, id, holder, command)).await
         }
-        Err(e) => bail!(crate::aws::describe_error("PutItem (deploy lock)", &e)),
+        Err(e) => Err(crate::aws::errors::error("PutItem (deploy lock)", &e)),
     }
 }
 
@@ -228,10 +228,12 @@ async fn create_table(aws: &Aws) -> anyhow::Result<()> {
     match request.send().await {
         Ok(_) => {}
         Err(e) if error_code(&e) == Some("ResourceInUseException") => {}
-        Err(e) => bail!(crate::aws::describe_error(
-            "CreateTable (deploy lock table)",
-            &e
-        )),
+        Err(e) => {
+            return Err(crate::aws::errors::error(
+                "CreateTable (deploy lock table)",
+                &e,
+            ));
+        }
     }
     let started = Instant::now();
     let mut poll = FIRST_POLL;

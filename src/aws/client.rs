@@ -150,6 +150,12 @@ impl Aws {
         })
     }
 
+    /// `err` said for people: an access problem (AWS out of reach, credentials refused) as
+    /// one line and a hint naming where requests went; anything else as it is.
+    pub fn explain(&self, err: anyhow::Error) -> anyhow::Error {
+        super::errors::explain(err, self.endpoint.as_deref(), &self.region)
+    }
+
     /// `${aws.account_id}`, `${aws.region}` and `${aws.partition}` of the account the
     /// credentials belong to (one STS call).
     pub async fn deployment_context(&self) -> anyhow::Result<DeploymentContext> {

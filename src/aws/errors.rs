@@ -1,15 +1,131 @@
 //! AWS errors as people read them: the operation, the AWS error code and message, or why
 //! the request never got an answer.
+//!
+//! A problem with reaching AWS at all, or with the credentials, is the same for every call
+//! of a run: [`error`] keeps it typed ([`Access`]), so a command says it once, in a line
+//! and a hint ([`explain`]), instead of once per resource. `-v` logs the whole chain.
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::fmt;
+
+/// Codes AWS answers when it does not accept the credentials themselves.
+const CREDENTIAL_CODES: &[&str] = &[
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "InvalidSignatureException",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "MissingAuthenticationTokenException",
+    "AuthFailure",
+];
+
+/// Codes AWS answers when the credentials (a session) have run out.
+const EXPIRED_CODES: &[&str] = &[
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "TokenRefreshRequired",
+];
+
+/// Why no call can succeed, whatever it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// Nothing answered: the connection was refused, timed out, or the host is unknown.
+    Unreachable(String),
+    /// No credentials were found.
+    NoCredentials,
+    /// AWS (or the emulator) refused the credentials.
+    Refused { code: String, message: String },
+    /// The credentials have expired.
+    Expired { code: String },
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Access::Unreachable(why) => write!(f, "could not reach AWS: {why}"),
+            Access::NoCredentials => write!(f, "no AWS credentials were found"),
+            Access::Refused { code, message } => {
+                write!(f, "AWS refused the credentials ({code}: {message})")
+            }
+            Access::Expired { code } => write!(f, "the AWS credentials have expired ({code})"),
+        }
+    }
+}
+
+impl std::error::Error for Access {}
+
+/// The access problem `err` is, if it is one.
+pub fn access_problem<E, R>(err: &SdkError<E, R>) -> Option<Access>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or_default();
+            if CREDENTIAL_CODES.contains(&code) {
+                Some(Access::Refused {
+                    code: code.to_string(),
+                    message: service.err().message().unwrap_or("no message").to_string(),
+                })
+            } else if EXPIRED_CODES.contains(&code) {
+                Some(Access::Expired {
+                    code: code.to_string(),
+                })
+            } else {
+                None
+            }
+        }
+        SdkError::TimeoutError(_) => Some(Access::Unreachable("no answer in time".into())),
+        SdkError::DispatchFailure(failure) => {
+            let text = DisplayErrorContext(err).to_string();
+            if failure.is_other() && text.contains("credential") {
+                Some(Access::NoCredentials)
+            } else {
+                let connector = failure
+                    .as_connector_error()
+                    .map(|c| c as &(dyn std::error::Error + 'static));
+                Some(Access::Unreachable(why_unreachable(connector, &text)))
+            }
+        }
+        _ => None,
+    }
+}
+
+/// A few words on why a request got no answer: the I/O error at the bottom of the chain.
+fn why_unreachable(err: Option<&(dyn std::error::Error + 'static)>, text: &str) -> String {
+    let mut cause = err;
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".into(),
+                std::io::ErrorKind::TimedOut => "the connection timed out".into(),
+                std::io::ErrorKind::ConnectionReset => "the connection was reset".into(),
+                _ => io.to_string(),
+            };
+        }
+        cause = e.source();
+    }
+    if text.contains("dns error") || text.contains("failed to lookup address") {
+        "the host name could not be resolved".into()
+    } else {
+        "no answer".into()
+    }
+}
 
 /// An SDK error as one readable line: the operation, and the AWS error code and message
 /// (or why the request never got an answer).
 pub fn describe_error<E, R>(operation: &str, err: &SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: fmt::Debug,
 {
+    if let Some(access) = access_problem(err) {
+        return format!("{operation} failed: {access}");
+    }
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
@@ -19,12 +135,64 @@ where
                 e.message().unwrap_or("no message")
             )
         }
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => format!(
-            "{operation} failed: could not reach AWS ({}); check the endpoint, your network, or that the emulator is running",
-            DisplayErrorContext(err)
-        ),
         _ => format!("{operation} failed: {}", DisplayErrorContext(err)),
     }
+}
+
+/// An SDK error for `?`: an access problem stays typed (see the module's comment); any
+/// other is its readable line. The whole chain is logged at debug level (`-v`).
+pub fn error<E, R>(operation: &str, err: &SdkError<E, R>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    tracing::debug!(operation, error = %DisplayErrorContext(err), "AWS call failed");
+    match access_problem(err) {
+        Some(access) => anyhow::Error::new(access).context(format!("{operation} failed")),
+        None => anyhow::anyhow!(describe_error(operation, err)),
+    }
+}
+
+/// The access problem somewhere in `err`'s chain, if any.
+pub fn access_of(err: &anyhow::Error) -> Option<&Access> {
+    err.chain().find_map(|e| e.downcast_ref::<Access>())
+}
+
+/// An error that is an access problem, as a line and a hint for the place requests went
+/// (`endpoint`, or AWS in `region`); any other error as it is.
+pub fn explain(err: anyhow::Error, endpoint: Option<&str>, region: &str) -> anyhow::Error {
+    let Some(access) = access_of(&err) else {
+        return err;
+    };
+    let local = endpoint.is_some_and(|url| super::client::check_url(url, true).is_ok());
+    let place = match endpoint {
+        Some(url) if local => format!("the local emulator at {url}"),
+        Some(url) => url.to_string(),
+        None => format!("AWS in {region}"),
+    };
+    let (line, hint) = match access {
+        Access::Unreachable(why) => (
+            format!("could not reach {place}: {why}"),
+            if local {
+                "start it (`scripts/emulator start` runs this repository's), or point --endpoint-url at the one running"
+            } else {
+                "check your network and proxy, and the endpoint (--endpoint-url, AWS_ENDPOINT_URL, the environment's `endpoint_url`)"
+            },
+        ),
+        Access::NoCredentials => (
+            format!("no AWS credentials were found for {place}"),
+            "set AWS_PROFILE (or pass --profile), or the AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY variables; for local work use an environment with `emulator:`",
+        ),
+        Access::Refused { code, message } => (
+            format!("{place} refused the credentials ({code}: {message})"),
+            "check which identity is in use (`aws sts get-caller-identity`) and the profile (AWS_PROFILE, --profile, the environment's `profile`)",
+        ),
+        Access::Expired { code } => (
+            format!("the AWS credentials have expired ({code})"),
+            "refresh them (e.g. `aws sso login`) and run again",
+        ),
+    };
+    anyhow::anyhow!("{line}\n  hint: {hint}")
 }
 
 /// The AWS error code of a service error, if that is what `err` is.
@@ -35,20 +203,61 @@ pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&s
     }
 }
 
-/// Turns an SDK result into one with a readable error (see [`describe_error`]).
+/// Turns an SDK result into one with a readable error (see [`error`]).
 pub fn sdk<T, E, R>(operation: &str, result: Result<T, SdkError<E, R>>) -> anyhow::Result<T>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
 {
     match result {
         Ok(out) => {
             tracing::debug!(operation, "AWS call succeeded");
             Ok(out)
         }
-        Err(e) => {
-            tracing::debug!(operation, error = %DisplayErrorContext(&e), "AWS call failed");
-            Err(anyhow::anyhow!(describe_error(operation, &e)))
-        }
+        Err(e) => Err(error(operation, &e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    fn answered(code: &str) -> SdkError<DescribeTableError, HttpResponse> {
+        let meta = ErrorMetadata::builder().code(code).message("no").build();
+        SdkError::service_error(
+            DescribeTableError::generic(meta),
+            HttpResponse::new(StatusCode::try_from(400).unwrap(), SdkBody::empty()),
+        )
+    }
+
+    #[test]
+    fn credentials_problems_are_access_problems() {
+        assert!(matches!(
+            access_problem(&answered("UnrecognizedClientException")),
+            Some(Access::Refused { .. })
+        ));
+        assert!(matches!(
+            access_problem(&answered("ExpiredTokenException")),
+            Some(Access::Expired { .. })
+        ));
+        assert_eq!(access_problem(&answered("ResourceNotFoundException")), None);
+    }
+
+    #[test]
+    fn an_access_problem_is_explained_in_a_line_and_a_hint() {
+        let err = error("DescribeTable", &answered("InvalidClientTokenId"))
+            .context("reading dynamodb_table.messages");
+        let text = format!("{:#}", explain(err, None, "us-east-1"));
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(
+            text.starts_with("AWS in us-east-1 refused the credentials (InvalidClientTokenId: no)")
+        );
+        let other = error("DescribeTable", &answered("ValidationException"));
+        assert!(format!("{:#}", explain(other, None, "r")).contains("ValidationException"));
     }
 }

@@ -2,7 +2,7 @@
 //! is observed: one that does not exist is an error at plan time.
 
 use super::client::Aws;
-use super::errors::{describe_error, error_code, sdk};
+use super::errors::{error_code, sdk};
 use super::vpc::{MemberChoice, VpcChoice, filter};
 use anyhow::{Context, bail};
 use aws_sdk_ec2::types as ec2;
@@ -39,7 +39,7 @@ async fn describe_vpc(aws: &Aws, choice: &VpcChoice) -> anyhow::Result<String> {
     let vpcs = match request.send().await {
         Ok(out) => out.vpcs.unwrap_or_default(),
         Err(e) if error_code(&e) == Some("InvalidVpcID.NotFound") => Vec::new(),
-        Err(e) => bail!(describe_error("DescribeVpcs", &e)),
+        Err(e) => return Err(crate::aws::errors::error("DescribeVpcs", &e)),
     };
     match vpcs.as_slice() {
         [] => bail!("{what} (region {}); fix `vpc` or `vpc_tags`", aws.region),

@@ -55,7 +55,10 @@ pub async fn with_lock(
     work: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
 ) -> anyhow::Result<ExitCode> {
     let id = stack.owner();
-    let mut lock = lock::acquire(aws, &id, command, Duration::from_secs(g.lock_timeout)).await?;
+    let timeout = Duration::from_secs(g.lock_timeout);
+    let mut lock = lock::acquire(aws, &id, command, timeout)
+        .await
+        .map_err(|e| aws.explain(e))?;
     let result = tokio::select! {
         result = work => result,
         why = lock.lost() => Err(anyhow::anyhow!(
@@ -63,7 +66,7 @@ pub async fn with_lock(
         )),
     };
     let released = lock.release().await;
-    let code = result?;
+    let code = result.map_err(|e| aws.explain(e))?;
     released?;
     Ok(code)
 }

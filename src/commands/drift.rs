@@ -29,7 +29,9 @@ pub async fn run(g: &Global, output: DriftOutput) -> anyhow::Result<ExitCode> {
     let environments = futures::future::join_all(stacks.iter().map(|stack| async move {
         let planned = async {
             let aws = common::connect(g, stack).await?;
-            let observed = engine::observe(stack, &aws).await?;
+            let observed = engine::observe(stack, &aws)
+                .await
+                .map_err(|e| aws.explain(e))?;
             anyhow::Ok(engine::plan(stack, &observed, &PlanRequest::apply()))
         };
         match planned.await {

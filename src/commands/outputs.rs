@@ -11,7 +11,9 @@ use std::process::ExitCode;
 pub async fn run(g: &Global, output: Output) -> anyhow::Result<ExitCode> {
     let stack = common::load(g)?;
     let aws = common::connect(g, &stack).await?;
-    let observed = engine::observe(&stack, &aws).await?;
+    let observed = engine::observe(&stack, &aws)
+        .await
+        .map_err(|e| aws.explain(e))?;
     let owner = stack.owner();
     let mut values = serde_json::Map::new();
     let mut missing = Vec::new();

@@ -25,7 +25,9 @@ pub async fn run(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         allow_replace: true,
         allow_data_loss: args.allow_data_loss,
     };
-    let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
+    let (observed, plan) = engine::prepare(&stack, &aws, &request)
+        .await
+        .map_err(|e| aws.explain(e))?;
     match args.output {
         PlanOutput::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
         PlanOutput::Text => print!("{}", render::plan_text(&plan, &common::styles(g))),

@@ -5,6 +5,7 @@
 use super::observed::{Observed, PlanRequest};
 use super::plan::plan;
 use crate::aws::Aws;
+use crate::aws::errors::access_of;
 use crate::kinds::{self, Identity, Live, Stack};
 use crate::plan::{Deletion, Plan};
 use anyhow::Context as _;
@@ -51,23 +52,28 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Observed> {
         context,
         kinds::discover_tagged(aws, &owner, &declared_names)
     );
-    let mut errors = Vec::new();
+    let mut errors: Vec<anyhow::Error> = Vec::new();
     let mut observed = Observed::default();
     for reading in readings {
         match reading {
             Ok(reading) => reading.keep(&mut observed.resources),
-            Err(e) => errors.push(format!("{e:#}")),
+            Err(e) => errors.push(e),
         }
     }
     match context {
         Ok(context) => observed.context = context,
-        Err(e) => errors.push(format!("{e:#}")),
+        Err(e) => errors.push(e),
+    }
+    // AWS out of reach, or the credentials refused, is one problem, however many reads
+    // ran into it: said once (see `aws::errors::explain`).
+    if let Some(at) = errors.iter().position(|e| access_of(e).is_some()) {
+        return Err(errors.swap_remove(at));
     }
     if !errors.is_empty() {
-        anyhow::bail!(errors.join("\n"));
+        let all: Vec<String> = errors.iter().map(|e| format!("{e:#}")).collect();
+        anyhow::bail!(all.join("\n"));
     }
-    let tagged = tagged
-        .map_err(|e| anyhow::anyhow!("looking for this stack's resources by their tags: {e:#}"))?;
+    let tagged = tagged.context("looking for this stack's resources by their tags")?;
     // What a declared resource found is not an orphan, whatever its resource tag says.
     let declared: BTreeSet<(&str, String)> = stack
         .nodes

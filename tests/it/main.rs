@@ -17,6 +17,7 @@ mod lock;
 mod main_job;
 mod orphans;
 mod processor;
+mod reach;
 mod readme;
 mod real_account;
 mod role_endpoint;

@@ -370,7 +370,7 @@ async fn describe(aws: &Aws, id: &str) -> anyhow::Result<Option<ec2::VpcEndpoint
     {
         Ok(out) => Ok(out.vpc_endpoints.unwrap_or_default().into_iter().next()),
         Err(e) if error_code(&e) == Some("InvalidVpcEndpointId.NotFound") => Ok(None),
-        Err(e) => bail!(describe_error("DescribeVpcEndpoints", &e)),
+        Err(e) => Err(crate::aws::errors::error("DescribeVpcEndpoints", &e)),
     }
 }
 

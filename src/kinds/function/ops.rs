@@ -64,7 +64,7 @@ pub async fn delete_function(
     {
         Ok(_) => {}
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {}
-        Err(e) => bail!(describe_error("DeleteFunction", &e)),
+        Err(e) => return Err(crate::aws::errors::error("DeleteFunction", &e)),
     }
     // Its logs go with it: a torn-down environment leaves nothing that costs money.
     cx.tracker.status("deleting the log group");
@@ -78,7 +78,7 @@ pub async fn delete_function(
     {
         Ok(_) => Ok(()),
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(()),
-        Err(e) => bail!(describe_error("DeleteLogGroup", &e)),
+        Err(e) => Err(crate::aws::errors::error("DeleteLogGroup", &e)),
     }
 }
 
@@ -164,7 +164,7 @@ where
             Err(e) if role_not_ready(&e) => Ok(Check::Waiting(
                 "the role is not usable by Lambda yet (IAM propagation)".into(),
             )),
-            Err(e) => bail!(describe_error(operation, &e)),
+            Err(e) => Err(crate::aws::errors::error(operation, &e)),
         }
     })
     .await
@@ -256,7 +256,7 @@ async fn ensure_log_group(
             Ok(_) => {}
             // Lambda makes it itself on the first invocation; then it is simply there.
             Err(e) if error_code(&e) == Some("ResourceAlreadyExistsException") => {}
-            Err(e) => bail!(describe_error("CreateLogGroup", &e)),
+            Err(e) => return Err(crate::aws::errors::error("CreateLogGroup", &e)),
         }
     }
     if let Some(days) = desired.log_retention_days {
@@ -352,7 +352,7 @@ pub async fn create(
                     ),
                 }
             }
-            Err(e) => bail!(describe_error("CreateFunction", &e)),
+            Err(e) => Err(crate::aws::errors::error("CreateFunction", &e)),
         }
     })
     .await?;

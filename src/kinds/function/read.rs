@@ -4,9 +4,9 @@
 use super::spec::VpcSpec;
 use super::state::{FunctionState, LiveFunction, VpcState, log_group_name};
 use crate::aws::lookup;
-use crate::aws::{Aws, describe_error, error_code, sdk};
+use crate::aws::{Aws, error_code, sdk};
 use crate::bundle::{Architecture, CODE_HASH_TAG, CODE_SHA_TAG};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use aws_sdk_lambda::types as lambda;
 use std::collections::BTreeMap;
 
@@ -15,7 +15,7 @@ pub async fn read_function(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveF
         match aws.lambda.get_function().function_name(name).send().await {
             Ok(out) => Ok(Some(out)),
             Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),
-            Err(e) => bail!(describe_error("GetFunction", &e)),
+            Err(e) => Err(crate::aws::errors::error("GetFunction", &e)),
         }
     };
     let (function, log_group) = tokio::try_join!(function, read_log_group(aws, name))?;

@@ -30,7 +30,7 @@ pub async fn delete_role(cx: &ExecCtx<'_>, name: &str, live: &LiveRole) -> anyho
             "{}; something outside the stack still uses the role (an instance profile, or a policy attached since plan ran): detach it, then run this again",
             describe_error("DeleteRole", &e)
         ),
-        Err(e) => bail!(describe_error("DeleteRole", &e)),
+        Err(e) => Err(crate::aws::errors::error("DeleteRole", &e)),
     }
 }
 
@@ -39,7 +39,7 @@ pub async fn read_role(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveRole>
     let role = match aws.iam.get_role().role_name(name).send().await {
         Ok(out) => out.role.context("GetRole returned no role")?,
         Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
-        Err(e) => bail!(describe_error("GetRole", &e)),
+        Err(e) => return Err(crate::aws::errors::error("GetRole", &e)),
     };
     let (policies, managed_policies, tags) = tokio::try_join!(
         read_inline_policies(aws, name),
@@ -283,7 +283,7 @@ pub async fn create(cx: &ExecCtx<'_>, name: &str, desired: &RoleState) -> anyhow
                 ),
             }
         }
-        Err(e) => bail!(describe_error("CreateRole", &e)),
+        Err(e) => return Err(crate::aws::errors::error("CreateRole", &e)),
     };
     let empty = RoleState {
         policies: BTreeMap::new(),

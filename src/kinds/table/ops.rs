@@ -68,7 +68,7 @@ pub async fn delete_table(cx: &ExecCtx<'_>, name: &str, live: &LiveTable) -> any
                 && describe(cx.aws, name).await?.is_none_or(|desc| {
                     desc.table_status() == Some(&ddb::TableStatus::Deleting)
                 }) => {}
-        Err(e) => bail!(describe_error("DeleteTable", &e)),
+        Err(e) => return Err(crate::aws::errors::error("DeleteTable", &e)),
     }
     wait_deleted(cx, name).await
 }
@@ -275,7 +275,7 @@ async fn set_pitr(cx: &ExecCtx<'_>, name: &str, enabled: bool) -> anyhow::Result
             Err(e) if error_code(&e) == Some("ContinuousBackupsUnavailableException") => {
                 Ok(Check::Waiting("backups not available yet".into()))
             }
-            Err(e) => bail!(describe_error("UpdateContinuousBackups", &e)),
+            Err(e) => Err(crate::aws::errors::error("UpdateContinuousBackups", &e)),
         }
     })
     .await
@@ -310,10 +310,10 @@ async fn set_ttl(
             if (in_effect.as_deref() == Some(attribute)) == enabled {
                 Ok(())
             } else {
-                bail!(describe_error("UpdateTimeToLive", &e))
+                Err(crate::aws::errors::error("UpdateTimeToLive", &e))
             }
         }
-        Err(e) => bail!(describe_error("UpdateTimeToLive", &e)),
+        Err(e) => Err(crate::aws::errors::error("UpdateTimeToLive", &e)),
     }
 }
 
@@ -357,7 +357,7 @@ async fn update_table(
                     tracing::debug!(code, "UpdateTable refused for now; retrying");
                     Ok(Check::Waiting(code.to_string()))
                 }
-                _ => bail!(describe_error("UpdateTable", &e)),
+                _ => Err(crate::aws::errors::error("UpdateTable", &e)),
             },
         }
     })
@@ -438,7 +438,7 @@ pub async fn create(
                 }
             }
         }
-        Err(e) => bail!(describe_error("CreateTable", &e)),
+        Err(e) => return Err(crate::aws::errors::error("CreateTable", &e)),
     }
     wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
     if desired.point_in_time_recovery {

@@ -5,9 +5,9 @@ use super::state::{
     BillingMode, IndexState, LiveTable, ProjectionType, StreamView, TableClass, TableState,
     attr_type, key_from,
 };
-use crate::aws::{Aws, describe_error, error_code};
+use crate::aws::{Aws, error_code};
 use crate::wait::Check;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use aws_sdk_dynamodb::types as ddb;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -89,7 +89,7 @@ pub async fn describe(aws: &Aws, name: &str) -> anyhow::Result<Option<ddb::Table
     match aws.dynamodb.describe_table().table_name(name).send().await {
         Ok(out) => Ok(out.table),
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => bail!(describe_error("DescribeTable", &e)),
+        Err(e) => Err(crate::aws::errors::error("DescribeTable", &e)),
     }
 }
 

@@ -4,14 +4,14 @@ use super::spec::Trigger;
 use super::{
     LiveTrigger, Settings, StartingPosition, TriggerState, canonical_filters, function_name,
 };
-use crate::aws::{Aws, describe_error, error_code, sdk};
+use crate::aws::{Aws, error_code, sdk};
 use crate::create_once::{self, Attempt};
 use crate::exec::ExecCtx;
 use crate::kinds::function::LambdaTags;
 use crate::kinds::kind::Identity;
 use crate::tags::{RESOURCE_TAG, STACK_TAG, same_owner};
 use crate::wait::{self, Check};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use aws_config::retry::RetryConfig;
 use aws_sdk_lambda::types as lambda;
 use futures::future::try_join_all;
@@ -182,7 +182,7 @@ pub async fn update(
                 Err(e) if in_progress(&e) => {
                     Ok(Check::Waiting("another change is in progress".into()))
                 }
-                Err(e) => bail!(describe_error("UpdateEventSourceMapping", &e)),
+                Err(e) => Err(crate::aws::errors::error("UpdateEventSourceMapping", &e)),
             }
         })
         .await?;
@@ -221,7 +221,7 @@ pub async fn delete_mapping(cx: &ExecCtx<'_>, live: &LiveTrigger) -> anyhow::Res
             Ok(_) => Ok(Check::Done(())),
             Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Check::Done(())),
             Err(e) if in_progress(&e) => Ok(Check::Waiting("another change is in progress".into())),
-            Err(e) => bail!(describe_error("DeleteEventSourceMapping", &e)),
+            Err(e) => Err(crate::aws::errors::error("DeleteEventSourceMapping", &e)),
         }
     })
     .await?;
@@ -244,7 +244,7 @@ pub async fn delete_mapping(cx: &ExecCtx<'_>, live: &LiveTrigger) -> anyhow::Res
                 Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
                     Ok(Check::Done(()))
                 }
-                Err(e) => bail!(describe_error("GetEventSourceMapping", &e)),
+                Err(e) => Err(crate::aws::errors::error("GetEventSourceMapping", &e)),
             }
         },
     )
@@ -390,7 +390,7 @@ async fn list_mappings(
             Ok(out) => out,
             // No function, no mappings.
             Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(all),
-            Err(e) => bail!(describe_error("ListEventSourceMappings", &e)),
+            Err(e) => return Err(crate::aws::errors::error("ListEventSourceMappings", &e)),
         };
         all.extend(out.event_source_mappings.unwrap_or_default());
         match out.next_marker {
