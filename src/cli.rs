@@ -80,6 +80,12 @@ pub enum Command {
     },
     /// Build and zip every lambda_function's code (apply does this when the code changed).
     Build,
+    /// Print the dependency graph: what apply starts at once and what waits for what
+    /// (destroy runs it backwards). No AWS call.
+    Graph {
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+    },
     /// Delete every resource of the stack that this stack created.
     Destroy {
         /// Do not ask for confirmation.
@@ -149,6 +155,14 @@ pub enum DriftOutput {
     Json,
     /// For a pull-request comment or $GITHUB_STEP_SUMMARY.
     Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    /// For Markdown (GitHub renders it).
+    Mermaid,
+    /// Graphviz: `cruddur-infra graph --format dot | dot -Tsvg > stack.svg`.
+    Dot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -7,6 +7,7 @@ pub mod common;
 pub mod confirm;
 pub mod destroy;
 pub mod drift;
+pub mod graph;
 pub mod outputs;
 pub mod plan;
 pub mod saved;
@@ -35,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allow_data_loss,
         } => destroy::run(g, *auto_approve, *allow_data_loss).await,
         Command::Build => build::run(g).await,
+        Command::Graph { format } => graph::run(g, *format),
         Command::Drift { output } => drift::run(g, *output).await,
         Command::Outputs { output } => outputs::run(g, *output).await,
     };

@@ -4,6 +4,7 @@
 //! everywhere: [`crate::values::show`].
 
 pub mod drift;
+pub mod graph;
 mod tree;
 
 use crate::plan::{Action, Operation, Plan, ResourceChange};

@@ -12,6 +12,7 @@ mod drift;
 mod e2e;
 mod faults;
 mod function;
+mod graph;
 mod interrupted;
 mod lock;
 mod main_job;

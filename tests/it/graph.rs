@@ -1,0 +1,29 @@
+//! `graph` prints the repository's stack as Mermaid and DOT, from the file alone.
+
+use crate::support::{cli, repo_root};
+
+#[test]
+fn the_default_stack_as_mermaid_and_dot() {
+    let file = repo_root().join("stack.yaml");
+    let file = file.to_str().unwrap();
+    let mermaid = cli(&["-f", file, "--env", "dev", "graph"], &repo_root()).expect_code(0);
+    let out = mermaid.stdout;
+    assert!(out.starts_with("flowchart LR\n"), "{out}");
+    // The table first, alone; the trigger last, after the function.
+    assert!(out.contains("  subgraph wave1 [\"wave 1: starts at once\"]\n    messages[\"dynamodb_table.messages (cruddur-messages-dev)\"]\n  end\n"), "{out}");
+    assert!(
+        out.contains("  processor --> trigger\n")
+            && out.contains("  processor_role --> processor\n"),
+        "{out}"
+    );
+    let dot = cli(
+        &["-f", file, "--env", "dev", "graph", "--format", "dot"],
+        &repo_root(),
+    )
+    .expect_code(0)
+    .stdout;
+    assert!(
+        dot.starts_with("digraph stack {") && dot.contains("\"messages\" -> \"trigger\";"),
+        "{dot}"
+    );
+}
