@@ -17,7 +17,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Lambda's instruction set architectures and the Rust targets that build for them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
     X86_64,

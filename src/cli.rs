@@ -80,6 +80,12 @@ pub enum Command {
     },
     /// Build and zip every lambda_function's code (apply does this when the code changed).
     Build,
+    /// Print a JSON Schema: of the stack file (for editors: stack.yaml names
+    /// schema/stack.schema.json) or of `plan --output json`.
+    Schema {
+        #[arg(value_enum, default_value_t = SchemaOf::Stack)]
+        of: SchemaOf,
+    },
     /// Print the dependency graph: what apply starts at once and what waits for what
     /// (destroy runs it backwards). No AWS call.
     Graph {
@@ -155,6 +161,14 @@ pub enum DriftOutput {
     Json,
     /// For a pull-request comment or $GITHUB_STEP_SUMMARY.
     Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaOf {
+    /// The stack file (stack.yaml).
+    Stack,
+    /// A plan, as `plan --output json` prints it (format 2).
+    Plan,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

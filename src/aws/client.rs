@@ -153,7 +153,13 @@ impl Aws {
     /// `err` said for people: an access problem (AWS out of reach, credentials refused) as
     /// one line and a hint naming where requests went; anything else as it is.
     pub fn explain(&self, err: anyhow::Error) -> anyhow::Error {
-        super::errors::explain(err, self.endpoint.as_deref(), &self.region)
+        use super::errors::Destination;
+        let destination = match self.endpoint.as_deref() {
+            Some(url) if check_url(url, true).is_ok() => Destination::Emulator(url),
+            Some(url) => Destination::Endpoint(url),
+            None => Destination::Region(&self.region),
+        };
+        super::errors::explain(err, destination)
     }
 
     /// `${aws.account_id}`, `${aws.region}` and `${aws.partition}` of the account the

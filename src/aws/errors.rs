@@ -158,17 +158,28 @@ pub fn access_of(err: &anyhow::Error) -> Option<&Access> {
     err.chain().find_map(|e| e.downcast_ref::<Access>())
 }
 
-/// An error that is an access problem, as a line and a hint for the place requests went
-/// (`endpoint`, or AWS in `region`); any other error as it is.
-pub fn explain(err: anyhow::Error, endpoint: Option<&str>, region: &str) -> anyhow::Error {
+/// Where requests went, as an error names it.
+#[derive(Debug, Clone, Copy)]
+pub enum Destination<'a> {
+    /// A loopback endpoint: the local emulator.
+    Emulator(&'a str),
+    /// Another endpoint URL.
+    Endpoint(&'a str),
+    /// AWS itself, in a region.
+    Region(&'a str),
+}
+
+/// An error that is an access problem, as a line and a hint for where requests went; any
+/// other error as it is.
+pub fn explain(err: anyhow::Error, destination: Destination) -> anyhow::Error {
     let Some(access) = access_of(&err) else {
         return err;
     };
-    let local = endpoint.is_some_and(|url| super::client::check_url(url, true).is_ok());
-    let place = match endpoint {
-        Some(url) if local => format!("the local emulator at {url}"),
-        Some(url) => url.to_string(),
-        None => format!("AWS in {region}"),
+    let local = matches!(destination, Destination::Emulator(_));
+    let place = match destination {
+        Destination::Emulator(url) => format!("the local emulator at {url}"),
+        Destination::Endpoint(url) => url.to_string(),
+        Destination::Region(region) => format!("AWS in {region}"),
     };
     let (line, hint) = match access {
         Access::Unreachable(why) => (
@@ -252,12 +263,15 @@ mod tests {
     fn an_access_problem_is_explained_in_a_line_and_a_hint() {
         let err = error("DescribeTable", &answered("InvalidClientTokenId"))
             .context("reading dynamodb_table.messages");
-        let text = format!("{:#}", explain(err, None, "us-east-1"));
+        let text = format!("{:#}", explain(err, Destination::Region("us-east-1")));
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(
             text.starts_with("AWS in us-east-1 refused the credentials (InvalidClientTokenId: no)")
         );
         let other = error("DescribeTable", &answered("ValidationException"));
-        assert!(format!("{:#}", explain(other, None, "r")).contains("ValidationException"));
+        assert!(
+            format!("{:#}", explain(other, Destination::Region("r")))
+                .contains("ValidationException")
+        );
     }
 }

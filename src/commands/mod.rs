@@ -11,6 +11,7 @@ pub mod graph;
 pub mod outputs;
 pub mod plan;
 pub mod saved;
+pub mod schema;
 pub mod validate;
 
 pub use common::EXIT_CHANGES;
@@ -37,6 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => destroy::run(g, *auto_approve, *allow_data_loss).await,
         Command::Build => build::run(g).await,
         Command::Graph { format } => graph::run(g, *format),
+        Command::Schema { of } => schema::run(*of),
         Command::Drift { output } => drift::run(g, *output).await,
         Command::Outputs { output } => outputs::run(g, *output).await,
     };

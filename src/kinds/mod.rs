@@ -128,6 +128,17 @@ macro_rules! kinds {
             }
         }
 
+        /// A resource: one of the kinds, its `type` first.
+        impl schemars::JsonSchema for RawResource {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                "Resource".into()
+            }
+            fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let kinds = vec![$( typed::<<$kind as Kind>::Raw>(generator, <$kind as Kind>::TYPE), )*];
+                schemars::json_schema!({ "oneOf": kinds })
+            }
+        }
+
         impl crate::spec::Declaration for RawResource {
             type Resource = Box<Node>;
 
@@ -151,6 +162,38 @@ kinds! {
     endpoints: VpcGatewayEndpoint => endpoint::Endpoint,
     functions: LambdaFunction => function::Function,
     triggers: EventSourceMapping => trigger::Trigger,
+}
+
+/// The schema of a kind's raw form with its `type` added: required, and this kind's name.
+fn typed<R: schemars::JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+    type_name: &str,
+) -> schemars::Schema {
+    let mut schema = R::json_schema(generator);
+    if let Some(properties) = schema
+        .get_mut("properties")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        properties.insert(
+            "type".into(),
+            serde_json::json!({ "const": type_name, "description": "The kind of resource." }),
+        );
+    }
+    let required = schema
+        .ensure_object()
+        .entry("required")
+        .or_insert_with(|| serde_json::json!([]));
+    if let Some(list) = required.as_array_mut() {
+        list.insert(0, serde_json::json!("type"));
+    }
+    schema
+}
+
+/// The JSON Schema of the stack file, from the same types the loader reads it with.
+pub fn stack_schema() -> schemars::Schema {
+    schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<crate::spec::raw::RawFile<RawResource>>()
 }
 
 /// A resource is a mapping whose first key is `type`; the rest is read as that kind's

@@ -94,6 +94,20 @@ impl fmt::Display for Path {
     }
 }
 
+/// The segments, each a key (string) or a set element's position (integer).
+impl schemars::JsonSchema for Path {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Path".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Where the change is: object fields and map keys (strings) and set elements (their position among the set's elements before and after together).",
+            "type": "array",
+            "items": { "type": ["string", "integer"] }
+        })
+    }
+}
+
 impl Serialize for Path {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
@@ -139,6 +153,28 @@ impl FieldChange {
     }
 }
 
+impl schemars::JsonSchema for FieldChange {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FieldChange".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "One leaf of the resource's state that changes.",
+            "type": "object",
+            "properties": {
+                "path": generator.subschema_for::<Path>(),
+                "before": { "description": "The value now; null when it is not there." },
+                "after": { "description": "The value after; null when it goes away or is unknown." },
+                "after_unknown": { "type": "boolean", "description": "The value is only known after apply (whole or in part)." },
+                "forces_replacement": { "type": "boolean" },
+                "note": { "type": "string", "description": "A side effect worth knowing." }
+            },
+            "required": ["path", "before", "after", "after_unknown", "forces_replacement"],
+            "additionalProperties": false
+        })
+    }
+}
+
 impl Serialize for FieldChange {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(None)?;
@@ -160,6 +196,23 @@ impl Serialize for FieldChange {
 pub struct States {
     pub before: Value,
     pub after: Value,
+}
+
+impl schemars::JsonSchema for States {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "States".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "properties": {
+                "before": { "description": "The whole state now; null when it does not exist." },
+                "after": { "description": "The whole state after; null when it will not exist. Parts only known after apply are null." },
+                "after_unknown": { "description": "Which parts of `after` are only known after apply: true, or an object or array of such marks mirroring `after`; false when all is known." }
+            },
+            "required": ["before", "after", "after_unknown"]
+        })
+    }
 }
 
 impl Serialize for States {

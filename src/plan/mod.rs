@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// unknown values are marked by an `after_unknown` tree.
 pub const FORMAT_VERSION: &str = "2";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Nothing to do.
@@ -58,7 +58,8 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// What happens to one resource.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ResourceChange {
     /// Logical name in the stack file.
     pub name: String,
@@ -86,14 +87,15 @@ pub struct ResourceChange {
     pub orphan: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Operation {
     Apply,
     Destroy,
 }
 
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+/// How many resources each action applies to.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,
@@ -104,12 +106,17 @@ pub struct Summary {
     pub conflict: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A plan, as `plan --output json` prints it and `plan --out FILE` saves it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(title = "cruddur-infra plan")]
 pub struct Plan {
+    /// "2": changes only when a field is removed or changes meaning.
     pub format_version: &'static str,
     pub stack: String,
     pub environment: String,
     pub operation: Operation,
+    /// In the order they are carried out (for destroy: orphans first, then dependents
+    /// before what they use).
     pub resource_changes: Vec<ResourceChange>,
     pub summary: Summary,
     /// Why carrying it out must not start; made with the plan (see `engine::plan`).
@@ -128,6 +135,15 @@ pub struct Refusals {
     /// Deletions (or updates) that cannot happen: deletion protection, items at risk
     /// without --allow-data-loss, a TTL still changing.
     pub blocked: Option<String>,
+}
+
+/// The JSON Schema of a plan (`plan --output json`), from the types that print it.
+pub fn schema() -> schemars::Schema {
+    // As serialized: a field left out when it is empty or false is not required.
+    schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<Plan>()
 }
 
 impl Refusals {

@@ -3,8 +3,8 @@
 
 use crate::aws::{Settings, check_url};
 use crate::spec::diag::{self, Diagnostic, Diags, did_you_mean};
+use crate::spec::raw::Spanned;
 use crate::spec::raw::{RawEnvironment, SpannedMap};
-use serde_saphyr::Spanned;
 
 /// The environment a run works in, with its AWS settings from the stack file.
 #[derive(Debug, Clone)]

@@ -4,8 +4,9 @@
 
 use crate::spec::diag::{Diagnostic, Diags, did_you_mean};
 use crate::spec::raw::RawBody;
+use crate::spec::raw::Spanned;
 use crate::spec::template::{Context, Template, syntax_error};
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Location;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -4,8 +4,8 @@
 use crate::aws::vpc::{MemberChoice, VpcChoice, ec2_id};
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::ValidateCtx;
+use crate::spec::raw::Spanned;
 use crate::spec::raw::SpannedMap;
-use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
 pub fn tag_map(map: &SpannedMap<Spanned<String>>) -> BTreeMap<String, String> {

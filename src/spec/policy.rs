@@ -5,15 +5,15 @@
 
 use crate::policy::{Principal, Statement};
 use crate::spec::diag::{Diagnostic, Diags};
+use crate::spec::raw::Spanned;
 use crate::spec::raw::SpannedMap;
 use crate::spec::template::{Context, Template, syntax_error};
 use serde::Deserialize;
 use serde::de::{self, Visitor};
-use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 pub enum Effect {
     Allow,
     Deny,
@@ -21,15 +21,24 @@ pub enum Effect {
 
 /// A statement as written in the stack file:
 /// `{ sid?, effect? (Allow), actions, resources, conditions? }`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Statement")]
 pub struct RawStatement {
+    /// The statement's id: letters and digits.
     #[serde(default)]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9]+$"))]
     sid: Option<Spanned<String>>,
+    /// `Allow` (default) or `Deny`.
     #[serde(default)]
     effect: Option<Spanned<Effect>>,
+    /// Actions as `service:Action` (wildcards warn). Required.
+    #[schemars(length(min = 1))]
     actions: Spanned<Vec<Spanned<String>>>,
+    /// Resource ARNs, references or `${aws.*}` placeholders. Required.
+    #[schemars(length(min = 1))]
     resources: Spanned<Vec<Spanned<String>>>,
+    /// Condition operator → condition key → value or values.
     #[serde(default)]
     conditions: Option<SpannedMap<SpannedMap<Spanned<OneOrMany>>>>,
 }
@@ -37,6 +46,21 @@ pub struct RawStatement {
 /// A scalar or a list of scalars, read without buffering (so positions survive).
 #[derive(Debug)]
 pub struct OneOrMany(pub Vec<String>);
+
+/// A value (string, number, true/false) or a list of them.
+impl schemars::JsonSchema for OneOrMany {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OneOrMany".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                { "type": ["string", "number", "boolean"] },
+                { "type": "array", "items": { "type": "string" } }
+            ]
+        })
+    }
+}
 
 impl<'de> Deserialize<'de> for OneOrMany {
     fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

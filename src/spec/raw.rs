@@ -1,38 +1,89 @@
 //! The stack file as written: serde types that keep every value's position, so validation
-//! can point at the exact place. Nothing here checks meaning; `spec::load` does that.
+//! can point at the exact place. Nothing here checks meaning; `spec::load` does that. The
+//! same types describe the file as a JSON Schema (`cruddur-infra schema`).
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
-use serde_saphyr::Spanned;
+use serde_saphyr::Location;
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-/// The top level of `stack.yaml`; `R` is the raw form of a resource of any kind.
-#[derive(Debug, Deserialize)]
+/// A value of the stack file with where it was written (serde-saphyr's `Spanned`, which
+/// captures the position, kept in a type of ours so the schema can see through it).
+#[derive(Debug, Clone)]
+pub struct Spanned<T> {
+    pub value: T,
+    /// Where the value is written (for an alias, where the alias is).
+    pub referenced: Location,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spanned = serde_saphyr::Spanned::<T>::deserialize(d)?;
+        Ok(Spanned {
+            value: spanned.value,
+            referenced: spanned.referenced,
+        })
+    }
+}
+
+/// A position is not part of the file's shape: the schema is `T`'s.
+impl<T: JsonSchema> JsonSchema for Spanned<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A cruddur-infra stack file: the resources of one stack, and the environments it is
+/// deployed to. The README documents every field.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, bound = "R: Deserialize<'de>")]
+#[schemars(title = "cruddur-infra stack file")]
 pub struct RawFile<R> {
+    /// The stack's name: 1-64 lower-case letters, digits and dashes. Ownership tags say
+    /// `<stack>/<environment>`.
     pub stack: Spanned<String>,
+    /// Where the stack is deployed, by name (`prod`) or prefix pattern (`pr-*`).
     #[serde(default)]
     pub environments: Option<SpannedMap<Spanned<RawEnvironment>>>,
+    /// Tags on every resource (up to 47; values may reference other resources).
     #[serde(default)]
     pub tags: Option<SpannedMap<Spanned<String>>>,
+    /// The resources, by logical name (lower-case letters, digits and `_`); each starts
+    /// with its `type`.
     pub resources: Spanned<SpannedMap<Spanned<R>>>,
 }
 
 /// One entry of `environments:`; the key is a name (`prod`) or a prefix pattern (`pr-*`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Environment")]
 pub struct RawEnvironment {
+    /// The AWS region, e.g. `us-east-1` (else the usual AWS configuration decides).
     #[serde(default)]
     pub region: Option<Spanned<String>>,
+    /// The AWS profile to use.
     #[serde(default)]
     pub profile: Option<Spanned<String>>,
+    /// Send every request here (an http(s) URL).
     #[serde(default)]
     pub endpoint_url: Option<Spanned<String>>,
     /// The URL of a local AWS emulator (loopback only). Implies test credentials, so real
     /// credentials are never sent to it.
     #[serde(default)]
     pub emulator: Option<Spanned<String>>,
+    /// Tags on every resource in this environment.
     #[serde(default)]
     pub tags: Option<SpannedMap<Spanned<String>>>,
 }
@@ -60,6 +111,22 @@ impl<V> SpannedMap<V> {
     pub fn remove(&mut self, key: &str) -> Option<V> {
         let i = self.0.iter().position(|(k, _)| k.value == key)?;
         Some(self.0.remove(i).1)
+    }
+}
+
+/// A mapping from names to `V`s.
+impl<V: JsonSchema> JsonSchema for SpannedMap<V> {
+    fn schema_name() -> Cow<'static, str> {
+        format!("Map_of_{}", V::schema_name()).into()
+    }
+    fn schema_id() -> Cow<'static, str> {
+        format!("cruddur_infra::SpannedMap<{}>", V::schema_id()).into()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "additionalProperties": generator.subschema_for::<V>(),
+        })
     }
 }
 
@@ -136,22 +203,25 @@ macro_rules! raw_resource {
             $( $(#[$fmeta:meta])* $field:ident : $ty:ty, )*
         }
     ) => {
-        $(#[$meta])*
-        #[derive(Debug, Default, serde::Deserialize)]
+        #[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields)]
+        $(#[$meta])*
         pub struct $name {
             $(
                 $(#[$fmeta])*
                 #[serde(default, deserialize_with = "crate::spec::raw::nullable")]
                 $field: Option<Option<$ty>>,
             )*
+            /// Tags of this resource (after the stack's and the environment's).
             #[serde(default)]
-            pub tags: Option<$crate::spec::raw::SpannedMap<serde_saphyr::Spanned<String>>>,
+            pub tags: Option<$crate::spec::raw::SpannedMap<$crate::spec::raw::Spanned<String>>>,
+            /// Logical names of resources to make first, besides those it references.
             #[serde(default)]
-            pub depends_on: Option<serde_saphyr::Spanned<Vec<serde_saphyr::Spanned<String>>>>,
+            pub depends_on: Option<$crate::spec::raw::Spanned<Vec<$crate::spec::raw::Spanned<String>>>>,
+            /// Fields that differ per environment, by environment key.
             #[serde(default)]
             pub overrides:
-                Option<$crate::spec::raw::SpannedMap<serde_saphyr::Spanned<$name>>>,
+                Option<$crate::spec::raw::SpannedMap<$crate::spec::raw::Spanned<$name>>>,
         }
 
         #[allow(dead_code)]
@@ -173,17 +243,17 @@ macro_rules! raw_resource {
             }
             fn take_overrides(
                 &mut self,
-            ) -> Option<$crate::spec::raw::SpannedMap<serde_saphyr::Spanned<Self>>> {
+            ) -> Option<$crate::spec::raw::SpannedMap<$crate::spec::raw::Spanned<Self>>> {
                 self.overrides.take()
             }
             fn take_tags(
                 &mut self,
-            ) -> Option<$crate::spec::raw::SpannedMap<serde_saphyr::Spanned<String>>> {
+            ) -> Option<$crate::spec::raw::SpannedMap<$crate::spec::raw::Spanned<String>>> {
                 self.tags.take()
             }
             fn depends_on(
                 &self,
-            ) -> Option<&serde_saphyr::Spanned<Vec<serde_saphyr::Spanned<String>>>> {
+            ) -> Option<&$crate::spec::raw::Spanned<Vec<$crate::spec::raw::Spanned<String>>>> {
                 self.depends_on.as_ref()
             }
         }

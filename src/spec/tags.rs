@@ -2,10 +2,10 @@
 //! AWS's rules for keys and values; values may reference other resources.
 
 use crate::spec::diag::{Diagnostic, Diags};
+use crate::spec::raw::Spanned;
 use crate::spec::raw::SpannedMap;
 use crate::spec::template::{Context, Template};
 use crate::tags::{MANAGED_BY_TAG, MAX_USER_TAGS};
-use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
 /// Reads a `tags:` mapping (stack, environment or resource level), checking AWS's rules.

@@ -23,6 +23,7 @@ mod readme;
 mod real_account;
 mod role_endpoint;
 mod saved_plan;
+mod schema;
 mod stats;
 mod table;
 mod teardown;

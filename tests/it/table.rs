@@ -1080,7 +1080,12 @@ fn endpoints_come_from_flags_environment_variables_or_the_file() {
     // 1. --endpoint-url overrides an emulator environment's URL (still loopback only).
     let file = StackFile::new("endpoints", dead, resources);
     let run = file.run(&["plan"]).expect_code(1);
-    assert!(run.stderr.contains("could not reach AWS"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("could not reach the local emulator at http://127.0.0.1:9"),
+        "{}",
+        run.stderr
+    );
     file.run(&["--endpoint-url", &emulator.url, "apply", "--auto-approve"])
         .expect_code(0);
     assert!(live.table("endpoint-test").is_some());

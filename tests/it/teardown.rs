@@ -165,7 +165,7 @@ fn plan_as_markdown_for_the_step_summary() {
     );
     assert!(
         run.stdout
-            .contains("| `+` | `dynamodb_table.messages` (msgs-markdown) | will be created |"),
+            .contains("<summary><code>+ dynamodb_table.messages</code> (msgs-markdown) will be created</summary>"),
         "{}",
         run.stdout
     );
@@ -178,7 +178,7 @@ fn plan_as_markdown_for_the_step_summary() {
     let run = file.run(&["plan", "--output", "markdown"]).expect_code(0);
     assert!(
         run.stdout
-            .contains("| `stream` | \"NEW_IMAGE\" | \"KEYS_ONLY\" |"),
+            .contains("~ stream = \"NEW_IMAGE\" → \"KEYS_ONLY\""),
         "{}",
         run.stdout
     );

@@ -5,18 +5,26 @@ use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::ValidateCtx;
 use crate::spec::network::{self, tag_map};
 use crate::spec::policy::{self, RawStatement, StatementSpec};
+use crate::spec::raw::Spanned;
 use crate::spec::raw::{SpannedMap, raw_resource};
-use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet};
 
 raw_resource! {
     /// A `vpc_gateway_endpoint` as written in the stack file.
+    #[schemars(rename = "VpcGatewayEndpoint")]
     pub struct RawEndpoint {
+        /// `dynamodb`, `s3`, or a full service name (`com.amazonaws.us-east-1.dynamodb`).
+        /// Required; a change replaces the endpoint.
         service: Spanned<String>,
+        /// `default` (the default) or a VPC id; a change replaces the endpoint.
         vpc: Spanned<String>,
+        /// Or: the VPC whose tags are these.
         vpc_tags: SpannedMap<Spanned<String>>,
+        /// Route table ids (default: all of the VPC's route tables).
         route_table_ids: Spanned<Vec<Spanned<String>>>,
+        /// Or: the VPC's route tables with these tags.
         route_table_tags: SpannedMap<Spanned<String>>,
+        /// The endpoint policy's statements (principal `*`; default: full access).
         policy: Spanned<Vec<Spanned<RawStatement>>>,
     }
 }

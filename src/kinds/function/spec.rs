@@ -5,44 +5,70 @@ use crate::bundle::{self, Architecture};
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{NameRules, ValidateCtx, int_field, physical_name, template_field};
 use crate::spec::network;
+use crate::spec::raw::Spanned;
 use crate::spec::raw::{SpannedMap, raw_resource};
 use crate::spec::template::Template;
 use serde::Deserialize;
-use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// `vpc:` of a function: where its network interfaces go.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "VpcConfig")]
 pub struct RawVpcConfig {
+    /// `default` (the default) or a VPC id.
     #[serde(default)]
     vpc: Option<Spanned<String>>,
+    /// Or: the VPC whose tags are these.
     #[serde(default)]
     vpc_tags: Option<SpannedMap<Spanned<String>>>,
+    /// Subnet ids (default: all of the VPC's subnets).
     #[serde(default)]
     subnet_ids: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Or: the VPC's subnets with these tags.
     #[serde(default)]
     subnet_tags: Option<SpannedMap<Spanned<String>>>,
+    /// Security group ids (default: the VPC's `default` group).
     #[serde(default)]
     security_group_ids: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Or: the VPC's security groups with these tags.
     #[serde(default)]
     security_group_tags: Option<SpannedMap<Spanned<String>>>,
 }
 
 raw_resource! {
     /// A `lambda_function` as written in the stack file.
+    #[schemars(rename = "LambdaFunction")]
     pub struct RawFunction {
+        /// The function's name (1-64 of letters, digits, `-_`). Required.
+        #[schemars(length(min = 1, max = 64))]
         name: Spanned<String>,
+        /// The directory of the function's cargo package, relative to the stack file.
+        /// Required.
         code: Spanned<String>,
+        /// An OS-only runtime (default `provided.al2023`).
+        #[schemars(extend("enum" = ["provided.al2023", "provided.al2", null]))]
         runtime: Spanned<String>,
+        /// `x86_64` (default) or `arm64`.
         architecture: Spanned<Architecture>,
+        /// Memory in MB (default 128).
+        #[schemars(range(min = 128, max = 10240))]
         memory: Spanned<i64>,
+        /// Timeout in seconds (default 3).
+        #[schemars(range(min = 1, max = 900))]
         timeout: Spanned<i64>,
+        /// The execution role's ARN, usually `${<role>.arn}`. Required.
         role: Spanned<String>,
+        /// Environment variables (references allowed; Lambda's reserved names refused).
         environment: SpannedMap<Spanned<String>>,
+        /// Run in a VPC (default: not in a VPC).
         vpc: Spanned<RawVpcConfig>,
+        /// Reserved concurrent executions (0 stops the function; none by default).
+        #[schemars(range(min = 0, max = 10000))]
         reserved_concurrency: Spanned<i64>,
+        /// Days CloudWatch Logs keeps the function's logs (default 14).
+        #[schemars(extend("enum" = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653, null]))]
         log_retention_days: Spanned<i64>,
     }
 }

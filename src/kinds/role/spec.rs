@@ -4,21 +4,34 @@ use crate::policy::{Principal, Statement};
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{NameRules, ValidateCtx, physical_name};
 use crate::spec::policy::{self, RawStatement, StatementSpec};
+use crate::spec::raw::Spanned;
 use crate::spec::raw::{SpannedMap, raw_resource};
 use crate::spec::template::{Template, syntax_error};
-use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, BTreeSet};
 
 raw_resource! {
     /// An `iam_role` as written in the stack file.
+    #[schemars(rename = "IamRole")]
     pub struct RawRole {
+        /// The role's name (1-64 of letters, digits, `+=,.@_-`). Required.
+        #[schemars(length(min = 1, max = 64))]
         name: Spanned<String>,
+        /// The role's path (default `/`); a change replaces the role.
+        #[schemars(length(min = 1, max = 512))]
         path: Spanned<String>,
+        /// What the role is for.
+        #[schemars(length(max = 1000))]
         description: Spanned<String>,
+        /// Service principals allowed to assume the role (default `[lambda.amazonaws.com]`).
         trusted_services: Spanned<Vec<Spanned<String>>>,
+        /// Longest session, in seconds (default 3600).
+        #[schemars(range(min = 3600, max = 43200))]
         max_session_duration: Spanned<i64>,
+        /// ARN of a managed policy that bounds the role's permissions.
         permissions_boundary: Spanned<String>,
+        /// ARNs of managed policies to attach.
         managed_policies: Spanned<Vec<Spanned<String>>>,
+        /// Inline policies: name → statements.
         policies: SpannedMap<Spanned<Vec<Spanned<RawStatement>>>>,
     }
 }

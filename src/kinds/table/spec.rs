@@ -5,49 +5,81 @@ use super::state::{
 };
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{NameRules, ValidateCtx, physical_name};
+use crate::spec::raw::Spanned;
 use crate::spec::raw::{SpannedMap, raw_resource};
 use serde::Deserialize;
-use serde_saphyr::{Location, Spanned};
+use serde_saphyr::Location;
 use std::collections::BTreeMap;
 
 raw_resource! {
     /// A `dynamodb_table` as written in the stack file.
+    #[schemars(rename = "DynamodbTable")]
     pub struct RawTable {
+        /// The table's name (3-255 of letters, digits, `_.-`; `${env}` and `${stack}`
+        /// allowed). Required. A new name is a new table.
+        #[schemars(length(min = 3, max = 255))]
         name: Spanned<String>,
+        /// Attribute name → type, exactly the attributes some key uses. Required.
         attributes: SpannedMap<Spanned<AttrType>>,
+        /// The primary key (`hash`, optional `range`). Required; a change replaces the table.
         key: Spanned<RawKey>,
+        /// `PAY_PER_REQUEST` (default) or `PROVISIONED` (then both capacities are required).
         billing_mode: Spanned<BillingMode>,
+        /// Read capacity units (PROVISIONED only).
+        #[schemars(range(min = 1, max = 40000))]
         read_capacity: Spanned<i64>,
+        /// Write capacity units (PROVISIONED only).
+        #[schemars(range(min = 1, max = 40000))]
         write_capacity: Spanned<i64>,
+        /// Global secondary indexes; each added or removed in place.
         global_secondary_indexes: Spanned<Vec<Spanned<RawIndex>>>,
+        /// The stream's view type (default `DISABLED`).
         stream: Spanned<StreamView>,
+        /// Continuous backups (default false).
         point_in_time_recovery: Spanned<bool>,
+        /// Refuse deletion in AWS too (default false).
         deletion_protection: Spanned<bool>,
+        /// The attribute holding each item's expiry time (TTL off when absent).
+        #[schemars(length(min = 1, max = 255))]
         ttl_attribute: Spanned<String>,
+        /// `STANDARD` (default) or `STANDARD_INFREQUENT_ACCESS`.
         table_class: Spanned<TableClass>,
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Key")]
 pub struct RawKey {
+    /// The partition key attribute.
     hash: Spanned<String>,
+    /// The sort key attribute, if any.
     #[serde(default)]
     range: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Index")]
 pub struct RawIndex {
+    /// The index's name (3-255 of letters, digits, `_.-`).
+    #[schemars(length(min = 3, max = 255))]
     name: Spanned<String>,
+    /// The index's key; a change rebuilds the index.
     key: Spanned<RawKey>,
+    /// Which attributes the index holds (default `ALL`).
     #[serde(default)]
     projection: Option<Spanned<ProjectionType>>,
+    /// With `INCLUDE` only: the attributes besides the keys.
     #[serde(default)]
     non_key_attributes: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Read capacity units (PROVISIONED tables only).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 40000))]
     read_capacity: Option<Spanned<i64>>,
+    /// Write capacity units (PROVISIONED tables only).
     #[serde(default)]
+    #[schemars(range(min = 1, max = 40000))]
     write_capacity: Option<Spanned<i64>>,
 }
 

@@ -3,26 +3,44 @@
 use super::{Settings, StartingPosition, canonical_filters, function_name};
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{ValidateCtx, int_field, template_field};
+use crate::spec::raw::Spanned;
 use crate::spec::raw::raw_resource;
 use crate::spec::template::Template;
 use serde_json::Value;
-use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
 raw_resource! {
     /// An `event_source_mapping` as written in the stack file.
+    #[schemars(rename = "EventSourceMapping")]
     pub struct RawTrigger {
+        /// The function to invoke: `${<function>.name}` or its ARN. Required.
         function: Spanned<String>,
+        /// The stream: `${<table>.stream_arn}`. Required.
         source: Spanned<String>,
+        /// Most records per invocation (default 100).
+        #[schemars(range(min = 1, max = 10000))]
         batch_size: Spanned<i64>,
+        /// Seconds to gather records before invoking (default 0).
+        #[schemars(range(min = 0, max = 300))]
         batching_window_seconds: Spanned<i64>,
+        /// Where a new mapping starts reading (default `LATEST`).
         starting_position: Spanned<StartingPosition>,
+        /// Retries of a failing batch; -1 retries until the records expire (default -1).
+        #[schemars(range(min = -1, max = 10000))]
         maximum_retry_attempts: Spanned<i64>,
+        /// Oldest record sent, in seconds: -1 (no limit) or 60-604800 (default -1).
+        #[schemars(range(min = -1, max = 604800))]
         maximum_record_age_seconds: Spanned<i64>,
+        /// Split a failing batch in two and retry each half (default false).
         bisect_on_error: Spanned<bool>,
+        /// ARN of an SQS queue or SNS topic for records given up on.
         on_failure: Spanned<String>,
+        /// The function reports which records failed (default false).
         report_batch_item_failures: Spanned<bool>,
+        /// Event filter patterns (up to 5): only matching records are sent.
+        #[schemars(length(max = 5))]
         filters: Spanned<Vec<Spanned<Value>>>,
+        /// Whether the mapping sends records (default true).
         enabled: Spanned<bool>,
     }
 }
