@@ -5,6 +5,11 @@
 //!
 //!   cargo bench --bench speed            (release build of the tool)
 //!   cargo bench --bench speed --profile dev   (faster to build; slower tool)
+//!   cargo bench --bench speed -- processor    (only the stream processor's batch)
+//!
+//! The processor's part runs one batch of 100 INSERTs over 10 two-user conversations
+//! (timestamps shuffled within the batch) through the processor library's handler, with
+//! the same proxy in front of the emulator, and counts the DynamoDB requests it made.
 
 // The tests' harness: the benchmark uses part of it.
 #[allow(dead_code)]
@@ -18,6 +23,136 @@ use support::{Emulator, cli, default_stack_in, run_default};
 const LATENCY: Duration = Duration::from_millis(50);
 
 fn main() {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
+    if wanted("processor") {
+        processor();
+    }
+    if wanted("stack") {
+        stack();
+    }
+}
+
+/// The processor's batch with no latency added (the emulator's own time) and with
+/// [`LATENCY`]: the difference divided by the latency is the sequential round trips.
+fn processor() {
+    let (base, ..) = processor_batch(Duration::ZERO);
+    let (wall, requests, queries, transactions) = processor_batch(LATENCY);
+    println!(
+        "processor, 100 INSERTs over 10 conversations, {} ms per request:",
+        LATENCY.as_millis()
+    );
+    println!(
+        "  {:.2} s wall ({:.2} s without the added latency): {:.1} sequential round trips; \
+         {requests} requests ({queries} Query, {transactions} TransactWriteItems)",
+        wall.as_secs_f64(),
+        base.as_secs_f64(),
+        (wall.as_secs_f64() - base.as_secs_f64()) / LATENCY.as_secs_f64(),
+    );
+}
+
+/// The stream processor's handler on one batch of 100 messages over 10 conversations, on a
+/// fresh emulator with `latency` added to every request: wall time, requests, queries and
+/// transactions.
+fn processor_batch(latency: Duration) -> (Duration, usize, usize, usize) {
+    use cruddur_stream_processor::testing::{event, stream_record};
+    use cruddur_stream_processor::{Config, Processor};
+    use support::{Live, ddb};
+
+    const INDEX: &str = "message-group-sk-index";
+    let emulator = Emulator::start();
+    let proxy = FaultProxy::start(
+        &emulator.url,
+        Faults {
+            latency,
+            ..Faults::default()
+        },
+    );
+    let setup = Live::new(&emulator);
+    let table = "cruddur-messages-bench";
+    setup.create_messages_table(table, INDEX);
+    let s = |v: &str| ddb::AttributeValue::S(v.to_string());
+    let at = |second: u32| {
+        format!(
+            "2024-03-14T18:{:02}:{:02}.000000+00:00",
+            second / 60,
+            second % 60
+        )
+    };
+    let put = |item: Vec<(&str, ddb::AttributeValue)>| {
+        let item = item.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let request = setup
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item));
+        setup.block_on(request.send()).unwrap();
+    };
+    // Ten conversations of two users; each summary row names the other party.
+    let users = |g: usize| [format!("user-{g}-a"), format!("user-{g}-b")];
+    for g in 0..10 {
+        let [a, b] = users(g);
+        for (me, other) in [(&a, &b), (&b, &a)] {
+            put(vec![
+                ("pk", s(&format!("GRP#{me}"))),
+                ("sk", s(&at(0))),
+                ("message_group_uuid", s(&format!("group-{g}"))),
+                ("message", s("hello")),
+                ("user_uuid", s(other)),
+            ]);
+        }
+    }
+    // 100 messages, ten per conversation, from either user, timestamps shuffled.
+    let mut seconds: Vec<u32> = (1..=100).collect();
+    fastrand::Rng::with_seed(7).shuffle(&mut seconds);
+    let records: Vec<serde_json::Value> = seconds
+        .iter()
+        .enumerate()
+        .map(|(i, second)| {
+            let g = i % 10;
+            let sender = &users(g)[i % 2];
+            let image = serde_json::json!({
+                "pk": {"S": format!("MSG#group-{g}")},
+                "sk": {"S": at(*second)},
+                "message": {"S": format!("message {second}")},
+                "user_uuid": {"S": sender},
+            });
+            put(vec![
+                ("pk", s(&format!("MSG#group-{g}"))),
+                ("sk", s(&at(*second))),
+                ("message", s(&format!("message {second}"))),
+                ("user_uuid", s(sender)),
+            ]);
+            stream_record(&format!("{:021}", i + 1), "INSERT", image)
+        })
+        .collect();
+
+    let through_proxy = Live::with_url(&proxy.url);
+    let config = Config {
+        table_name: table.to_string(),
+        index_name: INDEX.to_string(),
+    };
+    let processor = Processor::new(through_proxy.client.clone(), config);
+    emulator.clear_requests();
+    let started = Instant::now();
+    let response = through_proxy.block_on(processor.handle(event(records)));
+    let wall = started.elapsed();
+    assert!(response.batch_item_failures.is_empty());
+    let requests = emulator.requests();
+    let count = |op: &str| requests.iter().filter(|r| r.operation == op).count();
+    (
+        wall,
+        requests.len(),
+        count("Query"),
+        count("TransactWriteItems"),
+    )
+}
+
+/// No-op plan, full apply and destroy of the default stack.
+fn stack() {
     let emulator = Emulator::start();
     let proxy = FaultProxy::start(
         &emulator.url,

@@ -1,20 +1,26 @@
-//! The handler: runs each record's step against DynamoDB and reports the first transient
-//! failure to Lambda.
+//! The handler: applies each conversation's newest message of a batch, conversations
+//! concurrently, and reports every record whose conversation failed so that Lambda
+//! delivers it again.
 
-use crate::moves::{Item, Move, moves, users};
+use crate::moves::{Item, has_row, moves, party_of, users, with_rows_of};
+use crate::store::{DynamoDb, Store};
 use crate::{
     Config, DynamoDbBatchItemFailure, DynamoDbEventResponse, Event, EventRecord, Message, Step,
     plan,
 };
 use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt};
+use std::collections::BTreeSet;
 use std::time::Duration;
-use tracing::{Instrument, debug, error, info, info_span};
+use tracing::{Instrument, Span, debug, error, info, info_span, warn};
 
-/// How often a message's summaries are queried and moved before a conflict with other
+/// How often a message's summaries are read and moved before a conflict with other
 /// invocations counts as a transient failure.
 pub const MAX_ATTEMPTS: u32 = 8;
+
+/// Conversations of one batch worked on at once.
+pub const CONCURRENT_CONVERSATIONS: usize = 16;
 
 /// The wait after the first conflict; it doubles after each further one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(20);
@@ -40,7 +46,10 @@ pub enum Error {
 }
 
 impl Error {
-    fn dynamodb<E>(operation: &'static str, error: aws_sdk_dynamodb::error::SdkError<E>) -> Error
+    pub(crate) fn dynamodb<E>(
+        operation: &'static str,
+        error: aws_sdk_dynamodb::error::SdkError<E>,
+    ) -> Error
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
@@ -59,115 +68,125 @@ pub struct Outcome {
     pub users: usize,
     /// Rows this call moved (the others were already at or past the message).
     pub moved: usize,
-    /// Rounds of query-and-move it took (more than one after losing a race).
+    /// Rounds of read-and-move it took (more than one after losing a race).
     pub attempts: u32,
+    /// Rows read from the table because the index did not show them (yet) or showed them
+    /// stale.
+    pub read_from_table: usize,
 }
 
 /// The stream processor for one table and index.
 #[derive(Debug, Clone)]
-pub struct Processor {
-    client: aws_sdk_dynamodb::Client,
-    config: Config,
-    query_limit: Option<i32>,
+pub struct Processor<S = DynamoDb> {
+    store: S,
 }
 
-impl Processor {
+impl Processor<DynamoDb> {
     pub fn new(client: aws_sdk_dynamodb::Client, config: Config) -> Processor {
         Processor {
-            client,
-            config,
-            query_limit: None,
+            store: DynamoDb {
+                client,
+                table: config.table_name,
+                index: config.index_name,
+                page_limit: None,
+            },
         }
     }
 
-    /// Reads the index `limit` rows per page instead of DynamoDB's 1 MB pages (tests use it
-    /// to make a group's rows span several pages).
+    /// Reads `limit` rows per page instead of DynamoDB's 1 MB pages (tests use it to make a
+    /// group's rows span several pages).
     pub fn with_query_limit(mut self, limit: i32) -> Processor {
-        self.query_limit = Some(limit);
+        self.store.page_limit = Some(limit);
         self
     }
+}
 
-    /// Handles one batch. Records are processed in order; at the first transient failure
-    /// processing stops and that record's sequence number is the one batch item failure, so
-    /// Lambda retries from it. An empty `batch_item_failures` means the batch is done.
+impl<S: Store> Processor<S> {
+    /// A processor on another store (tests use an in-memory one).
+    pub fn with_store(store: S) -> Processor<S> {
+        Processor { store }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Handles one batch. Each conversation's newest message is applied, up to
+    /// [`CONCURRENT_CONVERSATIONS`] conversations at once. Every applied record whose
+    /// conversation failed is a batch item failure: Lambda retries from the lowest of them,
+    /// and re-processing what already succeeded moves nothing. An empty
+    /// `batch_item_failures` means the batch is done.
     pub async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        let steps = plan(&event.records);
-        let mut response = DynamoDbEventResponse::default();
-        for (record, step) in event.records.iter().zip(steps) {
-            let span = info_span!(
-                "record",
-                event_id = %record.event_id,
-                sequence_number = record.change.sequence_number.as_deref().unwrap_or("")
-            );
-            if let Err(error) = self.run(record, step).instrument(span.clone()).await {
-                span.in_scope(
-                    || error!(%error, "record failed; Lambda retries the batch from this record"),
-                );
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = record.change.sequence_number.clone();
-                response.batch_item_failures.push(failure);
-                break;
+        let mut work = Vec::new();
+        for (i, (record, step)) in event.records.iter().zip(plan(&event.records)).enumerate() {
+            let span = record_span(record);
+            match step {
+                Step::Apply(message) => work.push((i, message, span)),
+                skipped => span.in_scope(|| log_skipped(record, &skipped)),
             }
+        }
+        let conversations = work.len();
+        let results: Vec<(usize, Result<Outcome, Error>)> = stream::iter(work)
+            .map(|(i, message, span)| async move {
+                let result = self.apply(&message).instrument(span.clone()).await;
+                span.in_scope(|| log_applied(&message, &result));
+                (i, result)
+            })
+            .buffer_unordered(CONCURRENT_CONVERSATIONS)
+            .collect()
+            .await;
+        let mut failed: Vec<usize> = results
+            .into_iter()
+            .filter(|(_, result)| result.is_err())
+            .map(|(i, _)| i)
+            .collect();
+        failed.sort_unstable();
+        let mut response = DynamoDbEventResponse::default();
+        for i in failed {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = event.records[i].change.sequence_number.clone();
+            response.batch_item_failures.push(failure);
         }
         info!(
             records = event.records.len(),
+            conversations,
             failed = response.batch_item_failures.len(),
             "batch handled"
         );
         response
     }
 
-    async fn run(&self, record: &EventRecord, step: Step) -> Result<(), Error> {
-        match step {
-            Step::Ignore => debug!(event_name = %record.event_name, "not a new message: ignored"),
-            Step::Malformed(reason) => error!(
-                %reason,
-                "malformed record skipped: no retry can process it"
-            ),
-            Step::Superseded(m) => debug!(
-                group = %m.group,
-                sk = %m.sk,
-                "superseded by a newer message of the same group later in the batch"
-            ),
-            Step::Apply(m) => {
-                let outcome = self.apply(&m).await?;
-                info!(
-                    group = %m.group,
-                    sk = %m.sk,
-                    users = outcome.users,
-                    moved = outcome.moved,
-                    up_to_date = outcome.users.saturating_sub(outcome.moved),
-                    attempts = outcome.attempts,
-                    "conversation summaries updated"
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// Moves the summary rows of `message`'s group up to it. When another invocation moves
-    /// a row between the query and the transaction, the transaction is cancelled by its
-    /// conditions; the rows are then read again and the decision made again.
+    /// Moves the summary rows of `message`'s group up to it, each user's in its own
+    /// transaction, concurrently. A transaction cancelled by its conditions (another
+    /// invocation moved the row meanwhile, or the index showed a row already replaced) is
+    /// decided again on that user's rows read from the table.
     pub async fn apply(&self, message: &Message) -> Result<Outcome, Error> {
         let mut moved = 0;
+        let mut read_from_table = 0;
         let mut backoff = FIRST_BACKOFF;
+        let mut raced: BTreeSet<String> = BTreeSet::new();
         for attempt in 1..=MAX_ATTEMPTS {
-            let rows = self.summaries(&message.group).await?;
-            let mut lost_a_race = false;
-            for pending in moves(message, &rows) {
-                if self.move_row(&pending).await? {
+            let (rows, read) = self.rows(message, &raced).await?;
+            read_from_table += read;
+            let pending = moves(message, &rows);
+            let results = join_all(pending.iter().map(|m| self.store.move_row(m))).await;
+            let mut lost = Vec::new();
+            for (pending, result) in pending.iter().zip(results) {
+                if result? {
                     moved += 1;
                 } else {
-                    lost_a_race = true;
+                    lost.push(pending.pk.trim_start_matches("GRP#").to_string());
                 }
             }
-            if !lost_a_race {
+            if lost.is_empty() {
                 return Ok(Outcome {
                     users: users(&rows),
                     moved,
                     attempts: attempt,
+                    read_from_table,
                 });
             }
+            raced.extend(lost);
             if attempt < MAX_ATTEMPTS {
                 debug!(
                     attempt,
@@ -181,112 +200,101 @@ impl Processor {
         Err(Error::Contended(MAX_ATTEMPTS))
     }
 
-    /// Every row of `group` in the index, following all pages. The index is eventually
-    /// consistent: a stale row only makes the transaction's condition fail, and the next
-    /// round reads again.
-    async fn summaries(&self, group: &str) -> Result<Vec<Item>, Error> {
-        let mut rows = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.config.table_name)
-                .index_name(&self.config.index_name)
-                .key_condition_expression("message_group_uuid = :group")
-                .expression_attribute_values(":group", AttributeValue::S(group.to_string()))
-                .set_limit(self.query_limit)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| Error::dynamodb("Query", e))?;
-            rows.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(rows),
+    /// The group's rows as the message must see them, and how many were read from the
+    /// table. The index is read first (one query). The rows of users in `raced` are read
+    /// from the table instead. So are the rows of the sender and of the party the sender's
+    /// row names, when the index does not show them: a move's put reaches the index after
+    /// its delete, and for that moment the index shows the user with no row at all.
+    async fn rows(
+        &self,
+        message: &Message,
+        raced: &BTreeSet<String>,
+    ) -> Result<(Vec<Item>, usize), Error> {
+        let group = &message.group;
+        let mut rows = self.store.group_rows(group).await?;
+        let mut read = 0;
+        let fresh = join_all(raced.iter().map(|user| self.store.user_rows(user, group))).await;
+        for (user, theirs) in raced.iter().zip(fresh) {
+            let theirs = theirs?;
+            read += theirs.len();
+            rows = with_rows_of(rows, user, theirs);
+        }
+        if let Some(sender) = &message.sender {
+            read += self.ensure_rows_of(&mut rows, sender, group).await?;
+            if let Some(other) = party_of(&rows, sender) {
+                read += self.ensure_rows_of(&mut rows, &other, group).await?;
             }
         }
+        Ok((rows, read))
     }
 
-    /// Deletes the old row(s) and puts the new one in one transaction. `Ok(false)` when a
-    /// condition failed: someone else moved or created the row first.
-    async fn move_row(&self, pending: &Move) -> Result<bool, Error> {
-        let mut request = self.client.transact_write_items();
-        for sk in &pending.from {
-            let delete = Delete::builder()
-                .table_name(&self.config.table_name)
-                .key("pk", AttributeValue::S(pending.pk.clone()))
-                .key("sk", AttributeValue::S(sk.clone()))
-                .condition_expression("attribute_exists(pk)")
-                .build()?;
-            request = request.transact_items(TransactWriteItem::builder().delete(delete).build());
+    /// Reads `user`'s rows of `group` from the table when `rows` have none; how many.
+    async fn ensure_rows_of(
+        &self,
+        rows: &mut Vec<Item>,
+        user: &str,
+        group: &str,
+    ) -> Result<usize, Error> {
+        if has_row(rows, user) {
+            return Ok(0);
         }
-        let put = Put::builder()
-            .table_name(&self.config.table_name)
-            .set_item(Some(pending.to.clone()))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()?;
-        request = request.transact_items(TransactWriteItem::builder().put(put).build());
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(lost_race) => {
-                debug!(pk = %pending.pk, error = %DisplayErrorContext(&e), "move lost a race");
-                Ok(false)
-            }
-            Err(e) => Err(Error::dynamodb("TransactWriteItems", e)),
+        let theirs = self.store.user_rows(user, group).await?;
+        if !theirs.is_empty() {
+            debug!(
+                user,
+                "the index does not show the user's row yet: read from the table"
+            );
         }
+        let read = theirs.len();
+        rows.extend(theirs);
+        Ok(read)
     }
 }
 
-/// A transaction cancelled only because its conditions failed, or because another
-/// transaction held the same rows: both mean another writer got there first.
-fn lost_race(error: &TransactWriteItemsError) -> bool {
-    let TransactWriteItemsError::TransactionCanceledException(cancelled) = error else {
-        return false;
-    };
-    cancelled.cancellation_reasons().iter().all(|reason| {
-        matches!(
-            reason.code(),
-            None | Some("None" | "ConditionalCheckFailed" | "TransactionConflict")
-        )
-    })
+fn record_span(record: &EventRecord) -> Span {
+    info_span!(
+        "record",
+        event_id = %record.event_id,
+        sequence_number = record.change.sequence_number.as_deref().unwrap_or("")
+    )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_sdk_dynamodb::types::CancellationReason;
-    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
-
-    fn cancelled(codes: &[&str]) -> TransactWriteItemsError {
-        let mut exception = TransactionCanceledException::builder();
-        for code in codes {
-            exception =
-                exception.cancellation_reasons(CancellationReason::builder().code(*code).build());
+fn log_skipped(record: &EventRecord, step: &Step) {
+    match step {
+        Step::Ignore => debug!(event_name = %record.event_name, "not a new message: ignored"),
+        Step::Malformed(reason) => {
+            error!(%reason, "malformed record skipped: no retry can process it")
         }
-        TransactWriteItemsError::TransactionCanceledException(exception.build())
+        Step::Superseded(m) => debug!(
+            group = %m.group,
+            sk = %m.sk,
+            "superseded by a newer message of the same group in the batch"
+        ),
+        Step::Apply(_) => {}
     }
+}
 
-    #[test]
-    fn a_failed_condition_or_a_conflict_is_a_lost_race() {
-        assert!(lost_race(&cancelled(&["ConditionalCheckFailed", "None"])));
-        assert!(lost_race(&cancelled(&["None", "TransactionConflict"])));
-        assert!(lost_race(&cancelled(&[])));
-    }
-
-    #[test]
-    fn throttling_or_validation_is_not_a_lost_race() {
-        assert!(!lost_race(&cancelled(&["None", "ThrottlingError"])));
-        assert!(!lost_race(&cancelled(&[
-            "ConditionalCheckFailed",
-            "ValidationError"
-        ])));
-        let throttled =
-            aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException::builder()
-                .message("slow down")
-                .build();
-        assert!(!lost_race(
-            &TransactWriteItemsError::ProvisionedThroughputExceededException(throttled)
-        ));
+fn log_applied(message: &Message, result: &Result<Outcome, Error>) {
+    match result {
+        Ok(outcome) if outcome.users == 0 => warn!(
+            group = %message.group,
+            sk = %message.sk,
+            "the conversation has no summary rows, in the index or the table: nothing to move"
+        ),
+        Ok(outcome) => info!(
+            group = %message.group,
+            sk = %message.sk,
+            users = outcome.users,
+            moved = outcome.moved,
+            up_to_date = outcome.users.saturating_sub(outcome.moved),
+            attempts = outcome.attempts,
+            read_from_table = outcome.read_from_table,
+            "conversation summaries updated"
+        ),
+        Err(error) => error!(
+            %error,
+            group = %message.group,
+            "conversation failed; its record is reported so that Lambda delivers it again"
+        ),
     }
 }

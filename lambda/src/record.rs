@@ -13,6 +13,9 @@ pub struct Message {
     pub sk: String,
     /// The message text: what the summary rows show. Never logged.
     pub text: String,
+    /// The sender (`user_uuid` of the message row), when the row names one: a user who
+    /// must have a summary row of the group.
+    pub sender: Option<String>,
 }
 
 /// Why a record can never be processed, however often it is retried.
@@ -56,6 +59,10 @@ pub fn message_from(record: &EventRecord) -> Result<Option<Message>, Malformed> 
         group: group.to_string(),
         sk: string(image, "sk")?.to_string(),
         text: string(image, "message")?.to_string(),
+        sender: match image.get("user_uuid") {
+            Some(AttributeValue::S(sender)) if !sender.is_empty() => Some(sender.clone()),
+            _ => None,
+        },
     }))
 }
 
@@ -75,8 +82,9 @@ fn string<'a>(
 pub enum Step {
     /// Move the group's summary rows up to this message.
     Apply(Message),
-    /// Nothing: a later record of the same batch is for the same group at or past this
-    /// `sk`, and applying that one moves the rows at least as far.
+    /// Nothing: another record of the same batch is for the same group at or past this
+    /// `sk` (a later record when the `sk`s are equal), and applying that one moves the rows
+    /// at least as far.
     Superseded(Message),
     /// Nothing: not a new message (MODIFY, REMOVE, a row other than `MSG#`).
     Ignore,
@@ -94,17 +102,24 @@ pub fn plan(records: &[EventRecord]) -> Vec<Step> {
             Err(malformed) => Step::Malformed(malformed),
         })
         .collect();
-    // Walking backwards, `newest` holds per group the furthest `sk` a later record moves to.
-    let mut newest: HashMap<String, String> = HashMap::new();
-    for step in steps.iter_mut().rev() {
-        let Step::Apply(message) = step else {
-            continue;
-        };
-        match newest.get(&message.group) {
-            Some(later) if *later >= message.sk => *step = Step::Superseded(message.clone()),
-            _ => {
-                newest.insert(message.group.clone(), message.sk.clone());
+    // Per group, the record with the furthest `sk` (the last of equal ones) is applied.
+    let mut newest: HashMap<&str, (usize, &str)> = HashMap::new();
+    for (i, step) in steps.iter().enumerate() {
+        if let Step::Apply(message) = step {
+            let furthest = newest.entry(&message.group).or_insert((i, &message.sk));
+            if message.sk.as_str() >= furthest.1 {
+                *furthest = (i, &message.sk);
             }
+        }
+    }
+    let applied: Vec<bool> = (0..steps.len())
+        .map(|i| newest.values().any(|(at, _)| *at == i))
+        .collect();
+    for (step, applied) in steps.iter_mut().zip(applied) {
+        if let Step::Apply(message) = step
+            && !applied
+        {
+            *step = Step::Superseded(message.clone());
         }
     }
     steps
@@ -146,6 +161,7 @@ mod tests {
                     group: "5ae290ed-55d1-47a0-bc6d-fe2bc2700399".into(),
                     sk: "2024-03-14T18:01:03.146211+00:00".into(),
                     text: "Are you coming to the demo on Friday?".into(),
+                    sender: Some("c4a9b1e0-2d7f-4c2a-8d5e-7f3b9a1c0e42".into()),
                 }),
                 Step::Ignore,
                 Step::Ignore,
@@ -229,14 +245,24 @@ mod tests {
     }
 
     #[test]
-    fn an_out_of_order_pair_applies_both_and_the_older_moves_nothing_later() {
-        // The newer message comes first: the older one is not superseded by anything after
-        // it, so it is applied, and `moves` then leaves the rows where the newer one put them.
+    fn an_older_message_after_a_newer_one_is_superseded_too() {
+        // Wherever it stands in the batch, only a group's newest message costs a query.
         let e = event(vec![
             insert("1", "g1", "2024-03-14T18:00:09+00:00", "new"),
-            insert("2", "g1", "2024-03-14T18:00:01+00:00", "old"),
+            insert("2", "g2", "2024-03-14T18:00:05+00:00", "other"),
+            insert("3", "g1", "2024-03-14T18:00:01+00:00", "old"),
         ]);
-        assert_eq!(kinds(&plan(&e.records)), "AA");
+        assert_eq!(kinds(&plan(&e.records)), "AAs");
+    }
+
+    #[test]
+    fn the_sender_is_the_message_rows_user() {
+        let r = insert("1", "g1", "2024-03-14T18:00:00+00:00", "hi");
+        let m = message_from(&record(r)).unwrap().unwrap();
+        assert_eq!(m.sender.as_deref(), Some("u-sender"));
+        let mut r = insert("1", "g1", "2024-03-14T18:00:00+00:00", "hi");
+        r["dynamodb"]["NewImage"]["user_uuid"] = json!({"NULL": true});
+        assert_eq!(message_from(&record(r)).unwrap().unwrap().sender, None);
     }
 
     #[test]

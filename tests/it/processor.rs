@@ -30,6 +30,8 @@ struct Fixture {
     live: Live,
     table: String,
     processor: Processor,
+    /// Who sends a group's messages: a user of the conversation.
+    senders: std::cell::RefCell<HashMap<String, String>>,
 }
 
 impl Fixture {
@@ -38,7 +40,7 @@ impl Fixture {
         let emulator = Emulator::start();
         let live = Live::new(&emulator);
         let table = format!("cruddur-messages-{test}");
-        live.block_on(create_table(&live.client, &table));
+        live.create_messages_table(&table, INDEX);
         let config = Config {
             table_name: table.clone(),
             index_name: INDEX.to_string(),
@@ -49,6 +51,7 @@ impl Fixture {
             live,
             table,
             processor,
+            senders: Default::default(),
         }
     }
 
@@ -59,15 +62,20 @@ impl Fixture {
             .unwrap();
     }
 
-    /// A conversation as the app starts it: one summary row per user at the first message.
+    /// A conversation as the app starts it: one summary row per user at the first message,
+    /// each naming the next user as the other party. Its messages come from the first user.
     fn conversation(&self, group: &str, users: &[&str], sk: &str, text: &str) {
-        for user in users {
+        self.senders
+            .borrow_mut()
+            .insert(group.to_string(), users[0].to_string());
+        for (i, user) in users.iter().enumerate() {
+            let other = users[(i + 1) % users.len()];
             self.put(Item::from([
                 ("pk".into(), s(&format!("GRP#{user}"))),
                 ("sk".into(), s(sk)),
                 ("message_group_uuid".into(), s(group)),
                 ("message".into(), s(text)),
-                ("user_uuid".into(), s(&format!("other-of-{user}"))),
+                ("user_uuid".into(), s(other)),
                 ("user_display_name".into(), s("Bayko")),
                 ("user_handle".into(), s("bayko")),
             ]));
@@ -82,7 +90,7 @@ impl Fixture {
             "sk": {"S": sk},
             "message_uuid": {"S": format!("message-{seq}")},
             "message": {"S": text},
-            "user_uuid": {"S": "c4a9b1e0-2d7f-4c2a-8d5e-7f3b9a1c0e42"},
+            "user_uuid": {"S": self.senders.borrow().get(group).cloned().unwrap_or_default()},
             "user_display_name": {"S": "Andrew Brown"},
             "user_handle": {"S": "andrewbrown"}
         });
@@ -140,47 +148,6 @@ impl Fixture {
     }
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
-    let attribute = |name: &str| {
-        ddb::AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ddb::ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |name: &str, key_type| {
-        ddb::KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(key_type)
-            .build()
-            .unwrap()
-    };
-    let index = ddb::GlobalSecondaryIndex::builder()
-        .index_name(INDEX)
-        .key_schema(key("message_group_uuid", ddb::KeyType::Hash))
-        .key_schema(key("sk", ddb::KeyType::Range))
-        .projection(
-            ddb::Projection::builder()
-                .projection_type(ddb::ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .unwrap();
-    client
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .attribute_definitions(attribute("message_group_uuid"))
-        .key_schema(key("pk", ddb::KeyType::Hash))
-        .key_schema(key("sk", ddb::KeyType::Range))
-        .global_secondary_indexes(index)
-        .billing_mode(ddb::BillingMode::PayPerRequest)
-        .send()
-        .await
-        .unwrap();
-}
-
 /// A stream record as Lambda delivers it. `seq` makes the sequence number and event id.
 fn record(seq: u32, event_name: &str, image: Value) -> Value {
     testing::stream_record(&sequence_number(seq), event_name, image)
@@ -230,7 +197,7 @@ fn rows_of_both_users_move_to_the_new_message() {
         .into_iter()
         .find(|r| r["pk"] == s("GRP#bayko"))
         .unwrap();
-    assert_eq!(moved["user_uuid"], s("other-of-bayko"));
+    assert_eq!(moved["user_uuid"], s("andrew"));
     assert_eq!(moved["user_handle"], s("bayko"));
     assert_eq!(moved["message_group_uuid"], s("g1"));
     // Four summary rows and the one message row: nothing left behind, nothing extra.
@@ -396,7 +363,7 @@ fn a_malformed_record_is_skipped_and_the_rest_processed() {
 }
 
 #[test]
-fn a_dynamodb_error_reports_its_record_and_stops_there() {
+fn a_dynamodb_error_reports_its_record_and_the_other_conversations_go_on() {
     let f = Fixture::new("failure");
     f.conversation("g1", &["andrew", "bayko"], &at(0), "hello");
     f.conversation("g3", &["andrew", "dave"], &at(1), "hey");
@@ -413,7 +380,7 @@ fn a_dynamodb_error_reports_its_record_and_stops_there() {
     let records = vec![
         f.message(1, "g1", &at(10), "fine"),
         f.message(2, "g2", &at(20), &"y".repeat(150_000)),
-        f.message(3, "g3", &at(30), "never reached"),
+        f.message(3, "g3", &at(30), "done meanwhile"),
     ];
 
     let response = f.handle(records);
@@ -427,11 +394,23 @@ fn a_dynamodb_error_reports_its_record_and_stops_there() {
     assert_eq!(f.summaries("g2"), expected(&["carol"], &at(0), "hi"));
     assert_eq!(
         f.summaries("g3"),
-        expected(&["andrew", "dave"], &at(1), "hey"),
-        "records after the failure wait for the retry"
+        expected(&["andrew", "dave"], &at(30), "done meanwhile"),
+        "conversations after the failure are done too"
     );
+    // Lambda retries from the reported record: g3 again, which now moves nothing.
+    f.emulator.clear_requests();
+    let retry = vec![
+        f.message(2, "g2", &at(20), &"y".repeat(150_000)),
+        f.message(3, "g3", &at(30), "done meanwhile"),
+    ];
+    assert_eq!(failures(&f.handle(retry)), [sequence_number(2)]);
+    let writes = f.emulator.requests();
+    let writes = writes
+        .iter()
+        .filter(|r| r.operation == "TransactWriteItems");
+    assert_eq!(writes.count(), 1, "only g2's move is tried again");
 
-    // A misconfigured index fails the first message, after the records before it are done.
+    // A misconfigured index fails every message that needs it.
     let wrong = Config {
         table_name: f.table.clone(),
         index_name: "no-such-index".into(),

@@ -475,6 +475,48 @@ impl Live {
         self.runtime.block_on(f)
     }
 
+    /// A messages table as the stack makes it (`pk` + `sk`, the index `index` on
+    /// `message_group_uuid` + `sk`, projection ALL), on demand.
+    pub fn create_messages_table(&self, table: &str, index: &str) {
+        let attribute = |name: &str| {
+            ddb::AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ddb::ScalarAttributeType::S)
+                .build()
+                .unwrap()
+        };
+        let key = |name: &str, key_type| {
+            ddb::KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+                .unwrap()
+        };
+        let index = ddb::GlobalSecondaryIndex::builder()
+            .index_name(index)
+            .key_schema(key("message_group_uuid", ddb::KeyType::Hash))
+            .key_schema(key("sk", ddb::KeyType::Range))
+            .projection(
+                ddb::Projection::builder()
+                    .projection_type(ddb::ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        let request = self
+            .client
+            .create_table()
+            .table_name(table)
+            .attribute_definitions(attribute("pk"))
+            .attribute_definitions(attribute("sk"))
+            .attribute_definitions(attribute("message_group_uuid"))
+            .key_schema(key("pk", ddb::KeyType::Hash))
+            .key_schema(key("sk", ddb::KeyType::Range))
+            .global_secondary_indexes(index)
+            .billing_mode(ddb::BillingMode::PayPerRequest);
+        self.block_on(request.send()).unwrap();
+    }
+
     /// DescribeTable, or `None` when the table does not exist.
     pub fn table(&self, name: &str) -> Option<ddb::TableDescription> {
         match self.block_on(self.client.describe_table().table_name(name).send()) {
