@@ -6,6 +6,7 @@
 //!   cargo bench --bench speed            (release build of the tool)
 //!   cargo bench --bench speed --profile dev   (faster to build; slower tool)
 //!   cargo bench --bench speed -- processor    (only the stream processor's batch)
+//!   cargo bench --bench speed -- bundle       (the function's zip and its cold start)
 //!
 //! The processor's part runs one batch of 100 INSERTs over 10 two-user conversations
 //! (timestamps shuffled within the batch) through the processor library's handler, with
@@ -31,9 +32,56 @@ fn main() {
     if wanted("processor") {
         processor();
     }
+    if wanted("bundle") {
+        bundle();
+    }
     if wanted("stack") {
         stack();
     }
+}
+
+/// The default stack's function bundle: build time (warm: dependencies already built),
+/// zip size, and cold start (process start to its first poll of the Runtime API, median
+/// of 15 starts).
+fn bundle() {
+    use support::runtime_api::{Bootstrap, RuntimeApi};
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = default_stack_in(dir.path());
+    let started = Instant::now();
+    let built = cli(
+        &["-f", file.to_str().unwrap(), "--env", "local", "build"],
+        dir.path(),
+    );
+    let build = started.elapsed();
+    assert_eq!(built.code, 0, "{}", built.stderr);
+    let zip = support::repo_root().join("target/lambda/cruddur-stream-processor-x86_64.zip");
+    let size = std::fs::metadata(&zip).unwrap().len();
+    let executable = Bootstrap::extract(&zip, dir.path());
+    let executable_size = std::fs::metadata(&executable).unwrap().len();
+    let mut starts: Vec<Duration> = (0..15)
+        .map(|_| {
+            let api = RuntimeApi::start();
+            let env = [
+                ("AWS_LAMBDA_FUNCTION_NAME", "bench"),
+                ("TABLE_NAME", "t"),
+                ("INDEX_NAME", "i"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ];
+            let spawned = Instant::now();
+            let _running = Bootstrap::spawn(&executable, &api, &env);
+            api.first_poll(Duration::from_secs(10)) - spawned
+        })
+        .collect();
+    starts.sort();
+    println!(
+        "bundle: zip {size} bytes (executable {executable_size} bytes), build {:.1} s; \
+         cold start to the first /next: median {:.1} ms (min {:.1}, max {:.1}) over {}",
+        build.as_secs_f64(),
+        starts[starts.len() / 2].as_secs_f64() * 1000.0,
+        starts[0].as_secs_f64() * 1000.0,
+        starts[starts.len() - 1].as_secs_f64() * 1000.0,
+        starts.len()
+    );
 }
 
 /// The processor's batch with no latency added (the emulator's own time) and with

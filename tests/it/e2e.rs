@@ -5,11 +5,10 @@
 //! the conversation rows move to the newest message and never backwards, then destroys
 //! the stack and asserts that nothing is left.
 
-use crate::support::runtime_api::{Outcome, RuntimeApi};
+use crate::support::runtime_api::{Bootstrap, Outcome, RuntimeApi};
 use crate::support::{Emulator, Live, ddb, repo_root, run_default};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const TABLE: &str = "cruddur-messages-local";
@@ -175,47 +174,6 @@ impl Stream {
     }
 }
 
-/// The bundled executable, started as Lambda would start it.
-struct Bootstrap(Child);
-
-impl Bootstrap {
-    fn start(zip: &Path, dir: &Path, api: &RuntimeApi, emulator: &Emulator) -> Bootstrap {
-        let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
-        assert_eq!(archive.len(), 1, "the bundle holds only bootstrap");
-        let mut entry = archive.by_name("bootstrap").unwrap();
-        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
-        let path = dir.join("bootstrap");
-        std::io::copy(&mut entry, &mut std::fs::File::create(&path).unwrap()).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let child = Command::new(&path)
-            .env_clear()
-            .env("AWS_LAMBDA_RUNTIME_API", &api.address)
-            .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("TABLE_NAME", TABLE)
-            .env("INDEX_NAME", INDEX)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_ENDPOINT_URL", &emulator.url)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        Bootstrap(child)
-    }
-}
-
-impl Drop for Bootstrap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn invoke(api: &RuntimeApi, records: Vec<serde_json::Value>) -> serde_json::Value {
     match api.invoke(
         serde_json::json!({ "Records": records }),
@@ -278,7 +236,19 @@ fn messages_move_conversations_forward_through_the_deployed_stack() {
 
     let stream = Stream::new(&emulator, &live);
     let api = RuntimeApi::start();
-    let _bootstrap = Bootstrap::start(&zip, dir.path(), &api, &emulator);
+    let _bootstrap = Bootstrap::start(
+        &zip,
+        dir.path(),
+        &api,
+        &[
+            ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION),
+            ("TABLE_NAME", TABLE),
+            ("INDEX_NAME", INDEX),
+            ("AWS_ENDPOINT_URL", &emulator.url),
+        ],
+    );
+    // Built with panic = "abort" and stripped, it still starts and asks for work.
+    api.first_poll(Duration::from_secs(30));
 
     let records = stream.records(&live);
     assert_eq!(records.len(), 6, "{records:#?}");

@@ -12,8 +12,10 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// What the function answered to one invocation.
@@ -31,6 +33,9 @@ struct State {
     outcomes: Mutex<HashMap<String, Outcome>>,
     answered: Notify,
     init_error: Mutex<Option<String>>,
+    /// When the function first asked for an invocation: the end of its cold start.
+    first_poll: Mutex<Option<Instant>>,
+    polled: Notify,
 }
 
 pub struct RuntimeApi {
@@ -77,6 +82,23 @@ impl RuntimeApi {
             address,
             next_id: Default::default(),
         }
+    }
+
+    /// When the function first polled for an invocation, waiting up to `timeout` for it.
+    pub fn first_poll(&self, timeout: Duration) -> Instant {
+        let state = self.state.clone();
+        let polled = async move {
+            loop {
+                let polled = state.polled.notified();
+                if let Some(at) = *state.first_poll.lock().unwrap() {
+                    return at;
+                }
+                polled.await;
+            }
+        };
+        self.runtime
+            .block_on(async { tokio::time::timeout(timeout, polled).await })
+            .expect("the function did not poll in time")
     }
 
     /// Queues `event` for the function and waits (up to `timeout`) for its answer.
@@ -129,6 +151,12 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (req.method(), parts.as_slice()) {
         (&Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => {
+            state
+                .first_poll
+                .lock()
+                .unwrap()
+                .get_or_insert_with(Instant::now);
+            state.polled.notify_waiters();
             let (id, event) = loop {
                 let queued = state.queued.notified();
                 if let Some(next) = state.queue.lock().unwrap().pop_front() {
@@ -182,5 +210,55 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
             reply(StatusCode::ACCEPTED, "{\"status\":\"OK\"}")
         }
         _ => reply(StatusCode::NOT_FOUND, "unknown Runtime API path"),
+    }
+}
+
+/// A bundled executable, started as Lambda starts it: from its zip, with the Runtime API's
+/// address, test credentials and region, and `env` (the function's name and environment).
+pub struct Bootstrap(Child);
+
+impl Bootstrap {
+    pub fn start(zip: &Path, dir: &Path, api: &RuntimeApi, env: &[(&str, &str)]) -> Bootstrap {
+        Bootstrap::spawn(&Bootstrap::extract(zip, dir), api, env)
+    }
+
+    /// Unzips the bundle's `bootstrap` into `dir`, checking it is the only entry and
+    /// executable; its path.
+    pub fn extract(zip: &Path, dir: &Path) -> std::path::PathBuf {
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+        assert_eq!(archive.len(), 1, "the bundle holds only bootstrap");
+        let mut entry = archive.by_name("bootstrap").unwrap();
+        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+        let path = dir.join("bootstrap");
+        std::io::copy(&mut entry, &mut std::fs::File::create(&path).unwrap()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// Starts the executable at `path`.
+    pub fn spawn(path: &Path, api: &RuntimeApi, env: &[(&str, &str)]) -> Bootstrap {
+        let child = Command::new(path)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Bootstrap(child)
+    }
+}
+
+impl Drop for Bootstrap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
