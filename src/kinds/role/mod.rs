@@ -78,7 +78,7 @@ impl Kind for Role {
 
     async fn read(&self, aws: &Aws, _me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
         Ok(Observation {
-            live: ops::read_role(aws, &self.name).await?,
+            live: ops::read_role(aws, &self.name, &self.policy_names()).await?,
             resolved: (),
         })
     }

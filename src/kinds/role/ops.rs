@@ -34,18 +34,47 @@ pub async fn delete_role(cx: &ExecCtx<'_>, name: &str, live: &LiveRole) -> anyho
     }
 }
 
-/// Everything about the role `name`; `None` when it does not exist.
-pub async fn read_role(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveRole>> {
-    let role = match aws.iam.get_role().role_name(name).send().await {
-        Ok(out) => out.role.context("GetRole returned no role")?,
-        Err(e) if error_code(&e) == Some("NoSuchEntity") => return Ok(None),
-        Err(e) => return Err(crate::aws::errors::error("GetRole", &e)),
+/// Everything about the role `name`; `None` when it does not exist. `expected` names the
+/// inline policies the file declares: the role's name and theirs are known without
+/// asking, so GetRole, both listings and their GetRolePolicy all go out at once, and only
+/// a policy found that the file does not declare costs a second round.
+pub async fn read_role(
+    aws: &Aws,
+    name: &str,
+    expected: &[String],
+) -> anyhow::Result<Option<LiveRole>> {
+    let get_role = async {
+        match aws.iam.get_role().role_name(name).send().await {
+            Ok(out) => Ok(Some(out.role.context("GetRole returned no role")?)),
+            Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
+            Err(e) => Err(crate::aws::errors::error("GetRole", &e)),
+        }
     };
-    let (policies, managed_policies, tags) = tokio::try_join!(
-        read_inline_policies(aws, name),
+    let (role, names, managed_policies, documents) = tokio::join!(
+        get_role,
+        list_inline_policies(aws, name),
         read_attached_policies(aws, name),
+        read_inline_policies(aws, name, expected),
+    );
+    // Without the role, the other reads failed or found nothing: their errors do not count.
+    let Some(role) = role? else {
+        return Ok(None);
+    };
+    let (names, managed_policies) = (names?, managed_policies?);
+    let mut found = documents?;
+    let unexpected: Vec<String> = names
+        .iter()
+        .filter(|n| !found.contains_key(*n))
+        .cloned()
+        .collect();
+    let (extra, tags) = tokio::try_join!(
+        read_inline_policies(aws, name, &unexpected),
         read_tags(aws, name, role.tags.as_deref()),
     )?;
+    found.extend(extra);
+    // A policy read but not listed was deleted meanwhile, or never existed: it is gone.
+    found.retain(|policy, _| names.contains(policy));
+    let policies = found;
     let trust_policy = match role.assume_role_policy_document.as_deref() {
         Some(doc) => policy::parse_document(doc).context("reading the role's trust policy")?,
         None => Vec::new(),
@@ -168,11 +197,8 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<iam::Tag>> {
         .collect()
 }
 
-/// Every inline policy: the names (paged), then each document, all at once.
-async fn read_inline_policies(
-    aws: &Aws,
-    name: &str,
-) -> anyhow::Result<BTreeMap<String, Vec<Statement>>> {
+/// The names of the role's inline policies (every page).
+async fn list_inline_policies(aws: &Aws, name: &str) -> anyhow::Result<Vec<String>> {
     let mut names = Vec::new();
     let mut marker = None;
     loop {
@@ -185,22 +211,35 @@ async fn read_inline_policies(
         names.extend(out.policy_names);
         match (out.is_truncated, out.marker) {
             (true, Some(m)) => marker = Some(m),
-            _ => break,
+            _ => return Ok(names),
         }
     }
-    let documents = try_join_all(names.iter().map(|policy| async move {
+}
+
+/// The documents of the inline policies `policies`, all at once; a policy (or role) that
+/// does not exist is left out.
+async fn read_inline_policies(
+    aws: &Aws,
+    name: &str,
+    policies: &[String],
+) -> anyhow::Result<BTreeMap<String, Vec<Statement>>> {
+    let documents = try_join_all(policies.iter().map(|policy| async move {
         let request = aws
             .iam
             .get_role_policy()
             .role_name(name)
             .policy_name(policy);
-        let out = sdk("GetRolePolicy", request.send().await)?;
+        let out = match request.send().await {
+            Ok(out) => out,
+            Err(e) if error_code(&e) == Some("NoSuchEntity") => return anyhow::Ok(None),
+            Err(e) => return Err(crate::aws::errors::error("GetRolePolicy", &e)),
+        };
         let statements = policy::parse_document(&out.policy_document)
             .with_context(|| format!("reading inline policy {policy}"))?;
-        anyhow::Ok((policy.clone(), statements))
+        anyhow::Ok(Some((policy.clone(), statements)))
     }))
     .await?;
-    Ok(documents.into_iter().collect())
+    Ok(documents.into_iter().flatten().collect())
 }
 
 async fn read_attached_policies(aws: &Aws, name: &str) -> anyhow::Result<BTreeSet<String>> {
@@ -272,7 +311,7 @@ pub async fn create(cx: &ExecCtx<'_>, name: &str, desired: &RoleState) -> anyhow
         // Made by this create whose answer was lost (the SDK sent it again): carry on
         // from what is there.
         Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {
-            let live = read_role(cx.aws, name).await?;
+            let live = read_role(cx.aws, name, &[]).await?;
             match live {
                 Some(live) if same_owner(&desired.tags, &live.state.tags) => {
                     return update(cx, name, &live, desired).await;
@@ -403,6 +442,6 @@ pub async fn discover(
         .into_iter()
         .filter_map(|r| r.transpose())
         .collect::<anyhow::Result<_>>()?;
-    let roles = try_join_all(ours.iter().map(|name| read_role(aws, name))).await?;
+    let roles = try_join_all(ours.iter().map(|name| read_role(aws, name, &[]))).await?;
     Ok(roles.into_iter().flatten().collect())
 }

@@ -101,6 +101,11 @@ fn policy_arn(
 }
 
 impl Role {
+    /// The inline policies the file declares, by name.
+    pub fn policy_names(&self) -> Vec<String> {
+        self.policies.keys().cloned().collect()
+    }
+
     pub fn validate_raw(raw: RawRole, cx: &ValidateCtx, diags: &mut Diags) -> Option<Role> {
         let errors_before = diags.error_count();
         let name = physical_name(raw.name(), &ROLE_NAMES, cx, diags);
