@@ -30,20 +30,8 @@ fn hold(live: &Live, id: &str, seconds: i64) {
         live.client
             .create_table()
             .table_name("cruddur-infra-locks")
-            .attribute_definitions(
-                ddb::AttributeDefinition::builder()
-                    .attribute_name("lock_id")
-                    .attribute_type(ddb::ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                ddb::KeySchemaElement::builder()
-                    .attribute_name("lock_id")
-                    .key_type(ddb::KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
+            .attribute_definitions(crate::support::string_attribute("lock_id"))
+            .key_schema(crate::support::key_element("lock_id", ddb::KeyType::Hash))
             .billing_mode(ddb::BillingMode::PayPerRequest)
             .send(),
     );

@@ -664,20 +664,7 @@ fn key_changes_are_replacements_refused_without_allow_replace() {
 
 /// Makes the seed's table by hand, as the week-5 journal did: no ownership tags.
 fn create_by_hand(live: &Live, name: &str, tags: &[(&str, &str)]) {
-    let attr = |n: &str| {
-        ddb::AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ddb::ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t| {
-        ddb::KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
+    use crate::support::{key_element as key, string_attribute as attr};
     let throughput = |n| {
         ddb::ProvisionedThroughput::builder()
             .read_capacity_units(n)
@@ -804,20 +791,7 @@ fn adopting_never_replaces_even_with_allow_replace() {
 #[test]
 fn an_adopted_table_with_a_local_index_converges() {
     let f = Fixture::new("adopt-lsi");
-    let attr = |n: &str| {
-        ddb::AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ddb::ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t| {
-        ddb::KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
+    use crate::support::{key_element as key, string_attribute as attr};
     let lsi = ddb::LocalSecondaryIndex::builder()
         .index_name("by-created")
         .key_schema(key("pk", ddb::KeyType::Hash))

@@ -435,6 +435,24 @@ pub struct Live {
 
 pub use aws_sdk_dynamodb::types as ddb;
 
+/// A string (`S`) attribute definition, for tables a test makes by hand.
+pub fn string_attribute(name: &str) -> ddb::AttributeDefinition {
+    ddb::AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ddb::ScalarAttributeType::S)
+        .build()
+        .unwrap()
+}
+
+/// A key schema element, for tables a test makes by hand.
+pub fn key_element(name: &str, key_type: ddb::KeyType) -> ddb::KeySchemaElement {
+    ddb::KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .unwrap()
+}
+
 impl Live {
     pub fn new(emulator: &Emulator) -> Live {
         Live::with_url(&emulator.url)
@@ -478,20 +496,7 @@ impl Live {
     /// A messages table as the stack makes it (`pk` + `sk`, the index `index` on
     /// `message_group_uuid` + `sk`, projection ALL), on demand.
     pub fn create_messages_table(&self, table: &str, index: &str) {
-        let attribute = |name: &str| {
-            ddb::AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ddb::ScalarAttributeType::S)
-                .build()
-                .unwrap()
-        };
-        let key = |name: &str, key_type| {
-            ddb::KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(key_type)
-                .build()
-                .unwrap()
-        };
+        let (attribute, key) = (string_attribute, key_element);
         let index = ddb::GlobalSecondaryIndex::builder()
             .index_name(index)
             .key_schema(key("message_group_uuid", ddb::KeyType::Hash))
