@@ -2,7 +2,7 @@
 
 use crate::EventRecord;
 use serde_dynamo::AttributeValue;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A new message, as far as the summaries care.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,12 +112,10 @@ pub fn plan(records: &[EventRecord]) -> Vec<Step> {
             }
         }
     }
-    let applied: Vec<bool> = (0..steps.len())
-        .map(|i| newest.values().any(|(at, _)| *at == i))
-        .collect();
-    for (step, applied) in steps.iter_mut().zip(applied) {
+    let applied: HashSet<usize> = newest.values().map(|(at, _)| *at).collect();
+    for (i, step) in steps.iter_mut().enumerate() {
         if let Step::Apply(message) = step
-            && !applied
+            && !applied.contains(&i)
         {
             *step = Step::Superseded(message.clone());
         }

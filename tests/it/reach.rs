@@ -2,7 +2,7 @@
 //! a line and a hint, not once per resource with the SDK's whole chain; `-v` still logs
 //! the chain.
 
-use crate::support::{cli, repo_root};
+use crate::support::{repo_root, run_default};
 use std::net::TcpListener;
 
 /// A loopback URL where nothing listens.
@@ -16,18 +16,10 @@ fn closed_url() -> String {
 }
 
 fn run(args: &[&str], url: &str) -> crate::support::Run {
-    let file = repo_root().join("stack.yaml");
-    let mut all = vec![
-        "-f",
-        file.to_str().unwrap(),
-        "--env",
-        "local",
-        "--endpoint-url",
-        url,
-        "--no-color",
-    ];
+    let mut all = vec!["--no-color"];
     all.extend_from_slice(args);
-    cli(&all, &repo_root())
+    let file = repo_root().join("stack.yaml");
+    run_default(&repo_root(), &file, url, &all)
 }
 
 #[test]

@@ -61,20 +61,19 @@ pub async fn read_role(
         return Ok(None);
     };
     let (names, managed_policies) = (names?, managed_policies?);
-    let mut found = documents?;
+    let mut policies = documents?;
     let unexpected: Vec<String> = names
         .iter()
-        .filter(|n| !found.contains_key(*n))
+        .filter(|n| !policies.contains_key(*n))
         .cloned()
         .collect();
     let (extra, tags) = tokio::try_join!(
         read_inline_policies(aws, name, &unexpected),
         read_tags(aws, name, role.tags.as_deref()),
     )?;
-    found.extend(extra);
+    policies.extend(extra);
     // A policy read but not listed was deleted meanwhile, or never existed: it is gone.
-    found.retain(|policy, _| names.contains(policy));
-    let policies = found;
+    policies.retain(|policy, _| names.contains(policy));
     let trust_policy = match role.assume_role_policy_document.as_deref() {
         Some(doc) => policy::parse_document(doc).context("reading the role's trust policy")?,
         None => Vec::new(),
