@@ -142,3 +142,23 @@ fn the_golden_plans_pass_the_plan_schema() {
         serde_json::json!({ "format_version": "2", "resource_changes": [{ "action": "explode" }] });
     assert!(!violations(&schema, &broken).is_empty());
 }
+
+#[test]
+fn unknown_choices_of_schema_and_graph_are_refused_with_the_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = crate::support::cli(&["schema", "nonsense"], dir.path()).expect_code(1);
+    assert!(
+        run.stderr.contains("invalid value 'nonsense'")
+            && run.stderr.contains("[possible values: stack, plan]"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
+    let run = crate::support::cli(&["graph", "--format", "svg"], dir.path()).expect_code(1);
+    assert!(
+        run.stderr.contains("[possible values: mermaid, dot]"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, "");
+}
