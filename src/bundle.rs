@@ -18,7 +18,15 @@ use std::path::{Path, PathBuf};
 
 /// Lambda's instruction set architectures and the Rust targets that build for them.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
@@ -213,6 +221,8 @@ pub async fn build(
         .args(["--bin", &binary_name, "--target", target])
         // Cargo's own output goes to the tool's stderr: a long build shows its progress.
         .stdout(std::process::Stdio::null())
+        // A run that stops (a failure elsewhere, Ctrl-C) stops its build with it.
+        .kill_on_drop(true)
         .status()
         .await
         .context("running cargo (is the Rust toolchain installed?)")?;

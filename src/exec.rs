@@ -1,7 +1,8 @@
-//! What carrying out one change needs: the AWS clients, the line its progress shows on, and
-//! how long one step may take.
+//! What carrying out one change needs: the AWS clients, the line its progress shows on, how
+//! long one step may take, and the builds started ahead for it.
 
 use crate::aws::Aws;
+use crate::prebuild::Prebuilds;
 use crate::progress::Tracker;
 use std::time::Duration;
 
@@ -10,4 +11,6 @@ pub struct ExecCtx<'a> {
     pub tracker: &'a Tracker,
     /// Longest wait for AWS to finish one step (table ACTIVE, deletion, ...).
     pub wait_timeout: Duration,
+    /// Bundles whose builds started with the change (see [`crate::prebuild`]).
+    pub prebuilds: &'a Prebuilds,
 }

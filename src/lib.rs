@@ -17,6 +17,7 @@ pub mod graph;
 pub mod lock;
 pub mod plan;
 pub mod policy;
+pub mod prebuild;
 pub mod progress;
 pub mod render;
 pub mod retry;

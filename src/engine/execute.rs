@@ -1,20 +1,24 @@
 //! Carrying out a plan. For apply, a resource starts once everything it depends on is done;
 //! for destroy, once everything depending on it is gone. A failure stops only what waits for
 //! the failed resource; independent work runs to completion. Orphans go after everything
-//! declared converged (apply) or before anything else (destroy).
+//! declared converged (apply) or before anything else (destroy). The builds a plan needs
+//! start at once, beside everything else (see `prebuild`). Each resource's run is a step of
+//! `--stats`' critical path.
 
+use super::observe::PLAN_STEP;
 use super::observed::Observed;
 use crate::aws::Aws;
 use crate::exec::ExecCtx;
 use crate::kinds::{Live, Node, Stack};
 use crate::plan::{Action, Operation, Plan};
+use crate::prebuild::Prebuilds;
 use crate::progress::{Progress, Tracker};
 use crate::spec::template::Inputs;
 use futures::StreamExt;
 use futures::future::join_all;
 use futures::stream::FuturesUnordered;
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What happened to each resource.
 #[derive(Debug, Default)]
@@ -42,18 +46,32 @@ pub async fn execute(
     progress: &Progress,
     wait_timeout: Duration,
 ) -> Outcome {
+    let prebuilds = Prebuilds::default();
+    for node in &stack.nodes {
+        if let Some(source) = plan.get(node.name()).and_then(|c| node.bundle_needed(c)) {
+            prebuilds.start(&source, PLAN_STEP);
+        }
+    }
+    let run = Run {
+        aws,
+        progress,
+        wait_timeout,
+        prebuilds: &prebuilds,
+    };
     match plan.operation {
         Operation::Destroy => {
-            let mut outcome = orphans(plan, observed, aws, progress, wait_timeout).await;
-            outcome.merge(declared(stack, plan, observed, aws, progress, wait_timeout).await);
+            let mut outcome = orphans(plan, observed, &run, &[]).await;
+            let gone = step_names(&outcome);
+            outcome.merge(declared(stack, plan, observed, &run, &gone).await);
             outcome
         }
         // Orphans only once everything declared converged (a function must be on its new
         // role before the old role goes).
         Operation::Apply => {
-            let mut outcome = declared(stack, plan, observed, aws, progress, wait_timeout).await;
+            let mut outcome = declared(stack, plan, observed, &run, &[]).await;
             if outcome.failed.is_empty() {
-                outcome.merge(orphans(plan, observed, aws, progress, wait_timeout).await);
+                let converged = step_names(&outcome);
+                outcome.merge(orphans(plan, observed, &run, &converged).await);
             } else {
                 outcome.skipped.extend(
                     plan.resource_changes
@@ -67,14 +85,34 @@ pub async fn execute(
     }
 }
 
-/// Deletes the plan's orphans, by their deletion order (all of one order at once).
-async fn orphans(
-    plan: &Plan,
-    observed: &Observed,
-    aws: &Aws,
-    progress: &Progress,
+/// What every resource's run shares.
+struct Run<'a> {
+    aws: &'a Aws,
+    progress: &'a Progress,
     wait_timeout: Duration,
-) -> Outcome {
+    prebuilds: &'a Prebuilds,
+}
+
+impl Run<'_> {
+    fn cx<'a>(&'a self, tracker: &'a Tracker) -> ExecCtx<'a> {
+        ExecCtx {
+            aws: self.aws,
+            tracker,
+            wait_timeout: self.wait_timeout,
+            prebuilds: self.prebuilds,
+        }
+    }
+}
+
+/// The critical-path steps of what `outcome` did (a phase's steps, which the next phase
+/// waits for).
+fn step_names(outcome: &Outcome) -> Vec<String> {
+    outcome.done.iter().map(|(name, _)| name.clone()).collect()
+}
+
+/// Deletes the plan's orphans, by their deletion order (all of one order at once), after
+/// the steps `after`.
+async fn orphans(plan: &Plan, observed: &Observed, run: &Run<'_>, after: &[String]) -> Outcome {
     let mut outcome = Outcome::default();
     let planned: BTreeSet<(&str, &str)> = plan
         .resource_changes
@@ -91,27 +129,36 @@ async fn orphans(
     let mut orders: Vec<u8> = deleted.iter().map(|o| o.delete_order()).collect();
     orders.sort();
     orders.dedup();
+    let mut after: Vec<String> = [PLAN_STEP.to_string()]
+        .into_iter()
+        .chain(after.iter().cloned())
+        .collect();
     for order in orders {
         let batch = deleted.iter().filter(|o| o.delete_order() == order);
-        let results = join_all(batch.map(|o| async move {
-            let logical = o
-                .tags()
-                .get(crate::tags::RESOURCE_TAG)
-                .map_or("?", String::as_str);
-            let tracker = progress.start(format!("{}.{logical} (orphan)", o.kind()), "destroying");
-            let cx = ExecCtx {
-                aws,
-                tracker: &tracker,
-                wait_timeout,
-            };
-            let result = o.delete(&cx).await;
-            match &result {
-                Ok(()) => tracker.finish("destroyed"),
-                Err(e) => tracker.fail(&format!("{e:#}")),
+        let results = join_all(batch.map(|o| {
+            let after = &after;
+            async move {
+                let logical = o
+                    .tags()
+                    .get(crate::tags::RESOURCE_TAG)
+                    .map_or("?", String::as_str);
+                let tracker = run
+                    .progress
+                    .start(format!("{}.{logical} (orphan)", o.kind()), "destroying");
+                let began = Instant::now();
+                let result = o.delete(&run.cx(&tracker)).await;
+                let name = format!("{} {}", o.kind(), o.physical_id());
+                crate::stats::step(&name, after, began, Instant::now());
+                match &result {
+                    Ok(()) => tracker.finish("destroyed"),
+                    Err(e) => tracker.fail(&format!("{e:#}")),
+                }
+                (name, result)
             }
-            (format!("{} {}", o.kind(), o.physical_id()), result)
         }))
         .await;
+        // The next order waits for this one.
+        after = results.iter().map(|(name, _)| name.clone()).collect();
         for (name, result) in results {
             match result {
                 Ok(()) => outcome.done.push((name, Action::Delete)),
@@ -122,14 +169,13 @@ async fn orphans(
     outcome
 }
 
-/// The declared resources, along the dependency graph.
+/// The declared resources, along the dependency graph, after the steps `after`.
 async fn declared(
     stack: &Stack,
     plan: &Plan,
     observed: &Observed,
-    aws: &Aws,
-    progress: &Progress,
-    wait_timeout: Duration,
+    run: &Run<'_>,
+    after: &[String],
 ) -> Outcome {
     let nodes = &stack.nodes;
     let index: HashMap<&str, usize> = nodes
@@ -168,20 +214,35 @@ async fn declared(
         let node: &Node = nodes[i].as_ref();
         let action = plan.get(node.name()).map_or(Action::NoOp, |c| c.action);
         let owner = owner.as_str();
+        // Its step waits for what it waits for, and for its build if one started ahead.
+        let step_after: Vec<String> = [PLAN_STEP.to_string()]
+            .into_iter()
+            .chain(after.iter().cloned())
+            .chain(waits_for[i].iter().map(|&j| nodes[j].name().to_string()))
+            .chain(
+                node.bundle_source()
+                    .and_then(|source| run.prebuilds.step_of(&source)),
+            )
+            .collect();
         async move {
             let tracker = match action {
                 Action::NoOp => Tracker::quiet(),
-                _ => progress.start(format!("{}.{}", node.kind(), node.name()), doing(action)),
-            };
-            let cx = ExecCtx {
-                aws,
-                tracker: &tracker,
-                wait_timeout,
+                _ => run
+                    .progress
+                    .start(format!("{}.{}", node.kind(), node.name()), doing(action)),
             };
             tracing::debug!(resource = node.name(), ?action, "starting");
+            let began = Instant::now();
             let result = node
-                .execute(&cx, &observed.resources, action, owner, &inputs)
+                .execute(
+                    &run.cx(&tracker),
+                    &observed.resources,
+                    action,
+                    owner,
+                    &inputs,
+                )
                 .await;
+            crate::stats::step(node.name(), &step_after, began, Instant::now());
             tracing::debug!(resource = node.name(), ok = result.is_ok(), "finished");
             match &result {
                 Ok(_) => tracker.finish(done(action)),

@@ -11,6 +11,7 @@ use crate::plan::{Deletion, Plan};
 use anyhow::Context as _;
 use futures::future::{join_all, try_join_all};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
 /// Reads every declared resource concurrently, the orphans, and (unless no value references
 /// anything) the account and region the stack deploys to.
@@ -98,16 +99,20 @@ pub async fn prepare(
     aws: &Aws,
     request: &PlanRequest,
 ) -> anyhow::Result<(Observed, Plan)> {
+    let started = Instant::now();
     let mut observed = observe(stack, aws).await?;
-    let first = plan(stack, &observed, request);
-    let deletions: Vec<Deletion> = first.deletions().collect();
-    if deletions.is_empty() {
-        return Ok((observed, first));
+    let mut planned = plan(stack, &observed, request);
+    let deletions: Vec<Deletion> = planned.deletions().collect();
+    if !deletions.is_empty() {
+        observed.at_risk = at_risk(stack, &observed, aws, deletions).await?;
+        planned = plan(stack, &observed, request);
     }
-    observed.at_risk = at_risk(stack, &observed, aws, deletions).await?;
-    let plan = plan(stack, &observed, request);
-    Ok((observed, plan))
+    crate::stats::step(PLAN_STEP, &[], started, Instant::now());
+    Ok((observed, planned))
 }
+
+/// The step of `--stats`' critical path that observes and plans; all others come after it.
+pub const PLAN_STEP: &str = "plan";
 
 /// What each deletion would lose, read at once; only those that would lose something.
 async fn at_risk(

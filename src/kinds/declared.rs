@@ -44,6 +44,8 @@ pub trait Resource<O>: crate::spec::Resource + Send + Sync {
     /// The resource's physical name, when the file alone determines it.
     fn known_name(&self) -> Option<String>;
     fn bundle_source(&self) -> Option<bundle::Source>;
+    /// The code carrying out `change` builds and uploads, if any.
+    fn bundle_needed(&self, change: &ResourceChange) -> Option<bundle::Source>;
     /// Reads the live resource (and the spec's lookups) from AWS.
     async fn observe(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Reading<O>>;
     /// What observe found, whatever its owner.
@@ -216,6 +218,13 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
 
     fn bundle_source(&self) -> Option<bundle::Source> {
         self.spec.bundle_source()
+    }
+
+    fn bundle_needed(&self, change: &ResourceChange) -> Option<bundle::Source> {
+        self.spec
+            .rebuilds(change)
+            .then(|| self.spec.bundle_source())
+            .flatten()
     }
 
     async fn observe(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Reading<O>> {

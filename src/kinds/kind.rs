@@ -139,6 +139,11 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     fn bundle_source(&self) -> Option<bundle::Source> {
         None
     }
+    /// Whether carrying out `change` uploads a new build of [`Kind::bundle_source`]: the
+    /// build then starts with the change, ahead of the resource (see `prebuild`).
+    fn rebuilds(&self, _change: &crate::plan::ResourceChange) -> bool {
+        false
+    }
 
     // --- Reading -------------------------------------------------------------------------
 

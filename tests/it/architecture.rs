@@ -24,6 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "stats",
             "graph",
             "bundle",
+            "prebuild",
             "lock",
             "create_once",
             "render",

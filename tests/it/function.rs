@@ -233,6 +233,15 @@ fn a_function_is_built_created_and_left_alone_when_nothing_changed() {
     f.file.run(&["destroy", "--auto-approve"]).expect_code(0);
 }
 
+/// The critical path `--stats` printed, or an empty string.
+fn critical_path(stderr: &str) -> String {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("Critical path: "))
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[test]
 fn configuration_and_code_change_in_place() {
     let f = Fixture::new("update", false);
@@ -249,7 +258,16 @@ fn configuration_and_code_change_in_place() {
     assert!(run.stdout.contains("~ memory"), "{}", run.stdout);
     assert!(!run.stdout.contains("code_hash"), "{}", run.stdout);
     f.emulator.clear_requests();
-    f.apply();
+    let run = f
+        .file
+        .run(&["apply", "--auto-approve", "--stats"])
+        .expect_code(0);
+    // Nothing to upload, so nothing is built.
+    assert!(
+        !critical_path(&run.stderr).contains("build "),
+        "{}",
+        run.stderr
+    );
     let calls = f.emulator.mutating_requests();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(calls[0].ends_with("/configuration"), "{calls:?}");
@@ -275,7 +293,20 @@ fn configuration_and_code_change_in_place() {
         "{}",
         run.stdout
     );
-    f.apply();
+    // The build is a step of its own that started with the apply; the function's own
+    // step (the upload) comes after it.
+    let run = f
+        .file
+        .run(&["apply", "--auto-approve", "--stats"])
+        .expect_code(0);
+    let build = format!("build {}", f.package.path().display());
+    let path = critical_path(&run.stderr);
+    assert!(
+        path.contains(": plan ") && path.contains(&format!("→ {build} ")),
+        "{}",
+        run.stderr
+    );
+    assert!(path.ends_with(" s") && path.contains("→ fn "), "{path}");
     assert_ne!(f.config().code_sha256(), Some(first_sha.as_str()));
     assert_ne!(f.tags()["cruddur-infra:code-hash"], first_hash);
     f.assert_converged();

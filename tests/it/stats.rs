@@ -69,3 +69,33 @@ fn no_call_is_made_twice() {
         assert!(requests.len() > 10, "{command:?}: {requests:?}");
     }
 }
+
+/// A no-op plan of the default stack waits for at most two round trips one after another:
+/// every read whose input the file gives goes out at once, and the rest (tags by ARN) as
+/// soon as what they need arrives. Counted at a proxy that delays every request, as the
+/// longest chain of requests each sent after the answer to the one before.
+#[test]
+fn a_no_op_plan_waits_for_two_round_trips_at_most() {
+    use crate::support::fault_proxy::{FaultProxy, Faults};
+    let emulator = Emulator::start();
+    let proxy = FaultProxy::start(
+        &emulator.url,
+        Faults {
+            // Long enough that the tool's own work between two requests of one round never
+            // looks like a round of its own.
+            latency: std::time::Duration::from_millis(200),
+            ..Faults::default()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = default_stack_in(dir.path());
+    let run = |args: &[&str]| run_default(dir.path(), &file, &proxy.url, args);
+    run(&["apply", "--auto-approve"]).expect_code(0);
+    proxy.clear_timings();
+    run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    let chain = proxy.sequential_round_trips();
+    assert!(
+        (1..=2).contains(&chain.len()),
+        "requests waited for one after another: {chain:?}"
+    );
+}

@@ -25,7 +25,7 @@ use crate::bundle;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
 use crate::kinds::tagged;
-use crate::plan::FieldChange;
+use crate::plan::{Action, FieldChange, ResourceChange};
 use crate::spec::diag::Diags;
 use crate::spec::fields::ValidateCtx;
 use crate::spec::template::{Inputs, Template};
@@ -60,11 +60,20 @@ impl Kind for Function {
     }
 
     fn bundle_source(&self) -> Option<bundle::Source> {
-        Some(bundle::Source {
-            package: self.package.clone(),
-            architecture: self.architecture,
-            runtime: self.runtime.clone(),
-        })
+        Some(self.source())
+    }
+
+    fn rebuilds(&self, change: &ResourceChange) -> bool {
+        match change.action {
+            Action::Create | Action::Replace => true,
+            Action::Update | Action::Adopt => change.changes.iter().any(|c| {
+                matches!(
+                    c.path.key(0).unwrap_or_default(),
+                    "code_hash" | "architecture"
+                )
+            }),
+            Action::NoOp | Action::Delete | Action::Conflict => false,
+        }
     }
 
     async fn read(&self, aws: &Aws, _me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {

@@ -9,6 +9,7 @@ use super::state::{
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::bundle::{self, CODE_HASH_TAG, CODE_SHA_TAG};
 use crate::exec::ExecCtx;
+use crate::prebuild;
 use crate::tags::{TagApi, same_owner};
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
@@ -16,17 +17,28 @@ use async_trait::async_trait;
 use aws_sdk_lambda::types as lambda;
 use std::collections::BTreeMap;
 
-/// Builds and bundles the function; returns the zip and the input hash it was built
-/// from (recomputed now: the files may have changed since plan).
+/// The function's bundle and the input hash it was built from: the build started with the
+/// change (see `prebuild`), or, if none was, one built now (the hash taken now: the files
+/// may have changed since plan).
 async fn build(function: &Function, cx: &ExecCtx<'_>) -> anyhow::Result<(bundle::Bundle, String)> {
-    let hash = bundle::input_hash(&function.package, function.architecture)?;
-    cx.tracker.status(format!(
-        "building {} (cargo build --release)",
-        function.package.display()
-    ));
-    let bundle = bundle::build(&function.package, function.architecture, &function.runtime)
-        .await
-        .with_context(|| format!("building {}", function.package.display()))?;
+    let source = function.source();
+    let built = match cx.prebuilds.take(&source) {
+        Some((step, task)) => {
+            cx.tracker.status(format!(
+                "waiting for the {step} that started with the change"
+            ));
+            task.await.context("the build stopped")?
+        }
+        None => {
+            cx.tracker.status(format!(
+                "building {} (cargo build --release)",
+                function.package.display()
+            ));
+            prebuild::build(&source).await
+        }
+    };
+    let (bundle, hash) =
+        built.with_context(|| format!("building {}", function.package.display()))?;
     tracing::debug!(
         zip = %bundle.zip_path.display(),
         bytes = bundle.zip.len(),

@@ -146,6 +146,15 @@ const RESERVED_VARIABLES: &[&str] = &[
 ];
 
 impl Function {
+    /// What its bundle is built from.
+    pub fn source(&self) -> bundle::Source {
+        bundle::Source {
+            package: self.package.clone(),
+            architecture: self.architecture,
+            runtime: self.runtime.clone(),
+        }
+    }
+
     pub fn validate_raw(raw: RawFunction, cx: &ValidateCtx, diags: &mut Diags) -> Option<Function> {
         let errors_before = diags.error_count();
         let name = physical_name(raw.name(), &FUNCTION_NAMES, cx, diags);

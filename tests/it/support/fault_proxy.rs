@@ -15,7 +15,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
@@ -95,6 +95,9 @@ struct State {
     rng: fastrand::Rng,
     scripted: Vec<Scripted>,
     injected: Injected,
+    /// Every forwarded request: its operation, when it reached the proxy and when its
+    /// answer went back.
+    timings: Vec<(String, Instant, Instant)>,
 }
 
 /// How the request's service speaks, which decides what its errors look like.
@@ -271,6 +274,7 @@ async fn handle(
     faults: Arc<Faults>,
     state: Arc<Mutex<State>>,
 ) -> Result<Response<Full<Bytes>>, BoxError> {
+    let arrived = Instant::now();
     let (parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
     let (protocol, operation) = classify(&parts, &body);
@@ -311,6 +315,11 @@ async fn handle(
     let response = client.request(forward.body(Full::new(body))?).await?;
     let (parts, body) = response.into_parts();
     let body = body.collect().await?.to_bytes();
+    state
+        .lock()
+        .unwrap()
+        .timings
+        .push((operation, arrived, Instant::now()));
     if lose_answer {
         count(|i| i.lost_answers += 1);
         return Err(BoxError::from("answer lost by the fault proxy"));
@@ -335,6 +344,7 @@ impl FaultProxy {
             rng: fastrand::Rng::with_seed(faults.seed),
             scripted: faults.scripted.clone(),
             injected: Injected::default(),
+            timings: Vec::new(),
         }));
         let client: Client<HttpConnector, Full<Bytes>> =
             Client::builder(TokioExecutor::new()).build_http();
@@ -388,5 +398,34 @@ impl FaultProxy {
 
     pub fn injected(&self) -> Injected {
         self.state.lock().unwrap().injected.clone()
+    }
+
+    /// Forgets the requests forwarded so far (see [`FaultProxy::sequential_round_trips`]).
+    pub fn clear_timings(&self) {
+        self.state.lock().unwrap().timings.clear();
+    }
+
+    /// The longest chain of forwarded requests each of which reached the proxy after the
+    /// answer to the one before had gone back: the round trips the tool waited for one
+    /// after another, whatever the emulator's own speed. Its operations, in order.
+    pub fn sequential_round_trips(&self) -> Vec<String> {
+        let mut timings = self.state.lock().unwrap().timings.clone();
+        timings.sort_by_key(|(_, arrived, _)| *arrived);
+        // longest[i]: the longest chain ending with request i, and the request before it.
+        let mut longest: Vec<(usize, Option<usize>)> = Vec::with_capacity(timings.len());
+        for (i, (_, arrived, _)) in timings.iter().enumerate() {
+            let before = (0..i)
+                .filter(|&j| timings[j].2 <= *arrived)
+                .max_by_key(|&j| longest[j].0);
+            longest.push((before.map_or(1, |j| longest[j].0 + 1), before));
+        }
+        let mut chain = Vec::new();
+        let mut at = (0..timings.len()).max_by_key(|&i| longest[i].0);
+        while let Some(i) = at {
+            chain.push(timings[i].0.clone());
+            at = longest[i].1;
+        }
+        chain.reverse();
+        chain
     }
 }
