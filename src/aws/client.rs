@@ -45,6 +45,8 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// Answers of reads several resources ask for (the default VPC, a mapping's tags),
     /// kept for the run so the same call is never made twice.
     pub reads: Arc<Reads>,
@@ -143,6 +145,8 @@ impl Aws {
             sts: client!(aws_sdk_sts, "STS"),
             lambda: client!(aws_sdk_lambda, "LAMBDA"),
             logs: client!(aws_sdk_cloudwatchlogs, "CLOUDWATCH_LOGS"),
+            sqs: client!(aws_sdk_sqs, "SQS"),
+            cloudwatch: client!(aws_sdk_cloudwatch, "CLOUDWATCH"),
             tagging: client!(aws_sdk_resourcegroupstagging, "RESOURCE_GROUPS_TAGGING_API"),
             reads: Arc::default(),
             region,

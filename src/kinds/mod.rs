@@ -4,10 +4,12 @@
 //! observations, and its part in orphan discovery. A new kind is one new folder and one
 //! line there.
 
+pub mod alarm;
 pub mod declared;
 pub mod endpoint;
 pub mod function;
 pub mod kind;
+pub mod queue;
 pub mod role;
 pub mod table;
 pub mod tagged;
@@ -162,6 +164,8 @@ kinds! {
     endpoints: VpcGatewayEndpoint => endpoint::Endpoint,
     functions: LambdaFunction => function::Function,
     triggers: EventSourceMapping => trigger::Trigger,
+    queues: SqsQueue => queue::Queue,
+    alarms: CloudwatchAlarm => alarm::Alarm,
 }
 
 /// The schema of a kind's raw form with its `type` added: required, and this kind's name.

@@ -1,13 +1,19 @@
 //! Finding a stack's resources by their tags, for the kinds the Resource Groups Tagging
-//! API covers (tables and functions): one call per run answers them all.
+//! API covers (tables, functions, queues, alarms): one call per run answers them all.
 
 use crate::aws::{Aws, sdk};
 use crate::tags::STACK_TAG;
 
 /// The resource types the tagging API finds for discovery; one call covers them all.
-const TAGGED_TYPES: &[&str] = &["dynamodb:table", "lambda:function"];
+const TAGGED_TYPES: &[&str] = &[
+    "dynamodb:table",
+    "lambda:function",
+    "sqs",
+    "cloudwatch:alarm",
+];
 
-/// The ARNs of resources of `kind` (one of [`TAGGED_TYPES`]) tagged as `owner`'s, through
+/// The ARNs of resources of `kind` (one of [`TAGGED_TYPES`]: `<service>:<type>`, or the
+/// service alone where its ARNs name no type, as SQS's) tagged as `owner`'s, through
 /// the Resource Groups Tagging API: one call per run, shared by the kinds.
 pub async fn arns(aws: &Aws, kind: &str, owner: &str) -> anyhow::Result<Vec<String>> {
     let all: Vec<String> = aws
@@ -25,7 +31,8 @@ pub async fn arns(aws: &Aws, kind: &str, owner: &str) -> anyhow::Result<Vec<Stri
             let parts: Vec<&str> = arn.splitn(6, ':').collect();
             parts.len() == 6
                 && parts[2] == service
-                && (parts[5].starts_with(&format!("{resource_type}/"))
+                && (resource_type.is_empty()
+                    || parts[5].starts_with(&format!("{resource_type}/"))
                     || parts[5].starts_with(&format!("{resource_type}:")))
         })
         .collect())

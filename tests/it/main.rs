@@ -6,6 +6,7 @@
 
 mod support;
 
+mod alarm;
 mod architecture;
 mod bad_input;
 mod drift;
@@ -18,6 +19,7 @@ mod lock;
 mod main_job;
 mod orphans;
 mod processor;
+mod queue;
 mod reach;
 mod readme;
 mod real_account;

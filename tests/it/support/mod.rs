@@ -431,6 +431,8 @@ pub struct Live {
     pub ec2: aws_sdk_ec2::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 pub use aws_sdk_dynamodb::types as ddb;
@@ -486,6 +488,8 @@ impl Live {
             ec2: client!(aws_sdk_ec2),
             lambda: client!(aws_sdk_lambda),
             logs: client!(aws_sdk_cloudwatchlogs),
+            sqs: client!(aws_sdk_sqs),
+            cloudwatch: client!(aws_sdk_cloudwatch),
         }
     }
 

@@ -1,0 +1,248 @@
+//! Reading, creating, changing and deleting a queue. SQS addresses a queue by its URL, which
+//! GetQueueUrl gives from the name; its settings are attributes, all read in one call.
+
+use super::{LiveQueue, QueueState};
+use crate::aws::{Aws, error_code, sdk};
+use crate::exec::ExecCtx;
+use crate::tags::{TagApi, same_owner};
+use crate::wait::{self, Check};
+use anyhow::Context;
+use async_trait::async_trait;
+use aws_sdk_sqs::types::QueueAttributeName as Attr;
+use std::collections::{BTreeMap, HashMap};
+
+/// Error codes SQS gives for a queue that does not exist (the JSON protocol's and the
+/// older query protocol's).
+fn not_found(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("QueueDoesNotExist") | Some("AWS.SimpleQueueService.NonExistentQueue")
+    )
+}
+
+/// The queue's URL; `None` when there is no queue of that name.
+async fn queue_url(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
+    match aws.sqs.get_queue_url().queue_name(name).send().await {
+        Ok(out) => Ok(out.queue_url),
+        Err(e) if not_found(error_code(&e)) => Ok(None),
+        Err(e) => Err(crate::aws::errors::error("GetQueueUrl", &e)),
+    }
+}
+
+/// Everything about the queue `name`; `None` when it does not exist.
+pub async fn read_queue(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveQueue>> {
+    let Some(url) = queue_url(aws, name).await? else {
+        return Ok(None);
+    };
+    read_at(aws, &url).await
+}
+
+/// The queue at `url`: its attributes and tags, read together.
+async fn read_at(aws: &Aws, url: &str) -> anyhow::Result<Option<LiveQueue>> {
+    let attributes = async {
+        match aws
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(Attr::All)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
+            // Deleted between the two reads.
+            Err(e) if not_found(error_code(&e)) => Ok(None),
+            Err(e) => Err(crate::aws::errors::error("GetQueueAttributes", &e)),
+        }
+    };
+    let tags = async {
+        match aws.sqs.list_queue_tags().queue_url(url).send().await {
+            Ok(out) => Ok(out.tags.unwrap_or_default()),
+            Err(e) if not_found(error_code(&e)) => Ok(HashMap::new()),
+            Err(e) => Err(crate::aws::errors::error("ListQueueTags", &e)),
+        }
+    };
+    let (attributes, tags) = tokio::try_join!(attributes, tags)?;
+    let Some(attributes) = attributes else {
+        return Ok(None);
+    };
+    Ok(Some(live_from(
+        url,
+        &attributes,
+        tags.into_iter().collect(),
+    )?))
+}
+
+fn live_from(
+    url: &str,
+    attributes: &HashMap<Attr, String>,
+    tags: BTreeMap<String, String>,
+) -> anyhow::Result<LiveQueue> {
+    let get = |name: Attr| attributes.get(&name).map(String::as_str);
+    let number = |name: Attr| -> anyhow::Result<i64> {
+        let text = get(name.clone()).unwrap_or("0");
+        text.parse()
+            .with_context(|| format!("SQS returned {name:?} = {text:?}, not a number"))
+    };
+    let encryption = match (get(Attr::KmsMasterKeyId), get(Attr::SqsManagedSseEnabled)) {
+        (Some(key), _) if !key.is_empty() => format!("kms ({key})"),
+        (_, Some("true")) => "sqs".to_string(),
+        _ => "none".to_string(),
+    };
+    Ok(LiveQueue {
+        state: QueueState {
+            message_retention_seconds: number(Attr::MessageRetentionPeriod)?,
+            visibility_timeout_seconds: number(Attr::VisibilityTimeout)?,
+            encryption,
+            tags,
+        },
+        url: url.to_string(),
+        arn: get(Attr::QueueArn)
+            .context("GetQueueAttributes returned no QueueArn")?
+            .to_string(),
+        messages: number(Attr::ApproximateNumberOfMessages)?
+            + number(Attr::ApproximateNumberOfMessagesNotVisible)?
+            + number(Attr::ApproximateNumberOfMessagesDelayed)?,
+    })
+}
+
+/// The attributes that carry `state`'s settings, as SQS takes them.
+fn sdk_attributes(state: &QueueState) -> HashMap<Attr, String> {
+    HashMap::from([
+        (
+            Attr::MessageRetentionPeriod,
+            state.message_retention_seconds.to_string(),
+        ),
+        (
+            Attr::VisibilityTimeout,
+            state.visibility_timeout_seconds.to_string(),
+        ),
+        (
+            Attr::SqsManagedSseEnabled,
+            (state.encryption == "sqs").to_string(),
+        ),
+    ])
+}
+
+pub async fn create(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    desired: &QueueState,
+) -> anyhow::Result<LiveQueue> {
+    let request = cx
+        .aws
+        .sqs
+        .create_queue()
+        .queue_name(name)
+        .set_attributes(Some(sdk_attributes(desired)))
+        .set_tags(Some(desired.tags.clone().into_iter().collect()));
+    cx.tracker.status("creating queue");
+    // SQS refuses a queue's name for 60 seconds after a queue of that name was deleted.
+    let url = wait::until(cx, "creating the queue", || async {
+        match request.clone().send().await {
+            Ok(out) => Ok(Check::Done(out.queue_url)),
+            Err(e) if error_code(&e) == Some("QueueDeletedRecently") => Ok(Check::Waiting(
+                "a queue of this name was deleted less than 60 s ago".into(),
+            )),
+            // Created by an earlier attempt whose answer was lost (CreateQueue answers
+            // with the existing queue when the attributes are the same; these differ
+            // only if someone else made it).
+            Err(e) if error_code(&e) == Some("QueueNameExists") => {
+                let live = read_queue(cx.aws, name).await?;
+                match live {
+                    Some(live) if same_owner(&desired.tags, &live.state.tags) => {
+                        Ok(Check::Done(Some(live.url)))
+                    }
+                    _ => Err(crate::aws::errors::error("CreateQueue", &e)),
+                }
+            }
+            Err(e) => Err(crate::aws::errors::error("CreateQueue", &e)),
+        }
+    })
+    .await?
+    .context("CreateQueue returned no queue URL")?;
+    read_back(cx, &url).await
+}
+
+async fn read_back(cx: &ExecCtx<'_>, url: &str) -> anyhow::Result<LiveQueue> {
+    cx.tracker.status("reading the result");
+    read_at(cx.aws, url)
+        .await?
+        .with_context(|| format!("queue {url} disappeared while it was being changed"))
+}
+
+pub async fn update(
+    cx: &ExecCtx<'_>,
+    live: &LiveQueue,
+    desired: &QueueState,
+) -> anyhow::Result<LiveQueue> {
+    let before = &live.state;
+    let current = sdk_attributes(before);
+    let mut changed: HashMap<Attr, String> = sdk_attributes(desired)
+        .into_iter()
+        .filter(|(k, v)| current.get(k) != Some(v))
+        .collect();
+    // A KMS key set out of band is taken off: the file asks for SSE-SQS or none.
+    if before.encryption.starts_with("kms") {
+        changed.insert(Attr::KmsMasterKeyId, String::new());
+    }
+    if !changed.is_empty() {
+        cx.tracker.status("updating the attributes");
+        let request = cx
+            .aws
+            .sqs
+            .set_queue_attributes()
+            .queue_url(&live.url)
+            .set_attributes(Some(changed));
+        sdk("SetQueueAttributes", request.send().await)?;
+    }
+    crate::tags::sync(cx, &QueueTags(&live.url), &before.tags, &desired.tags).await?;
+    read_back(cx, &live.url).await
+}
+
+pub async fn delete(cx: &ExecCtx<'_>, live: &LiveQueue) -> anyhow::Result<()> {
+    cx.tracker.status("deleting queue");
+    match cx.aws.sqs.delete_queue().queue_url(&live.url).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if not_found(error_code(&e)) => Ok(()),
+        Err(e) => Err(crate::aws::errors::error("DeleteQueue", &e)),
+    }
+}
+
+/// The messages a deletion would lose, read now (SQS's counts are approximate: they lag
+/// by up to a minute).
+pub async fn messages_at_risk(aws: &Aws, live: &LiveQueue) -> anyhow::Result<Option<String>> {
+    let messages = match read_at(aws, &live.url).await? {
+        Some(now) => now.messages,
+        None => 0,
+    };
+    Ok((messages > 0).then(|| {
+        format!(
+            "the queue still holds about {messages} message{}, which would be lost",
+            if messages == 1 { "" } else { "s" }
+        )
+    }))
+}
+
+/// SQS's tagging API, by the queue's URL.
+struct QueueTags<'a>(&'a str);
+
+#[async_trait]
+impl TagApi for QueueTags<'_> {
+    async fn tag(&self, aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
+        let request = aws
+            .sqs
+            .tag_queue()
+            .queue_url(self.0)
+            .set_tags(Some(tags.clone().into_iter().collect()));
+        sdk("TagQueue", request.send().await).map(drop)
+    }
+
+    async fn untag(&self, aws: &Aws, keys: &[String]) -> anyhow::Result<()> {
+        let request = aws
+            .sqs
+            .untag_queue()
+            .queue_url(self.0)
+            .set_tag_keys(Some(keys.to_vec()));
+        sdk("UntagQueue", request.send().await).map(drop)
+    }
+}

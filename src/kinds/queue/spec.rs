@@ -1,0 +1,89 @@
+//! An `sqs_queue` as written in the stack file, and its validation.
+
+use super::Encryption;
+use crate::spec::diag::Diags;
+use crate::spec::fields::{NameRules, ValidateCtx, int_field, physical_name};
+use crate::spec::raw::Spanned;
+use crate::spec::raw::raw_resource;
+
+raw_resource! {
+    /// An `sqs_queue` (a standard queue) as written in the stack file.
+    #[schemars(rename = "SqsQueue")]
+    pub struct RawQueue {
+        /// The queue's name (1-80 of letters, digits, `-` and `_`). Required.
+        #[schemars(length(min = 1, max = 80))]
+        name: Spanned<String>,
+        /// How long a message is kept, in seconds: 60 (one minute) to 1209600 (14 days,
+        /// the default).
+        #[schemars(range(min = 60, max = 1209600))]
+        message_retention_seconds: Spanned<i64>,
+        /// How long a received message stays hidden from other consumers, in seconds:
+        /// 0 to 43200 (12 hours); default 30.
+        #[schemars(range(min = 0, max = 43200))]
+        visibility_timeout_seconds: Spanned<i64>,
+        /// Server-side encryption: `sqs` (SSE-SQS, keys owned by SQS; the default) or
+        /// `none`.
+        encryption: Spanned<Encryption>,
+    }
+}
+
+/// A validated `sqs_queue`.
+#[derive(Debug)]
+pub struct Queue {
+    pub name: String,
+    pub message_retention_seconds: i64,
+    pub visibility_timeout_seconds: i64,
+    pub encryption: Encryption,
+}
+
+/// SQS's limits (the CreateQueue API reference).
+pub const MAX_RETENTION: i64 = 1_209_600;
+const MIN_RETENTION: i64 = 60;
+const MAX_VISIBILITY: i64 = 43_200;
+const DEFAULT_VISIBILITY: i64 = 30;
+
+const QUEUE_NAMES: NameRules = NameRules {
+    what: "queue",
+    example: "cruddur-processor-failures-${env}",
+    valid: |s| {
+        (1..=80).contains(&s.len())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    },
+    rules: "1-80 characters: letters, digits, `-` and `_` (FIFO queues, named `.fifo`, are not supported)",
+};
+
+impl Queue {
+    pub fn validate_raw(raw: RawQueue, cx: &ValidateCtx, diags: &mut Diags) -> Option<Queue> {
+        let errors_before = diags.error_count();
+        let name = physical_name(raw.name(), &QUEUE_NAMES, cx, diags);
+        let message_retention_seconds = int_field(
+            raw.message_retention_seconds(),
+            MAX_RETENTION,
+            |v| (MIN_RETENTION..=MAX_RETENTION).contains(&v),
+            "60-1209600",
+            cx.field("message_retention_seconds"),
+            "seconds from one minute to 14 days; records given up on are worth keeping as long as possible",
+            diags,
+        );
+        let visibility_timeout_seconds = int_field(
+            raw.visibility_timeout_seconds(),
+            DEFAULT_VISIBILITY,
+            |v| (0..=MAX_VISIBILITY).contains(&v),
+            "0-43200",
+            cx.field("visibility_timeout_seconds"),
+            "seconds from 0 to 12 hours",
+            diags,
+        );
+        let encryption = raw.encryption().map_or(Encryption::Sqs, |e| e.value);
+        if diags.error_count() > errors_before {
+            return None;
+        }
+        Some(Queue {
+            name: name?,
+            message_retention_seconds,
+            visibility_timeout_seconds,
+            encryption,
+        })
+    }
+}
