@@ -12,10 +12,10 @@ use crate::bundle;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Identity, Kind, Live, Observation, PlanCtx, Tags};
 use crate::plan::{Action, ResourceChange, States, all_fields, contains_unknown, diff_values};
-use crate::spec::diag::Diags;
+use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{ValidateCtx, common};
 use crate::spec::template::{Inputs, Template};
-use crate::tags;
+use crate::tags::{self, MAX_USER_TAGS};
 use crate::values::{Attributes, DeploymentContext};
 use anyhow::{Context as _, bail};
 use async_trait::async_trait;
@@ -97,6 +97,21 @@ pub fn build<K: Kind, O: Keeps<K>>(
     let spec = K::validate(raw, cx, diags)?;
     let mut tags = base_tags.clone();
     tags.extend(common.tags);
+    // Each map is within the limit alone; together they may not be.
+    if tags.len() > MAX_USER_TAGS {
+        diags.push(
+            Diagnostic::new(
+                &cx.loc,
+                cx.field("tags"),
+                format!(
+                    "{} tags with the stack's and the environment's; at most {MAX_USER_TAGS} are allowed",
+                    tags.len()
+                ),
+            )
+            .hint("AWS allows 50 tags per resource and cruddur-infra uses 3 for ownership"),
+        );
+        return None;
+    }
     let mut dependencies: BTreeSet<String> = common.depends_on.into_iter().collect();
     // `${aws.*}` is the account and region, not a resource.
     dependencies.extend(
@@ -207,6 +222,21 @@ impl<K: Kind> crate::spec::Resource for Declared<K> {
 
     fn check_attribute(&self, attribute: &str) -> Result<(), String> {
         self.spec.check_attribute(attribute)
+    }
+
+    fn sample_arn(&self, attribute: &str) -> Option<&'static str> {
+        K::ARN_SAMPLES
+            .iter()
+            .find(|(a, _)| *a == attribute)
+            .map(|(_, sample)| *sample)
+    }
+
+    fn policies(&self) -> Vec<&crate::spec::policy::StatementSpec> {
+        self.spec.policies()
+    }
+
+    fn arn_fields(&self) -> Vec<crate::spec::arn::ArnField<'_>> {
+        self.spec.arn_fields()
     }
 }
 

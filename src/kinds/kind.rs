@@ -8,8 +8,10 @@ use crate::aws::Aws;
 use crate::bundle;
 use crate::exec::ExecCtx;
 use crate::plan::FieldChange;
+use crate::spec::arn::ArnField;
 use crate::spec::diag::Diags;
 use crate::spec::fields::ValidateCtx;
+use crate::spec::policy::StatementSpec;
 use crate::spec::raw::RawBody;
 use crate::spec::template::{Inputs, Template};
 use crate::values::{Attributes, DeploymentContext};
@@ -104,6 +106,9 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     const SAFE_TO_REPLACE: bool = false;
     /// What `${name.<attribute>}` may name.
     const ATTRIBUTES: &'static [&'static str];
+    /// An example of each attribute that is an ARN, in the form AWS gives it: what load-time
+    /// checks judge a reference by (see `spec::arn_checks`).
+    const ARN_SAMPLES: &'static [(&'static str, &'static str)] = &[];
     /// The stack-file form, as written.
     type Raw: RawBody + Debug + DeserializeOwned;
     /// The comparable form: built from the spec (desired) or from AWS (live). Its JSON
@@ -119,6 +124,14 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     fn validate(raw: Self::Raw, cx: &ValidateCtx, diags: &mut Diags) -> Option<Self>;
     /// Strings in the spec that may reference other resources (besides tags).
     fn templates(&self) -> Vec<&Template>;
+    /// Its policy statements, for the scoping lint.
+    fn policies(&self) -> Vec<&StatementSpec> {
+        Vec::new()
+    }
+    /// Its fields that take one kind of ARN.
+    fn arn_fields(&self) -> Vec<ArnField<'_>> {
+        Vec::new()
+    }
     /// Refuses references to attributes this resource will not have.
     fn check_attribute(&self, attribute: &str) -> Result<(), String> {
         if Self::ATTRIBUTES.contains(&attribute) {

@@ -7,6 +7,8 @@
 //! What a resource of each kind looks like is not known here: the loader is given the
 //! kinds' [`Declaration`] (the raw form of any resource) and builds what it returns.
 
+pub mod arn;
+pub mod arn_checks;
 pub mod diag;
 pub mod environment;
 pub mod fields;
@@ -226,6 +228,9 @@ fn build_stack<D: Declaration>(
         }
     }
     references::check(&nodes, diags);
+    if !diags.has_errors() {
+        arn_checks::check(&nodes, diags);
+    }
     if diags.has_errors() {
         return None;
     }

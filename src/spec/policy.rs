@@ -4,6 +4,7 @@
 //! resources they name are known.
 
 use crate::policy::{Principal, Statement};
+use crate::spec::arn;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::raw::Spanned;
 use crate::spec::raw::SpannedMap;
@@ -109,6 +110,10 @@ impl StatementSpec {
         self.resources.iter()
     }
 
+    pub fn actions(&self) -> impl Iterator<Item = &String> {
+        self.actions.iter()
+    }
+
     /// The canonical statement, with references rendered by `render`.
     pub fn render(
         &self,
@@ -170,6 +175,15 @@ fn broad_resource(resource: &str) -> bool {
     resource == "*" || resource.split(':').take(5).any(|part| part.contains('*'))
 }
 
+/// Whether every action is one that can only be granted on `*` (dynamodb:ListStreams):
+/// then `*` is no wildcard to warn about.
+fn only_star_grants(actions: &BTreeSet<String>) -> bool {
+    !actions.is_empty()
+        && actions
+            .iter()
+            .all(|a| arn::action_resource_types(a).is_some_and(<[&str]>::is_empty))
+}
+
 /// Validates a list of compact statements at `path`, warning on wildcards.
 pub fn validate_statements(
     raw: &[Spanned<RawStatement>],
@@ -178,10 +192,24 @@ pub fn validate_statements(
     diags: &mut Diags,
 ) -> Vec<StatementSpec> {
     let mut out = Vec::new();
+    let mut sids: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, statement) in raw.iter().enumerate() {
         let path = format!("{path}[{i}]");
         let r = &statement.value;
         let errors_before = diags.error_count();
+        if let Some(sid) = &r.sid
+            && let first = *sids.entry(&sid.value).or_insert(i)
+            && first != i
+        {
+            diags.push(
+                Diagnostic::new(
+                    &sid.referenced,
+                    format!("{path}.sid"),
+                    format!("sid `{}` is already the id of statement {first}", sid.value),
+                )
+                .hint("statement ids must be unique within a policy (IAM refuses the policy)"),
+            );
+        }
         if let Some(sid) = &r.sid
             && (sid.value.is_empty() || !sid.value.chars().all(|c| c.is_ascii_alphanumeric()))
         {
@@ -244,7 +272,7 @@ pub fn validate_statements(
                                 Diagnostic::new(&resource.referenced, &field, format!("resource `{literal}` is not an ARN"))
                                     .hint("use an ARN (arn:aws:...), a reference such as ${messages.arn}, or *"),
                             );
-                        } else if broad_resource(&literal) {
+                        } else if broad_resource(&literal) && !only_star_grants(&actions) {
                             diags.push(
                                 Diagnostic::warning(
                                     &resource.referenced,

@@ -2,9 +2,11 @@
 //! which the loader works with resource kinds it does not know ([`Declaration`] and
 //! [`Resource`]).
 
+use crate::spec::arn::ArnField;
 use crate::spec::diag::Diags;
 use crate::spec::environment::Environment;
 use crate::spec::fields::ValidateCtx;
+use crate::spec::policy::StatementSpec;
 use crate::spec::template::Template;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +25,18 @@ pub trait Resource {
     /// Refuses references to attributes it will not have (e.g. a stream ARN without a
     /// stream).
     fn check_attribute(&self, attribute: &str) -> Result<(), String>;
+    /// An example of `attribute`'s value when it is an ARN (see `arn_checks`).
+    fn sample_arn(&self, _attribute: &str) -> Option<&'static str> {
+        None
+    }
+    /// Its policy statements, for the scoping lint.
+    fn policies(&self) -> Vec<&StatementSpec> {
+        Vec::new()
+    }
+    /// Its fields that take one kind of ARN.
+    fn arn_fields(&self) -> Vec<ArnField<'_>> {
+        Vec::new()
+    }
 }
 
 impl<T: Resource + ?Sized> Resource for Box<T> {
@@ -40,6 +54,15 @@ impl<T: Resource + ?Sized> Resource for Box<T> {
     }
     fn check_attribute(&self, attribute: &str) -> Result<(), String> {
         (**self).check_attribute(attribute)
+    }
+    fn sample_arn(&self, attribute: &str) -> Option<&'static str> {
+        (**self).sample_arn(attribute)
+    }
+    fn policies(&self) -> Vec<&StatementSpec> {
+        (**self).policies()
+    }
+    fn arn_fields(&self) -> Vec<ArnField<'_>> {
+        (**self).arn_fields()
     }
 }
 

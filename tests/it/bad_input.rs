@@ -7,7 +7,7 @@ use std::net::TcpListener;
 
 /// The valid base file; each case changes one thing. Line numbers matter: the expected
 /// positions below count from this text.
-const BASE: &str = "\
+pub const BASE: &str = "\
 stack: bad-input
 environments:
   test:
@@ -29,13 +29,13 @@ resources:
     stream: NEW_IMAGE
 ";
 
-struct Case {
-    name: &'static str,
+pub struct Case {
+    pub name: &'static str,
     /// (text in BASE, replacement); applied in order.
-    edits: &'static [(&'static str, &'static str)],
-    env: &'static str,
+    pub edits: &'static [(&'static str, &'static str)],
+    pub env: &'static str,
     /// Expected start of the error line after `error: <file>:`.
-    expect: &'static str,
+    pub expect: &'static str,
 }
 
 /// BASE's last line followed by a lambda_function `fn` (lines 20-24) and `$extra`.
@@ -559,16 +559,16 @@ const CASES: &[Case] = &[
 ];
 
 /// A loopback port that records whether anything connected to it.
-struct Sentinel(TcpListener);
+pub struct Sentinel(TcpListener);
 
 impl Sentinel {
-    fn new() -> Sentinel {
+    pub fn new() -> Sentinel {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         Sentinel(listener)
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://{}", self.0.local_addr().unwrap())
     }
 
@@ -577,7 +577,7 @@ impl Sentinel {
     }
 }
 
-fn run_case(case: &Case, sentinel: &Sentinel, command: &[&str]) -> Run {
+pub fn run_case(case: &Case, sentinel: &Sentinel, command: &[&str]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let mut text = BASE.to_string();
     for (from, to) in case.edits {
@@ -600,9 +600,15 @@ fn run_case(case: &Case, sentinel: &Sentinel, command: &[&str]) -> Run {
 
 #[test]
 fn every_bad_input_is_located_explained_and_touches_nothing() {
+    check_cases(CASES);
+}
+
+/// Each case's error is located, explained and printed by plan, apply and validate alike,
+/// with exit code 1, nothing on stdout and no request sent.
+pub fn check_cases(cases: &[Case]) {
     let sentinel = Sentinel::new();
     let mut failures = Vec::new();
-    for case in CASES {
+    for case in cases {
         for command in [&["plan"][..], &["apply", "--auto-approve"], &["validate"]] {
             let run = run_case(case, &sentinel, command);
             let expected = format!("error: stack.yaml:{}", case.expect);

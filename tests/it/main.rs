@@ -9,6 +9,7 @@ mod support;
 mod alarm;
 mod architecture;
 mod bad_input;
+mod bad_limits;
 mod drift;
 mod e2e;
 mod faults;

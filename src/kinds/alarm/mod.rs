@@ -13,6 +13,7 @@ use crate::aws::Aws;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
 use crate::kinds::tagged;
+use crate::spec::arn::ArnField;
 use crate::spec::diag::Diags;
 use crate::spec::fields::ValidateCtx;
 use crate::spec::template::{Inputs, Template};
@@ -97,6 +98,10 @@ pub struct LiveAlarm {
 impl Kind for Alarm {
     const TYPE: &'static str = "cloudwatch_alarm";
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn"];
+    const ARN_SAMPLES: &'static [(&'static str, &'static str)] = &[(
+        "arn",
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:sample",
+    )];
     type Raw = spec::RawAlarm;
     type State = AlarmState;
     type Live = LiveAlarm;
@@ -104,6 +109,28 @@ impl Kind for Alarm {
 
     fn validate(raw: spec::RawAlarm, cx: &ValidateCtx, diags: &mut Diags) -> Option<Alarm> {
         Alarm::validate_raw(raw, cx, diags)
+    }
+
+    fn arn_fields(&self) -> Vec<ArnField<'_>> {
+        // Alarm actions are SNS topics, Auto Scaling policies, EC2 actions
+        // (arn:aws:automate:... and arn:aws:swf:...), Systems Manager items and Lambda
+        // functions (PutMetricAlarm's AlarmActions).
+        self.alarm_actions
+            .iter()
+            .map(|template| ArnField {
+                template,
+                accepts: &[
+                    ("sns", "topic"),
+                    ("lambda", "function"),
+                    ("autoscaling", "scalingPolicy"),
+                    ("automate", "action"),
+                    ("ssm", "opsitem"),
+                    ("ssm-incidents", "response-plan"),
+                    ("swf", "action"),
+                ],
+                hint: "an SNS topic's ARN (arn:aws:sns:<region>:<account>:<topic>) or another action CloudWatch takes",
+            })
+            .collect()
     }
 
     fn templates(&self) -> Vec<&Template> {

@@ -29,7 +29,7 @@ raw_resource! {
         /// How the data points of a period are combined (default `Sum`).
         statistic: Spanned<Statistic>,
         /// Length of a period in seconds: 10, 20, 30 or a multiple of 60 (default 60).
-        #[schemars(range(min = 10, max = 86400))]
+        #[schemars(range(min = 10, max = 604800))]
         period: Spanned<i64>,
         /// How many periods are evaluated (default 1); with `period`, at most one day
         /// (seven days for periods of an hour or more).
@@ -81,15 +81,19 @@ impl Alarm {
     pub fn validate_raw(raw: RawAlarm, cx: &ValidateCtx, diags: &mut Diags) -> Option<Alarm> {
         let errors_before = diags.error_count();
         let name = physical_name(raw.name(), &ALARM_NAMES, cx, diags);
-        let text = |value: Option<&Spanned<String>>, field: &str, max: usize, diags: &mut Diags| {
+        let text = |value: Option<&Spanned<String>>,
+                    field: &str,
+                    min: usize,
+                    max: usize,
+                    diags: &mut Diags| {
             let v = value?;
             let length = v.value.chars().count();
-            if length == 0 || length > max {
+            if length < min || length > max {
                 diags.push(
                     Diagnostic::new(
                         &v.referenced,
                         cx.field(field),
-                        format!("`{field}` must be 1-{max} characters long (it is {length})"),
+                        format!("`{field}` must be {min}-{max} characters long (it is {length})"),
                     )
                     .hint("CloudWatch's limit for this field"),
                 );
@@ -105,8 +109,9 @@ impl Alarm {
             }
             value
         };
-        let description = text(raw.description(), "description", 1024, diags).unwrap_or_default();
-        let namespace = text(raw.namespace(), "namespace", 255, diags);
+        let description =
+            text(raw.description(), "description", 0, 1024, diags).unwrap_or_default();
+        let namespace = text(raw.namespace(), "namespace", 1, 255, diags);
         let namespace = required(
             namespace,
             "namespace",
@@ -122,7 +127,7 @@ impl Alarm {
                 "a namespace cannot start with `:`",
             );
         }
-        let metric = text(raw.metric(), "metric", 255, diags);
+        let metric = text(raw.metric(), "metric", 1, 255, diags);
         let metric = required(metric, "metric", "the metric's name, e.g. `Errors`", diags);
 
         let mut dimensions = BTreeMap::new();
@@ -181,13 +186,17 @@ impl Alarm {
             diags,
         );
         let longest = if period >= 3600 { SEVEN_DAYS } else { ONE_DAY };
-        if let Some(n) = raw.evaluation_periods()
+        let written = raw
+            .evaluation_periods()
+            .map(|n| (n.referenced, "evaluation_periods"))
+            .or(raw.period().map(|p| (p.referenced, "period")));
+        if let Some((at, field)) = written
             && period * evaluation_periods > longest
         {
             diags.push(
                 Diagnostic::new(
-                    &n.referenced,
-                    cx.field("evaluation_periods"),
+                    &at,
+                    cx.field(field),
                     format!(
                         "{evaluation_periods} periods of {period} s is {} s; an alarm evaluates at most {longest} s",
                         period * evaluation_periods
@@ -243,6 +252,14 @@ impl Alarm {
             }
             for (i, action) in list.value.iter().enumerate() {
                 let field = cx.field(&format!("alarm_actions[{i}]"));
+                if action.value.chars().count() > 1024 {
+                    diags.error(
+                        &action.referenced,
+                        &field,
+                        "an action's ARN is at most 1024 characters",
+                    );
+                    continue;
+                }
                 let Some(t) = template_field(action, cx, field.clone(), diags) else {
                     continue;
                 };

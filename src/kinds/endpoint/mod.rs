@@ -79,6 +79,10 @@ impl Kind for Endpoint {
         Endpoint::validate_raw(raw, cx, diags)
     }
 
+    fn policies(&self) -> Vec<&StatementSpec> {
+        self.policy.iter().flatten().collect()
+    }
+
     fn templates(&self) -> Vec<&Template> {
         self.policy
             .iter()

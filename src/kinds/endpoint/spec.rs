@@ -48,8 +48,11 @@ pub struct Endpoint {
     pub policy: Option<Vec<StatementSpec>>,
 }
 
+/// Gateway endpoints exist for two services only (Amazon VPC, "Gateway endpoints"):
+/// `dynamodb` and `s3`, by short name or as `com.amazonaws.<region>.<service>`.
 fn service_ok(s: &str) -> bool {
-    !s.is_empty()
+    let short = s.rsplit('.').next().unwrap_or_default();
+    matches!(short, "dynamodb" | "s3")
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
 }
@@ -68,7 +71,7 @@ impl Endpoint {
             Some(s) if !service_ok(&s.value) => {
                 diags.push(
                     Diagnostic::new(&s.referenced, cx.field("service"), format!("invalid service `{}`", s.value))
-                        .hint("a service such as dynamodb or s3, or a full name such as com.amazonaws.us-east-1.dynamodb"),
+                        .hint("gateway endpoints exist for dynamodb and s3 only (or their full names, such as com.amazonaws.us-east-1.dynamodb)"),
                 );
                 String::new()
             }

@@ -26,6 +26,7 @@ use crate::exec::ExecCtx;
 use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
 use crate::kinds::tagged;
 use crate::plan::{Action, FieldChange, ResourceChange};
+use crate::spec::arn::ArnField;
 use crate::spec::diag::Diags;
 use crate::spec::fields::ValidateCtx;
 use crate::spec::template::{Inputs, Template};
@@ -39,6 +40,10 @@ use std::collections::{BTreeMap, BTreeSet};
 impl Kind for Function {
     const TYPE: &'static str = "lambda_function";
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "log_group"];
+    const ARN_SAMPLES: &'static [(&'static str, &'static str)] = &[(
+        "arn",
+        "arn:aws:lambda:us-east-1:123456789012:function:sample",
+    )];
     type Raw = spec::RawFunction;
     type State = FunctionState;
     type Live = LiveFunction;
@@ -47,6 +52,14 @@ impl Kind for Function {
 
     fn validate(raw: spec::RawFunction, cx: &ValidateCtx, diags: &mut Diags) -> Option<Function> {
         Function::validate_raw(raw, cx, diags)
+    }
+
+    fn arn_fields(&self) -> Vec<ArnField<'_>> {
+        vec![ArnField {
+            template: &self.role,
+            accepts: &[("iam", "role")],
+            hint: "an IAM role's ARN, e.g. ${processor_role.arn}",
+        }]
     }
 
     fn templates(&self) -> Vec<&Template> {

@@ -122,6 +122,7 @@ const RETENTION_DAYS: &[i64] = &[
 ];
 
 const DEFAULT_RETENTION_DAYS: i64 = 14;
+const MAX_ENVIRONMENT_BYTES: usize = 4096;
 
 /// Set by Lambda itself; a function cannot define them.
 const RESERVED_VARIABLES: &[&str] = &[
@@ -297,6 +298,28 @@ impl Function {
                 environment.insert(key.value.clone(), t);
             }
         }
+        // Lambda's quota: 4 KB for all of a function's variables, names and values
+        // together. References count as the text around them (their values come later).
+        let environment_size: usize = raw
+            .environment()
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(key, value)| key.value.len() + value.value.len())
+            .sum();
+        if environment_size > MAX_ENVIRONMENT_BYTES
+            && let Some(map) = raw.environment()
+        {
+            diags.push(
+                Diagnostic::new(
+                    &map.0.first().map_or(cx.loc, |(key, _)| key.referenced),
+                    cx.field("environment"),
+                    format!(
+                        "the environment variables take {environment_size} bytes; Lambda allows {MAX_ENVIRONMENT_BYTES} in all"
+                    ),
+                )
+                .hint("Lambda's quota on a function's environment (names and values together); keep large settings in a table or a parameter"),
+            );
+        }
 
         let vpc = raw.vpc().map(|v| {
             let r = &v.value;
@@ -305,6 +328,27 @@ impl Function {
                 loc: v.referenced,
                 ..*cx
             };
+            // Lambda's VpcConfig takes at most 16 subnets and 5 security groups.
+            for (ids, what, most) in [
+                (&r.subnet_ids, "subnet_ids", 16),
+                (&r.security_group_ids, "security_group_ids", 5),
+            ] {
+                if let Some(ids) = ids
+                    && ids.value.len() > most
+                {
+                    diags.push(
+                        Diagnostic::new(
+                            &ids.referenced,
+                            sub.field(what),
+                            format!(
+                                "{} ids; a function's VPC configuration takes at most {most}",
+                                ids.value.len()
+                            ),
+                        )
+                        .hint("Lambda's limit (CreateFunction's VpcConfig)"),
+                    );
+                }
+            }
             VpcSpec {
                 vpc: network::vpc_choice(r.vpc.as_ref(), r.vpc_tags.as_ref(), &sub, "", diags),
                 subnets: network::member_choice(

@@ -63,6 +63,8 @@ pub struct LiveQueue {
 impl Kind for Queue {
     const TYPE: &'static str = "sqs_queue";
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "url"];
+    const ARN_SAMPLES: &'static [(&'static str, &'static str)] =
+        &[("arn", "arn:aws:sqs:us-east-1:123456789012:sample")];
     type Raw = spec::RawQueue;
     type State = QueueState;
     type Live = LiveQueue;

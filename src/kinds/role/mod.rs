@@ -50,6 +50,8 @@ pub struct LiveRole {
 impl Kind for Role {
     const TYPE: &'static str = "iam_role";
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn"];
+    const ARN_SAMPLES: &'static [(&'static str, &'static str)] =
+        &[("arn", "arn:aws:iam::123456789012:role/sample")];
     type Raw = spec::RawRole;
     type State = RoleState;
     type Live = LiveRole;
@@ -57,6 +59,10 @@ impl Kind for Role {
 
     fn validate(raw: spec::RawRole, cx: &ValidateCtx, diags: &mut Diags) -> Option<Role> {
         Role::validate_raw(raw, cx, diags)
+    }
+
+    fn policies(&self) -> Vec<&StatementSpec> {
+        self.policies.values().flatten().collect()
     }
 
     fn templates(&self) -> Vec<&Template> {

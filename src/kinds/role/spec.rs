@@ -49,6 +49,9 @@ pub struct Role {
     pub policies: BTreeMap<String, Vec<StatementSpec>>,
 }
 
+const DEFAULT_MANAGED_POLICIES: usize = 10;
+const MAX_MANAGED_POLICIES: usize = 20;
+
 const DEFAULT_TRUSTED_SERVICE: &str = "lambda.amazonaws.com";
 
 pub const DEFAULT_MAX_SESSION: i64 = 3600;
@@ -188,6 +191,25 @@ impl Role {
             .and_then(|b| policy_arn(b, cx, &cx.field("permissions_boundary"), diags));
         let mut managed_policies = Vec::new();
         if let Some(list) = raw.managed_policies() {
+            // IAM's quota: 10 managed policies per role by default, 20 at most on request.
+            let count = list.value.len();
+            if count > MAX_MANAGED_POLICIES {
+                diags.push(
+                    Diagnostic::new(
+                        &list.referenced,
+                        cx.field("managed_policies"),
+                        format!(
+                            "{count} managed policies; a role takes at most {MAX_MANAGED_POLICIES}"
+                        ),
+                    )
+                    .hint("IAM's quota (IAM and AWS STS quotas): fold some into an inline policy"),
+                );
+            } else if count > DEFAULT_MANAGED_POLICIES {
+                diags.push(
+                    Diagnostic::warning(&list.referenced, cx.field("managed_policies"), format!("{count} managed policies; IAM allows {DEFAULT_MANAGED_POLICIES} per role unless the account's quota was raised"))
+                        .hint("IAM's default quota (IAM and AWS STS quotas); the attach fails mid-apply otherwise"),
+                );
+            }
             for arn in &list.value {
                 managed_policies.extend(policy_arn(arn, cx, &cx.field("managed_policies"), diags));
             }

@@ -36,6 +36,16 @@ use std::collections::{BTreeMap, BTreeSet};
 impl Kind for Table {
     const TYPE: &'static str = "dynamodb_table";
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "stream_arn", "index_names"];
+    const ARN_SAMPLES: &'static [(&'static str, &'static str)] = &[
+        (
+            "arn",
+            "arn:aws:dynamodb:us-east-1:123456789012:table/sample",
+        ),
+        (
+            "stream_arn",
+            "arn:aws:dynamodb:us-east-1:123456789012:table/sample/stream/2026-01-01T00:00:00.000",
+        ),
+    ];
     type Raw = spec::RawTable;
     type State = TableState;
     type Live = LiveTable;

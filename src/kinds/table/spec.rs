@@ -240,14 +240,14 @@ fn index_of(
             .hint("list the attributes to copy into the index, or use projection ALL or KEYS_ONLY"),
         ),
         (ProjectionType::Include, Some(list)) => {
-            if list.value.is_empty() || list.value.len() > 100 {
+            if list.value.is_empty() || list.value.len() > 20 {
                 diags.push(
                     Diagnostic::new(
                         &list.referenced,
                         format!("{path}.non_key_attributes"),
-                        "list 1 to 100 attributes",
+                        format!("list 1 to 20 attributes (there are {})", list.value.len()),
                     )
-                    .hint("an index projects 1 to 100 non-key attributes"),
+                    .hint("an index projects 1 to 20 non-key attributes (DynamoDB's Projection), 100 across all indexes"),
                 );
             }
             non_key_attributes = list.value.iter().map(|a| a.value.clone()).collect();

@@ -17,6 +17,7 @@ use crate::aws::Aws;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
 use crate::plan::FieldChange;
+use crate::spec::arn::ArnField;
 use crate::spec::diag::Diags;
 use crate::spec::fields::ValidateCtx;
 use crate::spec::template::{Inputs, Template};
@@ -89,6 +90,10 @@ fn canonical_filters(mut filters: Vec<Value>) -> Vec<Value> {
 impl Kind for Trigger {
     const TYPE: &'static str = "event_source_mapping";
     const ATTRIBUTES: &'static [&'static str] = &["uuid", "arn"];
+    const ARN_SAMPLES: &'static [(&'static str, &'static str)] = &[(
+        "arn",
+        "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:sample",
+    )];
     const SAFE_TO_REPLACE: bool = true;
     type Raw = spec::RawTrigger;
     type State = TriggerState;
@@ -97,6 +102,20 @@ impl Kind for Trigger {
 
     fn validate(raw: spec::RawTrigger, cx: &ValidateCtx, diags: &mut Diags) -> Option<Trigger> {
         Trigger::validate_raw(raw, cx, diags)
+    }
+
+    fn arn_fields(&self) -> Vec<ArnField<'_>> {
+        let source = ArnField {
+            template: &self.source,
+            accepts: &[("dynamodb", "stream")],
+            hint: "a DynamoDB stream's ARN: the table's stream_arn, e.g. ${messages.stream_arn}",
+        };
+        let on_failure = self.on_failure.as_ref().map(|template| ArnField {
+            template,
+            accepts: &[("sqs", "queue"), ("sns", "topic"), ("s3", "bucket")],
+            hint: "an SQS queue's, SNS topic's or S3 bucket's ARN, e.g. ${processor_failures.arn}",
+        });
+        std::iter::once(source).chain(on_failure).collect()
     }
 
     fn templates(&self) -> Vec<&Template> {
