@@ -14,6 +14,12 @@ use std::time::{Duration, Instant};
 const TABLE: &str = "cruddur-messages-local";
 const INDEX: &str = "message-group-sk-index";
 const FUNCTION: &str = "cruddur-stream-processor-local";
+const QUEUE: &str = "cruddur-processor-failures-local";
+const ALARMS: [&str; 3] = [
+    "cruddur-processor-behind-local",
+    "cruddur-processor-errors-local",
+    "cruddur-records-given-up-local",
+];
 
 fn run(emulator: &Emulator, dir: &Path, args: &[&str]) -> crate::support::Run {
     let mut all = vec!["--no-color"];
@@ -193,7 +199,7 @@ fn messages_move_conversations_forward_through_the_deployed_stack() {
 
     let applied = run(&emulator, dir.path(), &["apply", "--auto-approve"]).expect_code(0);
     assert!(
-        applied.stdout.contains("Plan: 5 to add"),
+        applied.stdout.contains("Plan: 9 to add"),
         "{}",
         applied.stdout
     );
@@ -219,6 +225,55 @@ fn messages_move_conversations_forward_through_the_deployed_stack() {
         .event_source_mappings
         .unwrap_or_default();
     assert_eq!(mappings.len(), 1);
+    // What the mapping gives up on goes to the queue, which the role may send to, and
+    // three alarms watch the function and the queue.
+    let queue_url = live
+        .block_on(live.sqs.get_queue_url().queue_name(QUEUE).send())
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = live
+        .block_on(
+            live.sqs
+                .get_queue_attributes()
+                .queue_url(&queue_url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .send(),
+        )
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    let destination = mappings[0]
+        .destination_config()
+        .and_then(|d| d.on_failure())
+        .and_then(|f| f.destination());
+    assert_eq!(destination, Some(queue_arn.as_str()));
+    let policy = live
+        .block_on(
+            live.iam
+                .get_role_policy()
+                .role_name(FUNCTION)
+                .policy_name("stream-processor")
+                .send(),
+        )
+        .unwrap();
+    let statements = cruddur_infra::policy::parse_document(policy.policy_document()).unwrap();
+    let document = format!("{statements:?}");
+    assert!(
+        document.contains("sqs:SendMessage") && document.contains(&queue_arn),
+        "{document}"
+    );
+    let alarms = live
+        .block_on(live.cloudwatch.describe_alarms().send())
+        .unwrap();
+    let mut alarm_names: Vec<&str> = alarms
+        .metric_alarms()
+        .iter()
+        .filter_map(|a| a.alarm_name())
+        .collect();
+    alarm_names.sort_unstable();
+    assert_eq!(alarm_names, ALARMS);
 
     // Two conversations: alice <-> bob (g1), carol <-> dave (g2).
     conversation(&live, "alice", "g1", "2024-01-01T00:00:00Z", "bob");
@@ -331,6 +386,12 @@ fn messages_move_conversations_forward_through_the_deployed_stack() {
         .block_on(live.logs.describe_log_groups().send())
         .unwrap();
     assert!(groups.log_groups().is_empty(), "a log group is still there");
+    let queue = live.block_on(live.sqs.get_queue_url().queue_name(QUEUE).send());
+    assert!(queue.is_err(), "the queue is still there");
+    let alarms = live
+        .block_on(live.cloudwatch.describe_alarms().send())
+        .unwrap();
+    assert!(alarms.metric_alarms().is_empty(), "an alarm is still there");
     run(&emulator, dir.path(), &["destroy", "--auto-approve"]).expect_code(0);
     eprintln!(
         "end-to-end test took {:.1}s",

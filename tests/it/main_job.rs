@@ -38,7 +38,7 @@ fn local_apply_creates_the_stack_and_a_second_plan_is_clean() {
         "local-apply failed\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("Apply complete! Resources: 5 added"),
+        stdout.contains("Apply complete! Resources: 9 added"),
         "{stdout}"
     );
     assert!(stdout.contains("No changes."), "{stdout}");
@@ -60,7 +60,7 @@ fn local_apply_creates_the_stack_and_a_second_plan_is_clean() {
             .any(|t| t.key() == "cruddur-infra:stack" && t.value() == "cruddur/local")
     );
     let policies = live.inline_policies("cruddur-stream-processor-local");
-    assert_eq!(policies["stream-processor"].len(), 4);
+    assert_eq!(policies["stream-processor"].len(), 6);
     assert_eq!(live.endpoints().len(), 1);
     let function = live
         .block_on(
