@@ -193,6 +193,8 @@ pub struct NameRules {
     pub valid: fn(&str) -> bool,
     /// AWS's rules, said plainly, for the hint.
     pub rules: &'static str,
+    /// Whether AWS takes `Foo` and `foo` for one name (IAM does).
+    pub ignores_case: bool,
 }
 
 /// The resource's `name:`: required; `${env}` and `${stack}` allowed, references not (a name
@@ -241,18 +243,27 @@ pub fn physical_name(
         }
         Some(name) => {
             let mut taken = cx.names_taken.borrow_mut();
-            if let Some(other) = taken.get(&(rules.what, name.clone())) {
+            let key = if rules.ignores_case {
+                name.to_lowercase()
+            } else {
+                name.clone()
+            };
+            if let Some(other) = taken.get(&(rules.what, key.clone())) {
                 diags.push(
                     Diagnostic::new(
                         &n.referenced,
                         &field,
-                        format!("{} name `{name}` is also the name of {other}", rules.what),
+                        format!(
+                            "{} name `{name}` is also the name of {other}{}",
+                            rules.what,
+                            if rules.ignores_case { " (AWS ignores case in these names)" } else { "" }
+                        ),
                     )
                     .hint("each resource needs its own name in AWS; two resources with one name would fight over it"),
                 );
                 return None;
             }
-            taken.insert((rules.what, name.clone()), cx.path.clone());
+            taken.insert((rules.what, key), cx.path.clone());
             Some(name)
         }
     }

@@ -210,6 +210,36 @@ const CASES: &[Case] = &[
         env: "test",
         expect: "23:23: resources.role.managed_policies: 21 managed policies; a role takes at most 20",
     },
+    Case {
+        name: "role description with a character IAM refuses",
+        edits: &[(
+            LAST,
+            "    stream: NEW_IMAGE\n  role:\n    type: iam_role\n    name: processor\n    description: \"Runs the processor 🚀\"\n",
+        )],
+        env: "test",
+        expect: "23:18: resources.role.description: a role description cannot hold `🚀`",
+    },
+    Case {
+        name: "two roles whose names differ only in case",
+        edits: &[(
+            LAST,
+            "    stream: NEW_IMAGE\n  role:\n    type: iam_role\n    name: Processor\n  other_role:\n    type: iam_role\n    name: processor\n",
+        )],
+        env: "test",
+        expect: "25:11: resources.other_role.name: role name `processor` is also the name of resources.role (AWS ignores case in these names)",
+    },
+    Case {
+        name: "trigger function named in more than 140 characters",
+        edits: &[
+            (LAST, with_trigger!("")),
+            (
+                "function: some-function",
+                "function: arn:aws:lambda:us-east-1:123456789012:function:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            ),
+        ],
+        env: "test",
+        expect: "22:15: resources.trigger.function: a function is named in at most 140 characters",
+    },
 ];
 
 #[test]

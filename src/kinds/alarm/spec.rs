@@ -70,6 +70,7 @@ const ALARM_NAMES: NameRules = NameRules {
     example: "cruddur-processor-errors-${env}",
     valid: |s| (1..=255).contains(&s.chars().count()) && !s.chars().any(char::is_control),
     rules: "1-255 characters, no control characters",
+    ignores_case: false,
 };
 
 const MAX_DIMENSIONS: usize = 30;

@@ -108,6 +108,7 @@ const FUNCTION_NAMES: NameRules = NameRules {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     },
     rules: "1-64 characters: letters, digits, `-` and `_`",
+    ignores_case: false,
 };
 
 /// The runtimes a bundled `bootstrap` runs on: the OS-only ones.

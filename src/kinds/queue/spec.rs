@@ -51,6 +51,7 @@ const QUEUE_NAMES: NameRules = NameRules {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     },
     rules: "1-80 characters: letters, digits, `-` and `_` (FIFO queues, named `.fifo`, are not supported)",
+    ignores_case: false,
 };
 
 impl Queue {

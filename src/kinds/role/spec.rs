@@ -61,6 +61,7 @@ const ROLE_NAMES: NameRules = NameRules {
     example: "cruddur-stream-processor-${env}",
     valid: |s| iam_name(s, 64),
     rules: "1-64 characters: letters, digits and + = , . @ _ -",
+    ignores_case: true,
 };
 
 /// IAM's characters for role and policy names: letters, digits and `+=,.@_-`.
@@ -138,6 +139,23 @@ impl Role {
                 &d.referenced,
                 cx.field("description"),
                 "a role description is at most 1000 characters",
+            );
+        }
+        // CreateRole's Description pattern: tab, line breaks, printable ASCII and Latin-1.
+        if let Some(d) = raw.description()
+            && let Some(c) = d.value.chars().find(
+                |c| !matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{a1}'..='\u{ff}'),
+            )
+        {
+            diags.push(
+                Diagnostic::new(
+                    &d.referenced,
+                    cx.field("description"),
+                    format!("a role description cannot hold `{c}`"),
+                )
+                .hint(
+                    "IAM takes printable ASCII and Latin-1 letters in a description (CreateRole)",
+                ),
             );
         }
         let mut trusted_services = BTreeSet::new();

@@ -101,6 +101,7 @@ const TABLE_NAMES: NameRules = NameRules {
     example: "cruddur-messages-${env}",
     valid: valid_table_name,
     rules: "3-255 characters: letters, digits, `_`, `-` and `.`",
+    ignores_case: false,
 };
 
 fn valid_table_name(s: &str) -> bool {
@@ -249,6 +250,15 @@ fn index_of(
                     )
                     .hint("an index projects 1 to 20 non-key attributes (DynamoDB's Projection), 100 across all indexes"),
                 );
+            }
+            for attribute in &list.value {
+                if !(1..=255).contains(&attribute.value.len()) {
+                    diags.error(
+                        &attribute.referenced,
+                        format!("{path}.non_key_attributes"),
+                        "an attribute name is 1-255 bytes",
+                    );
+                }
             }
             non_key_attributes = list.value.iter().map(|a| a.value.clone()).collect();
             non_key_attributes.sort();

@@ -74,6 +74,15 @@ impl Trigger {
                     Some(s) => template_field(s, cx, cx.field(field), diags),
                 }
             };
+        // A function's name (up to 64), its ARN, or a partial ARN: 1-140 characters.
+        if let Some(f) = raw.function()
+            && f.value.chars().count() > 140
+        {
+            diags.push(
+                Diagnostic::new(&f.referenced, cx.field("function"), "a function is named in at most 140 characters")
+                    .hint("its name (up to 64 characters) or its ARN, usually `${processor.name}` (CreateEventSourceMapping)"),
+            );
+        }
         let function = required(
             raw.function(),
             "function",
