@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod bundle;
 pub mod create_once;
+pub mod event_filter;
 pub mod exec;
 pub mod graph;
 pub mod lock;

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "graph",
             "bundle",
             "prebuild",
+            "event_filter",
             "lock",
             "create_once",
             "render",

@@ -131,7 +131,7 @@ const CASES: &[Case] = &[
             with_trigger!("    filters: [INSERT]\n"),
         )],
         env: "test",
-        expect: "24:15: resources.trigger.filters[0]: a filter is an event pattern (a mapping)",
+        expect: "24:15: resources.trigger.filters[0]: a filter is an event pattern (a mapping of fields)",
     },
     Case {
         name: "function name with a character Lambda refuses",

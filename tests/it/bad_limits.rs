@@ -240,6 +240,24 @@ const CASES: &[Case] = &[
         env: "test",
         expect: "22:15: resources.trigger.function: a function is named in at most 140 characters",
     },
+    Case {
+        name: "filter with an operator Lambda's filters do not have",
+        edits: &[(
+            LAST,
+            with_trigger!("    filters:\n      - { eventName: [{ wildcard: \"INS*\" }] }\n"),
+        )],
+        env: "test",
+        expect: "25:9: resources.trigger.filters[0]: `eventName`: Lambda's filters have no operator `wildcard`",
+    },
+    Case {
+        name: "filter with a single value where a list belongs",
+        edits: &[(
+            LAST,
+            with_trigger!("    filters:\n      - { eventName: INSERT }\n"),
+        )],
+        env: "test",
+        expect: "25:9: resources.trigger.filters[0]: `eventName`: a field's values are a list",
+    },
 ];
 
 #[test]

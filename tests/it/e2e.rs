@@ -204,6 +204,7 @@ fn messages_move_conversations_forward_through_the_deployed_stack() {
         applied.stdout
     );
     run(&emulator, dir.path(), &["plan", "--detailed-exitcode"]).expect_code(0);
+    run(&emulator, dir.path(), &["drift"]).expect_code(0);
     let zip = repo_root().join("target/lambda/cruddur-stream-processor-x86_64.zip");
     let deployed = live
         .block_on(live.lambda.get_function().function_name(FUNCTION).send())

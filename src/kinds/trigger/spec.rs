@@ -138,10 +138,10 @@ impl Trigger {
             .flat_map(|l| l.value.iter())
             .enumerate()
         {
-            if !f.value.is_object() {
+            if let Some(problem) = crate::event_filter::check(&f.value) {
                 diags.push(
-                    Diagnostic::new(&f.referenced, format!("{}.filters[{i}]", cx.path), "a filter is an event pattern (a mapping)")
-                        .hint("e.g. `{ eventName: [INSERT], dynamodb: { Keys: { pk: { S: [{ prefix: \"MSG#\" }] } } } }`"),
+                    Diagnostic::new(&f.referenced, format!("{}.filters[{i}]", cx.path), problem)
+                        .hint("an event pattern as Lambda's filters take it, e.g. `{ eventName: [INSERT], dynamodb: { Keys: { pk: { S: [{ prefix: \"MSG#\" }] } } } }`"),
                 );
             }
             filters.push(f.value.clone());
