@@ -80,6 +80,15 @@ pub enum Command {
     },
     /// Build and zip every lambda_function's code (apply does this when the code changed).
     Build,
+    /// Run one invocation of a function's bundle on this machine against the emulator
+    /// (environment from the deployed stack), and print its response.
+    Invoke {
+        /// The function's name under `resources:`.
+        function: String,
+        /// The event: a JSON file, or `-` for stdin.
+        #[arg(long)]
+        event: std::path::PathBuf,
+    },
     /// Print a JSON Schema: of the stack file (for editors: stack.yaml names
     /// schema/stack.schema.json) or of `plan --output json`.
     Schema {

@@ -8,6 +8,7 @@ pub mod confirm;
 pub mod destroy;
 pub mod drift;
 pub mod graph;
+pub mod invoke;
 pub mod outputs;
 pub mod plan;
 pub mod saved;
@@ -37,6 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allow_data_loss,
         } => destroy::run(g, *auto_approve, *allow_data_loss).await,
         Command::Build => build::run(g).await,
+        Command::Invoke { function, event } => invoke::run(g, function, event).await,
         Command::Graph { format } => graph::run(g, *format),
         Command::Schema { of } => schema::run(*of),
         Command::Drift { output } => drift::run(g, *output).await,

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "bundle",
             "prebuild",
             "event_filter",
+            "local",
             "lock",
             "create_once",
             "render",

@@ -32,7 +32,7 @@ fn s(v: &str) -> ddb::AttributeValue {
 }
 
 /// A conversation row in `user`'s inbox.
-fn conversation(live: &Live, user: &str, group: &str, sk: &str, other: &str) {
+pub(crate) fn conversation(live: &Live, user: &str, group: &str, sk: &str, other: &str) {
     let request = live
         .client
         .put_item()
@@ -47,7 +47,7 @@ fn conversation(live: &Live, user: &str, group: &str, sk: &str, other: &str) {
     live.block_on(request.send()).unwrap();
 }
 
-fn message(live: &Live, group: &str, sk: &str, text: &str) {
+pub(crate) fn message(live: &Live, group: &str, sk: &str, text: &str) {
     let request = live
         .client
         .put_item()
@@ -61,7 +61,7 @@ fn message(live: &Live, group: &str, sk: &str, text: &str) {
 }
 
 /// Every GRP# row: user → [(sk, group, message)].
-fn inboxes(live: &Live) -> BTreeMap<String, Vec<(String, String, String)>> {
+pub(crate) fn inboxes(live: &Live) -> BTreeMap<String, Vec<(String, String, String)>> {
     let out = live
         .block_on(live.client.scan().table_name(TABLE).send())
         .unwrap();
@@ -87,13 +87,13 @@ fn inboxes(live: &Live) -> BTreeMap<String, Vec<(String, String, String)>> {
 
 /// Reads the table's stream from the start, as Lambda would, and shapes the records as the
 /// event Lambda sends (the Records of a DynamoDB stream event).
-struct Stream {
+pub(crate) struct Stream {
     client: aws_sdk_dynamodbstreams::Client,
     arn: String,
 }
 
 impl Stream {
-    fn new(emulator: &Emulator, live: &Live) -> Stream {
+    pub(crate) fn new(emulator: &Emulator, live: &Live) -> Stream {
         let config = aws_sdk_dynamodbstreams::Config::builder()
             .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
             .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
@@ -113,7 +113,7 @@ impl Stream {
         }
     }
 
-    fn records(&self, live: &Live) -> Vec<serde_json::Value> {
+    pub(crate) fn records(&self, live: &Live) -> Vec<serde_json::Value> {
         let stream = live
             .block_on(self.client.describe_stream().stream_arn(&self.arn).send())
             .unwrap()
@@ -186,7 +186,7 @@ fn invoke(api: &RuntimeApi, records: Vec<serde_json::Value>) -> serde_json::Valu
         Duration::from_secs(60),
     ) {
         Outcome::Response(body) => body,
-        Outcome::Error(e) => panic!("the function failed: {e}"),
+        other => panic!("the function failed: {other:?}"),
     }
 }
 

@@ -16,6 +16,7 @@ mod faults;
 mod function;
 mod graph;
 mod interrupted;
+mod invoke;
 mod lock;
 mod main_job;
 mod orphans;

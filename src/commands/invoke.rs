@@ -1,0 +1,133 @@
+//! `invoke <function> --event FILE|-`: one invocation of a function's bundle on this
+//! machine, against the emulator, printing the response (as `cargo lambda invoke` does
+//! for fixtures). The bundle is built as apply builds it, unzipped, and its `bootstrap`
+//! run through the tool's own Lambda Runtime API, with the environment the stack gives
+//! the function (references filled in from the deployed stack), the emulator's endpoint
+//! and test credentials. Memory is not limited; the timeout is enforced.
+
+use super::common;
+use crate::bundle;
+use crate::cli::Global;
+use crate::engine::{self, PlanRequest};
+use crate::local::bootstrap::{self, Bootstrap, LambdaEnvironment};
+use crate::local::runtime_api::{FunctionInfo, Outcome, RuntimeApi};
+use crate::plan::contains_unknown;
+use anyhow::{Context, bail};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub async fn run(g: &Global, function: &str, event: &Path) -> anyhow::Result<ExitCode> {
+    let stack = common::load(g)?;
+    if stack.env.settings().emulator.is_none() {
+        bail!(
+            "environment {} is not an emulator environment: invoke runs a function on this machine against the local emulator only (declare `emulator:` for the environment)",
+            stack.env.name
+        );
+    }
+    let functions: Vec<&str> = stack
+        .nodes
+        .iter()
+        .filter(|n| n.bundle_source().is_some())
+        .map(|n| n.name())
+        .collect();
+    let Some(node) = stack
+        .nodes
+        .iter()
+        .find(|n| n.name() == function && n.bundle_source().is_some())
+    else {
+        bail!(
+            "`{function}` is not a lambda_function of the stack (it has: {})",
+            functions.join(", ")
+        );
+    };
+    let event = read_event(event)?;
+
+    let aws = common::connect(g, &stack).await?;
+    let (observed, plan) = engine::prepare(&stack, &aws, &PlanRequest::apply())
+        .await
+        .map_err(|e| aws.explain(e))?;
+    let change = plan
+        .resource_changes
+        .iter()
+        .find(|c| c.name == function)
+        .context("the plan has no entry for the function")?;
+    let desired = &change.states.after;
+    let mut environment = BTreeMap::new();
+    for (key, value) in desired["environment"].as_object().into_iter().flatten() {
+        if contains_unknown(value) {
+            bail!(
+                "{key} refers to a resource that is not deployed yet: run `cruddur-infra apply --env {}` first",
+                stack.env.name
+            );
+        }
+        environment.insert(key.clone(), value.as_str().unwrap_or_default().to_string());
+    }
+    let timeout = desired["timeout"].as_u64().unwrap_or(3);
+    let memory_mb = desired["memory"].as_i64().unwrap_or(128);
+    let name = change.physical_id.clone();
+    let arn = node
+        .live(&observed.resources)
+        .and_then(|live| live.attributes().remove("arn").flatten())
+        .unwrap_or_else(|| format!("arn:aws:lambda:{}:000000000000:function:{name}", aws.region));
+
+    let source = node.bundle_source().context("not a function")?;
+    eprintln!("building {}", source.package.display());
+    let built = bundle::build(&source.package, source.architecture, &source.runtime).await?;
+    let dir = built.zip_path.with_file_name(format!("invoke-{name}"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let executable = bootstrap::extract(&built.zip_path, &dir)?;
+
+    let api = RuntimeApi::start(FunctionInfo {
+        arn,
+        timeout: Duration::from_secs(timeout),
+    })
+    .await?;
+    let lambda = LambdaEnvironment {
+        function_name: name.clone(),
+        memory_mb,
+        region: aws.region.clone(),
+        endpoint_url: aws.endpoint.clone(),
+    };
+    let mut process = Bootstrap::spawn(&executable, &api, &lambda, &environment)?;
+    let outcome = tokio::select! {
+        outcome = api.invoke(event) => outcome,
+        status = process.wait() => bail!("{name}'s bootstrap exited ({}) before it answered", status?),
+    };
+    match outcome {
+        Outcome::Response(body) => {
+            println!("{}", serde_json::to_string_pretty(&body)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Error(body) => bail!("{name} returned an error: {body}"),
+        Outcome::InitError(body) => bail!("{name} failed to start: {body}"),
+        Outcome::TimedOut => bail!("{name} did not answer within its timeout ({timeout} s)"),
+    }
+}
+
+/// The event, from a file or `-` (stdin); it must be JSON.
+fn read_event(path: &Path) -> anyhow::Result<Value> {
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the event from stdin")?;
+        text
+    } else {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading the event from {}", path.display()))?
+    };
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "the event in {} is not JSON",
+            if path == Path::new("-") {
+                "stdin".into()
+            } else {
+                path.display().to_string()
+            }
+        )
+    })
+}
