@@ -254,7 +254,6 @@ fn watch_deadline(state: Arc<State>, id: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::Empty;
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
 
