@@ -80,6 +80,14 @@ pub enum Command {
     },
     /// Build and zip every lambda_function's code (apply does this when the code changed).
     Build,
+    /// Apply the stack to the emulator, then run each event source mapping on this machine
+    /// as Lambda runs it (stream, filters, batching, retries), until Ctrl-C.
+    Dev {
+        /// Where the pollers keep their checkpoints (default: target/cruddur-dev next to
+        /// the stack file).
+        #[arg(long)]
+        checkpoints: Option<std::path::PathBuf>,
+    },
     /// Run one invocation of a function's bundle on this machine against the emulator
     /// (environment from the deployed stack), and print its response.
     Invoke {

@@ -37,6 +37,9 @@ pub mod kinds;
 // Observe, plan (pure), execute.
 pub mod engine;
 
+// Layer: the local pipeline (`dev`), over the engine.
+pub mod dev;
+
 // The command line and one file per command.
 pub mod cli;
 pub mod commands;

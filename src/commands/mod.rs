@@ -6,6 +6,7 @@ pub mod build;
 pub mod common;
 pub mod confirm;
 pub mod destroy;
+pub mod dev;
 pub mod drift;
 pub mod graph;
 pub mod invoke;
@@ -38,6 +39,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             allow_data_loss,
         } => destroy::run(g, *auto_approve, *allow_data_loss).await,
         Command::Build => build::run(g).await,
+        Command::Dev { checkpoints } => dev::run(g, checkpoints.as_deref()).await,
         Command::Invoke { function, event } => invoke::run(g, function, event).await,
         Command::Graph { format } => graph::run(g, *format),
         Command::Schema { of } => schema::run(*of),

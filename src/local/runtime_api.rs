@@ -48,6 +48,8 @@ struct State {
     queue: Mutex<VecDeque<Pending>>,
     queued: Notify,
     outcomes: Mutex<HashMap<String, Outcome>>,
+    /// Taken by the function and not answered yet.
+    in_flight: Mutex<std::collections::HashSet<String>>,
     init_error: Mutex<Option<Value>>,
     answered: Notify,
     /// When the function first asked for an invocation: the end of its cold start.
@@ -80,6 +82,7 @@ impl RuntimeApi {
             queue: Mutex::default(),
             queued: Notify::new(),
             outcomes: Mutex::default(),
+            in_flight: Mutex::default(),
             init_error: Mutex::default(),
             answered: Notify::new(),
             first_poll: Mutex::default(),
@@ -145,9 +148,21 @@ impl RuntimeApi {
         }
     }
 
-    /// Forgets queued events nobody took (after a bootstrap is restarted).
-    pub fn clear_queue(&self) {
-        lock(&self.state.queue).clear();
+    /// Fails every invocation the function took and did not answer: its process ended
+    /// (a crash), as Lambda reports it (`Runtime.ExitError`).
+    pub fn abandon(&self, why: &str) {
+        let taken: Vec<String> = lock(&self.state.in_flight).drain().collect();
+        let mut outcomes = lock(&self.state.outcomes);
+        for id in taken {
+            outcomes.entry(id).or_insert_with(|| {
+                Outcome::Error(serde_json::json!({
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": why,
+                }))
+            });
+        }
+        drop(outcomes);
+        self.state.answered.notify_waiters();
     }
 }
 
@@ -185,6 +200,7 @@ async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<Byt
                 }
                 queued.await;
             };
+            lock(&state.in_flight).insert(next.id.clone());
             watch_deadline(state.clone(), next.id.clone());
             let deadline = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -220,6 +236,7 @@ async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<Byt
                 Outcome::Error(body)
             };
             // An answer after the deadline is too late, as on Lambda: the timeout stands.
+            lock(&state.in_flight).remove(&id);
             lock(&state.outcomes).entry(id).or_insert(outcome);
             state.answered.notify_waiters();
             reply(StatusCode::ACCEPTED, "{\"status\":\"OK\"}")
@@ -238,6 +255,7 @@ async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<Byt
 fn watch_deadline(state: Arc<State>, id: String) {
     tokio::spawn(async move {
         tokio::time::sleep(state.info.timeout).await;
+        lock(&state.in_flight).remove(&id);
         let timed_out = match lock(&state.outcomes).entry(id) {
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(Outcome::TimedOut);

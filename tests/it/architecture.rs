@@ -35,6 +35,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("spec", &["spec"]),
     ("kinds", &["kinds"]),
     ("engine", &["engine"]),
+    ("dev", &["dev"]),
     ("commands", &["cli", "commands"]),
     ("main", &["main"]),
 ];

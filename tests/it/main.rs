@@ -10,6 +10,7 @@ mod alarm;
 mod architecture;
 mod bad_input;
 mod bad_limits;
+mod dev;
 mod drift;
 mod e2e;
 mod faults;

@@ -1,0 +1,179 @@
+//! `dev --env <emulator env>`: the whole stack on the local emulator, with each event
+//! source mapping run on this machine as Lambda runs it (see `crate::dev`): apply as
+//! `apply --auto-approve` does, start each function's bootstrap, poll each mapping's
+//! stream, until Ctrl-C. The emulator and the stack stay as they are.
+
+use super::common;
+use crate::bundle;
+use crate::cli::{ApplyArgs, Global};
+use crate::dev::batch::RetryPolicy;
+use crate::dev::{self, Mapping};
+use crate::engine::{self, PlanRequest};
+use crate::event_filter::EventFilter;
+use crate::local::bootstrap::{self, LambdaEnvironment};
+use crate::local::runtime_api::{FunctionInfo, RuntimeApi};
+use anyhow::{Context, bail};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let stack = common::load(g)?;
+    if stack.env.settings().emulator.is_none() {
+        bail!(
+            "environment {} is not an emulator environment: dev runs the stack's functions on this machine against the local emulator only (declare `emulator:` for the environment)",
+            stack.env.name
+        );
+    }
+    let apply = ApplyArgs {
+        plan_file: None,
+        auto_approve: true,
+        adopt: false,
+        allow_replace: false,
+        allow_data_loss: false,
+    };
+    let applied = super::apply::run(g, &apply).await?;
+    if applied != ExitCode::SUCCESS {
+        return Ok(applied);
+    }
+
+    let aws = common::connect(g, &stack).await?;
+    let (_, plan) = engine::prepare(&stack, &aws, &PlanRequest::apply())
+        .await
+        .map_err(|e| aws.explain(e))?;
+    let checkpoints = checkpoints.map_or_else(
+        || {
+            g.file
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("target/cruddur-dev")
+        },
+        Path::to_path_buf,
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut apis: BTreeMap<String, Arc<RuntimeApi>> = BTreeMap::new();
+    for change in &plan.resource_changes {
+        let Some(node) = stack.nodes.iter().find(|n| n.name() == change.name) else {
+            continue;
+        };
+        let Some(source) = node.bundle_source() else {
+            continue;
+        };
+        let desired = &change.states.after;
+        let name = change.physical_id.clone();
+        let environment: BTreeMap<String, String> = desired["environment"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+            .collect();
+        let timeout = Duration::from_secs(desired["timeout"].as_u64().unwrap_or(3));
+        let built = bundle::build(&source.package, source.architecture, &source.runtime).await?;
+        let dir = built.zip_path.with_file_name(format!("dev-{name}"));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let executable = bootstrap::extract(&built.zip_path, &dir)?;
+        let info = FunctionInfo {
+            arn: format!("arn:aws:lambda:{}:000000000000:function:{name}", aws.region),
+            timeout,
+        };
+        let api = Arc::new(RuntimeApi::start(info).await?);
+        let lambda = LambdaEnvironment {
+            function_name: name.clone(),
+            memory_mb: desired["memory"].as_i64().unwrap_or(128),
+            region: aws.region.clone(),
+            endpoint_url: aws.endpoint.clone(),
+        };
+        tasks.spawn(dev::supervise(executable, api.clone(), lambda, environment));
+        apis.insert(name, api);
+    }
+    let mut mappings = 0;
+    let mut readies = Vec::new();
+    for change in plan
+        .resource_changes
+        .iter()
+        .filter(|c| c.kind == "event_source_mapping")
+    {
+        let desired = &change.states.after;
+        if desired["enabled"] == Value::Bool(false) {
+            continue;
+        }
+        let function = desired["function"].as_str().unwrap_or_default();
+        let api = apis.get(function).with_context(|| {
+            format!(
+                "{}: function {function} is not a lambda_function of this stack; dev runs only the stack's own functions",
+                change.name
+            )
+        })?;
+        let mapping = mapping_of(&change.name, desired, &checkpoints)?;
+        let (ready, started) = tokio::sync::oneshot::channel();
+        tasks.spawn(dev::run_mapping(aws.clone(), mapping, api.clone(), ready));
+        readies.push(started);
+        mappings += 1;
+    }
+    for started in readies {
+        tokio::select! {
+            Ok(()) = started => {}
+            Some(ended) = tasks.join_next() => {
+                ended??;
+            }
+        }
+    }
+    println!(
+        "dev: {mappings} mapping(s) and {} function(s) running against the emulator; Ctrl-C stops them",
+        apis.len()
+    );
+    tokio::select! {
+        stop = tokio::signal::ctrl_c() => {
+            stop.context("waiting for Ctrl-C")?;
+            eprintln!("dev: stopping the pollers and the bootstraps; the emulator and the stack stay");
+        }
+        Some(ended) = tasks.join_next() => {
+            ended??;
+        }
+    }
+    tasks.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A mapping's settings from its planned state (the plan's `after`).
+fn mapping_of(name: &str, desired: &Value, checkpoints: &Path) -> anyhow::Result<Mapping> {
+    let int = |field: &str, default: i64| desired[field].as_i64().unwrap_or(default);
+    let stream_arn = desired["source"].as_str().unwrap_or_default().to_string();
+    let filters: Vec<Value> = desired["filters"].as_array().cloned().unwrap_or_default();
+    let filter = EventFilter::new(&filters).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    // Checkpoints belong to one stream: a table made again has a new stream label.
+    let label: String = stream_arn
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    Ok(Mapping {
+        name: name.to_string(),
+        starting_position: desired["starting_position"]
+            .as_str()
+            .unwrap_or("LATEST")
+            .to_string(),
+        batch_size: usize::try_from(int("batch_size", 100)).unwrap_or(100),
+        batching_window: Duration::from_secs(
+            u64::try_from(int("batching_window_seconds", 0)).unwrap_or(0),
+        ),
+        policy: RetryPolicy {
+            maximum_retry_attempts: i32::try_from(int("maximum_retry_attempts", -1)).unwrap_or(-1),
+            maximum_record_age_seconds: i32::try_from(int("maximum_record_age_seconds", -1))
+                .unwrap_or(-1),
+            bisect_on_error: desired["bisect_on_error"].as_bool().unwrap_or(false),
+            report_batch_item_failures: desired["report_batch_item_failures"]
+                .as_bool()
+                .unwrap_or(false),
+        },
+        filter,
+        on_failure: desired["on_failure"].as_str().map(str::to_string),
+        checkpoints: checkpoints.join(format!("{name}-{label}.json")),
+        stream_arn,
+    })
+}
