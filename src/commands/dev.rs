@@ -4,14 +4,13 @@
 //! stream, until Ctrl-C. The emulator and the stack stay as they are.
 
 use super::common;
-use crate::bundle;
+use super::invoke::LocalFunction;
 use crate::cli::{ApplyArgs, Global};
 use crate::dev::batch::RetryPolicy;
 use crate::dev::{self, Mapping};
 use crate::engine::{self, PlanRequest};
 use crate::event_filter::EventFilter;
-use crate::local::bootstrap::{self, LambdaEnvironment};
-use crate::local::runtime_api::{FunctionInfo, RuntimeApi};
+use crate::local::runtime_api::RuntimeApi;
 use anyhow::{Context, bail};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -41,7 +40,7 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
     }
 
     let aws = common::connect(g, &stack).await?;
-    let (_, plan) = engine::prepare(&stack, &aws, &PlanRequest::apply())
+    let (observed, plan) = engine::prepare(&stack, &aws, &PlanRequest::apply())
         .await
         .map_err(|e| aws.explain(e))?;
     let checkpoints = checkpoints.map_or_else(
@@ -62,31 +61,18 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
         let Some(source) = node.bundle_source() else {
             continue;
         };
-        let desired = &change.states.after;
-        let name = change.physical_id.clone();
-        let environment: BTreeMap<String, String> = desired["environment"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-            .collect();
-        let timeout = Duration::from_secs(desired["timeout"].as_u64().unwrap_or(3));
-        let built = bundle::build(&source.package, source.architecture, &source.runtime).await?;
-        let dir = built.zip_path.with_file_name(format!("dev-{name}"));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let executable = bootstrap::extract(&built.zip_path, &dir)?;
-        let info = FunctionInfo {
-            arn: format!("arn:aws:lambda:{}:000000000000:function:{name}", aws.region),
-            timeout,
-        };
-        let api = Arc::new(RuntimeApi::start(info).await?);
-        let lambda = LambdaEnvironment {
-            function_name: name.clone(),
-            memory_mb: desired["memory"].as_i64().unwrap_or(128),
-            region: aws.region.clone(),
-            endpoint_url: aws.endpoint.clone(),
-        };
-        tasks.spawn(dev::supervise(executable, api.clone(), lambda, environment));
+        let arn = node
+            .live(&observed.resources)
+            .and_then(|live| live.attributes().remove("arn").flatten());
+        let local = LocalFunction::prepare(change, &source, arn, &aws, &stack.env.name).await?;
+        let api = Arc::new(RuntimeApi::start(local.info).await?);
+        let name = local.lambda.function_name.clone();
+        tasks.spawn(dev::supervise(
+            local.executable,
+            api.clone(),
+            local.lambda,
+            local.environment,
+        ));
         apis.insert(name, api);
     }
     let mut mappings = 0;

@@ -6,17 +6,18 @@
 //! and test credentials. Memory is not limited; the timeout is enforced.
 
 use super::common;
+use crate::aws::Aws;
 use crate::bundle;
 use crate::cli::Global;
 use crate::engine::{self, PlanRequest};
 use crate::local::bootstrap::{self, Bootstrap, LambdaEnvironment};
 use crate::local::runtime_api::{FunctionInfo, Outcome, RuntimeApi};
-use crate::plan::contains_unknown;
+use crate::plan::{ResourceChange, contains_unknown};
 use anyhow::{Context, bail};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -55,44 +56,14 @@ pub async fn run(g: &Global, function: &str, event: &Path) -> anyhow::Result<Exi
         .iter()
         .find(|c| c.name == function)
         .context("the plan has no entry for the function")?;
-    let desired = &change.states.after;
-    let mut environment = BTreeMap::new();
-    for (key, value) in desired["environment"].as_object().into_iter().flatten() {
-        if contains_unknown(value) {
-            bail!(
-                "{key} refers to a resource that is not deployed yet: run `cruddur-infra apply --env {}` first",
-                stack.env.name
-            );
-        }
-        environment.insert(key.clone(), value.as_str().unwrap_or_default().to_string());
-    }
-    let timeout = desired["timeout"].as_u64().unwrap_or(3);
-    let memory_mb = desired["memory"].as_i64().unwrap_or(128);
-    let name = change.physical_id.clone();
     let arn = node
         .live(&observed.resources)
-        .and_then(|live| live.attributes().remove("arn").flatten())
-        .unwrap_or_else(|| format!("arn:aws:lambda:{}:000000000000:function:{name}", aws.region));
-
+        .and_then(|live| live.attributes().remove("arn").flatten());
     let source = node.bundle_source().context("not a function")?;
-    eprintln!("building {}", source.package.display());
-    let built = bundle::build(&source.package, source.architecture, &source.runtime).await?;
-    let dir = built.zip_path.with_file_name(format!("invoke-{name}"));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let executable = bootstrap::extract(&built.zip_path, &dir)?;
-
-    let api = RuntimeApi::start(FunctionInfo {
-        arn,
-        timeout: Duration::from_secs(timeout),
-    })
-    .await?;
-    let lambda = LambdaEnvironment {
-        function_name: name.clone(),
-        memory_mb,
-        region: aws.region.clone(),
-        endpoint_url: aws.endpoint.clone(),
-    };
-    let mut process = Bootstrap::spawn(&executable, &api, &lambda, &environment)?;
+    let local = LocalFunction::prepare(change, &source, arn, &aws, &stack.env.name).await?;
+    let (name, timeout) = (&local.lambda.function_name, local.info.timeout.as_secs());
+    let api = RuntimeApi::start(local.info.clone()).await?;
+    let mut process = Bootstrap::spawn(&local.executable, &api, &local.lambda, &local.environment)?;
     let outcome = tokio::select! {
         outcome = api.invoke(event) => outcome,
         status = process.wait() => bail!("{name}'s bootstrap exited ({}) before it answered", status?),
@@ -105,6 +76,59 @@ pub async fn run(g: &Global, function: &str, event: &Path) -> anyhow::Result<Exi
         Outcome::Error(body) => bail!("{name} returned an error: {body}"),
         Outcome::InitError(body) => bail!("{name} failed to start: {body}"),
         Outcome::TimedOut => bail!("{name} did not answer within its timeout ({timeout} s)"),
+    }
+}
+
+/// A function of the stack made ready to run on this machine: its bundle built and
+/// unzipped, and what Lambda would give it (shared with `dev`).
+pub(super) struct LocalFunction {
+    pub executable: PathBuf,
+    pub info: FunctionInfo,
+    pub lambda: LambdaEnvironment,
+    pub environment: BTreeMap<String, String>,
+}
+
+impl LocalFunction {
+    /// From the function's planned state (`change`: its environment with references
+    /// filled in, timeout, memory) and its deployed ARN when there is one.
+    pub async fn prepare(
+        change: &ResourceChange,
+        source: &bundle::Source,
+        arn: Option<String>,
+        aws: &Aws,
+        environment_name: &str,
+    ) -> anyhow::Result<LocalFunction> {
+        let desired = &change.states.after;
+        let mut environment = BTreeMap::new();
+        for (key, value) in desired["environment"].as_object().into_iter().flatten() {
+            if contains_unknown(value) {
+                bail!(
+                    "{key} refers to a resource that is not deployed yet: run `cruddur-infra apply --env {environment_name}` first"
+                );
+            }
+            environment.insert(key.clone(), value.as_str().unwrap_or_default().to_string());
+        }
+        let name = change.physical_id.clone();
+        eprintln!("building {}", source.package.display());
+        let built = bundle::build(&source.package, source.architecture, &source.runtime).await?;
+        let dir = built.zip_path.with_file_name(format!("local-{name}"));
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(LocalFunction {
+            executable: bootstrap::extract(&built.zip_path, &dir)?,
+            info: FunctionInfo {
+                arn: arn.unwrap_or_else(|| {
+                    format!("arn:aws:lambda:{}:000000000000:function:{name}", aws.region)
+                }),
+                timeout: Duration::from_secs(desired["timeout"].as_u64().unwrap_or(3)),
+            },
+            lambda: LambdaEnvironment {
+                function_name: name,
+                memory_mb: desired["memory"].as_i64().unwrap_or(128),
+                region: aws.region.clone(),
+                endpoint_url: aws.endpoint.clone(),
+            },
+            environment,
+        })
     }
 }
 

@@ -12,6 +12,30 @@ const TAGGED_TYPES: &[&str] = &[
     "cloudwatch:alarm",
 ];
 
+/// Every resource of `kind` tagged as `owner`'s (see [`arns`]), read in full by the name
+/// its ARN gives (`name_of`), all at once, except those named in `skip`; one that is gone
+/// by the time it is read is left out.
+pub async fn read_each<L, Read, Reading>(
+    aws: &Aws,
+    kind: &str,
+    owner: &str,
+    skip: &std::collections::BTreeSet<String>,
+    name_of: fn(&str) -> String,
+    read: Read,
+) -> anyhow::Result<Vec<L>>
+where
+    Read: Fn(String) -> Reading,
+    Reading: std::future::Future<Output = anyhow::Result<Option<L>>>,
+{
+    let names = arns(aws, kind, owner)
+        .await?
+        .into_iter()
+        .map(|arn| name_of(&arn))
+        .filter(|name| !skip.contains(name));
+    let read = futures::future::try_join_all(names.map(read)).await?;
+    Ok(read.into_iter().flatten().collect())
+}
+
 /// The ARNs of resources of `kind` (one of [`TAGGED_TYPES`]: `<service>:<type>`, or the
 /// service alone where its ARNs name no type, as SQS's) tagged as `owner`'s, through
 /// the Resource Groups Tagging API: one call per run, shared by the kinds.

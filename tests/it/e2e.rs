@@ -143,40 +143,9 @@ impl Stream {
         events
     }
 
+    /// As Lambda's event holds it: the product's own shaping, which `dev` uses.
     fn event_record(&self, r: &aws_sdk_dynamodbstreams::types::Record) -> serde_json::Value {
-        let image = |m: Option<&std::collections::HashMap<String, _>>| {
-            m.map(|m| {
-                let item: BTreeMap<String, serde_dynamo::AttributeValue> = m
-                    .iter()
-                    .map(
-                        |(k, v): (&String, &aws_sdk_dynamodbstreams::types::AttributeValue)| {
-                            (k.clone(), v.clone().into())
-                        },
-                    )
-                    .collect();
-                serde_json::to_value(item).unwrap()
-            })
-        };
-        let d = r.dynamodb().unwrap();
-        let mut dynamodb = serde_json::json!({
-            "ApproximateCreationDateTime": d.approximate_creation_date_time().map(|t| t.secs()),
-            "Keys": image(d.keys()),
-            "SequenceNumber": d.sequence_number(),
-            "SizeBytes": d.size_bytes(),
-            "StreamViewType": d.stream_view_type().map(|v| v.as_str()),
-        });
-        if let Some(new) = image(d.new_image()) {
-            dynamodb["NewImage"] = new;
-        }
-        serde_json::json!({
-            "eventID": r.event_id(),
-            "eventName": r.event_name().map(|n| n.as_str()),
-            "eventVersion": r.event_version(),
-            "eventSource": "aws:dynamodb",
-            "awsRegion": "us-east-1",
-            "dynamodb": dynamodb,
-            "eventSourceARN": self.arn,
-        })
+        cruddur_infra::dev::stream::lambda_record(r, &self.arn, "us-east-1")
     }
 }
 

@@ -156,15 +156,15 @@ impl Kind for Alarm {
         owner: &str,
         skip: &BTreeSet<String>,
     ) -> anyhow::Result<Vec<LiveAlarm>> {
-        let arns = tagged::arns(aws, "cloudwatch:alarm", owner).await?;
-        let alarms = futures::future::try_join_all(
-            arns.iter()
-                .map(|arn| name_of(arn))
-                .filter(|name| !skip.contains(name))
-                .map(|name| async move { ops::read_alarm(aws, &name).await }),
+        tagged::read_each(
+            aws,
+            "cloudwatch:alarm",
+            owner,
+            skip,
+            name_of,
+            |name| async move { ops::read_alarm(aws, &name).await },
         )
-        .await?;
-        Ok(alarms.into_iter().flatten().collect())
+        .await
     }
 
     fn planned_id(&self, _resolved: &()) -> String {

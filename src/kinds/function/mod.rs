@@ -102,16 +102,15 @@ impl Kind for Function {
         owner: &str,
         skip: &BTreeSet<String>,
     ) -> anyhow::Result<Vec<LiveFunction>> {
-        let arns = tagged::arns(aws, "lambda:function", owner).await?;
-        let names = arns
-            .iter()
-            .map(|arn| name_of(arn))
-            .filter(|name| !skip.contains(name));
-        let functions = futures::future::try_join_all(
-            names.map(|name| async move { read_function(aws, &name).await }),
+        tagged::read_each(
+            aws,
+            "lambda:function",
+            owner,
+            skip,
+            name_of,
+            |name| async move { read_function(aws, &name).await },
         )
-        .await?;
-        Ok(functions.into_iter().flatten().collect())
+        .await
     }
 
     fn planned_id(&self, _resolved: &Option<VpcState>) -> String {

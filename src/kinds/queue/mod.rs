@@ -94,15 +94,10 @@ impl Kind for Queue {
         owner: &str,
         skip: &BTreeSet<String>,
     ) -> anyhow::Result<Vec<LiveQueue>> {
-        let arns = tagged::arns(aws, "sqs", owner).await?;
-        let queues = futures::future::try_join_all(
-            arns.iter()
-                .map(|arn| name_of(arn))
-                .filter(|name| !skip.contains(name))
-                .map(|name| async move { ops::read_queue(aws, &name).await }),
-        )
-        .await?;
-        Ok(queues.into_iter().flatten().collect())
+        tagged::read_each(aws, "sqs", owner, skip, name_of, |name| async move {
+            ops::read_queue(aws, &name).await
+        })
+        .await
     }
 
     fn planned_id(&self, _resolved: &()) -> String {

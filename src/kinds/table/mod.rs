@@ -88,15 +88,15 @@ impl Kind for Table {
         owner: &str,
         skip: &BTreeSet<String>,
     ) -> anyhow::Result<Vec<LiveTable>> {
-        let arns = tagged::arns(aws, "dynamodb:table", owner).await?;
-        let tables = futures::future::try_join_all(
-            arns.iter()
-                .map(|arn| live_name(arn))
-                .filter(|name| !skip.contains(name))
-                .map(|name| async move { read_table(aws, &name).await }),
+        tagged::read_each(
+            aws,
+            "dynamodb:table",
+            owner,
+            skip,
+            live_name,
+            |name| async move { read_table(aws, &name).await },
         )
-        .await?;
-        Ok(tables.into_iter().flatten().collect())
+        .await
     }
 
     fn planned_id(&self, _resolved: &()) -> String {
