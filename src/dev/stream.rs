@@ -174,6 +174,10 @@ mod tests {
         let again = Checkpoints::load(path.clone()).unwrap();
         assert_eq!(again.get("shard-1"), Some("200"));
         assert_eq!(again.get("shard-2"), Some("7"));
+        // A file that is not one is an error naming it, not a fresh start.
+        std::fs::write(&path, "not json").unwrap();
+        let error = Checkpoints::load(path.clone()).err().unwrap().to_string();
+        assert!(error.contains("is not a checkpoint file"), "{error}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
