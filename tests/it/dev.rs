@@ -4,83 +4,24 @@
 //! last finished record. No timed assertions: the waits only bound a hung run.
 
 use crate::e2e::{conversation, inboxes, message};
-use crate::support::{Emulator, Live, cli, cli_command, repo_root};
-use std::io::{BufRead, BufReader};
-use std::process::Child;
-use std::sync::mpsc::{Receiver, channel};
-use std::time::Duration;
+use crate::support::dev::Dev;
+use crate::support::{Emulator, Live, cli, repo_root};
 
-/// A running `dev`, its stdout lines arriving on a channel.
-struct Dev {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Dev {
-    fn start(emulator: &Emulator, dir: &std::path::Path) -> Dev {
-        let file = repo_root().join("stack.yaml");
-        let checkpoints = dir.join("checkpoints");
-        let mut child = cli_command(
-            &[
-                "-f",
-                file.to_str().unwrap(),
-                "--env",
-                "local",
-                "--endpoint-url",
-                &emulator.url,
-                "--no-color",
-                "dev",
-                "--checkpoints",
-                checkpoints.to_str().unwrap(),
-            ],
-            dir,
-        )
-        .spawn()
-        .unwrap();
-        let (send, lines) = channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if send.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut dev = Dev {
-            child,
-            lines,
-            seen: Vec::new(),
-        };
-        dev.wait_for(|l| l.starts_with("dev: 1 mapping(s) and 1 function(s) running"));
-        dev
-    }
-
-    /// The next line that `matches`, waiting up to two minutes.
-    fn wait_for(&mut self, matches: impl Fn(&str) -> bool) -> String {
-        loop {
-            let line = self
-                .lines
-                .recv_timeout(Duration::from_secs(120))
-                .unwrap_or_else(|_| panic!("no such line; saw:\n{}", self.seen.join("\n")));
-            self.seen.push(line.clone());
-            if matches(&line) {
-                return line;
-            }
-        }
-    }
-
-    /// Ctrl-C, as a user stops it.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "dev ended with {status}");
-    }
+/// `dev` on the default stack (`stack.yaml`, environment `local`) against `emulator`,
+/// checkpoints under `dir`.
+fn start_dev(emulator: &Emulator, dir: &std::path::Path) -> Dev {
+    let file = repo_root().join("stack.yaml");
+    let checkpoints = dir.join("checkpoints");
+    let args = [
+        "-f",
+        file.to_str().unwrap(),
+        "--env",
+        "local",
+        "--endpoint-url",
+        &emulator.url,
+        "--no-color",
+    ];
+    Dev::start(&args, &["--checkpoints", checkpoints.to_str().unwrap()], dir)
 }
 
 #[test]
@@ -88,7 +29,7 @@ fn dev_moves_conversations_through_the_local_pipeline_and_resumes_after_a_restar
     let emulator = Emulator::start();
     let live = Live::new(&emulator);
     let dir = tempfile::tempdir().unwrap();
-    let mut dev = Dev::start(&emulator, dir.path());
+    let mut dev = start_dev(&emulator, dir.path());
 
     conversation(&live, "alice", "g1", "2024-01-01T00:00:00Z", "bob");
     conversation(&live, "bob", "g1", "2024-01-01T00:00:00Z", "alice");
@@ -119,7 +60,7 @@ fn dev_moves_conversations_through_the_local_pipeline_and_resumes_after_a_restar
     // Written while dev is stopped: delivered after the restart, and nothing before it
     // again.
     message(&live, "g1", "2024-03-01T08:00:00Z", "while stopped");
-    let mut dev = Dev::start(&emulator, dir.path());
+    let mut dev = start_dev(&emulator, dir.path());
     dev.seen.clear();
     let batch = dev.wait_for(|l| l.contains(" invoked in "));
     assert!(batch.contains(" 1 invoked in 1 invocation"), "{batch}");

@@ -4,6 +4,7 @@
 //! the SDK. The function is tests/fixtures/tiny-function (no dependencies: it builds in a
 //! second), copied per test so a test can change its code.
 
+use crate::support::copy_dir;
 use std::path::{Path, PathBuf};
 
 struct Fixture {
@@ -52,22 +53,6 @@ const TRIGGER: &str = "  messages:
     filters:
       - { eventName: [INSERT] }
 ";
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if name == "target" {
-            continue;
-        }
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &to.join(&name));
-        } else {
-            std::fs::copy(entry.path(), to.join(&name)).unwrap();
-        }
-    }
-}
 
 impl Fixture {
     fn new(test: &str, with_trigger: bool) -> Fixture {

@@ -4,6 +4,7 @@
 //! moto's request recorder writing to a file of the test's own, so a test can list exactly
 //! the requests the tool sent. The server stops when the `Emulator` is dropped.
 
+pub mod dev;
 pub mod fault_proxy;
 pub mod runtime_api;
 
@@ -17,6 +18,23 @@ use std::time::{Duration, Instant};
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Copies a package's directory, all but its `target/`, so a test can change its code.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(&name));
+        } else {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
 }
 
 /// The Python that can run the emulator, installing moto first if needed (once per test
