@@ -11,6 +11,7 @@ mod architecture;
 mod bad_input;
 mod bad_limits;
 mod dev;
+mod dev_rules;
 mod drift;
 mod e2e;
 mod faults;

@@ -1,0 +1,244 @@
+//! Lambda's rules after a failed invocation, watched under `dev`: the function is
+//! tests/fixtures/batch-function, which fails at the records named in its environment and
+//! writes down every batch it is given. From outside, the tests see which records were
+//! delivered to each invocation, the batch line, and the on-failure record in the queue.
+//! No timed assertions: the waits only bound a hung run.
+
+use crate::support::dev::Dev;
+use crate::support::{Emulator, Live, StackFile, ddb, repo_root};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A table with a stream, the fixture function, a queue for what is given up on, and the
+/// trigger between them. The `{…}` are replaced per test.
+const STACK: &str = "  events:
+    type: dynamodb_table
+    name: {test}-events
+    attributes: { pk: S }
+    key: { hash: pk }
+    stream: NEW_IMAGE
+  role:
+    type: iam_role
+    name: {test}-role
+  handler:
+    type: lambda_function
+    name: {test}-handler
+    code: {package}
+    role: ${role.arn}
+    timeout: 10
+    environment:
+      DELIVERIES: {deliveries}
+      FAIL_AT: r3
+      FAILURE: {mode}
+  failures:
+    type: sqs_queue
+    name: {test}-failures
+  trigger:
+    type: event_source_mapping
+    function: ${handler.name}
+    source: ${events.stream_arn}
+    starting_position: LATEST
+    batch_size: 10
+    # The test writes its records in one request; the window keeps them in one batch.
+    batching_window_seconds: 3
+    on_failure: ${failures.arn}
+{rules}";
+
+/// One test's emulator, stack and `dev`.
+pub(crate) struct Pipeline {
+    _emulator: Emulator,
+    pub live: Live,
+    pub file: StackFile,
+    pub dev: Dev,
+    /// Where the function writes down what it was given.
+    pub deliveries: PathBuf,
+    table: String,
+    queue: String,
+    _scratch: tempfile::TempDir,
+}
+
+impl Pipeline {
+    /// `dev` on the stack above, running the function in `package`.
+    pub(crate) fn start(test: &str, package: &Path, mode: &str, rules: &str) -> Pipeline {
+        let emulator = Emulator::start();
+        let live = Live::new(&emulator);
+        let scratch = tempfile::tempdir().unwrap();
+        let deliveries = scratch.path().join("deliveries");
+        let resources = STACK
+            .replace("{test}", test)
+            .replace("{package}", package.to_str().unwrap())
+            .replace("{deliveries}", deliveries.to_str().unwrap())
+            .replace("{mode}", mode)
+            .replace("{rules}", rules);
+        let file = StackFile::new(test, &emulator.url, &resources);
+        let path = file.path();
+        let args = ["-f", path.to_str().unwrap(), "--env", "test", "--no-color"];
+        let dev = Dev::start(&args, &[], path.parent().unwrap());
+        Pipeline {
+            _emulator: emulator,
+            live,
+            file,
+            dev,
+            deliveries,
+            table: format!("{test}-events"),
+            queue: format!("{test}-failures"),
+            _scratch: scratch,
+        }
+    }
+
+    /// Writes one item per key, in one request (so in this order on the stream).
+    pub(crate) fn write(&self, keys: &[&str]) {
+        let requests = keys.iter().map(|k| {
+            let put = ddb::PutRequest::builder()
+                .item("pk", ddb::AttributeValue::S((*k).to_string()))
+                .build()
+                .unwrap();
+            ddb::WriteRequest::builder().put_request(put).build()
+        });
+        let request = self
+            .live
+            .client
+            .batch_write_item()
+            .request_items(&self.table, requests.collect());
+        self.live.block_on(request.send()).unwrap();
+    }
+
+    /// What each invocation was given: (version, [(key, sequence number)]).
+    pub(crate) fn deliveries(&self) -> Vec<(String, Vec<(String, String)>)> {
+        let text = std::fs::read_to_string(&self.deliveries).unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                let (version, records) = line.split_once(' ').unwrap_or((line, ""));
+                let records = records
+                    .split(',')
+                    .filter(|r| !r.is_empty())
+                    .map(|r| {
+                        let (key, seq) = r.split_once('@').unwrap();
+                        (key.to_string(), seq.to_string())
+                    })
+                    .collect();
+                (version.to_string(), records)
+            })
+            .collect()
+    }
+
+    /// The keys each invocation was given.
+    pub(crate) fn delivered_keys(&self) -> Vec<Vec<String>> {
+        self.deliveries()
+            .into_iter()
+            .map(|(_, records)| records.into_iter().map(|(k, _)| k).collect())
+            .collect()
+    }
+
+    /// The on-failure records in the queue.
+    fn on_failure_records(&self) -> Vec<Value> {
+        let sqs = &self.live.sqs;
+        let url = self
+            .live
+            .block_on(sqs.get_queue_url().queue_name(&self.queue).send())
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let request = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10);
+        let out = self.live.block_on(request.send()).unwrap();
+        out.messages()
+            .iter()
+            .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+            .collect()
+    }
+}
+
+fn fixture() -> PathBuf {
+    repo_root().join("tests/fixtures/batch-function")
+}
+
+fn keys(list: &[&str]) -> Vec<String> {
+    list.iter().map(|k| k.to_string()).collect()
+}
+
+/// With `report_batch_item_failures`, a function that reports r3 failed has the records
+/// from r3 on retried, and never those before it; once retries run out, the rest is given
+/// up on and its sequence range is in the queue.
+#[test]
+fn a_partial_failure_is_retried_from_the_failed_record_and_then_given_up_to_the_queue() {
+    let mut p = Pipeline::start(
+        "dev-partial",
+        &fixture(),
+        "item",
+        "    report_batch_item_failures: true\n    maximum_retry_attempts: 1\n",
+    );
+    p.write(&["r1", "r2", "r3", "r4", "r5"]);
+    let line = p.dev.wait_for(|l| l.contains(" invoked in "));
+    assert!(
+        line.contains(": 5 in, 0 filtered out, 5 invoked in 2 invocations, 2 failed, 3 given up"),
+        "{line}"
+    );
+    assert_eq!(
+        p.delivered_keys(),
+        [
+            keys(&["r1", "r2", "r3", "r4", "r5"]),
+            keys(&["r3", "r4", "r5"])
+        ],
+        "r1 and r2 succeeded the first time and are not delivered again"
+    );
+    let sequence: Vec<String> = p.deliveries()[0].1.iter().map(|(_, s)| s.clone()).collect();
+    let records = p.on_failure_records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let info = &records[0]["DDBStreamBatchInfo"];
+    assert_eq!(info["startSequenceNumber"], sequence[2].as_str(), "{info}");
+    assert_eq!(info["endSequenceNumber"], sequence[4].as_str(), "{info}");
+    assert_eq!(info["batchSize"], 3, "{info}");
+    assert!(info["streamArn"].as_str().unwrap().contains("dev-partial-events"));
+    assert_eq!(
+        records[0]["requestContext"]["condition"], "RetryAttemptsExhausted",
+        "{records:?}"
+    );
+    assert!(
+        p.dev.seen.iter().any(|l| l.contains("gave up on 3 record(s)")),
+        "{:?}",
+        p.dev.seen
+    );
+    p.dev.stop();
+}
+
+/// With `bisect_on_error`, a batch whose invocation fails is split in halves until the
+/// failing record is alone; it is retried `maximum_retry_attempts` times, given up on to
+/// the queue, and the records after it still succeed.
+#[test]
+fn a_failing_batch_is_bisected_down_to_the_bad_record_which_is_given_up_to_the_queue() {
+    let mut p = Pipeline::start(
+        "dev-bisect",
+        &fixture(),
+        "error",
+        "    bisect_on_error: true\n    maximum_retry_attempts: 1\n",
+    );
+    p.write(&["r1", "r2", "r3", "r4"]);
+    let line = p.dev.wait_for(|l| l.contains(" invoked in "));
+    assert!(
+        line.contains(": 4 in, 0 filtered out, 4 invoked in 6 invocations, 4 failed, 1 given up"),
+        "{line}"
+    );
+    assert_eq!(
+        p.delivered_keys(),
+        [
+            keys(&["r1", "r2", "r3", "r4"]),
+            keys(&["r1", "r2"]),
+            keys(&["r3", "r4"]),
+            keys(&["r3"]),
+            keys(&["r3"]),
+            keys(&["r4"]),
+        ]
+    );
+    let r3 = p.deliveries()[0].1[2].1.clone();
+    let records = p.on_failure_records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let info = &records[0]["DDBStreamBatchInfo"];
+    assert_eq!(info["startSequenceNumber"], r3.as_str(), "{info}");
+    assert_eq!(info["endSequenceNumber"], r3.as_str(), "{info}");
+    assert_eq!(info["batchSize"], 1, "{info}");
+    assert_eq!(records[0]["requestContext"]["approximateInvokeCount"], 5);
+    p.dev.stop();
+}
