@@ -21,7 +21,11 @@ fn start_dev(emulator: &Emulator, dir: &std::path::Path) -> Dev {
         &emulator.url,
         "--no-color",
     ];
-    Dev::start(&args, &["--checkpoints", checkpoints.to_str().unwrap()], dir)
+    Dev::start(
+        &args,
+        &["--checkpoints", checkpoints.to_str().unwrap()],
+        dir,
+    )
 }
 
 #[test]

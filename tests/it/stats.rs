@@ -93,9 +93,21 @@ fn a_no_op_plan_waits_for_two_round_trips_at_most() {
     let dir = tempfile::tempdir().unwrap();
     let (file, _) = default_stack_in(dir.path());
     // The apply goes straight to the emulator; only the plan pays the latency.
-    run_default(dir.path(), &file, &emulator.url, &["apply", "--auto-approve"]).expect_code(0);
+    run_default(
+        dir.path(),
+        &file,
+        &emulator.url,
+        &["apply", "--auto-approve"],
+    )
+    .expect_code(0);
     proxy.clear_timings();
-    run_default(dir.path(), &file, &proxy.url, &["plan", "--detailed-exitcode"]).expect_code(0);
+    run_default(
+        dir.path(),
+        &file,
+        &proxy.url,
+        &["plan", "--detailed-exitcode"],
+    )
+    .expect_code(0);
     let chain = proxy.sequential_round_trips();
     assert!(
         (1..=2).contains(&chain.len()),

@@ -37,7 +37,9 @@ impl Dev {
             lines,
             seen: Vec::new(),
         };
-        dev.wait_longer_for(STARTING, |l| l.starts_with("dev: ") && l.contains(" running"));
+        dev.wait_longer_for(STARTING, |l| {
+            l.starts_with("dev: ") && l.contains(" running")
+        });
         dev
     }
 
@@ -47,7 +49,11 @@ impl Dev {
     }
 
     /// The next line that `matches`, waiting up to `patience` for each line.
-    pub fn wait_longer_for(&mut self, patience: Duration, matches: impl Fn(&str) -> bool) -> String {
+    pub fn wait_longer_for(
+        &mut self,
+        patience: Duration,
+        matches: impl Fn(&str) -> bool,
+    ) -> String {
         loop {
             let line = self
                 .lines
