@@ -54,7 +54,8 @@ fn bundle() {
     );
     let build = started.elapsed();
     assert_eq!(built.code, 0, "{}", built.stderr);
-    let zip = support::repo_root().join("target/lambda/cruddur-stream-processor-x86_64.zip");
+    let zip = support::target_dir(&support::repo_root())
+        .join("lambda/cruddur-stream-processor-x86_64.zip");
     let size = std::fs::metadata(&zip).unwrap().len();
     let executable = Bootstrap::extract(&zip, dir.path());
     let executable_size = std::fs::metadata(&executable).unwrap().len();

@@ -174,10 +174,8 @@ fn messages_move_conversations_forward_through_the_deployed_stack() {
     );
     run(&emulator, dir.path(), &["plan", "--detailed-exitcode"]).expect_code(0);
     run(&emulator, dir.path(), &["drift"]).expect_code(0);
-    // Under cargo's target directory, which an (absolute) CARGO_TARGET_DIR moves.
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| repo_root().join("target"), |dir| repo_root().join(dir));
-    let zip = target.join("lambda/cruddur-stream-processor-x86_64.zip");
+    let zip =
+        crate::support::target_dir(&repo_root()).join("lambda/cruddur-stream-processor-x86_64.zip");
     let deployed = live
         .block_on(live.lambda.get_function().function_name(FUNCTION).send())
         .unwrap();

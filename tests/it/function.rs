@@ -148,11 +148,7 @@ impl Fixture {
     /// Where the build writes the zip: under cargo's target directory, which an
     /// (absolute) CARGO_TARGET_DIR moves.
     fn zip_path(&self) -> PathBuf {
-        let target = match std::env::var_os("CARGO_TARGET_DIR") {
-            Some(dir) => self.package.path().join(dir),
-            None => self.package.path().join("target"),
-        };
-        target.join("lambda/tiny-function-x86_64.zip")
+        crate::support::target_dir(self.package.path()).join("lambda/tiny-function-x86_64.zip")
     }
 }
 

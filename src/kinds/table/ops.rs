@@ -306,7 +306,7 @@ async fn set_ttl(
         // DynamoDB refuses to set what is already set, which is what a resend after a lost
         // answer (or a change made meanwhile) finds: done if the table is as wanted.
         Err(e) if error_code(&e) == Some("ValidationException") => {
-            let (in_effect, _) = read_ttl(cx.aws, name).await?;
+            let (in_effect, _) = read_ttl(cx.aws, name).await?.unwrap_or_default();
             if (in_effect.as_deref() == Some(attribute)) == enabled {
                 Ok(())
             } else {

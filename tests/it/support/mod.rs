@@ -20,6 +20,16 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Cargo's target directory for the package in `package`: its `target/`, or
+/// CARGO_TARGET_DIR when that is set (an absolute one replaces the path; a relative one
+/// is read from the package, as cargo reads it there).
+pub fn target_dir(package: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => package.join(dir),
+        None => package.join("target"),
+    }
+}
+
 /// Copies a package's directory, all but its `target/`, so a test can change its code.
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
