@@ -13,6 +13,7 @@
 
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -117,6 +118,46 @@ pub struct Bundle {
 /// workspace's Cargo.lock and root Cargo.toml (dependency versions, profiles), the target
 /// triple and the profile. Cheap enough to run on every plan; needs no Rust toolchain.
 pub fn input_hash(package_dir: &Path, architecture: Architecture) -> anyhow::Result<String> {
+    let mut hasher = Sha256::new();
+    each_input(package_dir, architecture, |label, bytes| {
+        // Length-prefixed, so no two different inputs hash the same stream of bytes.
+        hasher.update((label.len() as u64).to_le_bytes());
+        hasher.update(label.as_bytes());
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    })?;
+    Ok(hex(&hasher.finalize()))
+}
+
+/// The same inputs as [`input_hash`], one SHA-256 (hex) each, by name: `src/main.rs` for
+/// a file of the package, `Cargo.lock (workspace)` for the workspace's files, and the
+/// build settings under their own names. Two of these tell which inputs a change touched.
+pub fn input_digests(
+    package_dir: &Path,
+    architecture: Architecture,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut digests = BTreeMap::new();
+    each_input(package_dir, architecture, |label, bytes| {
+        let name = match label.split_once(':') {
+            Some(("file", relative)) => relative.to_string(),
+            Some(("workspace", file)) => format!("{file} (workspace)"),
+            _ => format!("({label})"),
+        };
+        digests.insert(name, hex(&Sha256::digest(bytes)));
+    })?;
+    Ok(digests)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hands each input of the build to `feed` as (label, bytes), always in the same order.
+fn each_input(
+    package_dir: &Path,
+    architecture: Architecture,
+    mut feed: impl FnMut(&str, &[u8]),
+) -> anyhow::Result<()> {
     let manifest = package_dir.join("Cargo.toml");
     if !manifest.is_file() {
         bail!(
@@ -127,14 +168,6 @@ pub fn input_hash(package_dir: &Path, architecture: Architecture) -> anyhow::Res
     let mut files = Vec::new();
     collect_files(package_dir, package_dir, &mut files)?;
     files.sort();
-    let mut hasher = Sha256::new();
-    let mut feed = |label: &str, bytes: &[u8]| {
-        // Length-prefixed, so no two different inputs hash the same stream of bytes.
-        hasher.update((label.len() as u64).to_le_bytes());
-        hasher.update(label.as_bytes());
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(bytes);
-    };
     feed("format", BUNDLE_FORMAT.as_bytes());
     feed("target", architecture.rust_target().as_bytes());
     feed("profile", PROFILE.as_bytes());
@@ -154,11 +187,7 @@ pub fn input_hash(package_dir: &Path, architecture: Architecture) -> anyhow::Res
             }
         }
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(())
 }
 
 /// Relative paths (with `/`) of the files under `dir`, skipping build output and hidden

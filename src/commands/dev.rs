@@ -1,15 +1,18 @@
 //! `dev --env <emulator env>`: the whole stack on the local emulator, with each event
 //! source mapping run on this machine as Lambda runs it (see `crate::dev`): apply as
 //! `apply --auto-approve` does, start each function's bootstrap, poll each mapping's
-//! stream, until Ctrl-C. The emulator and the stack stay as they are.
+//! stream, watch each function's package and run each new build, until Ctrl-C. The
+//! emulator and the stack stay as they are.
 
 use super::common;
 use super::invoke::LocalFunction;
 use crate::cli::{ApplyArgs, Global};
 use crate::dev::batch::RetryPolicy;
+use crate::dev::watch::Watcher;
 use crate::dev::{self, Mapping};
 use crate::engine::{self, PlanRequest};
 use crate::event_filter::EventFilter;
+use crate::local::bootstrap::Launch;
 use crate::local::runtime_api::RuntimeApi;
 use anyhow::{Context, bail};
 use serde_json::Value;
@@ -27,14 +30,7 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
             stack.env.name
         );
     }
-    let apply = ApplyArgs {
-        plan_file: None,
-        auto_approve: true,
-        adopt: false,
-        allow_replace: false,
-        allow_data_loss: false,
-    };
-    let applied = super::apply::run(g, &apply).await?;
+    let applied = super::apply::run(g, &auto_approve()).await?;
     if applied != ExitCode::SUCCESS {
         return Ok(applied);
     }
@@ -54,6 +50,8 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
     );
     let mut tasks = tokio::task::JoinSet::new();
     let mut apis: BTreeMap<String, Arc<RuntimeApi>> = BTreeMap::new();
+    let mut builds = BTreeMap::new();
+    let mut watcher = Watcher::default();
     for change in &plan.resource_changes {
         let Some(node) = stack.nodes.iter().find(|n| n.name() == change.name) else {
             continue;
@@ -66,13 +64,11 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
             .and_then(|live| live.attributes().remove("arn").flatten());
         let local = LocalFunction::prepare(change, &source, arn, &aws, &stack.env.name).await?;
         let api = Arc::new(RuntimeApi::start(local.info).await?);
-        let name = local.lambda.function_name.clone();
-        tasks.spawn(dev::supervise(
-            local.executable,
-            api.clone(),
-            local.lambda,
-            local.environment,
-        ));
+        let name = local.launch.lambda.function_name.clone();
+        let (send, receive) = tokio::sync::mpsc::unbounded_channel();
+        tasks.spawn(dev::supervise(api.clone(), local.launch, receive));
+        watcher.add(&change.name, source)?;
+        builds.insert(change.name.clone(), send);
         apis.insert(name, api);
     }
     let mut mappings = 0;
@@ -108,20 +104,83 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
         }
     }
     println!(
-        "dev: {mappings} mapping(s) and {} function(s) running against the emulator; Ctrl-C stops them",
+        "dev: {mappings} mapping(s) and {} function(s) running against the emulator; watching their code; Ctrl-C stops them",
         apis.len()
     );
-    tokio::select! {
-        stop = tokio::signal::ctrl_c() => {
-            stop.context("waiting for Ctrl-C")?;
-            eprintln!("dev: stopping the pollers and the bootstraps; the emulator and the stack stay");
-        }
-        Some(ended) = tasks.join_next() => {
-            ended??;
+    loop {
+        tokio::select! {
+            stop = tokio::signal::ctrl_c() => {
+                stop.context("waiting for Ctrl-C")?;
+                eprintln!("dev: stopping the pollers, the bootstraps and the watcher; the emulator and the stack stay");
+                break;
+            }
+            Some(ended) = tasks.join_next() => {
+                ended??;
+            }
+            change = watcher.changed() => {
+                let Some(builds) = builds.get(&change.name) else { continue };
+                println!("dev: {} changed; rebuilding {}", change.inputs.join(", "), change.name);
+                match rebuild(g, &change.name).await {
+                    Ok(launch) => {
+                        // The supervisor swaps it in once no invocation is running.
+                        let _ = builds.send(launch);
+                    }
+                    Err(e) => {
+                        eprintln!("dev: {e:#}");
+                        println!(
+                            "dev: {} keeps running its last good build; saving a change that builds replaces it",
+                            change.name
+                        );
+                    }
+                }
+            }
         }
     }
     tasks.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// After a change to function `name`'s code: apply the stack again, as `apply
+/// --auto-approve` does (which builds the function and updates it in the emulator, so
+/// that `plan` stays clean), then make the new build ready to run.
+async fn rebuild(g: &Global, name: &str) -> anyhow::Result<Launch> {
+    let applied = super::apply::run(g, &auto_approve()).await?;
+    if applied != ExitCode::SUCCESS {
+        bail!("the apply did not finish");
+    }
+    let stack = common::load(g)?;
+    let aws = common::connect(g, &stack).await?;
+    let (observed, plan) = engine::prepare(&stack, &aws, &PlanRequest::apply())
+        .await
+        .map_err(|e| aws.explain(e))?;
+    let node = stack
+        .nodes
+        .iter()
+        .find(|n| n.name() == name)
+        .with_context(|| format!("{name} is no longer in the stack file"))?;
+    let source = node
+        .bundle_source()
+        .with_context(|| format!("{name} is no longer a lambda_function"))?;
+    let change = plan
+        .resource_changes
+        .iter()
+        .find(|c| c.name == name)
+        .context("the plan has no entry for the function")?;
+    let arn = node
+        .live(&observed.resources)
+        .and_then(|live| live.attributes().remove("arn").flatten());
+    let local = LocalFunction::prepare(change, &source, arn, &aws, &stack.env.name).await?;
+    Ok(local.launch)
+}
+
+fn auto_approve() -> ApplyArgs {
+    ApplyArgs {
+        plan_file: None,
+        auto_approve: true,
+        adopt: false,
+        allow_replace: false,
+        allow_data_loss: false,
+    }
 }
 
 /// A mapping's settings from its planned state (the plan's `after`).

@@ -10,14 +10,14 @@ use crate::aws::Aws;
 use crate::bundle;
 use crate::cli::Global;
 use crate::engine::{self, PlanRequest};
-use crate::local::bootstrap::{self, Bootstrap, LambdaEnvironment};
+use crate::local::bootstrap::{self, Bootstrap, LambdaEnvironment, Launch};
 use crate::local::runtime_api::{FunctionInfo, Outcome, RuntimeApi};
 use crate::plan::{ResourceChange, contains_unknown};
 use anyhow::{Context, bail};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -61,9 +61,12 @@ pub async fn run(g: &Global, function: &str, event: &Path) -> anyhow::Result<Exi
         .and_then(|live| live.attributes().remove("arn").flatten());
     let source = node.bundle_source().context("not a function")?;
     let local = LocalFunction::prepare(change, &source, arn, &aws, &stack.env.name).await?;
-    let (name, timeout) = (&local.lambda.function_name, local.info.timeout.as_secs());
+    let (name, timeout) = (
+        &local.launch.lambda.function_name,
+        local.info.timeout.as_secs(),
+    );
     let api = RuntimeApi::start(local.info.clone()).await?;
-    let mut process = Bootstrap::spawn(&local.executable, &api, &local.lambda, &local.environment)?;
+    let mut process = Bootstrap::spawn(&local.launch, &api)?;
     let outcome = tokio::select! {
         outcome = api.invoke(event) => outcome,
         status = process.wait() => bail!("{name}'s bootstrap exited ({}) before it answered", status?),
@@ -82,10 +85,8 @@ pub async fn run(g: &Global, function: &str, event: &Path) -> anyhow::Result<Exi
 /// A function of the stack made ready to run on this machine: its bundle built and
 /// unzipped, and what Lambda would give it (shared with `dev`).
 pub(super) struct LocalFunction {
-    pub executable: PathBuf,
+    pub launch: Launch,
     pub info: FunctionInfo,
-    pub lambda: LambdaEnvironment,
-    pub environment: BTreeMap<String, String>,
 }
 
 impl LocalFunction {
@@ -114,20 +115,22 @@ impl LocalFunction {
         let dir = built.zip_path.with_file_name(format!("local-{name}"));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(LocalFunction {
-            executable: bootstrap::extract(&built.zip_path, &dir)?,
+            launch: Launch {
+                executable: bootstrap::extract(&built.zip_path, &dir)?,
+                lambda: LambdaEnvironment {
+                    function_name: name.clone(),
+                    memory_mb: desired["memory"].as_i64().unwrap_or(128),
+                    region: aws.region.clone(),
+                    endpoint_url: aws.endpoint.clone(),
+                },
+                environment,
+            },
             info: FunctionInfo {
                 arn: arn.unwrap_or_else(|| {
                     format!("arn:aws:lambda:{}:000000000000:function:{name}", aws.region)
                 }),
                 timeout: Duration::from_secs(desired["timeout"].as_u64().unwrap_or(3)),
             },
-            lambda: LambdaEnvironment {
-                function_name: name,
-                memory_mb: desired["memory"].as_i64().unwrap_or(128),
-                region: aws.region.clone(),
-                endpoint_url: aws.endpoint.clone(),
-            },
-            environment,
         })
     }
 }

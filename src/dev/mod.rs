@@ -8,14 +8,15 @@
 
 pub mod batch;
 pub mod stream;
+pub mod watch;
 
 use crate::aws::{Aws, sdk};
 use crate::event_filter::EventFilter;
-use crate::local::bootstrap::{Bootstrap, LambdaEnvironment};
+use crate::local::bootstrap::{Bootstrap, Launch};
 use crate::local::runtime_api::{Outcome, RuntimeApi};
 use batch::{Pending, RetryPolicy, Then, Verdict, decide, expired, sequence_number};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -338,25 +339,36 @@ fn short(shard: &str) -> &str {
 }
 
 /// One function's bootstrap, kept running: restarted whenever it exits, with the
-/// invocation it held failed as Lambda fails it.
+/// invocation it held failed as Lambda fails it, and replaced by each new build sent on
+/// `builds` once no invocation is running (as Lambda lets running invocations finish on
+/// the old code).
 pub async fn supervise(
-    executable: PathBuf,
     api: Arc<RuntimeApi>,
-    lambda: LambdaEnvironment,
-    environment: BTreeMap<String, String>,
+    mut launch: Launch,
+    mut builds: tokio::sync::mpsc::UnboundedReceiver<Launch>,
 ) -> anyhow::Result<()> {
     loop {
         let started = Instant::now();
-        let mut process = Bootstrap::spawn(&executable, &api, &lambda, &environment)?;
-        let status = process.wait().await?;
-        eprintln!(
-            "{}: the bootstrap exited ({status}); restarting it",
-            lambda.function_name
-        );
-        api.abandon(&format!("the bootstrap exited ({status})"));
-        // A bootstrap that dies at once would otherwise be restarted in a tight loop.
-        if started.elapsed() < Duration::from_secs(1) {
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut process = Bootstrap::spawn(&launch, &api)?;
+        let name = launch.lambda.function_name.clone();
+        tokio::select! {
+            status = process.wait() => {
+                let status = status?;
+                eprintln!("{name}: the bootstrap exited ({status}); restarting it");
+                api.abandon(&format!("the bootstrap exited ({status})"));
+                // A bootstrap that dies at once would otherwise be restarted in a tight
+                // loop.
+                if started.elapsed() < Duration::from_secs(1) {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+            Some(next) = builds.recv() => {
+                let _paused = api.pause().await;
+                process.stop().await?;
+                api.abandon("replaced by a new build");
+                launch = next;
+                println!("dev: {name} restarted with the new build");
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! with the Runtime API's address, the function's name, memory and version, a region and
 //! credentials, then the function's own variables.
 
+use super::logs;
 use super::runtime_api::RuntimeApi;
 use anyhow::{Context, bail};
 use std::collections::BTreeMap;
@@ -30,13 +31,26 @@ pub fn extract(zip: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
             zip.display()
         );
     }
+    // Written beside and renamed over: a bootstrap still running from this path keeps its
+    // file (writing into it would fail with "text file busy").
     let path = dir.join("bootstrap");
+    let fresh = dir.join(".bootstrap.new");
     let mut out =
-        std::fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::File::create(&fresh).with_context(|| format!("writing {}", fresh.display()))?;
     std::io::copy(&mut entry, &mut out)?;
+    drop(out);
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::set_permissions(&fresh, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(&fresh, &path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(path)
+}
+
+/// One build of a function, ready to start: its `bootstrap`, what Lambda tells it, and
+/// its own environment variables.
+pub struct Launch {
+    pub executable: PathBuf,
+    pub lambda: LambdaEnvironment,
+    pub environment: BTreeMap<String, String>,
 }
 
 /// What Lambda's environment holds besides the function's own variables.
@@ -82,30 +96,41 @@ pub struct Bootstrap {
 
 impl Bootstrap {
     /// Starts the executable at `path` against `api`. Its stdout and stderr (the
-    /// function's logs) go to this process's stderr.
-    pub fn spawn(
-        path: &Path,
-        api: &RuntimeApi,
-        lambda: &LambdaEnvironment,
-        environment: &BTreeMap<String, String>,
-    ) -> anyhow::Result<Bootstrap> {
-        // Both to stderr: stdout is the command's own answer (invoke's response).
-        let logs = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned()?;
-        let child = tokio::process::Command::new(path)
+    /// function's logs) go to this process's stderr, readably (`super::logs`).
+    pub fn spawn(launch: &Launch, api: &RuntimeApi) -> anyhow::Result<Bootstrap> {
+        let Launch {
+            executable: path,
+            lambda,
+            environment,
+        } = launch;
+        let mut child = tokio::process::Command::new(path)
             .env_clear()
             .envs(lambda.variables(api))
             .envs(environment)
             .stdin(Stdio::null())
-            .stdout(Stdio::from(logs))
-            .stderr(Stdio::inherit())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting {}", path.display()))?;
+        // Both to stderr: stdout is the command's own answer (invoke's response).
+        let name = &lambda.function_name;
+        if let Some(out) = child.stdout.take() {
+            tokio::spawn(logs::forward(name.clone(), out));
+        }
+        if let Some(err) = child.stderr.take() {
+            tokio::spawn(logs::forward(name.clone(), err));
+        }
         Ok(Bootstrap { child })
     }
 
     /// Waits for the process to end (a crash: a bootstrap serves until it is killed).
     pub async fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
         self.child.wait().await
+    }
+
+    /// Ends the process (to run a new build) and waits for it.
+    pub async fn stop(&mut self) -> std::io::Result<()> {
+        self.child.kill().await
     }
 }

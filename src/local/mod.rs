@@ -3,4 +3,5 @@
 //! harness uses the same.
 
 pub mod bootstrap;
+pub mod logs;
 pub mod runtime_api;

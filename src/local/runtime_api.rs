@@ -55,6 +55,9 @@ struct State {
     /// When the function first asked for an invocation: the end of its cold start.
     first_poll: Mutex<Option<Instant>>,
     polled: Notify,
+    /// Which bootstrap process is being served: bumped when one ends, so that the polls
+    /// it left waiting are ended instead of handed an event nobody will answer.
+    generation: AtomicU64,
 }
 
 /// A Runtime API for one function, listening on `127.0.0.1:<port>` until dropped.
@@ -64,6 +67,8 @@ pub struct RuntimeApi {
     pub address: String,
     next_id: AtomicU64,
     server: tokio::task::JoinHandle<()>,
+    /// Held shared by each invocation, exclusively by `pause`.
+    gate: tokio::sync::RwLock<()>,
 }
 
 impl Drop for RuntimeApi {
@@ -87,6 +92,7 @@ impl RuntimeApi {
             answered: Notify::new(),
             first_poll: Mutex::default(),
             polled: Notify::new(),
+            generation: AtomicU64::new(0),
         });
         let serving = state.clone();
         let server = tokio::spawn(async move {
@@ -110,6 +116,7 @@ impl RuntimeApi {
             address,
             next_id: AtomicU64::new(0),
             server,
+            gate: tokio::sync::RwLock::new(()),
         })
     }
 
@@ -127,6 +134,7 @@ impl RuntimeApi {
     /// Queues `event` for the function and waits for its answer, at most the function's
     /// timeout after the function took it (and for as long as it takes to be taken).
     pub async fn invoke(&self, event: Value) -> Outcome {
+        let _running = self.gate.read().await;
         let id = format!("local-{:08}", self.next_id.fetch_add(1, Ordering::SeqCst));
         lock(&self.state.queue).push_back(Pending {
             id: id.clone(),
@@ -148,9 +156,19 @@ impl RuntimeApi {
         }
     }
 
-    /// Fails every invocation the function took and did not answer: its process ended
-    /// (a crash), as Lambda reports it (`Runtime.ExitError`).
+    /// Waits until no invocation is running and holds new ones back until the guard is
+    /// dropped: the moment to swap the bootstrap for a new build, as Lambda lets running
+    /// invocations finish on the old code.
+    pub async fn pause(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.gate.write().await
+    }
+
+    /// The function's process ended (a crash, or a restart): fails every invocation it
+    /// took and did not answer, as Lambda reports it (`Runtime.ExitError`), and ends the
+    /// polls it left waiting, so that only the next process is handed events.
     pub fn abandon(&self, why: &str) {
+        self.state.generation.fetch_add(1, Ordering::SeqCst);
+        self.state.queued.notify_waiters();
         let taken: Vec<String> = lock(&self.state.in_flight).drain().collect();
         let mut outcomes = lock(&self.state.outcomes);
         for id in taken {
@@ -191,10 +209,15 @@ async fn handle(state: &Arc<State>, req: Request<Incoming>) -> Response<Full<Byt
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (req.method(), parts.as_slice()) {
         (&Method::GET, ["2018-06-01", "runtime", "invocation", "next"]) => {
+            let generation = state.generation.load(Ordering::SeqCst);
             lock(&state.first_poll).get_or_insert_with(Instant::now);
             state.polled.notify_waiters();
             let next = loop {
                 let queued = state.queued.notified();
+                if state.generation.load(Ordering::SeqCst) != generation {
+                    // From a process that has ended: the event stays queued for the next.
+                    return reply(StatusCode::GONE, "this bootstrap process has ended");
+                }
                 if let Some(next) = lock(&state.queue).pop_front() {
                     break next;
                 }

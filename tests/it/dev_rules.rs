@@ -191,13 +191,21 @@ fn a_partial_failure_is_retried_from_the_failed_record_and_then_given_up_to_the_
     assert_eq!(info["startSequenceNumber"], sequence[2].as_str(), "{info}");
     assert_eq!(info["endSequenceNumber"], sequence[4].as_str(), "{info}");
     assert_eq!(info["batchSize"], 3, "{info}");
-    assert!(info["streamArn"].as_str().unwrap().contains("dev-partial-events"));
+    assert!(
+        info["streamArn"]
+            .as_str()
+            .unwrap()
+            .contains("dev-partial-events")
+    );
     assert_eq!(
         records[0]["requestContext"]["condition"], "RetryAttemptsExhausted",
         "{records:?}"
     );
     assert!(
-        p.dev.seen.iter().any(|l| l.contains("gave up on 3 record(s)")),
+        p.dev
+            .seen
+            .iter()
+            .any(|l| l.contains("gave up on 3 record(s)")),
         "{:?}",
         p.dev.seen
     );
@@ -241,4 +249,64 @@ fn a_failing_batch_is_bisected_down_to_the_bad_record_which_is_given_up_to_the_q
     assert_eq!(info["batchSize"], 1, "{info}");
     assert_eq!(records[0]["requestContext"]["approximateInvokeCount"], 5);
     p.dev.stop();
+}
+
+/// `dev` watches the function's code: a saved change is built and run by the next batch,
+/// and deployed to the emulator so that `plan` stays clean; a change that does not build
+/// shows the compiler's errors and the last good build keeps running. The function's JSON
+/// log lines are printed readably.
+#[test]
+fn a_saved_change_runs_in_the_next_batch_and_a_broken_one_keeps_the_last_good_build() {
+    let package = tempfile::tempdir().unwrap();
+    crate::support::copy_dir(&fixture(), package.path());
+    // A name of its own, so that its build never shares a binary with the fixture's
+    // when the tests share one CARGO_TARGET_DIR.
+    for file in ["Cargo.toml", "Cargo.lock"] {
+        let path = package.path().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let renamed = text.replace(
+            "name = \"batch-function\"",
+            "name = \"batch-function-live\"",
+        );
+        std::fs::write(&path, renamed).unwrap();
+    }
+    let source = package.path().join("src/main.rs");
+    let set_version = |from: &str, to: &str| {
+        let text = std::fs::read_to_string(&source).unwrap();
+        assert!(text.contains(from), "{from} not in the source");
+        std::fs::write(&source, text.replace(from, to)).unwrap();
+    };
+    let mut p = Pipeline::start("dev-live", package.path(), "item", "");
+    let ran = |p: &mut Pipeline, key: &str| {
+        p.write(&[key]);
+        p.dev.wait_for(|l| l.contains(" invoked in "));
+        let (version, records) = p.deliveries().pop().unwrap();
+        assert_eq!(records[0].0, key);
+        version
+    };
+    assert_eq!(ran(&mut p, "a1"), "v1");
+    p.dev
+        .saw_or_wait_for(|l| l == "dev-live-handler: INFO batch received records=1 version=v1");
+
+    set_version("\"v1\"", "\"v2\"");
+    p.dev
+        .wait_for(|l| l == "dev: src/main.rs changed; rebuilding handler");
+    p.dev
+        .wait_for(|l| l == "dev: dev-live-handler restarted with the new build");
+    assert_eq!(ran(&mut p, "a2"), "v2");
+
+    set_version("const VERSION", "const VERSION = ;\nconst BROKEN");
+    p.dev
+        .wait_for(|l| l.contains("keeps running its last good build"));
+    // The compiler's errors are shown.
+    p.dev.saw_or_wait_for(|l| l.starts_with("error"));
+    assert_eq!(ran(&mut p, "a3"), "v2");
+
+    set_version("const VERSION = ;\nconst BROKEN", "const VERSION");
+    set_version("\"v2\"", "\"v3\"");
+    p.dev
+        .wait_for(|l| l == "dev: dev-live-handler restarted with the new build");
+    assert_eq!(ran(&mut p, "a4"), "v3");
+    p.dev.stop();
+    p.file.run(&["plan", "--detailed-exitcode"]).expect_code(0);
 }

@@ -48,6 +48,16 @@ impl Dev {
         self.wait_longer_for(NEXT_LINE, matches)
     }
 
+    /// A line that `matches`, among those already read or the next ones: for lines whose
+    /// order against others is not fixed (the function's logs come on stderr, dev's
+    /// batch lines on stdout).
+    pub fn saw_or_wait_for(&mut self, matches: impl Fn(&str) -> bool) -> String {
+        match self.seen.iter().find(|l| matches(l)) {
+            Some(line) => line.clone(),
+            None => self.wait_for(matches),
+        }
+    }
+
     /// The next line that `matches`, waiting up to `patience` for each line.
     pub fn wait_longer_for(
         &mut self,
