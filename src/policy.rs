@@ -48,6 +48,24 @@ pub fn document(statements: &[Statement]) -> String {
     serde_json::json!({ "Version": VERSION, "Statement": statements }).to_string()
 }
 
+/// IAM's size of a document: its characters, white space not counted (IAM and AWS STS
+/// quotas).
+pub fn iam_size(statements: &[Statement]) -> usize {
+    document(statements)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .count()
+}
+
+/// The most an IAM role's inline policies may hold together, white space not counted
+/// (IAM and AWS STS quotas; not adjustable).
+pub const ROLE_INLINE_POLICIES_MAX: usize = 10_240;
+/// A role's trust policy: IAM's default quota, and the most it can be raised to.
+pub const TRUST_POLICY_DEFAULT_MAX: usize = 2_048;
+pub const TRUST_POLICY_RAISED_MAX: usize = 4_096;
+/// A VPC endpoint's policy, white space included (AWS PrivateLink quotas).
+pub const ENDPOINT_POLICY_MAX: usize = 20_480;
+
 /// Reads a document as AWS returns it (possibly URL-encoded) into sorted canonical
 /// statements.
 pub fn parse_document(text: &str) -> anyhow::Result<Vec<Statement>> {

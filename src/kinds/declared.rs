@@ -291,8 +291,10 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
             return (self.unread(), unknown_attributes::<K>());
         };
         let desired = self.desired(&seen.resolved, &cx.owner, inputs);
+        let refused = self.spec.refused(&desired);
         let Some(live) = &seen.live else {
             let mut rc = self.change(Action::Create, seen);
+            rc.blocked = refused;
             rc.states.after = to_json(&desired);
             rc.changes = all_fields(&rc.states.after);
             return (rc, planned(&self.spec, seen, cx));
@@ -356,6 +358,9 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
                 rc.blocked = self.spec.update_blocker(&desired, live);
             }
             _ => {}
+        }
+        if matches!(action, Action::Update | Action::Adopt | Action::Replace) && refused.is_some() {
+            rc.blocked = refused;
         }
         rc.reasons.extend(live.warnings());
         rc.changes = changes;

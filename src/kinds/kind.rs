@@ -198,6 +198,13 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     fn update_blocker(&self, _desired: &Self::State, _live: &Self::Live) -> Option<String> {
         None
     }
+    /// What AWS would refuse in `desired` that the file alone could not show (a size that
+    /// depends on rendered references), if anything: the plan blocks the change, so apply
+    /// stops before any request instead of mid-apply. References still unknown count as
+    /// their placeholder.
+    fn refused(&self, _desired: &Self::State) -> Option<String> {
+        None
+    }
     /// Attributes after an in-place update; by default they do not change.
     fn attributes_after_update(live: &Self::Live, _desired: &Self::State) -> Attributes {
         live.attributes()

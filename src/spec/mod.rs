@@ -9,6 +9,7 @@
 
 pub mod arn;
 pub mod arn_checks;
+pub mod condition;
 pub mod diag;
 pub mod environment;
 pub mod fields;

@@ -5,6 +5,7 @@
 
 use crate::policy::{Principal, Statement};
 use crate::spec::arn;
+use crate::spec::condition;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::raw::Spanned;
 use crate::spec::raw::SpannedMap;
@@ -291,14 +292,39 @@ pub fn validate_statements(
         }
         let mut conditions = BTreeMap::new();
         for (operator, keys) in r.conditions.iter().flat_map(|c| c.iter()) {
+            let field = format!("{path}.conditions.{}", operator.value);
+            let base = condition::base_operator(&operator.value);
+            if let Err(problem) = &base {
+                diags.push(
+                    Diagnostic::new(&operator.referenced, &field, problem)
+                        .hint("e.g. StringEquals, ArnLike, NumericLessThan, Bool, Null; add IfExists or a ForAllValues:/ForAnyValue: prefix as IAM allows"),
+                );
+            }
             let mut by_key = BTreeMap::new();
             for (key, values) in keys.iter() {
+                let field = format!("{field}.{}", key.value);
+                if let Some(problem) = condition::key_problem(&key.value) {
+                    diags.push(
+                        Diagnostic::new(&key.referenced, &field, problem)
+                            .hint("condition keys are `aws:...` or `<service>:...`, such as aws:SourceVpce or dynamodb:LeadingKeys"),
+                    );
+                }
                 if values.value.0.is_empty() {
                     diags.error(
                         &values.referenced,
-                        format!("{path}.conditions.{}.{}", operator.value, key.value),
+                        &field,
                         "a condition needs at least one value",
                     );
+                }
+                if let Ok(base) = base {
+                    for value in &values.value.0 {
+                        if let Some(problem) = condition::value_problem(base, value) {
+                            diags.push(
+                                Diagnostic::new(&values.referenced, &field, problem)
+                                    .hint("Bool and Null compare true or false, the Numeric operators numbers (IAM JSON policy elements: Condition operators)"),
+                            );
+                        }
+                    }
                 }
                 by_key.insert(key.value.clone(), values.value.0.iter().cloned().collect());
             }

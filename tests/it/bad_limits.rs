@@ -47,6 +47,20 @@ macro_rules! with_alarm {
     };
 }
 
+/// BASE's last line followed by an iam_role `role` whose one statement's `conditions`
+/// are `$operator` (line 28, column 13) with `$key_and_value` (line 29, column 15).
+macro_rules! with_condition {
+    ($operator:literal, $key_and_value:literal) => {
+        concat!(
+            "    stream: NEW_IMAGE\n  role:\n    type: iam_role\n    name: processor\n    policies:\n      p:\n        - actions: [dynamodb:PutItem]\n          resources: [\"${messages.arn}\"]\n          conditions:\n            ",
+            $operator,
+            ":\n              ",
+            $key_and_value,
+            "\n"
+        )
+    };
+}
+
 const LAST: &str = "    stream: NEW_IMAGE\n";
 
 const CASES: &[Case] = &[
@@ -258,6 +272,51 @@ const CASES: &[Case] = &[
         env: "test",
         expect: "25:9: resources.trigger.filters[0]: `eventName`: a field's values are a list",
     },
+    Case {
+        name: "condition operator IAM does not have",
+        edits: &[(
+            LAST,
+            with_condition!("stringEquals", "aws:SourceVpce: vpce-1a2b3c4d"),
+        )],
+        env: "test",
+        expect: "28:13: resources.role.policies.p[0].conditions.stringEquals: `stringEquals` is not a condition operator (IAM spells it `StringEquals`)",
+    },
+    Case {
+        name: "condition operator Null with IfExists",
+        edits: &[(
+            LAST,
+            with_condition!("NullIfExists", "aws:SourceVpce: \"true\""),
+        )],
+        env: "test",
+        expect: "28:13: resources.role.policies.p[0].conditions.NullIfExists: `NullIfExists`: Null takes no IfExists",
+    },
+    Case {
+        name: "condition key without a prefix",
+        edits: &[(
+            LAST,
+            with_condition!("StringEquals", "SourceVpce: vpce-1a2b3c4d"),
+        )],
+        env: "test",
+        expect: "29:15: resources.role.policies.p[0].conditions.StringEquals.SourceVpce: condition key `SourceVpce` must look like `prefix:name`",
+    },
+    Case {
+        name: "Bool condition on something else than true or false",
+        edits: &[(
+            LAST,
+            with_condition!("Bool", "aws:SecureTransport: \"yes\""),
+        )],
+        env: "test",
+        expect: "29:36: resources.role.policies.p[0].conditions.Bool.aws:SecureTransport: Bool compares `true` or `false`, not `yes`",
+    },
+    Case {
+        name: "Numeric condition on something else than a number",
+        edits: &[(
+            LAST,
+            with_condition!("NumericLessThan", "aws:MultiFactorAuthAge: an hour"),
+        )],
+        env: "test",
+        expect: "29:39: resources.role.policies.p[0].conditions.NumericLessThan.aws:MultiFactorAuthAge: NumericLessThan compares numbers; `an hour` is not one",
+    },
 ];
 
 #[test]
@@ -281,6 +340,28 @@ fn a_function_environment_over_lambdas_4_kb_is_refused() {
         edits,
         env: "test",
         expect: "26:7: resources.fn.environment: the environment variables take 4104 bytes; Lambda allows 4096 in all",
+    }]);
+}
+
+#[test]
+fn a_trust_policy_over_iams_largest_quota_is_refused() {
+    // 100 services of 45 characters each, quoted and separated: over 4,096 in all.
+    let services: Vec<String> = (0..100)
+        .map(|i| format!("service-number-{i:05}-of-many.amazonaws.com"))
+        .collect();
+    let big: &'static str = Box::leak(
+        format!(
+            "    stream: NEW_IMAGE\n  role:\n    type: iam_role\n    name: processor\n    trusted_services: [{}]\n",
+            services.join(", ")
+        )
+        .into_boxed_str(),
+    );
+    let edits: &'static [(&'static str, &'static str)] = Box::leak(Box::new([(LAST, big)]));
+    check_cases(&[Case {
+        name: "trust policy over 4,096 characters",
+        edits,
+        env: "test",
+        expect: "23:23: resources.role.trusted_services: the trust policy is 4611 characters (white space not counted); IAM allows at most 4096",
     }]);
 }
 

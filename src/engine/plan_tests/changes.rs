@@ -194,3 +194,93 @@ fn an_index_added_is_listed_leaf_by_leaf_and_named_in_the_attributes() {
             .any(|c| c.note.as_deref() == Some("the index backfills before it can be queried"))
     );
 }
+
+/// `count` statements, each on its own index of the table, as YAML list items indented
+/// by `indent` spaces.
+fn statements(count: usize, indent: usize) -> String {
+    let pad = " ".repeat(indent);
+    (0..count)
+        .map(|i| {
+            format!(
+                "{pad}- actions: [dynamodb:Query]\n{pad}  resources: [\"${{messages.arn}}/index/i{i:03}\"]\n"
+            )
+        })
+        .collect()
+}
+
+fn role_with(per_policy: usize) -> Stack {
+    stack(&format!(
+        "{TABLE}  role:\n    type: iam_role\n    name: processor-${{env}}\n    policies:\n      a:\n{}      b:\n{}",
+        statements(per_policy, 8),
+        statements(per_policy, 8).replace("/index/i", "/index/j"),
+    ))
+}
+
+#[test]
+fn inline_policies_over_iams_total_per_role_block_the_plan() {
+    // Each rendered statement is about 133 characters: 2 × 35 fit in 10,240, 2 × 50 not.
+    let fits = role_with(35);
+    let plan = apply(&fits, &nothing(&fits));
+    assert_eq!(change(&plan, "role").blocked, None);
+
+    let too_big = role_with(50);
+    let plan = apply(&too_big, &nothing(&too_big));
+    let blocked = change(&plan, "role").blocked.clone().unwrap();
+    assert!(
+        blocked.starts_with("its inline policies hold ")
+            && blocked.contains(
+                " characters together (white space not counted) and IAM allows 10240 per role"
+            ),
+        "{blocked}"
+    );
+    assert!(
+        plan.refusals
+            .blocked
+            .as_deref()
+            .unwrap()
+            .starts_with("cannot change processor-dev: its inline policies hold ")
+    );
+    // The same growth on a role that exists is refused as well.
+    let plan = apply(&too_big, &applied(&fits));
+    assert_eq!(change(&plan, "role").action, Action::Update);
+    assert!(change(&plan, "role").blocked.is_some());
+}
+
+#[test]
+fn an_endpoint_policy_over_privatelinks_limit_blocks_the_plan() {
+    let endpoint = |count: usize| {
+        stack(&format!(
+            "{TABLE}  endpoint:\n    type: vpc_gateway_endpoint\n    service: dynamodb\n    policy:\n{}",
+            statements(count, 6)
+        ))
+    };
+    let fits = endpoint(100);
+    assert_eq!(
+        change(&apply(&fits, &nothing(&fits)), "endpoint").blocked,
+        None
+    );
+    let too_big = endpoint(200);
+    let plan = apply(&too_big, &nothing(&too_big));
+    let blocked = change(&plan, "endpoint").blocked.clone().unwrap();
+    assert!(
+        blocked.contains(" characters as sent and a VPC endpoint's policy holds at most 20480"),
+        "{blocked}"
+    );
+}
+
+#[test]
+fn an_environment_over_lambdas_4_kb_once_rendered_blocks_the_plan() {
+    // Each variable holds the table's ARN: 15 characters as written, about 55 rendered.
+    let variables: String = (0..80)
+        .map(|i| format!("      V{i:03}: ${{messages.arn}}\n"))
+        .collect();
+    let stack = stack(&format!(
+        "{TABLE}  processor:\n    type: lambda_function\n    name: processor-${{env}}\n    code: tests/fixtures/tiny-function\n    role: arn:aws:iam::123456789012:role/r\n    environment:\n{variables}"
+    ));
+    let plan = apply(&stack, &nothing(&stack));
+    let blocked = change(&plan, "processor").blocked.clone().unwrap();
+    assert!(
+        blocked.contains(" bytes once references are filled in, and Lambda allows 4096 in all"),
+        "{blocked}"
+    );
+}

@@ -154,6 +154,19 @@ impl Kind for Endpoint {
         reasons
     }
 
+    /// The policy's size is known only once the ARNs it names are.
+    fn refused(&self, desired: &EndpointState) -> Option<String> {
+        let size = policy::document(&desired.policy).chars().count();
+        (size > policy::ENDPOINT_POLICY_MAX).then(|| {
+            format!(
+                "its policy is {size} characters as sent and a VPC endpoint's policy holds \
+                 at most {} (AWS PrivateLink quotas); fewer statements, or wildcards where \
+                 they are safe",
+                policy::ENDPOINT_POLICY_MAX
+            )
+        })
+    }
+
     fn annotate(&self, change: &mut FieldChange, _live: &LiveEndpoint) {
         if matches!(change.path.key(0), Some("vpc_id" | "service_name")) {
             change.forces_replacement = true;

@@ -155,6 +155,22 @@ impl Kind for Function {
         Vec::new()
     }
 
+    /// Load time counts a reference as the text around it; here its value is known.
+    fn refused(&self, desired: &FunctionState) -> Option<String> {
+        let size: usize = desired
+            .environment
+            .iter()
+            .map(|(key, value)| key.len() + value.len())
+            .sum();
+        (size > spec::MAX_ENVIRONMENT_BYTES).then(|| {
+            format!(
+                "its environment variables take {size} bytes once references are filled in, \
+                 and Lambda allows {} in all; keep large settings in a table or a parameter",
+                spec::MAX_ENVIRONMENT_BYTES
+            )
+        })
+    }
+
     fn annotate(&self, change: &mut FieldChange, _live: &LiveFunction) {
         match change.path.key(0).unwrap_or_default() {
             "code_hash" => {

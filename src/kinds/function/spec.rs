@@ -123,7 +123,7 @@ const RETENTION_DAYS: &[i64] = &[
 ];
 
 const DEFAULT_RETENTION_DAYS: i64 = 14;
-const MAX_ENVIRONMENT_BYTES: usize = 4096;
+pub(super) const MAX_ENVIRONMENT_BYTES: usize = 4096;
 
 /// Set by Lambda itself; a function cannot define them.
 const RESERVED_VARIABLES: &[&str] = &[

@@ -145,6 +145,23 @@ impl Kind for Role {
         }
     }
 
+    /// The inline policies' total size is known only once the ARNs they name are.
+    fn refused(&self, desired: &RoleState) -> Option<String> {
+        let total: usize = desired
+            .policies
+            .values()
+            .map(|statements| policy::iam_size(statements))
+            .sum();
+        (total > policy::ROLE_INLINE_POLICIES_MAX).then(|| {
+            format!(
+                "its inline policies hold {total} characters together (white space not \
+                 counted) and IAM allows {} per role; split the role, or move statements \
+                 into a managed policy",
+                policy::ROLE_INLINE_POLICIES_MAX
+            )
+        })
+    }
+
     fn annotate(&self, change: &mut FieldChange, _live: &LiveRole) {
         if change.path.key(0) == Some("path") {
             change.forces_replacement = true;

@@ -1,6 +1,8 @@
 //! An `iam_role` as written in the stack file, and its validation.
 
-use crate::policy::{Principal, Statement};
+use crate::policy::{
+    Principal, Statement, TRUST_POLICY_DEFAULT_MAX, TRUST_POLICY_RAISED_MAX, iam_size,
+};
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{NameRules, ValidateCtx, physical_name};
 use crate::spec::policy::{self, RawStatement, StatementSpec};
@@ -189,6 +191,22 @@ impl Role {
                 }
             }
         }
+        // The trust policy holds no references: its size is known here.
+        let trust_size = iam_size(&trust_policy_of(&trusted_services));
+        if let Some(list) = raw.trusted_services()
+            && trust_size > TRUST_POLICY_DEFAULT_MAX
+        {
+            let field = cx.field("trusted_services");
+            let message =
+                format!("the trust policy is {trust_size} characters (white space not counted)");
+            diags.push(if trust_size > TRUST_POLICY_RAISED_MAX {
+                Diagnostic::new(&list.referenced, field, format!("{message}; IAM allows at most {TRUST_POLICY_RAISED_MAX}"))
+                    .hint("IAM and AWS STS quotas: 2,048 by default, 4,096 at most on request; trust fewer services, or split the role")
+            } else {
+                Diagnostic::warning(&list.referenced, field, format!("{message}; IAM allows {TRUST_POLICY_DEFAULT_MAX} unless the account's quota was raised"))
+                    .hint("IAM and AWS STS quotas: raise it to 4,096, or the role's creation fails mid-apply")
+            });
+        }
         let max_session = raw
             .max_session_duration()
             .map_or(DEFAULT_MAX_SESSION, |m| m.value);
@@ -274,20 +292,25 @@ impl Role {
     }
 
     pub fn trust_policy(&self) -> Vec<Statement> {
-        vec![Statement {
-            sid: None,
-            effect: "Allow".into(),
-            principal: Some(Principal::Typed(BTreeMap::from([(
-                "Service".to_string(),
-                self.trusted_services.clone(),
-            )]))),
-            action: BTreeSet::from(["sts:AssumeRole".to_string()]),
-            not_action: BTreeSet::new(),
-            resource: BTreeSet::new(),
-            not_resource: BTreeSet::new(),
-            condition: BTreeMap::new(),
-        }]
+        trust_policy_of(&self.trusted_services)
     }
+}
+
+/// The trust policy that lets `services` assume the role.
+fn trust_policy_of(services: &BTreeSet<String>) -> Vec<Statement> {
+    vec![Statement {
+        sid: None,
+        effect: "Allow".into(),
+        principal: Some(Principal::Typed(BTreeMap::from([(
+            "Service".to_string(),
+            services.clone(),
+        )]))),
+        action: BTreeSet::from(["sts:AssumeRole".to_string()]),
+        not_action: BTreeSet::new(),
+        resource: BTreeSet::new(),
+        not_resource: BTreeSet::new(),
+        condition: BTreeMap::new(),
+    }]
 }
 
 #[cfg(test)]
