@@ -70,6 +70,46 @@ fn no_call_is_made_twice() {
     }
 }
 
+/// A first apply of the default stack tags every resource in the call that creates it:
+/// no tagging call follows a create (one more round trip per resource otherwise).
+#[test]
+fn creates_carry_their_tags() {
+    let emulator = Emulator::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = default_stack_in(dir.path());
+    run_default(
+        dir.path(),
+        &file,
+        &emulator.url,
+        &["apply", "--auto-approve"],
+    )
+    .expect_code(0);
+    let requests = emulator.requests();
+    let tagging: Vec<&str> = requests
+        .iter()
+        .map(|r| r.operation.as_str())
+        .filter(|op| {
+            op.starts_with("Tag") || *op == "CreateTags" || op.starts_with("POST /2017-03-31/tags")
+        })
+        .collect();
+    assert!(
+        tagging.is_empty(),
+        "tagging calls after creates: {tagging:?}"
+    );
+    for create in [
+        "CreateTable",
+        "CreateRole",
+        "CreateVpcEndpoint",
+        "CreateQueue",
+        "PutMetricAlarm",
+    ] {
+        assert!(
+            requests.iter().any(|r| r.operation == create),
+            "no {create} in {requests:?}"
+        );
+    }
+}
+
 /// A no-op plan of the default stack waits for at most two round trips one after another:
 /// every read whose input the file gives goes out at once, and the rest (tags by ARN) as
 /// soon as what they need arrives. Counted at a proxy that delays every request, as the
