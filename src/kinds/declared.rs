@@ -158,6 +158,21 @@ impl<K: Kind> Declared<K> {
         self.spec.desired(resolved, inputs, tags)
     }
 
+    /// A tag value made from references is checked once they are filled in (literal ones
+    /// were checked at load); one still unknown is left for the next plan.
+    fn rendered_tag_problem(&self, inputs: &Inputs) -> Option<String> {
+        self.tags
+            .iter()
+            .filter(|(_, template)| template.has_references())
+            .find_map(|(key, template)| {
+                let value = inputs.render(template);
+                if value.contains(crate::values::UNKNOWN) {
+                    return None;
+                }
+                crate::spec::tags::value_problem(&value).map(|p| format!("tag `{key}`: {p}"))
+            })
+    }
+
     fn change(&self, action: Action, seen: &Observation<K>) -> ResourceChange {
         ResourceChange {
             name: self.name.clone(),
@@ -291,7 +306,10 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
             return (self.unread(), unknown_attributes::<K>());
         };
         let desired = self.desired(&seen.resolved, &cx.owner, inputs);
-        let refused = self.spec.refused(&desired);
+        let refused = self
+            .spec
+            .refused(&desired)
+            .or_else(|| self.rendered_tag_problem(inputs));
         let Some(live) = &seen.live else {
             let mut rc = self.change(Action::Create, seen);
             rc.blocked = refused;

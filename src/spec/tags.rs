@@ -81,7 +81,8 @@ fn key_problem(key: &str) -> Option<String> {
     }
 }
 
-fn value_problem(value: &str) -> Option<String> {
+/// Why AWS would refuse `value` as a tag value, if it would.
+pub fn value_problem(value: &str) -> Option<String> {
     if value.chars().count() > 256 {
         Some("tag value is longer than 256 characters".into())
     } else if !value.chars().all(allowed_char) {

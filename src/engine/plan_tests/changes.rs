@@ -284,3 +284,17 @@ fn an_environment_over_lambdas_4_kb_once_rendered_blocks_the_plan() {
         "{blocked}"
     );
 }
+
+#[test]
+fn a_tag_value_over_256_characters_once_rendered_blocks_the_plan() {
+    let arns = "${messages.arn}".repeat(6);
+    let stack = stack(&format!(
+        "{TABLE}  role:\n    type: iam_role\n    name: processor-${{env}}\n    tags:\n      origin: \"{arns}\"\n"
+    ));
+    let plan = apply(&stack, &nothing(&stack));
+    assert_eq!(
+        change(&plan, "role").blocked.as_deref(),
+        Some("tag `origin`: tag value is longer than 256 characters")
+    );
+    assert_eq!(change(&plan, "messages").blocked, None);
+}
