@@ -267,6 +267,9 @@ pub async fn build(
     let glibc = check_executable(&executable, architecture, runtime)
         .with_context(|| format!("checking {}", binary.display()))?;
     let zip = zip_bootstrap(&executable)?;
+    if let Some(problem) = package_size_problem(zip.len(), executable.len()) {
+        bail!("{}: {problem}", binary.display());
+    }
     let zip_path = target_dir
         .join("lambda")
         .join(format!("{binary_name}-{}.zip", architecture.lambda_name()));
@@ -278,6 +281,29 @@ pub async fn build(
         zip_path,
         glibc,
     })
+}
+
+/// Lambda's quotas on a deployment package uploaded through the API: 50 MB zipped,
+/// 250 MB unzipped (Lambda quotas). Known only once built, so checked before the upload
+/// rather than at load.
+const MAX_ZIPPED: usize = 50 * 1024 * 1024;
+const MAX_UNZIPPED: usize = 250 * 1024 * 1024;
+
+/// Why Lambda would refuse a package of `zipped` bytes holding `unzipped` bytes, if it would.
+fn package_size_problem(zipped: usize, unzipped: usize) -> Option<String> {
+    if zipped > MAX_ZIPPED {
+        Some(format!(
+            "the zip is {zipped} bytes and Lambda takes at most {MAX_ZIPPED} through its API; \
+             trim dependencies or features"
+        ))
+    } else if unzipped > MAX_UNZIPPED {
+        Some(format!(
+            "the bootstrap is {unzipped} bytes unzipped and Lambda allows {MAX_UNZIPPED}; \
+             trim dependencies or features"
+        ))
+    } else {
+        None
+    }
 }
 
 fn cargo() -> String {
@@ -457,6 +483,22 @@ pub fn code_sha256(zip: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packages_over_lambdas_quotas_are_refused() {
+        assert_eq!(package_size_problem(2_500_000, 6_000_000), None);
+        assert!(
+            package_size_problem(MAX_ZIPPED + 1, MAX_ZIPPED + 1)
+                .unwrap()
+                .contains("Lambda takes at most 52428800")
+        );
+        assert!(
+            package_size_problem(MAX_ZIPPED, MAX_UNZIPPED + 1)
+                .unwrap()
+                .contains("Lambda allows 262144000")
+        );
+        assert_eq!(package_size_problem(MAX_ZIPPED, MAX_UNZIPPED), None);
+    }
 
     #[test]
     fn glibc_version_names() {
