@@ -107,11 +107,12 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
         "dev: {mappings} mapping(s) and {} function(s) running against the emulator; watching their code; Ctrl-C stops them",
         apis.len()
     );
+    // Made once, so that a Ctrl-C during a rebuild (while nothing polls it) is not lost.
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
         tokio::select! {
-            stop = tokio::signal::ctrl_c() => {
+            stop = &mut interrupted => {
                 stop.context("waiting for Ctrl-C")?;
-                eprintln!("dev: stopping the pollers, the bootstraps and the watcher; the emulator and the stack stay");
                 break;
             }
             Some(ended) = tasks.join_next() => {
@@ -120,7 +121,22 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
             change = watcher.changed() => {
                 let Some(builds) = builds.get(&change.name) else { continue };
                 println!("dev: {} changed; rebuilding {}", change.inputs.join(", "), change.name);
-                match rebuild(g, &change.name).await {
+                // An apply stopped half-way would leave the deploy lock held until its
+                // lease ends: a Ctrl-C now stops dev once the apply is done.
+                let rebuilding = rebuild(g, &change.name);
+                tokio::pin!(rebuilding);
+                let mut stopping = false;
+                let rebuilt = loop {
+                    tokio::select! {
+                        rebuilt = &mut rebuilding => break rebuilt,
+                        stop = &mut interrupted, if !stopping => {
+                            stop.context("waiting for Ctrl-C")?;
+                            eprintln!("dev: stopping once the apply under way is done");
+                            stopping = true;
+                        }
+                    }
+                };
+                match rebuilt {
                     Ok(launch) => {
                         // The supervisor swaps it in once no invocation is running.
                         let _ = builds.send(launch);
@@ -133,9 +149,15 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
                         );
                     }
                 }
+                if stopping {
+                    break;
+                }
             }
         }
     }
+    eprintln!(
+        "dev: stopping the pollers, the bootstraps and the watcher; the emulator and the stack stay"
+    );
     tasks.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

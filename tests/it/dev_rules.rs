@@ -307,6 +307,14 @@ fn a_saved_change_runs_in_the_next_batch_and_a_broken_one_keeps_the_last_good_bu
     p.dev
         .wait_for(|l| l == "dev: dev-live-handler restarted with the new build");
     assert_eq!(ran(&mut p, "a4"), "v3");
-    p.dev.stop();
+
+    // Ctrl-C during a rebuild lets its apply finish (no deploy lock left held), then stops.
+    set_version("\"v3\"", "\"v4\"");
+    p.dev
+        .wait_for(|l| l == "dev: src/main.rs changed; rebuilding handler");
+    p.dev.interrupt();
+    p.dev
+        .wait_for(|l| l == "dev: stopping once the apply under way is done");
+    p.dev.ended();
     p.file.run(&["plan", "--detailed-exitcode"]).expect_code(0);
 }

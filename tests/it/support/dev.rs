@@ -76,14 +76,24 @@ impl Dev {
         }
     }
 
-    /// Ctrl-C, as a user stops it; it must end cleanly.
-    pub fn stop(mut self) {
+    /// Ctrl-C, as a user presses it.
+    pub fn interrupt(&self) {
         let pid = self.child.id().to_string();
         let status = std::process::Command::new("kill")
             .args(["-INT", &pid])
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// Ctrl-C, as a user stops it; it must end cleanly.
+    pub fn stop(self) {
+        self.interrupt();
+        self.ended();
+    }
+
+    /// Waits for dev to end (after an `interrupt`); it must end cleanly.
+    pub fn ended(mut self) {
         let status = self.child.wait().unwrap();
         assert!(status.success(), "dev ended with {status}");
     }
