@@ -172,26 +172,7 @@ async fn rebuild(g: &Global, name: &str) -> anyhow::Result<Launch> {
     }
     let stack = common::load(g)?;
     let aws = common::connect(g, &stack).await?;
-    let (observed, plan) = engine::prepare(&stack, &aws, &PlanRequest::apply())
-        .await
-        .map_err(|e| aws.explain(e))?;
-    let node = stack
-        .nodes
-        .iter()
-        .find(|n| n.name() == name)
-        .with_context(|| format!("{name} is no longer in the stack file"))?;
-    let source = node
-        .bundle_source()
-        .with_context(|| format!("{name} is no longer a lambda_function"))?;
-    let change = plan
-        .resource_changes
-        .iter()
-        .find(|c| c.name == name)
-        .context("the plan has no entry for the function")?;
-    let arn = node
-        .live(&observed.resources)
-        .and_then(|live| live.attributes().remove("arn").flatten());
-    let local = LocalFunction::prepare(change, &source, arn, &aws, &stack.env.name).await?;
+    let local = LocalFunction::of(&stack, &aws, name).await?;
     Ok(local.launch)
 }
 

@@ -10,6 +10,7 @@ use crate::aws::Aws;
 use crate::bundle;
 use crate::cli::Global;
 use crate::engine::{self, PlanRequest};
+use crate::kinds::Stack;
 use crate::local::bootstrap::{self, Bootstrap, LambdaEnvironment, Launch};
 use crate::local::runtime_api::{FunctionInfo, Outcome, RuntimeApi};
 use crate::plan::{ResourceChange, contains_unknown};
@@ -48,19 +49,7 @@ pub async fn run(g: &Global, function: &str, event: &Path) -> anyhow::Result<Exi
     let event = read_event(event)?;
 
     let aws = common::connect(g, &stack).await?;
-    let (observed, plan) = engine::prepare(&stack, &aws, &PlanRequest::apply())
-        .await
-        .map_err(|e| aws.explain(e))?;
-    let change = plan
-        .resource_changes
-        .iter()
-        .find(|c| c.name == function)
-        .context("the plan has no entry for the function")?;
-    let arn = node
-        .live(&observed.resources)
-        .and_then(|live| live.attributes().remove("arn").flatten());
-    let source = node.bundle_source().context("not a function")?;
-    let local = LocalFunction::prepare(change, &source, arn, &aws, &stack.env.name).await?;
+    let local = LocalFunction::of(&stack, &aws, node.name()).await?;
     let (name, timeout) = (
         &local.launch.lambda.function_name,
         local.info.timeout.as_secs(),
@@ -90,6 +79,29 @@ pub(super) struct LocalFunction {
 }
 
 impl LocalFunction {
+    /// Function `name` of `stack`, from a plan made now (its environment's references
+    /// are filled in from what is deployed).
+    pub async fn of(stack: &Stack, aws: &Aws, name: &str) -> anyhow::Result<LocalFunction> {
+        let node = stack
+            .nodes
+            .iter()
+            .find(|n| n.name() == name)
+            .with_context(|| format!("{name} is not in the stack file"))?;
+        let source = node
+            .bundle_source()
+            .with_context(|| format!("{name} is not a lambda_function"))?;
+        let (observed, plan) = engine::prepare(stack, aws, &PlanRequest::apply())
+            .await
+            .map_err(|e| aws.explain(e))?;
+        let change = plan
+            .get(name)
+            .context("the plan has no entry for the function")?;
+        let arn = node
+            .live(&observed.resources)
+            .and_then(|live| live.attributes().remove("arn").flatten());
+        LocalFunction::prepare(change, &source, arn, aws, &stack.env.name).await
+    }
+
     /// From the function's planned state (`change`: its environment with references
     /// filled in, timeout, memory) and its deployed ARN when there is one.
     pub async fn prepare(
