@@ -190,16 +190,26 @@ fn each_input(
     Ok(())
 }
 
+/// Whether `path`, in the package at `package`, can be an input of its build: not under
+/// its `target/` (the build's output) and not a hidden entry (`.git`, editor files).
+pub fn is_input(package: &Path, path: &Path) -> bool {
+    let relative = path.strip_prefix(package).unwrap_or(path);
+    let mut parts = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy());
+    !(parts.clone().any(|p| p.starts_with('.'))
+        || parts.next().is_some_and(|first| first == "target"))
+}
+
 /// Relative paths (with `/`) of the files under `dir`, skipping build output and hidden
 /// entries (`.git`, editor files), which do not change the executable.
 fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> anyhow::Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || (dir == root && name == "target") {
+        let path = entry.path();
+        if !is_input(root, &path) {
             continue;
         }
-        let path = entry.path();
         if entry.file_type()?.is_dir() {
             collect_files(root, &path, out)?;
         } else {
@@ -483,6 +493,18 @@ pub fn code_sha256(zip: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_output_and_hidden_entries_are_not_inputs() {
+        let package = Path::new("/work/fn");
+        let input = |path: &str| is_input(package, Path::new(path));
+        assert!(!input("/work/fn/target/release/fn"));
+        assert!(!input("/work/fn/src/.main.rs.swp"));
+        assert!(!input("/work/fn/.git/index"));
+        assert!(input("/work/fn/src/main.rs"));
+        assert!(input("/work/fn/src/target.rs"));
+        assert!(input("/work/fn/Cargo.toml"));
+    }
 
     #[test]
     fn packages_over_lambdas_quotas_are_refused() {

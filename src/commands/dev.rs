@@ -52,23 +52,17 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
     let mut apis: BTreeMap<String, Arc<RuntimeApi>> = BTreeMap::new();
     let mut builds = BTreeMap::new();
     let mut watcher = Watcher::default();
-    for change in &plan.resource_changes {
-        let Some(node) = stack.nodes.iter().find(|n| n.name() == change.name) else {
-            continue;
-        };
+    for node in &stack.nodes {
         let Some(source) = node.bundle_source() else {
             continue;
         };
-        let arn = node
-            .live(&observed.resources)
-            .and_then(|live| live.attributes().remove("arn").flatten());
-        let local = LocalFunction::prepare(change, &source, arn, &aws, &stack.env.name).await?;
+        let local = LocalFunction::planned(&stack, &observed, &plan, node.name(), &aws).await?;
         let api = Arc::new(RuntimeApi::start(local.info).await?);
         let name = local.launch.lambda.function_name.clone();
         let (send, receive) = tokio::sync::mpsc::unbounded_channel();
         tasks.spawn(dev::supervise(api.clone(), local.launch, receive));
-        watcher.add(&change.name, source)?;
-        builds.insert(change.name.clone(), send);
+        watcher.add(node.name(), source)?;
+        builds.insert(node.name().to_string(), send);
         apis.insert(name, api);
     }
     let mut mappings = 0;

@@ -9,11 +9,11 @@ use super::common;
 use crate::aws::Aws;
 use crate::bundle;
 use crate::cli::Global;
-use crate::engine::{self, PlanRequest};
+use crate::engine::{self, Observed, PlanRequest};
 use crate::kinds::Stack;
 use crate::local::bootstrap::{self, Bootstrap, LambdaEnvironment, Launch};
 use crate::local::runtime_api::{FunctionInfo, Outcome, RuntimeApi};
-use crate::plan::{ResourceChange, contains_unknown};
+use crate::plan::{Plan, ResourceChange, contains_unknown};
 use anyhow::{Context, bail};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -82,6 +82,20 @@ impl LocalFunction {
     /// Function `name` of `stack`, from a plan made now (its environment's references
     /// are filled in from what is deployed).
     pub async fn of(stack: &Stack, aws: &Aws, name: &str) -> anyhow::Result<LocalFunction> {
+        let (observed, plan) = engine::prepare(stack, aws, &PlanRequest::apply())
+            .await
+            .map_err(|e| aws.explain(e))?;
+        LocalFunction::planned(stack, &observed, &plan, name, aws).await
+    }
+
+    /// Function `name` of `stack`, from a plan already made against `observed`.
+    pub async fn planned(
+        stack: &Stack,
+        observed: &Observed,
+        plan: &Plan,
+        name: &str,
+        aws: &Aws,
+    ) -> anyhow::Result<LocalFunction> {
         let node = stack
             .nodes
             .iter()
@@ -90,9 +104,6 @@ impl LocalFunction {
         let source = node
             .bundle_source()
             .with_context(|| format!("{name} is not a lambda_function"))?;
-        let (observed, plan) = engine::prepare(stack, aws, &PlanRequest::apply())
-            .await
-            .map_err(|e| aws.explain(e))?;
         let change = plan
             .get(name)
             .context("the plan has no entry for the function")?;
@@ -104,7 +115,7 @@ impl LocalFunction {
 
     /// From the function's planned state (`change`: its environment with references
     /// filled in, timeout, memory) and its deployed ARN when there is one.
-    pub async fn prepare(
+    async fn prepare(
         change: &ResourceChange,
         source: &bundle::Source,
         arn: Option<String>,

@@ -7,7 +7,6 @@ use crate::bundle::{self, Source};
 use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::Duration;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
@@ -63,7 +62,7 @@ impl Watcher {
         let mut debouncer = new_debouncer(QUIET, move |events: DebounceEventResult| {
             match events {
                 // The build's own writes alone are not worth reading the package for.
-                Ok(events) if events.iter().all(|e| is_build_output(&package, &e.path)) => {}
+                Ok(events) if !events.iter().any(|e| bundle::is_input(&package, &e.path)) => {}
                 Ok(_) => {
                     let _ = send.send(index);
                 }
@@ -121,21 +120,10 @@ fn changed_inputs(
         .collect()
 }
 
-/// Whether `path` is under the package's `target/` (or a hidden entry), which the build
-/// writes and does not read.
-fn is_build_output(package: &Path, path: &Path) -> bool {
-    let relative = path.strip_prefix(package).unwrap_or(path);
-    let mut parts = relative
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy());
-    parts.clone().any(|p| p.starts_with('.')) || parts.next().is_some_and(|first| first == "target")
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{changed_inputs, is_build_output};
+    use super::changed_inputs;
     use std::collections::BTreeMap;
-    use std::path::Path;
 
     #[test]
     fn changed_inputs_are_those_edited_added_or_removed() {
@@ -160,25 +148,5 @@ mod tests {
             ["src/main.rs", "src/new.rs", "src/old.rs"]
         );
         assert!(changed_inputs(&before, &before).is_empty());
-    }
-
-    #[test]
-    fn build_output_and_hidden_entries_are_not_changes() {
-        let package = Path::new("/work/fn");
-        assert!(is_build_output(
-            package,
-            Path::new("/work/fn/target/release/fn")
-        ));
-        assert!(is_build_output(
-            package,
-            Path::new("/work/fn/src/.main.rs.swp")
-        ));
-        assert!(is_build_output(package, Path::new("/work/fn/.git/index")));
-        assert!(!is_build_output(package, Path::new("/work/fn/src/main.rs")));
-        assert!(!is_build_output(
-            package,
-            Path::new("/work/fn/src/target.rs")
-        ));
-        assert!(!is_build_output(package, Path::new("/work/fn/Cargo.toml")));
     }
 }
