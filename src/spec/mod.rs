@@ -41,6 +41,10 @@ pub fn load<D: Declaration>(path: &Path, env: &str) -> Result<Stack<D::Resource>
 
 /// Loads the stack file `text` (named `file` in messages) for environment `env`; relative
 /// paths in it start at `base_dir`. Reads no file but a function's sources.
+///
+/// The file is one configuration: an error in any environment it declares stops a run of
+/// every environment (as Terraform refuses an invalid configuration wherever the error
+/// is), so a typo in `prod` is found by the first `plan --env dev`, not by the deploy.
 pub fn load_text<D: Declaration>(
     file: &str,
     text: &str,
@@ -54,6 +58,7 @@ pub fn load_text<D: Declaration>(
     let report = yaml::errors(file, text, diags.0);
     match stack {
         Some(mut stack) if !failed => {
+            check_all::<D>(file, text, base_dir)?;
             stack.warnings = report.render();
             Ok(stack)
         }
@@ -65,7 +70,17 @@ pub fn load_text<D: Declaration>(
 /// an override that only breaks `prod` is caught too.
 pub fn validate_all<D: Declaration>(path: &Path) -> Result<Validated, SpecErrors> {
     let (file, text) = yaml::read_source(path)?;
-    let first = yaml::parse::<D>(&file, &text)?;
+    check_all::<D>(&file, &text, base_dir(path))
+}
+
+/// Every environment of the file built and checked; each problem once, with the
+/// environments it shows up in when that is not all of them.
+fn check_all<D: Declaration>(
+    file: &str,
+    text: &str,
+    base_dir: &Path,
+) -> Result<Validated, SpecErrors> {
+    let first = yaml::parse::<D>(file, text)?;
     let names: Vec<String> = first
         .environments
         .as_ref()
@@ -79,19 +94,18 @@ pub fn validate_all<D: Declaration>(path: &Path) -> Result<Validated, SpecErrors
         let loc = first.stack.referenced;
         let d = Diagnostic::new(&loc, "environments", "the file declares no environments")
             .hint("add `environments:` with at least one entry, e.g. `local: { emulator: http://127.0.0.1:5000 }`");
-        return Err(yaml::errors(&file, &text, vec![d]));
+        return Err(yaml::errors(file, text, vec![d]));
     }
-    // Each problem once, with the environments it shows up in when that is not all of them.
     let mut found: Vec<(Diagnostic, Vec<&str>)> = Vec::new();
     let mut raw = Some(first);
     for name in &names {
         // Building consumes the raw file, so each environment parses it afresh.
         let raw = match raw.take() {
             Some(r) => r,
-            None => yaml::parse::<D>(&file, &text)?,
+            None => yaml::parse::<D>(file, text)?,
         };
         let mut diags = Diags::default();
-        build_stack(raw, name, &file, base_dir(path), &mut diags);
+        build_stack(raw, name, file, base_dir, &mut diags);
         for d in diags.0 {
             match found
                 .iter_mut()
@@ -115,7 +129,7 @@ pub fn validate_all<D: Declaration>(path: &Path) -> Result<Validated, SpecErrors
             },
         })
         .collect();
-    let report = yaml::errors(&file, &text, all);
+    let report = yaml::errors(file, text, all);
     if failed {
         return Err(report);
     }

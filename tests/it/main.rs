@@ -14,6 +14,7 @@ mod dev;
 mod dev_rules;
 mod drift;
 mod e2e;
+mod environments;
 mod faults;
 mod function;
 mod graph;
