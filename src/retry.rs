@@ -4,6 +4,12 @@
 //! between calls. A refused connection is not retried: nothing listens there (the emulator
 //! is not running, or the endpoint is wrong), and the user should hear so at once.
 //! Eventual-consistency errors ("busy", "not usable yet") are retried by the kinds.
+//!
+//! The mode is adaptive: once a service throttles, the SDK paces that client's requests to
+//! the rate the service accepts (a client-side rate limiter that grows back as calls
+//! succeed), instead of each call backing off alone while the others keep the pressure on.
+//! Every client has its own partition, so a throttling IAM never slows DynamoDB. In an
+//! account shared with other teams this is what keeps a run from throttling theirs.
 
 use aws_config::retry::RetryConfig;
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
@@ -16,7 +22,7 @@ use std::time::Duration;
 pub const MAX_ATTEMPTS: u32 = 15;
 
 pub fn config() -> RetryConfig {
-    RetryConfig::standard()
+    RetryConfig::adaptive()
         .with_max_attempts(MAX_ATTEMPTS)
         .with_initial_backoff(Duration::from_millis(100))
         .with_max_backoff(Duration::from_secs(10))
@@ -24,7 +30,8 @@ pub fn config() -> RetryConfig {
 
 /// The SDK's shared retry quota (a token bucket of 500, spending 5 to 14 per retry) sheds
 /// load from a struggling service by failing calls early; a deployer's calls are bounded by
-/// their attempts instead.
+/// their attempts instead. Each call makes a new partition, with its own rate limiter:
+/// one per service client.
 pub fn partition() -> RetryPartition {
     RetryPartition::custom("cruddur-infra")
         .token_bucket(TokenBucket::unlimited())
