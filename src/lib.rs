@@ -15,6 +15,7 @@ pub mod create_once;
 pub mod event_filter;
 pub mod exec;
 pub mod graph;
+pub mod index;
 pub mod local;
 pub mod lock;
 pub mod plan;

@@ -18,6 +18,8 @@ use aws_sdk_dynamodb::types as ddb;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const TABLE: &str = "cruddur-infra-locks";
+/// The table's key attribute.
+pub const KEY: &str = "lock_id";
 const LEASE: Duration = Duration::from_secs(60);
 const FIRST_POLL: Duration = Duration::from_millis(250);
 const MAX_POLL: Duration = Duration::from_secs(5);
@@ -201,7 +203,7 @@ async fn read_holder(aws: &Aws, id: &str) -> anyhow::Result<Option<Current>> {
 
 /// Makes the lock table (first use in an account and region); another runner making it
 /// at the same moment is fine.
-async fn create_table(aws: &Aws) -> anyhow::Result<()> {
+pub async fn create_table(aws: &Aws) -> anyhow::Result<()> {
     let request = aws
         .dynamodb
         .create_table()

@@ -44,19 +44,27 @@ impl<K: Eq + Hash, V: Clone> OnceMap<K, V> {
     }
 }
 
+/// Resources' tags by their ARNs.
+pub type TagsByArn = BTreeMap<String, BTreeMap<String, String>>;
+
 /// The shared reads of a run, each with its own type.
 #[derive(Debug, Default)]
 pub struct Reads {
-    /// The ARNs the Resource Groups Tagging API finds for a `<stack>/<env>`.
-    pub tagged_arns: OnceMap<String, Vec<String>>,
+    /// What the Resource Groups Tagging API finds for a `<stack>/<env>`: ARN → tags.
+    pub tagged: OnceMap<String, Arc<TagsByArn>>,
     /// A VPC's id, by how the stack file chooses it.
     pub vpcs: OnceMap<VpcChoice, String>,
-    /// Every VPC endpoint of the region.
-    pub endpoints: OnceCell<Vec<VpcEndpoint>>,
     /// Every event source mapping of the region.
     pub mappings: OnceCell<Vec<EventSourceMappingConfiguration>>,
     /// A mapping's tags, by its ARN.
     pub mapping_tags: OnceMap<String, BTreeMap<String, String>>,
+    /// A function's mappings, by the function's name.
+    pub function_mappings: OnceMap<String, Vec<EventSourceMappingConfiguration>>,
+    /// The VPC endpoints tagged as a `<stack>/<env>`'s.
+    pub stack_endpoints: OnceMap<String, Vec<VpcEndpoint>>,
+    /// The stack's index by `<stack>/<env>`, as (kind, key) pairs (`crate::index` reads
+    /// and keeps it; `None`: there is none).
+    pub index: OnceMap<String, Option<Vec<(String, String)>>>,
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     common::with_lock(g, &stack, &aws, "apply", async {
         let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
         if !common::show_and_check(g, &plan)? {
+            engine::repair_index(&stack, &observed, &aws).await?;
             return Ok(ExitCode::SUCCESS);
         }
         if !args.auto_approve && !confirm("\nDo you want to perform these actions?")? {
@@ -71,6 +72,7 @@ async fn run_saved(g: &Global, args: &ApplyArgs, file: &Path) -> anyhow::Result<
         let (observed, plan) =
             saved::replan(&saved, &g.file, &stack, &aws, args.allow_replace).await?;
         if !common::show_and_check(g, &plan)? {
+            engine::repair_index(&stack, &observed, &aws).await?;
             return Ok(ExitCode::SUCCESS);
         }
         common::carry_out(g, &stack, &plan, &observed, &aws).await

@@ -23,6 +23,10 @@ pub async fn run(
     common::with_lock(g, &stack, &aws, "destroy", async {
         let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
         if !common::show_and_check(g, &plan)? {
+            // Nothing of the stack is left: neither is its index.
+            if observed.index.is_some() {
+                engine::drop_index(&stack, &aws).await?;
+            }
             return Ok(ExitCode::SUCCESS);
         }
         if !auto_approve

@@ -14,6 +14,7 @@ use crate::plan::{Action, Operation, Plan};
 use crate::prebuild::Prebuilds;
 use crate::progress::{Progress, Tracker};
 use crate::spec::template::Inputs;
+use anyhow::Context as _;
 use futures::StreamExt;
 use futures::future::join_all;
 use futures::stream::FuturesUnordered;
@@ -37,7 +38,32 @@ impl Outcome {
     }
 }
 
-/// Carries out `plan`, made from `observed`.
+/// Brings the stack's index up to date with what observing found, before anything
+/// changes (at most two writes, none when it matches; see `index::Repair`). An apply or
+/// destroy does this even when it has nothing else to do, so an environment made before
+/// the index existed gets one.
+pub async fn repair_index(stack: &Stack, observed: &Observed, aws: &Aws) -> anyhow::Result<()> {
+    let repair = observed.index_repair(stack);
+    if repair.is_empty() {
+        return Ok(());
+    }
+    tracing::debug!(?repair, "repairing the stack's index");
+    repair
+        .write(aws, &stack.owner())
+        .await
+        .context("bringing the stack's index up to date")
+}
+
+/// Deletes the stack's index after a destroy that left nothing of the stack behind.
+pub async fn drop_index(stack: &Stack, aws: &Aws) -> anyhow::Result<()> {
+    crate::index::delete(aws, &stack.owner())
+        .await
+        .context("deleting the stack's index")
+}
+
+/// Carries out `plan`, made from `observed`: the stack's index first (see
+/// [`repair_index`]), then the changes; a destroy that removed everything also removes
+/// the index.
 pub async fn execute(
     stack: &Stack,
     plan: &Plan,
@@ -52,17 +78,31 @@ pub async fn execute(
             prebuilds.start(&source, PLAN_STEP);
         }
     }
+    let owner = stack.owner();
     let run = Run {
         aws,
         progress,
         wait_timeout,
         prebuilds: &prebuilds,
+        owner: &owner,
     };
+    if let Err(e) = repair_index(stack, observed, aws).await {
+        return Outcome {
+            failed: vec![("the stack's index".into(), e)],
+            skipped: stack.nodes.iter().map(|n| n.name().to_string()).collect(),
+            ..Outcome::default()
+        };
+    }
     match plan.operation {
         Operation::Destroy => {
             let mut outcome = orphans(plan, observed, &run, &[]).await;
             let gone = step_names(&outcome);
             outcome.merge(declared(stack, plan, observed, &run, &gone).await);
+            if outcome.failed.is_empty()
+                && let Err(e) = drop_index(stack, aws).await
+            {
+                outcome.failed.push(("the stack's index".into(), e));
+            }
             outcome
         }
         // Orphans only once everything declared converged (a function must be on its new
@@ -91,6 +131,8 @@ struct Run<'a> {
     progress: &'a Progress,
     wait_timeout: Duration,
     prebuilds: &'a Prebuilds,
+    /// `<stack>/<env>`.
+    owner: &'a str,
 }
 
 impl Run<'_> {
@@ -146,7 +188,11 @@ async fn orphans(plan: &Plan, observed: &Observed, run: &Run<'_>, after: &[Strin
                     .progress
                     .start(format!("{}.{logical} (orphan)", o.kind()), "destroying");
                 let began = Instant::now();
-                let result = o.delete(&run.cx(&tracker)).await;
+                let cx = run.cx(&tracker);
+                let result = match o.delete(&cx).await {
+                    Ok(()) => crate::kinds::declared::forget(&cx, run.owner, *o).await,
+                    Err(e) => Err(e),
+                };
                 let name = format!("{} {}", o.kind(), o.physical_id());
                 crate::stats::step(&name, after, began, Instant::now());
                 match &result {

@@ -9,7 +9,7 @@ mod plan;
 #[cfg(test)]
 mod plan_tests;
 
-pub use execute::{Outcome, execute};
+pub use execute::{Outcome, drop_index, execute, repair_index};
 pub use observe::{observe, prepare};
 pub use observed::{Observed, PlanRequest};
 pub use plan::plan;

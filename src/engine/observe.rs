@@ -48,10 +48,11 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Observed> {
         };
         async move { node.observe(aws, &me).await }
     });
-    let (readings, context, tagged) = tokio::join!(
+    let (readings, context, tagged, index) = tokio::join!(
         join_all(reads),
         context,
-        kinds::discover_tagged(aws, &owner, &declared_names)
+        kinds::discover_tagged(aws, &owner, &declared_names, false),
+        crate::index::read(aws, &owner)
     );
     let mut errors: Vec<anyhow::Error> = Vec::new();
     let mut observed = Observed::default();
@@ -75,6 +76,7 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Observed> {
         anyhow::bail!(all.join("\n"));
     }
     let tagged = tagged.context("looking for this stack's resources by their tags")?;
+    observed.index = index.context("reading the stack's index")?;
     // What a declared resource found is not an orphan, whatever its resource tag says.
     let declared: BTreeSet<(&str, String)> = stack
         .nodes
@@ -84,10 +86,25 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Observed> {
             Some((n.kind(), live.physical_id()))
         })
         .collect();
-    observed.orphans = tagged
-        .into_iter()
-        .filter(|o| !declared.contains(&(o.kind(), o.physical_id())))
-        .collect();
+    let not_declared = |found: Vec<Box<dyn Live>>| -> Vec<Box<dyn Live>> {
+        found
+            .into_iter()
+            .filter(|o| !declared.contains(&(o.kind(), o.physical_id())))
+            .collect()
+    };
+    observed.orphans = not_declared(tagged);
+    // Something of the stack exists but it has no index: it was made by a version of the
+    // tool from before the index, and its roles and mappings can only be found by looking
+    // through the whole account. Once: the next apply or destroy writes the index.
+    if observed.index.is_none() && observed.holds_anything_of(stack) {
+        eprintln!(
+            "Note: {owner} has no index of its roles and event source mappings yet (it was applied by an earlier version of cruddur-infra), so every role and mapping in the account is read once to find its own. The next apply or destroy writes the index."
+        );
+        let deep = kinds::discover_tagged(aws, &owner, &declared_names, true)
+            .await
+            .context("looking through the account for this stack's resources")?;
+        observed.orphans = not_declared(deep);
+    }
     Ok(observed)
 }
 

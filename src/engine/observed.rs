@@ -1,8 +1,10 @@
 //! What observing found, and what planning is asked for: the two values planning is a
 //! function of (with the stack).
 
-use crate::kinds::{Live, Observations};
+use crate::index::{Entry, Index, Repair};
+use crate::kinds::{Live, Observations, Stack};
 use crate::plan::{Deletion, Operation};
+use crate::tags::{Owner, owner_of};
 use crate::values::DeploymentContext;
 use std::collections::BTreeMap;
 
@@ -19,6 +21,36 @@ pub struct Observed {
     /// What a deletion would lose that needs consent (a table's items), by deletion; read
     /// for the deletions planned (see [`prepare`]).
     pub at_risk: BTreeMap<Deletion, String>,
+    /// The stack's index as read (`None`: there is none yet; see `crate::index`).
+    pub index: Option<Index>,
+}
+
+impl Observed {
+    /// What the stack's index lacks or has in excess, against everything observed as the
+    /// stack's (declared resources and orphans alike).
+    pub fn index_repair(&self, stack: &Stack) -> Repair {
+        let owner = stack.owner();
+        let found = stack
+            .nodes
+            .iter()
+            .filter_map(|n| n.live(&self.resources))
+            .chain(self.orphans.iter().map(|o| o.as_ref()))
+            .filter(|live| owner_of(live.tags()) == Owner::Stack(&owner))
+            .filter_map(|live| Some(Entry::new(live.kind(), live.index_key()?)))
+            .collect();
+        Repair::of(self.index.as_ref(), &found)
+    }
+
+    /// Whether anything observed is the stack's: its declared resources or orphans.
+    pub fn holds_anything_of(&self, stack: &Stack) -> bool {
+        let owner = stack.owner();
+        !self.orphans.is_empty()
+            || stack
+                .nodes
+                .iter()
+                .filter_map(|n| n.live(&self.resources))
+                .any(|live| owner_of(live.tags()) == Owner::Stack(&owner))
+    }
 }
 
 /// What to plan for, and what the user allowed.

@@ -10,6 +10,7 @@
 use crate::aws::Aws;
 use crate::bundle;
 use crate::exec::ExecCtx;
+use crate::index::{self, Entry};
 use crate::kinds::kind::{Identity, Kind, Live, Observation, PlanCtx, Tags};
 use crate::plan::{Action, ResourceChange, States, all_fields, contains_unknown, diff_values};
 use crate::spec::diag::{Diagnostic, Diags};
@@ -143,7 +144,26 @@ fn planned<K: Kind>(spec: &K, seen: &Observation<K>, cx: &PlanCtx) -> Attributes
     spec.planned_attributes(&seen.resolved, cx.context.as_ref())
 }
 
+/// Removes a deleted resource's entry from the stack's index (kinds found by tag have
+/// none).
+pub async fn forget(cx: &ExecCtx<'_>, owner: &str, live: &dyn Live) -> anyhow::Result<()> {
+    match live.index_key() {
+        Some(key) => index::remove(cx.aws, owner, &[Entry::new(live.kind(), key)]).await,
+        None => Ok(()),
+    }
+}
+
 impl<K: Kind> Declared<K> {
+    /// Writes the entry of the resource `desired` describes in the stack's index before it
+    /// is made (kinds found by tag have none): a run killed right after the create still
+    /// leaves it findable.
+    async fn index(&self, cx: &ExecCtx<'_>, owner: &str, desired: &K::State) -> anyhow::Result<()> {
+        match self.spec.index_key(desired) {
+            Some(key) => index::add(cx.aws, owner, &[Entry::new(K::TYPE, key)]).await,
+            None => Ok(()),
+        }
+    }
+
     fn observation<'o, O: Keeps<K>>(&self, observations: &'o O) -> Option<&'o Observation<K>> {
         observations.observations().get(&self.name)
     }
@@ -440,7 +460,11 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
             || live.ok_or_else(|| anyhow::anyhow!("it no longer exists; run plan again"));
         let result: anyhow::Result<Attributes> = match action {
             Action::NoOp => Ok(live.map(Live::attributes).unwrap_or_default()),
-            Action::Create => Ok(self.spec.create(cx, &desired()?).await?.attributes()),
+            Action::Create => {
+                let desired = desired()?;
+                self.index(cx, owner, &desired).await?;
+                Ok(self.spec.create(cx, &desired).await?.attributes())
+            }
             Action::Update | Action::Adopt => {
                 let live = live_or_gone()?;
                 let desired = desired()?;
@@ -451,15 +475,35 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
                         reasons.join("; ")
                     );
                 }
-                Ok(self.spec.update(cx, live, &desired).await?.attributes())
+                // An adopted resource becomes the stack's: it gets its entry before it is
+                // tagged. A change of where it is found (a mapping moved to another
+                // function) moves its entry: the new one before, the old one after.
+                let moved = live.index_key() != self.spec.index_key(&desired);
+                if moved || action == Action::Adopt {
+                    self.index(cx, owner, &desired).await?;
+                }
+                let updated = self.spec.update(cx, live, &desired).await?;
+                if moved && tags::owner_of(live.tags()) == tags::Owner::Stack(owner) {
+                    forget(cx, owner, live).await?;
+                }
+                Ok(updated.attributes())
             }
             Action::Replace => {
                 let desired = desired()?;
-                live_or_gone()?.delete(cx).await?;
+                let live = live_or_gone()?;
+                // The new resource's entry first: the old one's is the same, or is removed
+                // once it is gone.
+                self.index(cx, owner, &desired).await?;
+                live.delete(cx).await?;
+                if live.index_key() != self.spec.index_key(&desired) {
+                    forget(cx, owner, live).await?;
+                }
                 Ok(self.spec.create(cx, &desired).await?.attributes())
             }
             Action::Delete => {
-                live_or_gone()?.delete(cx).await?;
+                let live = live_or_gone()?;
+                live.delete(cx).await?;
+                forget(cx, owner, live).await?;
                 Ok(Attributes::new())
             }
             Action::Conflict => bail!("conflicting resources are never changed"),

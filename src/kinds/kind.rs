@@ -35,6 +35,17 @@ pub struct Identity<'a> {
     pub names: &'a BTreeMap<String, String>,
 }
 
+/// What orphan discovery asks of a kind.
+pub struct Discovery<'a> {
+    /// `<stack>/<env>`: the value of the ownership tag that makes a resource ours.
+    pub owner: &'a str,
+    /// Physical names the declared resources of this kind read themselves.
+    pub skip: &'a BTreeSet<String>,
+    /// Look through the whole account instead of where the stack's index points, for
+    /// resources made before there was an index (see `crate::index`).
+    pub deep: bool,
+}
+
 /// What a read of a declared resource found: the resource, if it exists, and what the
 /// spec's lookups came to (a VPC chosen by tags, its route tables). Planning needs both.
 #[derive(Debug)]
@@ -77,6 +88,11 @@ pub trait Live: Debug + Send + Sync + 'static {
     }
     /// Why deleting it would fail right now (e.g. deletion protection), if it would.
     fn deletion_blocker(&self) -> Option<String> {
+        None
+    }
+    /// Its entry in the stack's index (see `crate::index`), for kinds AWS cannot list by
+    /// tag; `None` for the others.
+    fn index_key(&self) -> Option<String> {
         None
     }
     /// When it is deleted among orphans: lower first (a trigger before its function, a
@@ -163,14 +179,16 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     /// Reads the resource and resolves the spec's lookups. Kinds whose resources have no
     /// name of their own (an endpoint) find theirs by its ownership tags, from `me`.
     async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>>;
-    /// Every resource of this kind tagged as `owner`'s, read in full (orphan discovery),
-    /// except those named in `skip` (declared resources, read anyway).
-    async fn discover(
-        _aws: &Aws,
-        _owner: &str,
-        _skip: &BTreeSet<String>,
-    ) -> anyhow::Result<Vec<Self::Live>> {
+    /// Every resource of this kind tagged as the stack's, read in full (orphan discovery),
+    /// except those the declared resources read anyway. Its cost must grow with the
+    /// stack, never with the account: a filter AWS applies (by tag), or the stack's index.
+    async fn discover(_aws: &Aws, _find: &Discovery<'_>) -> anyhow::Result<Vec<Self::Live>> {
         Ok(Vec::new())
+    }
+    /// The key the stack's index keeps for the resource `desired` describes, written
+    /// before it is made; `None` for kinds found by tag (see `crate::index`).
+    fn index_key(&self, _desired: &Self::State) -> Option<String> {
+        None
     }
 
     // --- Planning: pure ------------------------------------------------------------------

@@ -16,7 +16,7 @@ pub mod tagged;
 pub mod trigger;
 
 pub use declared::{Keeps, Reading, Resource};
-pub use kind::{Identity, Kind, Live, Observation, PlanCtx, Tags};
+pub use kind::{Discovery, Identity, Kind, Live, Observation, PlanCtx, Tags};
 
 use crate::aws::Aws;
 use crate::spec::diag::{Diags, SpecErrors};
@@ -90,11 +90,13 @@ macro_rules! kinds {
         }
 
         /// Every resource of every kind tagged as `owner`'s, all kinds at once, except
-        /// those named in `declared` (by kind and physical name: read by their nodes).
+        /// those named in `declared` (by kind and physical name: read by their nodes);
+        /// `deep`: through the whole account, not only where the stack's index points.
         pub async fn discover_tagged(
             aws: &Aws,
             owner: &str,
             declared: &BTreeSet<(&'static str, String)>,
+            deep: bool,
         ) -> anyhow::Result<Vec<Box<dyn Live>>> {
             let skip = |kind: &str| -> BTreeSet<String> {
                 declared
@@ -104,8 +106,9 @@ macro_rules! kinds {
                     .collect()
             };
             $( let $field = skip(<$kind as Kind>::TYPE); )*
+            $( let $field = Discovery { owner, skip: &$field, deep }; )*
             let ($($field,)*) = tokio::try_join!($(
-                <$kind as Kind>::discover(aws, owner, &$field),
+                <$kind as Kind>::discover(aws, &$field),
             )*)?;
             let mut found: Vec<Box<dyn Live>> = Vec::new();
             $( found.extend($field.into_iter().map(|l| Box::new(l) as Box<dyn Live>)); )*

@@ -1,8 +1,15 @@
 //! Finding a stack's resources by their tags, for the kinds the Resource Groups Tagging
-//! API covers (tables, functions, queues, alarms): one call per run answers them all.
+//! API covers (tables, functions, queues, alarms): one call per run answers them all,
+//! tags included, so a declared resource it lists needs no tag read of its own (DynamoDB
+//! allows 10 ListTagsOfResource a second per account, CloudWatch 10 ListTagsForResource:
+//! a stack of twenty tables would be throttled by its own plan). One it does not list
+//! (not ours, or tagged a moment ago) is read directly.
 
 use crate::aws::{Aws, sdk};
+use crate::kinds::kind::Tags;
 use crate::tags::STACK_TAG;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The resource types the tagging API finds for discovery; one call covers them all.
 const TAGGED_TYPES: &[&str] = &[
@@ -40,17 +47,11 @@ where
 /// service alone where its ARNs name no type, as SQS's) tagged as `owner`'s, through
 /// the Resource Groups Tagging API: one call per run, shared by the kinds.
 pub async fn arns(aws: &Aws, kind: &str, owner: &str) -> anyhow::Result<Vec<String>> {
-    let all: Vec<String> = aws
-        .reads
-        .tagged_arns
-        .get(owner.to_string(), || {
-            get_resources(aws, TAGGED_TYPES, owner)
-        })
-        .await?;
+    let all = tagged(aws, owner).await?;
     // arn:<partition>:<service>:<region>:<account>:<type>/<name> or ...:<type>:<name>
     let (service, resource_type) = kind.split_once(':').unwrap_or((kind, ""));
     Ok(all
-        .into_iter()
+        .keys()
         .filter(|arn| {
             let parts: Vec<&str> = arn.splitn(6, ':').collect();
             parts.len() == 6
@@ -59,31 +60,79 @@ pub async fn arns(aws: &Aws, kind: &str, owner: &str) -> anyhow::Result<Vec<Stri
                     || parts[5].starts_with(&format!("{resource_type}/"))
                     || parts[5].starts_with(&format!("{resource_type}:")))
         })
+        .cloned()
         .collect())
 }
 
-async fn get_resources(aws: &Aws, types: &[&str], owner: &str) -> anyhow::Result<Vec<String>> {
+/// The tags of the resource `arn` if the tagging API lists it as `owner`'s; `None` when it
+/// does not (read its tags directly then: it may be someone else's, or untagged).
+pub async fn tags_of(aws: &Aws, owner: &str, arn: &str) -> anyhow::Result<Option<Tags>> {
+    Ok(tagged(aws, owner).await?.get(arn).cloned())
+}
+
+/// The tags of the resource `arn`: as the tagging API listed them for `owner` (what a
+/// plan reads), or read by `direct` (the service's own tag read) when it did not list it
+/// or when there is no owner to ask for (a change's own reads, which must see its
+/// result).
+pub async fn tags_or<F, Fut>(
+    aws: &Aws,
+    owner: Option<&str>,
+    arn: &str,
+    direct: F,
+) -> anyhow::Result<Tags>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Tags>>,
+{
+    if let Some(owner) = owner
+        && let Some(tags) = tags_of(aws, owner, arn).await?
+    {
+        return Ok(tags);
+    }
+    direct().await
+}
+
+/// Every resource of [`TAGGED_TYPES`] tagged as `owner`'s, with its tags: one call (a page
+/// holds 100) per run, shared by the kinds.
+async fn tagged(aws: &Aws, owner: &str) -> anyhow::Result<Arc<BTreeMap<String, Tags>>> {
+    aws.reads
+        .tagged
+        .get(owner.to_string(), || async {
+            get_resources(aws, TAGGED_TYPES, owner).await.map(Arc::new)
+        })
+        .await
+}
+
+async fn get_resources(
+    aws: &Aws,
+    types: &[&str],
+    owner: &str,
+) -> anyhow::Result<BTreeMap<String, Tags>> {
     let filter = aws_sdk_resourcegroupstagging::types::TagFilter::builder()
         .key(STACK_TAG)
         .values(owner)
         .build();
-    let mut arns = Vec::new();
+    let mut arns = BTreeMap::new();
     let mut token: Option<String> = None;
     loop {
         let mut request = aws
             .tagging
             .get_resources()
+            .resources_per_page(100)
             .tag_filters(filter.clone())
             .set_pagination_token(token.clone());
         for t in types {
             request = request.resource_type_filters(*t);
         }
         let out = sdk("GetResources", request.send().await)?;
-        arns.extend(
-            out.resource_tag_mapping_list()
+        arns.extend(out.resource_tag_mapping_list().iter().filter_map(|m| {
+            let tags = m
+                .tags()
                 .iter()
-                .filter_map(|m| m.resource_arn().map(str::to_string)),
-        );
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect();
+            Some((m.resource_arn()?.to_string(), tags))
+        }));
         match out.pagination_token {
             Some(t) if !t.is_empty() => token = Some(t),
             _ => return Ok(arns),

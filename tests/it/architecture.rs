@@ -28,6 +28,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "event_filter",
             "local",
             "lock",
+            "index",
             "create_once",
             "render",
         ],

@@ -10,6 +10,7 @@ mod alarm;
 mod architecture;
 mod bad_input;
 mod bad_limits;
+mod busy_account;
 mod dev;
 mod dev_rules;
 mod drift;

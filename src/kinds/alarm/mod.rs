@@ -11,7 +11,7 @@ pub use spec::Alarm;
 
 use crate::aws::Aws;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::kinds::tagged;
 use crate::spec::arn::ArnField;
 use crate::spec::diag::Diags;
@@ -144,25 +144,22 @@ impl Kind for Alarm {
         Some(self.name.clone())
     }
 
-    async fn read(&self, aws: &Aws, _me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
+    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
         Ok(Observation {
-            live: ops::read_alarm(aws, &self.name).await?,
+            live: ops::read_alarm(aws, &self.name, Some(me.owner)).await?,
             resolved: (),
         })
     }
 
-    async fn discover(
-        aws: &Aws,
-        owner: &str,
-        skip: &BTreeSet<String>,
-    ) -> anyhow::Result<Vec<LiveAlarm>> {
+    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveAlarm>> {
+        let owner = find.owner;
         tagged::read_each(
             aws,
             "cloudwatch:alarm",
             owner,
-            skip,
+            find.skip,
             name_of,
-            |name| async move { ops::read_alarm(aws, &name).await },
+            |name| async move { ops::read_alarm(aws, &name, Some(owner)).await },
         )
         .await
     }

@@ -1,5 +1,5 @@
 //! Reading, putting and deleting an alarm. DescribeAlarms finds it by name; its tags are a
-//! second read, by its ARN.
+//! second read, by its ARN (unless the tagging API listed them).
 
 use super::{AlarmState, LiveAlarm};
 use crate::aws::{Aws, sdk};
@@ -10,8 +10,13 @@ use async_trait::async_trait;
 use aws_sdk_cloudwatch::types as cw;
 use std::collections::BTreeMap;
 
-/// The metric alarm `name`; `None` when there is none.
-pub async fn read_alarm(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveAlarm>> {
+/// The metric alarm `name`; `None` when there is none. With `owner`, its tags come from
+/// the tagging API's listing when that has it.
+pub async fn read_alarm(
+    aws: &Aws,
+    name: &str,
+    owner: Option<&str>,
+) -> anyhow::Result<Option<LiveAlarm>> {
     let request = aws
         .cloudwatch
         .describe_alarms()
@@ -29,7 +34,7 @@ pub async fn read_alarm(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveAlar
         .alarm_arn()
         .context("DescribeAlarms returned no alarm ARN")?
         .to_string();
-    let tags = list_tags(aws, &arn).await?;
+    let tags = crate::kinds::tagged::tags_or(aws, owner, &arn, || list_tags(aws, &arn)).await?;
     Ok(Some(LiveAlarm {
         state: state_from(alarm, tags),
         name: name.to_string(),
@@ -148,7 +153,7 @@ pub async fn put(
         crate::tags::sync(cx, &AlarmTags(&live.arn), &live.state.tags, &desired.tags).await?;
     }
     cx.tracker.status("reading the result");
-    read_alarm(cx.aws, name)
+    read_alarm(cx.aws, name, None)
         .await?
         .with_context(|| format!("alarm {name} disappeared while it was being changed"))
 }

@@ -15,7 +15,7 @@ pub use spec::Endpoint;
 
 use crate::aws::Aws;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::policy::{self, Principal, Statement};
 use crate::spec::diag::Diags;
@@ -96,12 +96,9 @@ impl Kind for Endpoint {
         Ok(Observation { live, resolved })
     }
 
-    async fn discover(
-        aws: &Aws,
-        owner: &str,
-        _skip: &BTreeSet<String>,
-    ) -> anyhow::Result<Vec<LiveEndpoint>> {
-        ops::discover(aws, owner).await
+    /// EC2 filters by tag itself: one call finds the stack's endpoints.
+    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveEndpoint>> {
+        ops::discover(aws, find.owner).await
     }
 
     fn planned_id(&self, resolved: &Resolved) -> String {

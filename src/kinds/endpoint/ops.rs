@@ -19,47 +19,62 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Resolves the endpoint's VPC and route tables and finds it: ours by its tags, wherever
 /// it is (a changed `vpc` is then a replacement), else any endpoint for this service in the
-/// VPC, which plan shows as a conflict (or adopts).
+/// VPC, which plan shows as a conflict (or adopts). Both are asked of EC2 with filters, so
+/// the read grows with the stack, not with the account's endpoints.
 pub async fn read(
     endpoint: &Endpoint,
     aws: &Aws,
     me: &Identity<'_>,
 ) -> anyhow::Result<(Option<LiveEndpoint>, Resolved)> {
     let service_name = endpoint.service_name(&aws.region);
-    let vpc_id = lookup::resolve_vpc(aws, &endpoint.vpc).await?;
-    let endpoints = async {
-        let all = all_endpoints(aws).await?;
+    let is_ours = |e: &&ec2::VpcEndpoint| {
+        tagged(e, RESOURCE_TAG, me.resource)
+            && e.service_name() == Some(service_name.as_str())
+            && !gone(e)
+    };
+    let (vpc_id, ours) = tokio::try_join!(
+        lookup::resolve_vpc(aws, &endpoint.vpc),
+        stack_endpoints(aws, me.owner)
+    )?;
+    let ours = ours.iter().find(is_ours);
+    // Not ours: any gateway endpoint for this service in the VPC is in the way (a conflict,
+    // or one to adopt). Asked beside the route tables, so it costs no round trip.
+    let in_the_way = async {
+        if ours.is_some() {
+            return Ok(None);
+        }
+        let request = aws
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(filter("vpc-id", &vpc_id))
+            .filters(filter("service-name", &service_name))
+            .filters(filter("vpc-endpoint-type", "Gateway"));
+        let out = sdk("DescribeVpcEndpoints", request.send().await)?;
         anyhow::Ok(
-            all.iter()
-                .filter(|e| {
-                    e.service_name() == Some(service_name.as_str())
-                        && e.vpc_endpoint_type() == Some(&ec2::VpcEndpointType::Gateway)
-                })
-                .collect::<Vec<_>>(),
+            out.vpc_endpoints
+                .unwrap_or_default()
+                .into_iter()
+                .find(|e| !gone(e)),
         )
     };
-    let (route_table_ids, endpoints) =
-        tokio::try_join!(resolve_route_tables(endpoint, aws, &vpc_id), endpoints)?;
+    let (route_table_ids, in_the_way) =
+        tokio::try_join!(resolve_route_tables(endpoint, aws, &vpc_id), in_the_way)?;
     let resolved = Resolved {
         vpc_id: vpc_id.clone(),
         service_name,
         route_table_ids,
     };
-    let alive: Vec<&ec2::VpcEndpoint> = endpoints.into_iter().filter(|e| !gone(e)).collect();
-    let tagged = |e: &&ec2::VpcEndpoint, key: &str, value: &str| {
-        e.tags()
-            .iter()
-            .any(|t| t.key() == Some(key) && t.value() == Some(value))
+    let found = match ours {
+        Some(e) => Some(live_from(e)?),
+        None => in_the_way.as_ref().map(live_from).transpose()?,
     };
-    let found = alive
+    Ok((found, resolved))
+}
+
+fn tagged(e: &ec2::VpcEndpoint, key: &str, value: &str) -> bool {
+    e.tags()
         .iter()
-        .find(|e| tagged(e, STACK_TAG, me.owner) && tagged(e, RESOURCE_TAG, me.resource))
-        .or_else(|| {
-            alive
-                .iter()
-                .find(|e| e.vpc_id.as_deref() == Some(vpc_id.as_str()))
-        });
-    Ok((found.map(|e| live_from(e)).transpose()?, resolved))
+        .any(|t| t.key() == Some(key) && t.value() == Some(value))
 }
 
 /// The route tables the endpoint should use, checked against the VPC's own.
@@ -217,30 +232,28 @@ pub async fn update(
 
 /// Every endpoint tagged as `owner`'s.
 pub async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveEndpoint>> {
-    let tagged = |e: &ec2::VpcEndpoint| {
-        e.tags()
-            .iter()
-            .any(|t| t.key() == Some(STACK_TAG) && t.value() == Some(owner))
-    };
-    all_endpoints(aws)
+    stack_endpoints(aws, owner)
         .await?
         .iter()
-        .filter(|e| tagged(e) && !gone(e))
+        .filter(|e| !gone(e))
         .map(live_from)
         .collect()
 }
 
-/// Every VPC endpoint in the region, listed once per run: the endpoint's read picks those
-/// of its service, orphan discovery the stack's.
-async fn all_endpoints(aws: &Aws) -> anyhow::Result<&[ec2::VpcEndpoint]> {
-    let all = aws
-        .reads
-        .endpoints
-        .get_or_try_init(|| async {
+/// The endpoints tagged as `owner`'s (EC2 filters by tag itself), listed once per run:
+/// each declared endpoint's read picks its own, orphan discovery the rest.
+async fn stack_endpoints(aws: &Aws, owner: &str) -> anyhow::Result<Vec<ec2::VpcEndpoint>> {
+    aws.reads
+        .stack_endpoints
+        .get(owner.to_string(), || async {
             let mut all = Vec::new();
             let mut next = None;
             loop {
-                let request = aws.ec2.describe_vpc_endpoints().set_next_token(next);
+                let request = aws
+                    .ec2
+                    .describe_vpc_endpoints()
+                    .filters(filter(&format!("tag:{STACK_TAG}"), owner))
+                    .set_next_token(next);
                 let out = sdk("DescribeVpcEndpoints", request.send().await)?;
                 all.extend(out.vpc_endpoints.unwrap_or_default());
                 match out.next_token {
@@ -249,8 +262,7 @@ async fn all_endpoints(aws: &Aws) -> anyhow::Result<&[ec2::VpcEndpoint]> {
                 }
             }
         })
-        .await?;
-    Ok(all)
+        .await
 }
 
 /// The id of the endpoint (not deleted) carrying the stack and resource tags in `tags`.

@@ -23,7 +23,7 @@ pub use state::{FunctionState, LiveFunction, VpcState};
 use crate::aws::Aws;
 use crate::bundle;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::kinds::tagged;
 use crate::plan::{Action, FieldChange, ResourceChange};
 use crate::spec::arn::ArnField;
@@ -34,7 +34,7 @@ use crate::values::{Attributes, DeploymentContext};
 use async_trait::async_trait;
 use read::{read_function, resolve_vpc};
 use state::log_group_name;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 #[async_trait]
 impl Kind for Function {
@@ -97,16 +97,13 @@ impl Kind for Function {
         Ok(Observation { live, resolved })
     }
 
-    async fn discover(
-        aws: &Aws,
-        owner: &str,
-        skip: &BTreeSet<String>,
-    ) -> anyhow::Result<Vec<LiveFunction>> {
+    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveFunction>> {
+        let owner = find.owner;
         tagged::read_each(
             aws,
             "lambda:function",
             owner,
-            skip,
+            find.skip,
             name_of,
             |name| async move { read_function(aws, &name).await },
         )
@@ -222,8 +219,11 @@ impl Kind for Function {
     #[cfg(test)]
     fn resolved_for_tests(&self) -> Option<VpcState> {
         self.vpc.as_ref().map(|_| VpcState {
-            subnet_ids: BTreeSet::from(["subnet-0a1b2c3d".into(), "subnet-1a2b3c4d".into()]),
-            security_group_ids: BTreeSet::from(["sg-0a1b2c3d".into()]),
+            subnet_ids: std::collections::BTreeSet::from([
+                "subnet-0a1b2c3d".into(),
+                "subnet-1a2b3c4d".into(),
+            ]),
+            security_group_ids: std::collections::BTreeSet::from(["sg-0a1b2c3d".into()]),
         })
     }
 }

@@ -10,7 +10,7 @@ pub use spec::Queue;
 
 use crate::aws::Aws;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::kinds::tagged;
 use crate::plan::FieldChange;
 use crate::spec::diag::Diags;
@@ -19,7 +19,7 @@ use crate::spec::template::{Inputs, Template};
 use crate::values::{Attributes, DeploymentContext};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Server-side encryption of a queue's messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -82,20 +82,17 @@ impl Kind for Queue {
         Some(self.name.clone())
     }
 
-    async fn read(&self, aws: &Aws, _me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
+    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
         Ok(Observation {
-            live: ops::read_queue(aws, &self.name).await?,
+            live: ops::read_queue(aws, &self.name, Some(me.owner)).await?,
             resolved: (),
         })
     }
 
-    async fn discover(
-        aws: &Aws,
-        owner: &str,
-        skip: &BTreeSet<String>,
-    ) -> anyhow::Result<Vec<LiveQueue>> {
-        tagged::read_each(aws, "sqs", owner, skip, name_of, |name| async move {
-            ops::read_queue(aws, &name).await
+    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveQueue>> {
+        let owner = find.owner;
+        tagged::read_each(aws, "sqs", owner, find.skip, name_of, |name| async move {
+            ops::read_queue(aws, &name, Some(owner)).await
         })
         .await
     }

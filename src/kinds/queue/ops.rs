@@ -29,16 +29,22 @@ async fn queue_url(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
     }
 }
 
-/// Everything about the queue `name`; `None` when it does not exist.
-pub async fn read_queue(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveQueue>> {
+/// Everything about the queue `name`; `None` when it does not exist. With `owner`, its tags
+/// come from the tagging API's listing when that has it.
+pub async fn read_queue(
+    aws: &Aws,
+    name: &str,
+    owner: Option<&str>,
+) -> anyhow::Result<Option<LiveQueue>> {
     let Some(url) = queue_url(aws, name).await? else {
         return Ok(None);
     };
-    read_at(aws, &url).await
+    read_at(aws, &url, owner).await
 }
 
-/// The queue at `url`: its attributes and tags, read together.
-async fn read_at(aws: &Aws, url: &str) -> anyhow::Result<Option<LiveQueue>> {
+/// The queue at `url`: its attributes, then its tags (from the tagging API's listing of
+/// `owner`'s resources when it has the queue, else read).
+async fn read_at(aws: &Aws, url: &str, owner: Option<&str>) -> anyhow::Result<Option<LiveQueue>> {
     let attributes = async {
         match aws
             .sqs
@@ -54,22 +60,32 @@ async fn read_at(aws: &Aws, url: &str) -> anyhow::Result<Option<LiveQueue>> {
             Err(e) => Err(crate::aws::errors::error("GetQueueAttributes", &e)),
         }
     };
-    let tags = async {
+    let direct = || async {
         match aws.sqs.list_queue_tags().queue_url(url).send().await {
-            Ok(out) => Ok(out.tags.unwrap_or_default()),
-            Err(e) if not_found(error_code(&e)) => Ok(HashMap::new()),
+            Ok(out) => Ok(out.tags.unwrap_or_default().into_iter().collect()),
+            Err(e) if not_found(error_code(&e)) => Ok(BTreeMap::new()),
             Err(e) => Err(crate::aws::errors::error("ListQueueTags", &e)),
+        }
+    };
+    let tags = async {
+        match owner {
+            // The listing is keyed by ARN, which the attributes give: wait for them.
+            Some(_) => Ok(None),
+            None => direct().await.map(Some),
         }
     };
     let (attributes, tags) = tokio::try_join!(attributes, tags)?;
     let Some(attributes) = attributes else {
         return Ok(None);
     };
-    Ok(Some(live_from(
-        url,
-        &attributes,
-        tags.into_iter().collect(),
-    )?))
+    let tags = match tags {
+        Some(tags) => tags,
+        None => {
+            let arn = attributes.get(&Attr::QueueArn).cloned().unwrap_or_default();
+            crate::kinds::tagged::tags_or(aws, owner, &arn, direct).await?
+        }
+    };
+    Ok(Some(live_from(url, &attributes, tags)?))
 }
 
 fn live_from(
@@ -147,7 +163,7 @@ pub async fn create(
             // with the existing queue when the attributes are the same; these differ
             // only if someone else made it).
             Err(e) if error_code(&e) == Some("QueueNameExists") => {
-                let live = read_queue(cx.aws, name).await?;
+                let live = read_queue(cx.aws, name, None).await?;
                 match live {
                     Some(live) if same_owner(&desired.tags, &live.state.tags) => {
                         Ok(Check::Done(Some(live.url)))
@@ -165,7 +181,7 @@ pub async fn create(
 
 async fn read_back(cx: &ExecCtx<'_>, url: &str) -> anyhow::Result<LiveQueue> {
     cx.tracker.status("reading the result");
-    read_at(cx.aws, url)
+    read_at(cx.aws, url, None)
         .await?
         .with_context(|| format!("queue {url} disappeared while it was being changed"))
 }
@@ -211,7 +227,7 @@ pub async fn delete(cx: &ExecCtx<'_>, live: &LiveQueue) -> anyhow::Result<()> {
 /// The messages a deletion would lose, read now (SQS's counts are approximate: they lag
 /// by up to a minute).
 pub async fn messages_at_risk(aws: &Aws, live: &LiveQueue) -> anyhow::Result<Option<String>> {
-    let messages = match read_at(aws, &live.url).await? {
+    let messages = match read_at(aws, &live.url, None).await? {
         Some(now) => now.messages,
         None => 0,
     };

@@ -13,7 +13,7 @@ pub use spec::Role;
 
 use crate::aws::Aws;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::policy::{self, Statement};
 use crate::spec::diag::Diags;
@@ -92,12 +92,17 @@ impl Kind for Role {
     /// IAM roles are not in the Resource Groups Tagging API, and ListRoles carries no tags:
     /// every role's tags are read (at most eight at a time), skipping AWS's own
     /// service roles.
-    async fn discover(
-        aws: &Aws,
-        owner: &str,
-        skip: &BTreeSet<String>,
-    ) -> anyhow::Result<Vec<LiveRole>> {
-        ops::discover(aws, owner, skip).await
+    /// IAM is not in the tagging API: the roles the stack's index names (or, deep, every
+    /// role of the account).
+    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveRole>> {
+        match find.deep {
+            true => ops::discover_deep(aws, find.owner, find.skip).await,
+            false => ops::discover_indexed(aws, find.owner, find.skip).await,
+        }
+    }
+
+    fn index_key(&self, _desired: &RoleState) -> Option<String> {
+        Some(self.name.clone())
     }
 
     fn planned_id(&self, _resolved: &()) -> String {
@@ -212,6 +217,10 @@ impl Live for LiveRole {
 
     fn physical_id(&self) -> String {
         name_of(&self.arn)
+    }
+
+    fn index_key(&self) -> Option<String> {
+        Some(self.physical_id())
     }
 
     fn tags(&self) -> &Tags {

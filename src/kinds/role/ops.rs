@@ -5,6 +5,7 @@ use super::spec::DEFAULT_MAX_SESSION;
 use super::{LiveRole, RoleState};
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::exec::ExecCtx;
+use crate::kinds::kind::Kind;
 use crate::policy::{self, Statement};
 use crate::tags::{TagApi, same_owner};
 use anyhow::{Context, bail};
@@ -399,10 +400,39 @@ pub async fn update(
     })
 }
 
-/// IAM roles are not in the Resource Groups Tagging API, and ListRoles carries no tags:
-/// every role's tags are read (at most eight at a time), skipping AWS's own
-/// service roles.
-pub async fn discover(
+/// The roles the stack's index names (but those in `skip`), read in full; only those whose
+/// tags say they are `owner`'s count (an entry is a place to look, not a claim).
+pub async fn discover_indexed(
+    aws: &Aws,
+    owner: &str,
+    skip: &BTreeSet<String>,
+) -> anyhow::Result<Vec<LiveRole>> {
+    let Some(names) = crate::index::keys(aws, owner, super::Role::TYPE).await? else {
+        return Ok(Vec::new());
+    };
+    let reads = names
+        .iter()
+        .filter(|name| !skip.contains(*name))
+        .map(|name| read_role(aws, name, &[]));
+    let roles = try_join_all(reads).await?;
+    Ok(roles
+        .into_iter()
+        .flatten()
+        .filter(|role| {
+            role.state
+                .tags
+                .get(crate::tags::STACK_TAG)
+                .map(String::as_str)
+                == Some(owner)
+        })
+        .collect())
+}
+
+/// Every role of the account tagged as `owner`'s, for an account whose stacks were made
+/// before the index existed: IAM roles are not in the Resource Groups Tagging API, and
+/// ListRoles carries no tags, so every role's tags are read (at most eight at a time),
+/// skipping AWS's own service roles. Costs a call per role in the account.
+pub async fn discover_deep(
     aws: &Aws,
     owner: &str,
     skip: &BTreeSet<String>,

@@ -20,7 +20,7 @@ pub use state::{LiveTable, StreamView, TableState};
 
 use crate::aws::Aws;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::kinds::tagged;
 use crate::plan::FieldChange;
 use crate::spec::diag::Diags;
@@ -30,7 +30,7 @@ use crate::values::{Attributes, DeploymentContext, UNKNOWN};
 use async_trait::async_trait;
 use read::{items_at_risk, live_name, read_table};
 use state::Key;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 #[async_trait]
 impl Kind for Table {
@@ -76,25 +76,22 @@ impl Kind for Table {
         Some(self.name.clone())
     }
 
-    async fn read(&self, aws: &Aws, _me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
+    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
         Ok(Observation {
-            live: read_table(aws, &self.name).await?,
+            live: read_table(aws, &self.name, Some(me.owner)).await?,
             resolved: (),
         })
     }
 
-    async fn discover(
-        aws: &Aws,
-        owner: &str,
-        skip: &BTreeSet<String>,
-    ) -> anyhow::Result<Vec<LiveTable>> {
+    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveTable>> {
+        let owner = find.owner;
         tagged::read_each(
             aws,
             "dynamodb:table",
             owner,
-            skip,
+            find.skip,
             live_name,
-            |name| async move { read_table(aws, &name).await },
+            |name| async move { read_table(aws, &name, Some(owner)).await },
         )
         .await
     }

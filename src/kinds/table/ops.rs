@@ -519,7 +519,7 @@ pub async fn update(
 
 async fn read_back(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<LiveTable> {
     cx.tracker.status("reading the result");
-    read_table(cx.aws, name)
+    read_table(cx.aws, name, None)
         .await?
         .with_context(|| format!("table {name} disappeared while it was being changed"))
 }

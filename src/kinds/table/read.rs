@@ -12,10 +12,15 @@ use aws_sdk_dynamodb::types as ddb;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Everything about the table `name`; `None` when it does not exist (or is being deleted).
-pub async fn read_table(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveTable>> {
+/// With `owner`, its tags come from the tagging API's listing when that has it.
+pub async fn read_table(
+    aws: &Aws,
+    name: &str,
+    owner: Option<&str>,
+) -> anyhow::Result<Option<LiveTable>> {
     // TTL and point-in-time recovery need only the name the file gives, so they go out
     // with DescribeTable instead of waiting for it: one round trip fewer. Only the tags
-    // need the ARN DescribeTable returns.
+    // need the ARN DescribeTable returns (and only when the tagging API has not listed it).
     let (desc, ttl, pitr) = tokio::try_join!(
         describe(aws, name),
         read_ttl(aws, name),
@@ -32,7 +37,7 @@ pub async fn read_table(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveTabl
         .table_arn()
         .context("DescribeTable returned no table ARN")?
         .to_string();
-    let tags = list_tags(aws, &arn).await?;
+    let tags = crate::kinds::tagged::tags_or(aws, owner, &arn, || list_tags(aws, &arn)).await?;
     // Created just after the TTL or backup read was answered: ask again. Not found then
     // either means it was deleted meanwhile.
     let ttl = match ttl {

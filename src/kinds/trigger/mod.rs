@@ -15,7 +15,7 @@ pub use spec::Trigger;
 
 use crate::aws::Aws;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::spec::arn::ArnField;
 use crate::spec::diag::Diags;
@@ -25,7 +25,7 @@ use crate::values::{Attributes, DeploymentContext, is_unknown};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -81,6 +81,21 @@ fn function_name(s: &str) -> String {
     }
 }
 
+/// A mapping's entry in the stack's index: `<function>|<logical name>`. The function is
+/// where discovery lists (Lambda lists mappings by function); the logical name makes the
+/// entry the mapping's own, so deleting one mapping never removes another's entry.
+fn index_key(function: &str, tags: &Tags) -> String {
+    let resource = tags
+        .get(crate::tags::RESOURCE_TAG)
+        .map_or("", String::as_str);
+    format!("{function}|{resource}")
+}
+
+/// The function an index entry of a mapping lists under.
+fn indexed_function(key: &str) -> &str {
+    key.split_once('|').map_or(key, |(function, _)| function)
+}
+
 fn canonical_filters(mut filters: Vec<Value>) -> Vec<Value> {
     filters.sort_by_key(|v| v.to_string());
     filters
@@ -132,14 +147,17 @@ impl Kind for Trigger {
         })
     }
 
-    /// Every mapping of the account (the listing has no tags: each mapping's are read, at
-    /// most eight at a time).
-    async fn discover(
-        aws: &Aws,
-        owner: &str,
-        _skip: &BTreeSet<String>,
-    ) -> anyhow::Result<Vec<LiveTrigger>> {
-        ops::discover(aws, owner).await
+    /// The mappings of the functions the stack's index names (or, deep, every mapping of
+    /// the account): the listing has no tags, so each mapping found costs a tag read.
+    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveTrigger>> {
+        match find.deep {
+            true => ops::discover_deep(aws, find.owner).await,
+            false => ops::discover_indexed(aws, find.owner).await,
+        }
+    }
+
+    fn index_key(&self, desired: &TriggerState) -> Option<String> {
+        Some(index_key(&desired.function, &desired.tags))
     }
 
     fn planned_id(&self, _resolved: &()) -> String {
@@ -275,6 +293,10 @@ impl Live for LiveTrigger {
             );
         }
         warnings
+    }
+
+    fn index_key(&self) -> Option<String> {
+        Some(index_key(&self.state.function, &self.state.tags))
     }
 
     fn delete_order(&self) -> u8 {

@@ -8,7 +8,7 @@ use crate::aws::{Aws, error_code, sdk};
 use crate::create_once::{self, Attempt};
 use crate::exec::ExecCtx;
 use crate::kinds::function::LambdaTags;
-use crate::kinds::kind::Identity;
+use crate::kinds::kind::{Identity, Kind};
 use crate::tags::{RESOURCE_TAG, STACK_TAG, same_owner};
 use crate::wait::{self, Check};
 use anyhow::Context;
@@ -31,14 +31,8 @@ pub async fn read(
         // there is nothing to find it by.
         return Ok(None);
     };
-    let mappings: Vec<_> = all_mappings(aws)
-        .await?
-        .iter()
-        .filter(|m| {
-            m.function_arn()
-                .is_some_and(|arn| function_name(arn) == function)
-        })
-        .collect();
+    let listed = function_mappings(aws, &function).await?;
+    let mappings: Vec<_> = listed.iter().collect();
     // Tags are not in the listing: one ListTags per mapping, all at once.
     let tags = try_join_all(
         mappings
@@ -190,9 +184,31 @@ pub async fn update(
     wait_settled(cx, &live.uuid).await
 }
 
-/// Every mapping of the account (the listing has no tags: each mapping's are read, at
-/// most eight at a time).
-pub async fn discover(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveTrigger>> {
+/// The mappings tagged as `owner`'s on the functions the stack's index names (each
+/// function's listing and each mapping's tags are shared with the declared triggers'
+/// reads, so a declared trigger's costs nothing more).
+pub async fn discover_indexed(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveTrigger>> {
+    let Some(keys) = crate::index::keys(aws, owner, super::Trigger::TYPE).await? else {
+        return Ok(Vec::new());
+    };
+    let functions: std::collections::BTreeSet<&str> =
+        keys.iter().map(|k| super::indexed_function(k)).collect();
+    let listed = try_join_all(functions.into_iter().map(|f| function_mappings(aws, f))).await?;
+    let found = try_join_all(listed.into_iter().flatten().map(|m| async move {
+        let tags = observed_tags(aws, m.event_source_mapping_arn().unwrap_or_default()).await?;
+        match tags.get(STACK_TAG).map(String::as_str) == Some(owner) {
+            true => live_from(&m, tags).map(Some),
+            false => Ok(None),
+        }
+    }))
+    .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// Every mapping of the account tagged as `owner`'s, for an account whose stacks were made
+/// before the index existed: the listing has no tags, so each mapping's are read (at most
+/// eight at a time). Costs a call per mapping in the account.
+pub async fn discover_deep(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveTrigger>> {
     use futures::StreamExt;
     futures::stream::iter(all_mappings(aws).await?.to_vec())
         .map(|m| async move {
@@ -311,7 +327,8 @@ async fn wait_settled(cx: &ExecCtx<'_>, uuid: &str) -> anyhow::Result<LiveTrigge
 }
 
 /// A mapping's tags as observed for planning: the trigger's read and orphan discovery
-/// both ask, and one call answers both.
+/// both ask, and one call answers both. (Lambda is not in the tagging API's list for
+/// mappings, so each mapping found costs one read.)
 async fn observed_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, String>> {
     aws.reads
         .mapping_tags
@@ -319,8 +336,19 @@ async fn observed_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, 
         .await
 }
 
-/// Every mapping in the account and region, listed once per run: the trigger's read picks
-/// its function's, orphan discovery the stack's.
+/// A function's mappings (Lambda filters them by function), listed once per run: the
+/// trigger's read and indexed discovery share it.
+async fn function_mappings(
+    aws: &Aws,
+    function: &str,
+) -> anyhow::Result<Vec<lambda::EventSourceMappingConfiguration>> {
+    aws.reads
+        .function_mappings
+        .get(function.to_string(), || list_mappings(aws, function))
+        .await
+}
+
+/// Every mapping in the account and region, listed once per run (a deep discovery only).
 async fn all_mappings(aws: &Aws) -> anyhow::Result<&[lambda::EventSourceMappingConfiguration]> {
     let all = aws
         .reads

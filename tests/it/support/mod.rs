@@ -4,6 +4,7 @@
 //! moto's request recorder writing to a file of the test's own, so a test can list exactly
 //! the requests the tool sent. The server stops when the `Emulator` is dropped.
 
+pub mod busy;
 pub mod dev;
 pub mod fault_proxy;
 pub mod runtime_api;
