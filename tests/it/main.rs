@@ -11,6 +11,7 @@ mod architecture;
 mod bad_input;
 mod bad_limits;
 mod busy_account;
+mod conformance;
 mod dev;
 mod dev_rules;
 mod drift;

@@ -50,7 +50,7 @@ pub fn copy_dir(from: &Path, to: &Path) {
 
 /// The Python that can run the emulator, installing moto first if needed (once per test
 /// process, through the same script the README's commands use).
-fn emulator_python() -> &'static str {
+pub fn emulator_python() -> &'static str {
     static PYTHON: OnceLock<String> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let out = Command::new(repo_root().join("scripts/ensure-emulator"))
@@ -148,7 +148,8 @@ impl Emulator {
         false
     }
 
-    fn recording(&self) -> PathBuf {
+    /// The file the emulator records every request to (one JSON object a line).
+    pub fn recording(&self) -> PathBuf {
         self.dir.path().join("requests.jsonl")
     }
 
