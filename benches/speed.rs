@@ -7,6 +7,8 @@
 //!   cargo bench --bench speed --profile dev   (faster to build; slower tool)
 //!   cargo bench --bench speed -- processor    (only the stream processor's batch)
 //!   cargo bench --bench speed -- bundle       (the function's zip and its cold start)
+//!   cargo bench --bench speed -- accounts     (a no-op plan in an empty and a busy account,
+//!                                              and of the default and a 47-resource stack)
 //!
 //! The processor's part runs one batch of 100 INSERTs over 10 two-user conversations
 //! (timestamps shuffled within the batch) through the processor library's handler, with
@@ -16,6 +18,9 @@
 #[allow(dead_code)]
 #[path = "../tests/it/support/mod.rs"]
 mod support;
+
+#[path = "speed/accounts.rs"]
+mod accounts;
 
 use std::time::{Duration, Instant};
 use support::fault_proxy::{FaultProxy, Faults};
@@ -37,6 +42,10 @@ fn main() {
     }
     if wanted("stack") {
         stack();
+    }
+    if wanted("accounts") {
+        accounts::busy_account();
+        accounts::bigger_stack();
     }
 }
 
