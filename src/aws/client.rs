@@ -124,6 +124,8 @@ impl Aws {
             .map(|r| r.to_string())
             .context("no AWS region: set `region` on the environment in the stack file, pass --region, or set AWS_REGION")?;
 
+        // One HTTP client (one connection pool) for the services paced to their quotas.
+        let http = super::pace::https_client();
         // Each service's client, with the stack file's endpoint where nothing more
         // specific is set (see the module comment).
         macro_rules! client {
@@ -133,6 +135,10 @@ impl Aws {
                     .interceptor(crate::stats::CallCounter)
                     .retry_partition(crate::retry::partition())
                     .retry_classifier(crate::retry::RefusedConnectionsFailFast);
+                if let Some(pace) = super::pace::of($service) {
+                    builder =
+                        builder.http_client(super::pace::Paced::new(http.clone(), pace, $service));
+                }
                 if let Some(url) = file_endpoint(env, flags, $service) {
                     builder = builder.endpoint_url(&url);
                     endpoint = Some(url);
