@@ -38,9 +38,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// Without `-v`, only the tool's own warnings: the SDK's credential chain, hyper and
+/// rustls have their say at `-v` and above (a first run without credentials used to print
+/// fourteen WARN lines from aws-config, Debug dumps included, before the tool's own
+/// two-line error).
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        0 => "cruddur_infra=warn",
         1 => "warn,cruddur_infra=debug",
         2 => "info,cruddur_infra=debug,aws_smithy_runtime=debug,aws_config=debug",
         _ => "trace",

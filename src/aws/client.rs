@@ -57,6 +57,9 @@ pub struct Aws {
     pub region: String,
     /// `None` when the SDK's own endpoint resolution decides (a real AWS account).
     pub endpoint: Option<String>,
+    /// The credentials profile named (--profile, the environment's `profile`, or
+    /// AWS_PROFILE), for messages.
+    pub profile: Option<String>,
 }
 
 /// Region used with an emulator when neither the file nor the flags name one.
@@ -75,6 +78,7 @@ impl Aws {
             );
         let region = flags.region.clone().or_else(|| env.region.clone());
         let mut endpoint = None;
+        let mut profile = None;
         if let Some(emulator) = &env.emulator {
             if flags.profile.is_some() {
                 bail!(
@@ -106,9 +110,12 @@ impl Aws {
                 ));
             endpoint = Some(url);
         } else {
-            if let Some(profile) = flags.profile.clone().or_else(|| env.profile.clone()) {
+            profile = flags.profile.clone().or_else(|| env.profile.clone());
+            if let Some(profile) = &profile {
                 loader = loader.profile_name(profile);
             }
+            profile =
+                profile.or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
             if let Some(region) = region {
                 loader = loader.region(Region::new(region));
             }
@@ -160,6 +167,7 @@ impl Aws {
             reads: Arc::default(),
             region,
             endpoint,
+            profile,
         })
     }
 
@@ -172,7 +180,7 @@ impl Aws {
             Some(url) => Destination::Endpoint(url),
             None => Destination::Region(&self.region),
         };
-        super::errors::explain(err, destination)
+        super::errors::explain(err, destination, self.profile.as_deref())
     }
 
     /// `${aws.account_id}`, `${aws.region}` and `${aws.partition}` of the account the

@@ -169,9 +169,13 @@ pub enum Destination<'a> {
     Region(&'a str),
 }
 
-/// An error that is an access problem, as a line and a hint for where requests went; any
-/// other error as it is.
-pub fn explain(err: anyhow::Error, destination: Destination) -> anyhow::Error {
+/// An error that is an access problem, as a line and a hint for where requests went (and
+/// the profile credentials were asked of, if one was named); any other error as it is.
+pub fn explain(
+    err: anyhow::Error,
+    destination: Destination,
+    profile: Option<&str>,
+) -> anyhow::Error {
     let Some(access) = access_of(&err) else {
         return err;
     };
@@ -181,7 +185,21 @@ pub fn explain(err: anyhow::Error, destination: Destination) -> anyhow::Error {
         Destination::Endpoint(url) => url.to_string(),
         Destination::Region(region) => format!("AWS in {region}"),
     };
+    // A named profile that gave nothing is most likely misspelt, or an SSO session that
+    // ran out.
+    let no_profile = profile.map(|name| {
+        (
+            format!("profile `{name}` gave no AWS credentials for {place}"),
+            format!(
+                "check its name (`aws configure list-profiles` lists them) and its keys; if it signs in with SSO, run `aws sso login --profile {name}`"
+            ),
+        )
+    });
     let (line, hint) = match access {
+        Access::NoCredentials if no_profile.is_some() => {
+            let (line, hint) = no_profile.unwrap_or_default();
+            return anyhow::anyhow!("{line}\n  hint: {hint}");
+        }
         Access::Unreachable(why) => (
             format!("could not reach {place}: {why}"),
             if local {
@@ -263,14 +281,14 @@ mod tests {
     fn an_access_problem_is_explained_in_a_line_and_a_hint() {
         let err = error("DescribeTable", &answered("InvalidClientTokenId"))
             .context("reading dynamodb_table.messages");
-        let text = format!("{:#}", explain(err, Destination::Region("us-east-1")));
+        let text = format!("{:#}", explain(err, Destination::Region("us-east-1"), None));
         assert_eq!(text.lines().count(), 2, "{text}");
         assert!(
             text.starts_with("AWS in us-east-1 refused the credentials (InvalidClientTokenId: no)")
         );
         let other = error("DescribeTable", &answered("ValidationException"));
         assert!(
-            format!("{:#}", explain(other, Destination::Region("r")))
+            format!("{:#}", explain(other, Destination::Region("r"), None))
                 .contains("ValidationException")
         );
     }

@@ -18,6 +18,7 @@ mod drift;
 mod e2e;
 mod environments;
 mod faults;
+mod first_contact;
 mod function;
 mod graph;
 mod interrupted;
