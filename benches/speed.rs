@@ -209,6 +209,16 @@ fn processor_batch(latency: Duration) -> (Duration, usize, usize, usize) {
     )
 }
 
+/// The number of AWS calls a `--stats` run reported.
+fn calls_of(run: &support::Run) -> String {
+    run.stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("Stats: "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap_or("?")
+        .to_string()
+}
+
 /// No-op plan, full apply and destroy of the default stack.
 fn stack() {
     let emulator = Emulator::start();
@@ -230,13 +240,7 @@ fn stack() {
         let out = run_default(dir.path(), &file, url, &all);
         let wall = started.elapsed();
         assert_eq!(out.code, 0, "{}", out.stderr);
-        let calls = out
-            .stderr
-            .lines()
-            .find_map(|l| l.strip_prefix("Stats: "))
-            .and_then(|l| l.split(' ').next())
-            .unwrap_or("?")
-            .to_string();
+        let calls = calls_of(&out);
         let critical = out
             .stderr
             .lines()

@@ -105,14 +105,11 @@ async fn read_item(aws: &Aws, owner: &str) -> anyhow::Result<Option<Index>> {
 /// Adds `entries` to `owner`'s index, making the item if there is none (also with no
 /// entries: an index that exists says the account needs no scan).
 pub async fn add(aws: &Aws, owner: &str, entries: &[Entry]) -> anyhow::Result<()> {
-    let mut names = HashMap::new();
-    let mut values = HashMap::new();
-    let mut adds = Vec::new();
-    for (i, (kind, keys)) in by_kind(entries).into_iter().enumerate() {
-        names.insert(format!("#k{i}"), kind);
-        values.insert(format!(":v{i}"), ddb::AttributeValue::Ss(keys));
-        adds.push(format!("#k{i} :v{i}"));
-    }
+    let Sets {
+        mut names,
+        mut values,
+        clauses: adds,
+    } = sets(entries);
     names.insert("#f".into(), FORMAT.into());
     values.insert(":f".into(), ddb::AttributeValue::N("1".into()));
     let mut expression = "SET #f = :f".to_string();
@@ -145,14 +142,11 @@ pub async fn remove(aws: &Aws, owner: &str, entries: &[Entry]) -> anyhow::Result
     if entries.is_empty() {
         return Ok(());
     }
-    let mut names = HashMap::new();
-    let mut values = HashMap::new();
-    let mut deletes = Vec::new();
-    for (i, (kind, keys)) in by_kind(entries).into_iter().enumerate() {
-        names.insert(format!("#k{i}"), kind);
-        values.insert(format!(":v{i}"), ddb::AttributeValue::Ss(keys));
-        deletes.push(format!("#k{i} :v{i}"));
-    }
+    let Sets {
+        mut names,
+        values,
+        clauses: deletes,
+    } = sets(entries);
     let request = aws
         .dynamodb
         .update_item()
@@ -193,6 +187,29 @@ pub async fn delete(aws: &Aws, owner: &str) -> anyhow::Result<()> {
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(()),
         Err(e) => Err(crate::aws::errors::error("DeleteItem (stack index)", &e)),
     }
+}
+
+/// An update's string sets, one per kind: `#k<i>` names the kind's attribute, `:v<i>`
+/// holds its keys, and each clause is `#k<i> :v<i>` (for ADD or DELETE).
+struct Sets {
+    names: HashMap<String, String>,
+    values: HashMap<String, ddb::AttributeValue>,
+    clauses: Vec<String>,
+}
+
+fn sets(entries: &[Entry]) -> Sets {
+    let mut sets = Sets {
+        names: HashMap::new(),
+        values: HashMap::new(),
+        clauses: Vec::new(),
+    };
+    for (i, (kind, keys)) in by_kind(entries).into_iter().enumerate() {
+        sets.names.insert(format!("#k{i}"), kind);
+        sets.values
+            .insert(format!(":v{i}"), ddb::AttributeValue::Ss(keys));
+        sets.clauses.push(format!("#k{i} :v{i}"));
+    }
+    sets
 }
 
 fn by_kind(entries: &[Entry]) -> BTreeMap<String, Vec<String>> {

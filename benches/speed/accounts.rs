@@ -96,14 +96,7 @@ impl Account {
         let out = run_default(self.dir.path(), &self.file, url, &["plan", "--stats"]);
         let wall = started.elapsed();
         assert_eq!(out.code, 0, "{}", out.stderr);
-        let calls = out
-            .stderr
-            .lines()
-            .find_map(|l| l.strip_prefix("Stats: "))
-            .and_then(|l| l.split(' ').next())
-            .unwrap_or("?")
-            .to_string();
-        (wall, calls)
+        (wall, crate::calls_of(&out))
     }
 
     fn measure(&self) -> Measured {

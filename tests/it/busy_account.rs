@@ -59,6 +59,18 @@ fn stack(spare: bool) -> String {
     text
 }
 
+/// How many event source mappings `function` has.
+fn mappings_of(live: &Live, function: &str) -> usize {
+    let request = live
+        .lambda
+        .list_event_source_mappings()
+        .function_name(function);
+    live.block_on(request.send())
+        .unwrap()
+        .event_source_mappings()
+        .len()
+}
+
 #[test]
 fn an_orphan_in_a_busy_account_is_found_and_deleted_and_nothing_else_is_touched() {
     let emulator = Emulator::start();
@@ -68,18 +80,7 @@ fn an_orphan_in_a_busy_account_is_found_and_deleted_and_nothing_else_is_touched(
     let before = busy::snapshot(&live);
     let file = StackFile::new("busy", &emulator.url, &stack(true));
     file.run(&["apply", "--auto-approve"]).expect_code(0);
-    assert_eq!(
-        live.block_on(
-            live.lambda
-                .list_event_source_mappings()
-                .function_name("busy-fn")
-                .send()
-        )
-        .unwrap()
-        .event_source_mappings()
-        .len(),
-        1
-    );
+    assert_eq!(mappings_of(&live, "busy-fn"), 1);
 
     // The spare role, the trigger and the endpoint leave the file: orphans.
     file.write(&stack(false));
@@ -131,17 +132,7 @@ fn an_orphan_in_a_busy_account_is_found_and_deleted_and_nothing_else_is_touched(
     file.run(&["apply", "--auto-approve"]).expect_code(0);
     assert!(live.role("busy-spare-role").is_none());
     assert!(live.role("busy-role").is_some());
-    assert!(
-        live.block_on(
-            live.lambda
-                .list_event_source_mappings()
-                .function_name("busy-fn")
-                .send()
-        )
-        .unwrap()
-        .event_source_mappings()
-        .is_empty()
-    );
+    assert_eq!(mappings_of(&live, "busy-fn"), 0);
     assert_eq!(
         busy::snapshot(&live),
         before,
@@ -233,18 +224,7 @@ fn an_orphan_left_by_a_run_killed_right_after_its_create_is_found() {
     apply_killed_after(&emulator, &live, &file, |op| {
         op.starts_with("POST") && op.contains("event-source-mappings")
     });
-    let mappings = || {
-        live.block_on(
-            live.lambda
-                .list_event_source_mappings()
-                .function_name("killed-fn")
-                .send(),
-        )
-        .unwrap()
-        .event_source_mappings()
-        .len()
-    };
-    assert_eq!(mappings(), 1);
+    assert_eq!(mappings_of(&live, "killed-fn"), 1);
     file.write(&format!("{table}{function}"));
     let plan = file.run(&["plan", "--no-color"]).expect_code(0);
     assert!(
@@ -253,7 +233,7 @@ fn an_orphan_left_by_a_run_killed_right_after_its_create_is_found() {
         plan.stdout
     );
     file.run(&["apply", "--auto-approve"]).expect_code(0);
-    assert_eq!(mappings(), 0);
+    assert_eq!(mappings_of(&live, "killed-fn"), 0);
     file.run(&["plan", "--detailed-exitcode"]).expect_code(0);
 }
 
