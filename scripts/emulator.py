@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The local AWS emulator: moto's server mode on loopback, with four fidelity fixes.
+"""The local AWS emulator: moto's server mode on loopback, with five fidelity fixes.
 
-moto 5.2 differs from AWS in four ways that matter to a deployer; all are patched
-here, in the emulator process only, so that the tool is tested against AWS's behaviour:
+moto 5.2 differs from AWS in five ways that matter to a deployer (the fifth below, with
+its code); all are patched here, in the emulator process only, so that the tool is tested against AWS's behaviour:
 
 1. Re-enabling a stream after disabling it. DynamoDB creates a new stream (new label and
    ARN); moto refuses with StreamAlreadyEnabledException because it keeps the old label.
@@ -36,7 +36,11 @@ from moto.awslambda.models import LambdaBackend
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.core.exceptions import AccessDeniedError, JsonRESTError
+from moto.iam.access_control import IAMRequest
 from moto.server import main
+from werkzeug.exceptions import HTTPException
+from xml.sax.saxutils import escape as xml_escape
 
 _update_table_streams = DynamoDBBackend.update_table_streams
 
@@ -106,6 +110,57 @@ def transact_write_items(self, *args, **kwargs):
 
 
 DynamoDBBackend.transact_write_items = transact_write_items
+
+
+# 5. A call the caller's IAM policies deny (with INITIAL_NO_AUTH_ACTION_COUNT set). AWS
+#    answers in each protocol's own error shape, naming the identity, the action and the
+#    resource; moto answers every service with one XML shape that only EC2's parser
+#    reads, and names no resource, so an SDK sees an unknown error.
+class _DeniedJson(JsonRESTError):
+    code = 400
+
+
+class _DeniedQuery(HTTPException):
+    code = 403
+
+    def __init__(self, message):
+        super().__init__()
+        self.description = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+            f"<Message>{xml_escape(message)}</Message></Error>"
+            "<RequestId>denied</RequestId></ErrorResponse>"
+        )
+
+    def get_headers(self, *args, **kwargs):
+        return [("Content-Type", "text/xml")]
+
+    def get_body(self, *args, **kwargs):
+        return self.description
+
+
+_check_action_permitted = IAMRequest.check_action_permitted
+
+
+def check_action_permitted(self, resource):
+    self._denied_resource = resource
+    return _check_action_permitted(self, resource)
+
+
+def raise_access_denied(self):
+    message = f"User: {self._access_key.arn} is not authorized to perform: {self._action}"
+    # moto checks most actions against "*": AWS names the resource, moto cannot.
+    resource = getattr(self, "_denied_resource", "*")
+    if resource != "*":
+        message += f" on resource: {resource}"
+    if self._service in ("iam", "sts", "monitoring"):
+        raise _DeniedQuery(message)
+    if self._service == "ec2":
+        raise AccessDeniedError(user_arn=self._access_key.arn, action=self._action)
+    raise _DeniedJson("AccessDeniedException", message)
+
+
+IAMRequest.check_action_permitted = check_action_permitted
+IAMRequest._raise_access_denied = raise_access_denied
 
 if __name__ == "__main__":
     args = sys.argv[1:]

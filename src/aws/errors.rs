@@ -21,6 +21,14 @@ const CREDENTIAL_CODES: &[&str] = &[
     "AuthFailure",
 ];
 
+/// Codes AWS answers when the identity may not make the call (its policies do not allow
+/// it): IAM's, STS's and CloudWatch's, the JSON services', EC2's.
+const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+];
+
 /// Codes AWS answers when the credentials (a session) have run out.
 const EXPIRED_CODES: &[&str] = &[
     "ExpiredToken",
@@ -40,6 +48,36 @@ pub enum Access {
     Refused { code: String, message: String },
     /// The credentials have expired.
     Expired { code: String },
+    /// The identity's policies do not allow the call: the action and, where AWS says it,
+    /// the resource and the identity.
+    Denied {
+        action: String,
+        resource: Option<String>,
+        identity: Option<String>,
+    },
+}
+
+impl Access {
+    /// A denied call from AWS's message, which names the identity, the action and the
+    /// resource: "User: arn:... is not authorized to perform: dynamodb:DescribeTable on
+    /// resource: arn:... because ..." (the resource and the reason are sometimes left
+    /// out). `operation` (e.g. `DescribeTable`) stands in when the message names no action.
+    fn denied(operation: &str, message: &str) -> Access {
+        let after = |marker: &str| {
+            message.split_once(marker).map(|(_, rest)| {
+                rest.split([' ', ','])
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches('.')
+                    .to_string()
+            })
+        };
+        Access::Denied {
+            action: after("perform: ").unwrap_or_else(|| operation.to_string()),
+            resource: after("on resource: "),
+            identity: after("User: "),
+        }
+    }
 }
 
 impl fmt::Display for Access {
@@ -51,14 +89,20 @@ impl fmt::Display for Access {
                 write!(f, "AWS refused the credentials ({code}: {message})")
             }
             Access::Expired { code } => write!(f, "the AWS credentials have expired ({code})"),
+            Access::Denied {
+                action, resource, ..
+            } => match resource {
+                Some(resource) => write!(f, "AWS denied {action} on {resource}"),
+                None => write!(f, "AWS denied {action}"),
+            },
         }
     }
 }
 
 impl std::error::Error for Access {}
 
-/// The access problem `err` is, if it is one.
-pub fn access_problem<E, R>(err: &SdkError<E, R>) -> Option<Access>
+/// The access problem `err` (an answer to `operation`) is, if it is one.
+pub fn access_problem<E, R>(operation: &str, err: &SdkError<E, R>) -> Option<Access>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: fmt::Debug,
@@ -75,6 +119,11 @@ where
                 Some(Access::Expired {
                     code: code.to_string(),
                 })
+            } else if DENIED_CODES.contains(&code) {
+                Some(Access::denied(
+                    operation,
+                    service.err().message().unwrap_or_default(),
+                ))
             } else {
                 None
             }
@@ -123,7 +172,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: fmt::Debug,
 {
-    if let Some(access) = access_problem(err) {
+    if let Some(access) = access_problem(operation, err) {
         return format!("{operation} failed: {access}");
     }
     match err {
@@ -147,7 +196,7 @@ where
     R: fmt::Debug + Send + Sync + 'static,
 {
     tracing::debug!(operation, error = %DisplayErrorContext(err), "AWS call failed");
-    match access_problem(err) {
+    match access_problem(operation, err) {
         Some(access) => anyhow::Error::new(access).context(format!("{operation} failed")),
         None => anyhow::anyhow!(describe_error(operation, err)),
     }
@@ -220,6 +269,16 @@ pub fn explain(
             format!("the AWS credentials have expired ({code})"),
             "refresh them (e.g. `aws sso login`) and run again",
         ),
+        Access::Denied { identity, .. } => (
+            format!(
+                "{access}{}",
+                identity
+                    .as_ref()
+                    .map(|who| format!(" to {who}"))
+                    .unwrap_or_default()
+            ),
+            "the identity running cruddur-infra lacks this permission: add the action on that resource to its policy (`-v` lists every call that was denied)",
+        ),
     };
     anyhow::anyhow!("{line}\n  hint: {hint}")
 }
@@ -267,14 +326,17 @@ mod tests {
     #[test]
     fn credentials_problems_are_access_problems() {
         assert!(matches!(
-            access_problem(&answered("UnrecognizedClientException")),
+            access_problem("DescribeTable", &answered("UnrecognizedClientException")),
             Some(Access::Refused { .. })
         ));
         assert!(matches!(
-            access_problem(&answered("ExpiredTokenException")),
+            access_problem("DescribeTable", &answered("ExpiredTokenException")),
             Some(Access::Expired { .. })
         ));
-        assert_eq!(access_problem(&answered("ResourceNotFoundException")), None);
+        assert_eq!(
+            access_problem("DescribeTable", &answered("ResourceNotFoundException")),
+            None
+        );
     }
 
     #[test]
@@ -291,5 +353,35 @@ mod tests {
             format!("{:#}", explain(other, Destination::Region("r"), None))
                 .contains("ValidationException")
         );
+    }
+
+    #[test]
+    fn a_denied_call_names_action_resource_and_identity_in_one_line() {
+        let aws = Access::denied(
+            "DescribeTable",
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: dynamodb:DescribeTable on resource: arn:aws:dynamodb:us-east-1:123456789012:table/t because no identity-based policy allows the dynamodb:DescribeTable action",
+        );
+        assert_eq!(
+            aws,
+            Access::Denied {
+                action: "dynamodb:DescribeTable".into(),
+                resource: Some("arn:aws:dynamodb:us-east-1:123456789012:table/t".into()),
+                identity: Some("arn:aws:iam::123456789012:user/ci".into()),
+            }
+        );
+        // The emulator's message names no resource; a bare one names nothing.
+        let short = Access::denied(
+            "GetRole",
+            "User: arn:aws:iam::1:user/u is not authorized to perform: iam:GetRole",
+        );
+        assert_eq!(short.to_string(), "AWS denied iam:GetRole");
+        assert_eq!(
+            Access::denied("GetRole", "Access denied").to_string(),
+            "AWS denied GetRole"
+        );
+        let err = error("DescribeTable", &answered("AccessDeniedException"));
+        let text = format!("{:#}", explain(err, Destination::Region("us-east-1"), None));
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(text.starts_with("AWS denied DescribeTable"), "{text}");
     }
 }

@@ -99,6 +99,12 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start() -> Emulator {
+        Emulator::start_with(&[])
+    }
+
+    /// An emulator with `env` set for it (e.g. `INITIAL_NO_AUTH_ACTION_COUNT`, after which
+    /// moto checks every request against the caller's IAM policies).
+    pub fn start_with(env: &[(&str, &str)]) -> Emulator {
         let python = emulator_python();
         for _attempt in 0..5 {
             let dir = tempfile::tempdir().unwrap();
@@ -109,6 +115,7 @@ impl Emulator {
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_ENABLE_RECORDING", "1")
                 .env("MOTO_RECORDER_FILEPATH", dir.path().join("requests.jsonl"))
+                .envs(env.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
