@@ -50,6 +50,11 @@ pub struct Global {
     /// Print AWS calls per service and operation, retries and wall time on stderr at the end.
     #[arg(long, global = true)]
     pub stats: bool,
+    /// Look through every IAM role and event source mapping of the account for the stack's
+    /// orphans, not only where the stack's index points (for roles and mappings made by an
+    /// earlier version, or the index lost). One call per role and mapping in the account.
+    #[arg(long, global = true)]
+    pub deep_scan: bool,
     /// More detail on stderr (-v: tool, -vv: AWS SDK, -vvv: everything). RUST_LOG wins.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,

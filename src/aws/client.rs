@@ -60,6 +60,8 @@ pub struct Aws {
     /// The credentials profile named (--profile, the environment's `profile`, or
     /// AWS_PROFILE), for messages.
     pub profile: Option<String>,
+    /// `--deep-scan`: discovery looks through the whole account (see `engine::observe`).
+    pub deep_scan: bool,
 }
 
 /// Region used with an emulator when neither the file nor the flags name one.
@@ -168,6 +170,7 @@ impl Aws {
             region,
             endpoint,
             profile,
+            deep_scan: false,
         })
     }
 

@@ -33,7 +33,9 @@ pub async fn connect(g: &Global, stack: &Stack) -> anyhow::Result<Aws> {
         region: g.region.clone(),
         endpoint_url: g.endpoint_url.clone(),
     };
-    Aws::connect(&stack.env.settings(), &flags).await
+    let mut aws = Aws::connect(&stack.env.settings(), &flags).await?;
+    aws.deep_scan = g.deep_scan;
+    Ok(aws)
 }
 
 /// Colour on stdout when it is a terminal and nobody said no.

@@ -95,11 +95,15 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Observed> {
     observed.orphans = not_declared(tagged);
     // Something of the stack exists but it has no index: it was made by a version of the
     // tool from before the index, and its roles and mappings can only be found by looking
-    // through the whole account. Once: the next apply or destroy writes the index.
-    if observed.index.is_none() && observed.holds_anything_of(stack) {
-        eprintln!(
-            "Note: {owner} has no index of its roles and event source mappings yet (it was applied by an earlier version of cruddur-infra), so every role and mapping in the account is read once to find its own. The next apply or destroy writes the index."
-        );
+    // through the whole account. Once: the next apply or destroy writes the index. Or the
+    // user asked for it (--deep-scan).
+    let unindexed = observed.index.is_none() && observed.holds_anything_of(stack);
+    if aws.deep_scan || unindexed {
+        if unindexed {
+            eprintln!(
+                "Note: {owner} has no index of its roles and event source mappings yet (it was applied by an earlier version of cruddur-infra), so every role and mapping in the account is read once to find its own. The next apply or destroy writes the index."
+            );
+        }
         let deep = kinds::discover_tagged(aws, &owner, &declared_names, true)
             .await
             .context("looking through the account for this stack's resources")?;

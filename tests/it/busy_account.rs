@@ -290,3 +290,39 @@ fn an_environment_made_before_the_index_is_scanned_once_then_indexed() {
         "{requests:#?}"
     );
 }
+
+/// What a plan cannot see without an index: an orphan role made by an earlier version in
+/// an environment where nothing else of the stack is left. `--deep-scan` looks through the
+/// whole account and finds it.
+#[test]
+fn deep_scan_finds_what_no_index_points_to() {
+    let emulator = Emulator::start();
+    let live = Live::new(&emulator);
+    let file = StackFile::new(
+        "deep",
+        &emulator.url,
+        "  role:\n    type: iam_role\n    name: deep-role\n",
+    );
+    file.run(&["apply", "--auto-approve"]).expect_code(0);
+    live.block_on(
+        live.client
+            .delete_item()
+            .table_name("cruddur-infra-locks")
+            .key("lock_id", ddb::AttributeValue::S("deep/test#index".into()))
+            .send(),
+    )
+    .unwrap();
+    file.write("  messages:\n    type: dynamodb_table\n    name: deep-messages\n    attributes: { pk: S }\n    key: { hash: pk }\n");
+    let plan = file.run(&["plan"]).expect_code(0);
+    assert!(!plan.stdout.contains("deep-role"), "{}", plan.stdout);
+    let plan = file.run(&["plan", "--deep-scan"]).expect_code(0);
+    assert!(
+        plan.stdout
+            .contains("iam_role.role (deep-role) will be destroyed"),
+        "{}",
+        plan.stdout
+    );
+    file.run(&["apply", "--auto-approve", "--deep-scan"])
+        .expect_code(0);
+    assert!(live.role("deep-role").is_none());
+}
