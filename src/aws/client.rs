@@ -112,12 +112,12 @@ impl Aws {
                 ));
             endpoint = Some(url);
         } else {
-            profile = flags.profile.clone().or_else(|| env.profile.clone());
-            if let Some(profile) = &profile {
-                loader = loader.profile_name(profile);
+            let named = flags.profile.clone().or_else(|| env.profile.clone());
+            if let Some(name) = &named {
+                loader = loader.profile_name(name);
             }
-            profile =
-                profile.or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+            // The SDK reads AWS_PROFILE itself; it is named here only for messages.
+            profile = named.or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
             if let Some(region) = region {
                 loader = loader.region(Region::new(region));
             }

@@ -29,13 +29,8 @@ impl Observed {
     /// What the stack's index lacks or has in excess, against everything observed as the
     /// stack's (declared resources and orphans alike).
     pub fn index_repair(&self, stack: &Stack) -> Repair {
-        let owner = stack.owner();
-        let found = stack
-            .nodes
-            .iter()
-            .filter_map(|n| n.live(&self.resources))
-            .chain(self.orphans.iter().map(|o| o.as_ref()))
-            .filter(|live| owner_of(live.tags()) == Owner::Stack(&owner))
+        let found = self
+            .ours(stack)
             .filter_map(|live| Some(Entry::new(live.kind(), live.index_key()?)))
             .collect();
         Repair::of(self.index.as_ref(), &found)
@@ -43,13 +38,22 @@ impl Observed {
 
     /// Whether anything observed is the stack's: its declared resources or orphans.
     pub fn holds_anything_of(&self, stack: &Stack) -> bool {
+        self.ours(stack).next().is_some()
+    }
+
+    /// Everything observed that the stack's tags say is its own: declared resources and
+    /// orphans (which are the stack's by definition).
+    fn ours<'a>(&'a self, stack: &Stack) -> impl Iterator<Item = &'a dyn Live> {
         let owner = stack.owner();
-        !self.orphans.is_empty()
-            || stack
-                .nodes
-                .iter()
-                .filter_map(|n| n.live(&self.resources))
-                .any(|live| owner_of(live.tags()) == Owner::Stack(&owner))
+        let declared: Vec<&dyn Live> = stack
+            .nodes
+            .iter()
+            .filter_map(|n| n.live(&self.resources))
+            .collect();
+        declared
+            .into_iter()
+            .chain(self.orphans.iter().map(|o| o.as_ref()))
+            .filter(move |live| owner_of(live.tags()) == Owner::Stack(&owner))
     }
 }
 

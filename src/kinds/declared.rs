@@ -491,11 +491,15 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
             Action::Replace => {
                 let desired = desired()?;
                 let live = live_or_gone()?;
-                // The new resource's entry first: the old one's is the same, or is removed
-                // once it is gone.
-                self.index(cx, owner, &desired).await?;
+                // Where the new one is found differs (rarely): its entry first, the old
+                // one's once that is gone. Otherwise the entry (written by the plan's
+                // repair, if it was missing) serves both.
+                let moved = live.index_key() != self.spec.index_key(&desired);
+                if moved {
+                    self.index(cx, owner, &desired).await?;
+                }
                 live.delete(cx).await?;
-                if live.index_key() != self.spec.index_key(&desired) {
+                if moved {
                     forget(cx, owner, live).await?;
                 }
                 Ok(self.spec.create(cx, &desired).await?.attributes())

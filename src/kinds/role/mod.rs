@@ -89,9 +89,6 @@ impl Kind for Role {
         })
     }
 
-    /// IAM roles are not in the Resource Groups Tagging API, and ListRoles carries no tags:
-    /// every role's tags are read (at most eight at a time), skipping AWS's own
-    /// service roles.
     /// IAM is not in the tagging API: the roles the stack's index names (or, deep, every
     /// role of the account).
     async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveRole>> {

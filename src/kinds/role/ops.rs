@@ -7,7 +7,7 @@ use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::Kind;
 use crate::policy::{self, Statement};
-use crate::tags::{TagApi, same_owner};
+use crate::tags::{Owner, TagApi, owner_of, same_owner};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use aws_sdk_iam::types as iam;
@@ -418,13 +418,7 @@ pub async fn discover_indexed(
     Ok(roles
         .into_iter()
         .flatten()
-        .filter(|role| {
-            role.state
-                .tags
-                .get(crate::tags::STACK_TAG)
-                .map(String::as_str)
-                == Some(owner)
-        })
+        .filter(|role| owner_of(&role.state.tags) == Owner::Stack(owner))
         .collect())
 }
 
