@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The local AWS emulator: moto's server mode on loopback, with five fidelity fixes.
+"""The local AWS emulator: moto's server mode on loopback, with six fidelity fixes.
 
-moto 5.2 differs from AWS in five ways that matter to a deployer (the fifth below, with
-its code); all are patched here, in the emulator process only, so that the tool is tested against AWS's behaviour:
+moto 5.2 differs from AWS in six ways that matter to a deployer (the fifth and sixth below,
+with their code); all are patched here, in the emulator process only, so that the tool is tested against AWS's behaviour:
 
 1. Re-enabling a stream after disabling it. DynamoDB creates a new stream (new label and
    ARN); moto refuses with StreamAlreadyEnabledException because it keeps the old label.
@@ -26,7 +26,9 @@ attach arn:aws:iam::aws:policy/... as on AWS.
 Usage: emulator.py [-H 127.0.0.1] [-p PORT]   (the arguments of `python -m moto.server`)
 """
 
+import json
 import os
+import re
 import sys
 import threading
 
@@ -40,6 +42,7 @@ from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.iam.access_control import IAMRequest
 from moto.server import main
 from werkzeug.exceptions import HTTPException
+from urllib.parse import unquote
 from xml.sax.saxutils import escape as xml_escape
 
 _update_table_streams = DynamoDBBackend.update_table_streams
@@ -141,11 +144,6 @@ class _DeniedQuery(HTTPException):
 _check_action_permitted = IAMRequest.check_action_permitted
 
 
-def check_action_permitted(self, resource):
-    self._denied_resource = resource
-    return _check_action_permitted(self, resource)
-
-
 def raise_access_denied(self):
     message = f"User: {self._access_key.arn} is not authorized to perform: {self._action}"
     # moto checks most actions against "*": AWS names the resource, moto cannot.
@@ -159,8 +157,125 @@ def raise_access_denied(self):
     raise _DeniedJson("AccessDeniedException", message)
 
 
-IAMRequest.check_action_permitted = check_action_permitted
 IAMRequest._raise_access_denied = raise_access_denied
+
+
+# 6. What IAM authorizes a call on. moto checks the action against "*" for every service
+#    but SQS and (existing) IAM roles, names CloudWatch's and the tagging API's actions by
+#    their endpoints (monitoring:, tagging:) instead of IAM's prefixes (cloudwatch:, tag:),
+#    never checks iam:PassRole, and cannot verify the SDK's signatures of Lambda's paths or
+#    of some form bodies (the access key must still be a user's).
+#    AWS authorizes each call on the ARNs of the resources it names (AWS's Service
+#    Authorization Reference), all of them, and a role handed to a function with
+#    iam:PassRole: the resources below are those, for the calls a deployer makes, so a
+#    policy scoped to a stack's ARNs is tested as AWS would judge it. (Conditions are
+#    moto's: those on tags are not evaluated.)
+_IAM_PREFIX = {"monitoring": "cloudwatch", "tagging": "tag"}
+_iam_request_init = IAMRequest.__init__
+
+
+def iam_request_init(self, *args, **kwargs):
+    _iam_request_init(self, *args, **kwargs)
+    service, _, action = self._action.partition(":")
+    self._action = f"{_IAM_PREFIX.get(service, service)}:{action}"
+
+
+def check_signature(self):
+    """Not checked: moto signs its re-encoding of the request, which differs from the SDK's
+    for Lambda's paths and for form values with reserved characters (a policy document)."""
+
+
+def _params(self):
+    """The request's parameters: the JSON body, or form fields (one value each)."""
+    try:
+        body = json.loads(self._body or b"")
+        if isinstance(body, dict):
+            return body
+    except ValueError:
+        pass
+    return {k: (v[0] if isinstance(v, list) and len(v) == 1 else v) for k, v in (self._data or {}).items()}
+
+
+def _numbered(params, prefix):
+    """`prefix.1`, `prefix.2`, ... of a query request (also `prefix.member.N`)."""
+    return [v for k, v in sorted(params.items()) if re.fullmatch(rf"{re.escape(prefix)}(\.member)?\.\d+", k)]
+
+
+def _resources(self, moto_resource):
+    """The ARNs AWS authorizes this call on; `moto_resource` where this list knows no better."""
+    service, _, action = self._action.partition(":")
+    params = _params(self)
+    arn = lambda svc, rest, region=self._region: f"arn:aws:{svc}:{region}:{self.account_id}:{rest}"
+    if service == "dynamodb":
+        if "ResourceArn" in params:
+            return [params["ResourceArn"]]
+        if "TableName" in params:
+            return [arn("dynamodb", f"table/{params['TableName']}")]
+    if service == "iam" and "RoleName" in params and moto_resource == "*":
+        path = params.get("Path") or "/"
+        return [arn("iam", f"role{path}{params['RoleName']}", region="")]
+    if service == "logs":
+        if "resourceArn" in params:
+            return [params["resourceArn"]]
+        if "logGroupName" in params:
+            return [arn("logs", f"log-group:{params['logGroupName']}")]
+    if service == "cloudwatch":
+        if "ResourceARN" in params:
+            return [params["ResourceARN"]]
+        names = _numbered(params, "AlarmNames") or ([params["AlarmName"]] if "AlarmName" in params else [])
+        if names:
+            return [arn("cloudwatch", f"alarm:{name}") for name in names]
+    if service == "sqs" and moto_resource == "*" and "QueueName" in params:
+        return [arn("sqs", params["QueueName"])]
+    if service == "ec2":
+        ec2 = lambda rest: arn("ec2", rest)
+        if action == "CreateVpcEndpoint":
+            return [ec2("vpc-endpoint/*"), ec2(f"vpc/{params.get('VpcId')}")] + [
+                ec2(f"route-table/{t}") for t in _numbered(params, "RouteTableId")
+            ]
+        if action == "ModifyVpcEndpoint":
+            tables = _numbered(params, "AddRouteTableId") + _numbered(params, "RemoveRouteTableId")
+            return [ec2(f"vpc-endpoint/{params.get('VpcEndpointId')}")] + [ec2(f"route-table/{t}") for t in tables]
+        if action == "DeleteVpcEndpoints":
+            return [ec2(f"vpc-endpoint/{e}") for e in _numbered(params, "VpcEndpointId")]
+        if action in ("CreateTags", "DeleteTags"):
+            kinds = {"vpce-": "vpc-endpoint", "vpc-": "vpc", "rtb-": "route-table"}
+            ids = _numbered(params, "ResourceId")
+            return [ec2(f"{next((k for p, k in kinds.items() if i.startswith(p)), 'resource')}/{i}") for i in ids]
+    if service == "lambda":
+        path = unquote(self._path.split("?")[0])
+        tags = re.match(r"^/[^/]+/tags/(.+)$", path)
+        if tags:
+            return [tags.group(1)]
+        mapping = re.match(r"^/[^/]+/event-source-mappings/([^/]+)", path)
+        if mapping:
+            return [arn("lambda", f"event-source-mapping:{mapping.group(1)}")]
+        function = re.match(r"^/[^/]+/functions/([^/]+)", path)
+        name = function.group(1) if function else params.get("FunctionName") if action == "CreateFunction" else None
+        if name:
+            name = name.split(":")[6] if name.startswith("arn:") else name.split(":")[0]
+            return [arn("lambda", f"function:{name}")]
+    return [moto_resource]
+
+
+def check_action_permitted(self, resource):
+    for each in _resources(self, resource):
+        self._denied_resource = each
+        _check_action_permitted(self, each)
+    service, _, action = self._action.partition(":")
+    role = _params(self).get("Role") if service == "lambda" else None
+    if role and action in ("CreateFunction", "UpdateFunctionConfiguration"):
+        self._action, passed = "iam:PassRole", self._action
+        try:
+            self._denied_resource = role
+            _check_action_permitted(self, role)
+        finally:
+            self._action = passed
+
+
+IAMRequest.__init__ = iam_request_init
+IAMRequest.check_signature = check_signature
+IAMRequest.check_action_permitted = check_action_permitted
 
 if __name__ == "__main__":
     args = sys.argv[1:]

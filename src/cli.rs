@@ -114,6 +114,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
+    /// Print the IAM policy a CI role needs to run plan, apply, drift, outputs and destroy
+    /// of this stack and environment (or, `--for plan`, only plan, drift and outputs), for
+    /// `aws iam put-role-policy --policy-document file://policy.json`. Every action is the
+    /// tool's own, on the stack's own ARNs or on resources tagged as the stack's.
+    Permissions {
+        /// `plan`: the read-only policy of a pull request's plan job.
+        #[arg(long = "for", value_enum, default_value_t = PermissionsFor::All)]
+        scope: PermissionsFor,
+        /// The account the ARNs name (default: the credentials' account, asked of STS,
+        /// which needs no permission). With it, no AWS call is made.
+        #[arg(long, value_name = "ID")]
+        account: Option<String>,
+    },
     /// Delete every resource of the stack that this stack created.
     Destroy {
         /// Do not ask for confirmation.
@@ -199,6 +212,14 @@ pub enum GraphFormat {
     Mermaid,
     /// Graphviz: `cruddur-infra graph --format dot | dot -Tsvg > stack.svg`.
     Dot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PermissionsFor {
+    /// plan, apply, drift, outputs and destroy.
+    All,
+    /// plan, drift and outputs: reading only.
+    Plan,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

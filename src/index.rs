@@ -16,10 +16,19 @@
 //! before the index existed has no item: observing then scans the account once (see
 //! `engine::observe`), and the next apply writes the item.
 
+use crate::aws::needs::Need;
 use crate::aws::{Aws, error_code, sdk};
 use anyhow::Context;
 use aws_sdk_dynamodb::types as ddb;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The IAM actions the index calls: its item in the deploy lock's table (see
+/// `crate::lock::NEEDS`, which also grants the table itself).
+pub const NEEDS: &[Need] = &[
+    Need::read("dynamodb:GetItem", "lock-item").when(crate::lock::LEADING_KEYS),
+    Need::change("dynamodb:UpdateItem", "lock-item").when(crate::lock::LEADING_KEYS),
+    Need::delete("dynamodb:DeleteItem", "lock-item").when(crate::lock::LEADING_KEYS),
+];
 
 /// A resource's place in the index: its kind (`type:`) and the key the kind finds it by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -12,6 +12,7 @@
 //! Expiry compares the runners' clocks with each other (they are AWS-synchronised in CI);
 //! the lease is long enough (60 s) that ordinary skew does not matter.
 
+use crate::aws::needs::{Condition, Need};
 use crate::aws::{Aws, error_code, sdk};
 use anyhow::{Context, bail};
 use aws_sdk_dynamodb::types as ddb;
@@ -19,6 +20,27 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const TABLE: &str = "cruddur-infra-locks";
 /// The table's key attribute.
+/// The IAM actions the deploy lock calls, on its table; see `crate::aws::needs`. Its
+/// items are granted only under this stack and environment's keys (the lock's, and the
+/// stack's index, `crate::index`): the table is shared by every stack of the account.
+pub const NEEDS: &[Need] = &[
+    Need::change("dynamodb:DescribeTable", "lock-table"),
+    // First use in an account and region; the table is made with a tag.
+    Need::change("dynamodb:CreateTable", "lock-table"),
+    Need::change("dynamodb:TagResource", "lock-table"),
+    Need::change("dynamodb:GetItem", "lock-item").when(LEADING_KEYS),
+    Need::change("dynamodb:PutItem", "lock-item").when(LEADING_KEYS),
+    Need::change("dynamodb:UpdateItem", "lock-item").when(LEADING_KEYS),
+    Need::change("dynamodb:DeleteItem", "lock-item").when(LEADING_KEYS),
+];
+
+/// The lock table's items a stack and environment use: its lock and its index.
+pub const LEADING_KEYS: Condition = (
+    "ForAllValues:StringEquals",
+    "dynamodb:LeadingKeys",
+    &["{owner}", "{owner}#index"],
+);
+
 pub const KEY: &str = "lock_id";
 const LEASE: Duration = Duration::from_secs(60);
 const FIRST_POLL: Duration = Duration::from_millis(250);

@@ -205,6 +205,31 @@ def size(meta, n, path, what, problems):
         problems.append(f"{path}: {n} {what}, more than the maximum {high}")
 
 
+# IAM's action prefix where it differs from botocore's service name.
+IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}
+
+
+def operations(recording, access_key=None):
+    """Prints the IAM action of every recorded call, once each; only those signed with
+    `access_key` when one is given (`--operations RECORDING [ACCESS_KEY_ID]`)."""
+    models = Models()
+    seen = set()
+    with open(recording) as lines:
+        for line in lines:
+            if line.strip():
+                entry = json.loads(line)
+                auth = entry.get("headers", {}).get("Authorization", "")
+                if access_key and f"Credential={access_key}/" not in auth:
+                    continue
+                found = models.identify(entry)
+                if found is not None:
+                    model, operation = found[0], found[1]
+                    seen.add(f"{IAM_PREFIX.get(model.service_name, model.service_name)}:{operation}")
+    for action in sorted(seen):
+        print(action)
+    return 0
+
+
 def main(recording):
     models = Models()
     checked, violations = 0, []
@@ -243,4 +268,6 @@ def main(recording):
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--operations":
+        sys.exit(operations(*sys.argv[2:4]))
     sys.exit(main(sys.argv[1]))

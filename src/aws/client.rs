@@ -65,7 +65,7 @@ pub struct Aws {
 }
 
 /// Region used with an emulator when neither the file nor the flags name one.
-const EMULATOR_REGION: &str = "us-east-1";
+pub const EMULATOR_REGION: &str = "us-east-1";
 
 impl Aws {
     pub async fn connect(env: &Settings, flags: &AwsFlags) -> anyhow::Result<Aws> {

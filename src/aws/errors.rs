@@ -277,7 +277,7 @@ pub fn explain(
                     .map(|who| format!(" to {who}"))
                     .unwrap_or_default()
             ),
-            "the identity running cruddur-infra lacks this permission: add the action on that resource to its policy (`-v` lists every call that was denied)",
+            "the identity running cruddur-infra lacks this permission: `cruddur-infra permissions --env ENV` prints the policy it needs (`-v` lists every call that was denied)",
         ),
     };
     anyhow::anyhow!("{line}\n  hint: {hint}")

@@ -1,12 +1,21 @@
 //! Finding the EC2 networking the stack file chooses, in the live account, when the stack
 //! is observed: one that does not exist is an error at plan time.
 
+use super::needs::{Need, Use};
 use super::client::Aws;
 use super::errors::{error_code, sdk};
 use super::vpc::{MemberChoice, VpcChoice, filter};
 use anyhow::{Context, bail};
 use aws_sdk_ec2::types as ec2;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The IAM actions the lookups call; EC2's Describe calls have no resource type. Lambda
+/// also needs them to make or change a function in a VPC.
+pub const NEEDS: &[Need] = &[
+    Need::anywhere("ec2:DescribeVpcs", Use::Read),
+    Need::anywhere("ec2:DescribeSubnets", Use::Read),
+    Need::anywhere("ec2:DescribeSecurityGroups", Use::Read),
+];
 
 /// The VPC's id: looked up by id (to check it exists), by tags, or as the default VPC.
 /// Once per run for each choice (the endpoint and the function both ask).

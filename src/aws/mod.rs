@@ -5,6 +5,7 @@
 pub mod client;
 pub mod errors;
 pub mod lookup;
+pub mod needs;
 pub mod pace;
 pub mod reads;
 pub mod vpc;

@@ -11,6 +11,7 @@ pub mod drift;
 pub mod graph;
 pub mod invoke;
 pub mod outputs;
+pub mod permissions;
 pub mod plan;
 pub mod saved;
 pub mod schema;
@@ -45,6 +46,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema { of } => schema::run(*of),
         Command::Drift { output } => drift::run(g, *output).await,
         Command::Outputs { output } => outputs::run(g, *output).await,
+        Command::Permissions { scope, account } => {
+            permissions::run(g, *scope, account.as_deref()).await
+        }
     };
     if g.stats {
         eprint!("{}", crate::stats::report(started.elapsed()));

@@ -6,6 +6,7 @@ mod execute;
 mod observe;
 mod observed;
 mod plan;
+pub mod permissions;
 #[cfg(test)]
 mod plan_tests;
 

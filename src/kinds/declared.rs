@@ -44,6 +44,8 @@ impl<O> Reading<O> {
 pub trait Resource<O>: crate::spec::Resource + Send + Sync {
     /// The resource's physical name, when the file alone determines it.
     fn known_name(&self) -> Option<String>;
+    /// Its ARNs by resource type, for the deployer's policy (see [`Kind::arns`]).
+    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)>;
     fn bundle_source(&self) -> Option<bundle::Source>;
     /// The code carrying out `change` builds and uploads, if any.
     fn bundle_needed(&self, change: &ResourceChange) -> Option<bundle::Source>;
@@ -279,6 +281,10 @@ impl<K: Kind> crate::spec::Resource for Declared<K> {
 impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
     fn known_name(&self) -> Option<String> {
         self.spec.known_name()
+    }
+
+    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        self.spec.arns(at)
     }
 
     fn bundle_source(&self) -> Option<bundle::Source> {

@@ -5,6 +5,7 @@
 //! an orphan (tagged as ours, no longer declared) are deleted by the same code.
 
 use crate::aws::Aws;
+use crate::aws::needs::Need;
 use crate::bundle;
 use crate::exec::ExecCtx;
 use crate::plan::FieldChange;
@@ -227,6 +228,20 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     fn attributes_after_update(live: &Self::Live, _desired: &Self::State) -> Attributes {
         live.attributes()
     }
+
+    // --- Permissions (`cruddur-infra permissions`) ---------------------------------------
+
+    /// The IAM actions this kind's code calls: its `ops.rs` list, and those of the shared
+    /// code it calls (see `crate::aws::needs`).
+    fn needs() -> Vec<Need>;
+    /// This resource's ARNs by the resource types its needs name, from the file's names and
+    /// the account. A type whose resources it cannot name before AWS does (an endpoint's
+    /// id, a mapping's UUID) is left out: the policy then grants it only on resources
+    /// tagged as the stack's.
+    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)>;
+    /// Patterns matching every resource of the kind, by resource type: where its orphans
+    /// (tagged as the stack's) may be.
+    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)>;
 
     // --- Changing (deleting is [`Live::delete`]) -----------------------------------------
 

@@ -22,6 +22,7 @@ use crate::aws::Aws;
 use crate::spec::diag::{Diags, SpecErrors};
 use crate::spec::fields::ValidateCtx;
 use crate::spec::template::Template;
+use crate::values::DeploymentContext;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -87,6 +88,18 @@ macro_rules! kinds {
                 )*
                 None
             }
+        }
+
+        /// What every kind's code calls, and where its orphans may be: the deployer's
+        /// policy grants these (`cruddur-infra permissions`).
+        pub fn all_needs(at: &DeploymentContext) -> Vec<KindNeeds> {
+            vec![$(
+                KindNeeds {
+                    kind: <$kind as Kind>::TYPE,
+                    needs: <$kind as Kind>::needs(),
+                    anywhere: <$kind as Kind>::any_arns(at),
+                },
+            )*]
         }
 
         /// Every resource of every kind tagged as `owner`'s, all kinds at once, except
@@ -169,6 +182,15 @@ kinds! {
     triggers: EventSourceMapping => trigger::Trigger,
     queues: SqsQueue => queue::Queue,
     alarms: CloudwatchAlarm => alarm::Alarm,
+}
+
+/// One kind's part in the deployer's policy (see [`all_needs`]).
+#[derive(Debug)]
+pub struct KindNeeds {
+    pub kind: &'static str,
+    pub needs: Vec<crate::aws::needs::Need>,
+    /// Patterns matching every resource of the kind, by resource type.
+    pub anywhere: Vec<(&'static str, String)>,
 }
 
 /// The schema of a kind's raw form with its `type` added: required, and this kind's name.

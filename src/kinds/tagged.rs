@@ -5,11 +5,15 @@
 //! a stack of twenty tables would be throttled by its own plan). One it does not list
 //! (not ours, or tagged a moment ago) is read directly.
 
+use crate::aws::needs::{Need, Use};
 use crate::aws::{Aws, sdk};
 use crate::kinds::kind::Tags;
 use crate::tags::STACK_TAG;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// The IAM action of the tagging API; it has no resource type.
+pub const NEEDS: &[Need] = &[Need::anywhere("tag:GetResources", Use::Read)];
 
 /// The resource types the tagging API finds for discovery; one call covers them all.
 const TAGGED_TYPES: &[&str] = &[

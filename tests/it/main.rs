@@ -26,6 +26,7 @@ mod invoke;
 mod lock;
 mod main_job;
 mod orphans;
+mod permissions;
 mod processor;
 mod queue;
 mod reach;

@@ -10,6 +10,7 @@ mod spec;
 pub use spec::Alarm;
 
 use crate::aws::Aws;
+use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::kinds::tagged;
@@ -209,6 +210,18 @@ impl Kind for Alarm {
 
     fn replacement_reasons(&self, _desired: &AlarmState, _live: &LiveAlarm) -> Vec<String> {
         Vec::new()
+    }
+
+    fn needs() -> Vec<Need> {
+        ops::NEEDS.to_vec()
+    }
+
+    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![("alarm", at.arn("cloudwatch", true, &format!("alarm:{}", self.name)))]
+    }
+
+    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![("alarm", at.arn("cloudwatch", true, "alarm:*"))]
     }
 
     async fn create(&self, cx: &ExecCtx<'_>, desired: &AlarmState) -> anyhow::Result<LiveAlarm> {

@@ -1,6 +1,7 @@
 //! Reading, putting and deleting an alarm. DescribeAlarms finds it by name; its tags are a
 //! second read, by its ARN (unless the tagging API listed them).
 
+use crate::aws::needs::Need;
 use super::{AlarmState, LiveAlarm};
 use crate::aws::{Aws, sdk};
 use crate::exec::ExecCtx;
@@ -9,6 +10,18 @@ use anyhow::Context;
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types as cw;
 use std::collections::BTreeMap;
+
+/// The IAM actions an alarm's code calls; see `crate::aws::needs`.
+pub const NEEDS: &[Need] = &[
+    Need::read("cloudwatch:DescribeAlarms", "alarm"),
+    Need::read("cloudwatch:ListTagsForResource", "alarm"),
+    // Creates and updates alike (so it carries no tags on an update).
+    Need::change("cloudwatch:PutMetricAlarm", "alarm"),
+    // Also what a PutMetricAlarm that carries tags needs.
+    Need::change("cloudwatch:TagResource", "alarm"),
+    Need::change("cloudwatch:UntagResource", "alarm"),
+    Need::delete("cloudwatch:DeleteAlarms", "alarm"),
+];
 
 /// The metric alarm `name`; `None` when there is none. With `owner`, its tags come from
 /// the tagging API's listing when that has it.

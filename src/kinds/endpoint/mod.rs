@@ -14,6 +14,7 @@ mod spec;
 pub use spec::Endpoint;
 
 use crate::aws::Aws;
+use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::plan::FieldChange;
@@ -168,6 +169,23 @@ impl Kind for Endpoint {
         if matches!(change.path.key(0), Some("vpc_id" | "service_name")) {
             change.forces_replacement = true;
         }
+    }
+
+    fn needs() -> Vec<Need> {
+        [ops::NEEDS, crate::aws::lookup::NEEDS].concat()
+    }
+
+    /// The endpoint's id is AWS's to choose (it is granted by its tags); the VPC and route
+    /// tables it goes into are not the stack's, and may be looked up: any of them.
+    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![
+            ("vpc", at.arn("ec2", true, "vpc/*")),
+            ("route-table", at.arn("ec2", true, "route-table/*")),
+        ]
+    }
+
+    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![("vpc-endpoint", at.arn("ec2", true, "vpc-endpoint/*"))]
     }
 
     async fn create(

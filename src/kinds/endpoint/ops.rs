@@ -1,5 +1,6 @@
 //! Finding, creating, changing and deleting a gateway endpoint.
 
+use crate::aws::needs::{Need, Use};
 use super::spec::{Endpoint, RouteTableChoice};
 use super::{EndpointState, LiveEndpoint, Resolved, full_access};
 use crate::aws::lookup;
@@ -16,6 +17,24 @@ use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ec2::types as ec2;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The IAM actions an endpoint's code calls; see `crate::aws::needs`. EC2's Describe
+/// calls have no resource type; CreateVpcEndpoint is authorized on the endpoint, its VPC
+/// and its route tables together.
+pub const NEEDS: &[Need] = &[
+    Need::anywhere("ec2:DescribeVpcEndpoints", Use::Read),
+    Need::anywhere("ec2:DescribeRouteTables", Use::Read),
+    Need::create("ec2:CreateVpcEndpoint", "vpc-endpoint"),
+    Need::change("ec2:CreateVpcEndpoint", "vpc"),
+    Need::change("ec2:CreateVpcEndpoint", "route-table"),
+    // Also what a CreateVpcEndpoint that carries tags needs; and adopting one tags it.
+    Need::create("ec2:CreateTags", "vpc-endpoint"),
+    Need::change("ec2:CreateTags", "vpc-endpoint"),
+    Need::change("ec2:DeleteTags", "vpc-endpoint"),
+    Need::change("ec2:ModifyVpcEndpoint", "vpc-endpoint"),
+    Need::change("ec2:ModifyVpcEndpoint", "route-table"),
+    Need::delete("ec2:DeleteVpcEndpoints", "vpc-endpoint"),
+];
 
 /// Resolves the endpoint's VPC and route tables and finds it: ours by its tags, wherever
 /// it is (a changed `vpc` is then a replacement), else any endpoint for this service in the

@@ -21,6 +21,7 @@ pub use spec::Function;
 pub use state::{FunctionState, LiveFunction, VpcState};
 
 use crate::aws::Aws;
+use crate::aws::needs::Need;
 use crate::bundle;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
@@ -184,6 +185,27 @@ impl Kind for Function {
             }
             _ => {}
         }
+    }
+
+    fn needs() -> Vec<Need> {
+        [ops::NEEDS, crate::aws::lookup::NEEDS].concat()
+    }
+
+    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        let log_group = at.arn("logs", true, &format!("log-group:{}", log_group_name(&self.name)));
+        vec![
+            ("function", at.arn("lambda", true, &format!("function:{}", self.name))),
+            // Log groups' own actions name the group; some are checked on its streams' form.
+            ("log-group", format!("{log_group}:*")),
+            ("log-group", log_group),
+        ]
+    }
+
+    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![
+            ("function", at.arn("lambda", true, "function:*")),
+            ("log-group", at.arn("logs", true, &format!("log-group:{}*", log_group_name("")))),
+        ]
     }
 
     async fn create(

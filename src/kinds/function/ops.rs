@@ -1,6 +1,7 @@
 //! Changing a function: building and uploading its code, its configuration and
 //! concurrency, its log group, and deleting both; every step waits for Lambda to settle.
 
+use crate::aws::needs::{Need, Use};
 use super::read::read_function;
 use super::spec::Function;
 use super::state::{
@@ -16,6 +17,36 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use aws_sdk_lambda::types as lambda;
 use std::collections::BTreeMap;
+
+/// The IAM actions a function's code calls (`read.rs` and this file); see
+/// `crate::aws::needs`.
+pub const NEEDS: &[Need] = &[
+    Need::read("lambda:GetFunction", "function"),
+    Need::read("lambda:GetFunctionConfiguration", "function"),
+    Need::read("lambda:ListTags", "function"),
+    Need::create("lambda:CreateFunction", "function"),
+    Need::change("lambda:UpdateFunctionCode", "function"),
+    Need::change("lambda:UpdateFunctionConfiguration", "function"),
+    Need::change("lambda:PutFunctionConcurrency", "function"),
+    Need::change("lambda:DeleteFunctionConcurrency", "function"),
+    // Also what a CreateFunction that carries tags needs.
+    Need::change("lambda:TagResource", "function"),
+    Need::change("lambda:UntagResource", "function"),
+    Need::delete("lambda:DeleteFunction", "function"),
+    // CreateFunction and UpdateFunctionConfiguration hand the function its role.
+    Need::change("iam:PassRole", "role").when((
+        "StringEquals",
+        "iam:PassedToService",
+        &["lambda.amazonaws.com"],
+    )),
+    // Its log group, made with the retention the file asks for, and deleted with it.
+    Need::anywhere("logs:DescribeLogGroups", Use::Read),
+    Need::create("logs:CreateLogGroup", "log-group"),
+    // What a CreateLogGroup that carries tags needs besides.
+    Need::change("logs:TagResource", "log-group"),
+    Need::change("logs:PutRetentionPolicy", "log-group"),
+    Need::delete("logs:DeleteLogGroup", "log-group"),
+];
 
 /// The function's bundle and the input hash it was built from: the build started with the
 /// change (see `prebuild`), or, if none was, one built now (the hash taken now: the files

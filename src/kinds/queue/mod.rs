@@ -9,6 +9,7 @@ mod spec;
 pub use spec::Queue;
 
 use crate::aws::Aws;
+use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::kinds::tagged;
@@ -131,6 +132,18 @@ impl Kind for Queue {
         if change.path.key(0) == Some("message_retention_seconds") {
             change.note = Some("SQS applies a new retention within 15 minutes".into());
         }
+    }
+
+    fn needs() -> Vec<Need> {
+        ops::NEEDS.to_vec()
+    }
+
+    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![("queue", at.arn("sqs", true, &self.name))]
+    }
+
+    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![("queue", at.arn("sqs", true, "*"))]
     }
 
     async fn create(&self, cx: &ExecCtx<'_>, desired: &QueueState) -> anyhow::Result<LiveQueue> {

@@ -1,6 +1,7 @@
 //! Reading, creating, changing and deleting a queue. SQS addresses a queue by its URL, which
 //! GetQueueUrl gives from the name; its settings are attributes, all read in one call.
 
+use crate::aws::needs::Need;
 use super::{LiveQueue, QueueState};
 use crate::aws::{Aws, error_code, sdk};
 use crate::exec::ExecCtx;
@@ -10,6 +11,19 @@ use anyhow::Context;
 use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName as Attr;
 use std::collections::{BTreeMap, HashMap};
+
+/// The IAM actions a queue's code calls; see `crate::aws::needs`.
+pub const NEEDS: &[Need] = &[
+    Need::read("sqs:GetQueueUrl", "queue"),
+    Need::read("sqs:GetQueueAttributes", "queue"),
+    Need::read("sqs:ListQueueTags", "queue"),
+    Need::create("sqs:CreateQueue", "queue"),
+    Need::change("sqs:SetQueueAttributes", "queue"),
+    // Also what a CreateQueue that carries tags needs.
+    Need::change("sqs:TagQueue", "queue"),
+    Need::change("sqs:UntagQueue", "queue"),
+    Need::delete("sqs:DeleteQueue", "queue"),
+];
 
 /// Error codes SQS gives for a queue that does not exist (the JSON protocol's and the
 /// older query protocol's).

@@ -12,6 +12,7 @@ mod spec;
 pub use spec::Role;
 
 use crate::aws::Aws;
+use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::plan::FieldChange;
@@ -171,6 +172,18 @@ impl Kind for Role {
             change.note =
                 Some("attached to the role but not in the stack file: it is detached".into());
         }
+    }
+
+    fn needs() -> Vec<Need> {
+        ops::NEEDS.to_vec()
+    }
+
+    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![("role", at.arn("iam", false, &format!("role{}{}", self.path, self.name)))]
+    }
+
+    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![("role", at.arn("iam", false, "role/*"))]
     }
 
     async fn create(&self, cx: &ExecCtx<'_>, desired: &RoleState) -> anyhow::Result<LiveRole> {

@@ -1,6 +1,7 @@
 //! Reading and changing a role: the role, its inline policies (compared semantically),
 //! its managed policy attachments and its tags.
 
+use crate::aws::needs::{Need, Use};
 use super::spec::DEFAULT_MAX_SESSION;
 use super::{LiveRole, RoleState};
 use crate::aws::{Aws, describe_error, error_code, sdk};
@@ -13,6 +14,31 @@ use async_trait::async_trait;
 use aws_sdk_iam::types as iam;
 use futures::future::try_join_all;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The IAM actions a role's code calls; see `crate::aws::needs`.
+pub const NEEDS: &[Need] = &[
+    Need::read("iam:GetRole", "role"),
+    Need::read("iam:ListRolePolicies", "role"),
+    Need::read("iam:GetRolePolicy", "role"),
+    Need::read("iam:ListAttachedRolePolicies", "role"),
+    Need::read("iam:ListRoleTags", "role"),
+    // --deep-scan only: every role of the account.
+    Need::anywhere("iam:ListRoles", Use::Read),
+    Need::create("iam:CreateRole", "role"),
+    // Also what a CreateRole that carries tags needs.
+    Need::change("iam:TagRole", "role"),
+    Need::change("iam:UntagRole", "role"),
+    Need::change("iam:PutRolePolicy", "role"),
+    Need::change("iam:AttachRolePolicy", "role"),
+    Need::change("iam:UpdateAssumeRolePolicy", "role"),
+    Need::change("iam:UpdateRole", "role"),
+    Need::change("iam:PutRolePermissionsBoundary", "role"),
+    Need::change("iam:DeleteRolePermissionsBoundary", "role"),
+    // A role's policies go before the role does.
+    Need::delete("iam:DeleteRolePolicy", "role"),
+    Need::delete("iam:DetachRolePolicy", "role"),
+    Need::delete("iam:DeleteRole", "role"),
+];
 
 /// Removes the role's policies, then the role.
 pub async fn delete_role(cx: &ExecCtx<'_>, name: &str, live: &LiveRole) -> anyhow::Result<()> {

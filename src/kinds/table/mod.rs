@@ -19,6 +19,7 @@ pub use spec::Table;
 pub use state::{LiveTable, StreamView, TableState};
 
 use crate::aws::Aws;
+use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::kinds::tagged;
@@ -217,6 +218,18 @@ impl Kind for Table {
         }
         attributes.insert("index_names", Some(index_names(desired)));
         attributes
+    }
+
+    fn needs() -> Vec<Need> {
+        ops::NEEDS.to_vec()
+    }
+
+    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![("table", at.arn("dynamodb", true, &format!("table/{}", self.name)))]
+    }
+
+    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![("table", at.arn("dynamodb", true, "table/*"))]
     }
 
     async fn create(&self, cx: &ExecCtx<'_>, desired: &TableState) -> anyhow::Result<LiveTable> {

@@ -1,6 +1,7 @@
 //! Changing a table: create, the in-place updates in the order DynamoDB accepts them, and
 //! deletion, each waited for.
 
+use crate::aws::needs::Need;
 use super::read::{describe, list_tags, read_table, read_ttl, ready_state, status_text};
 use super::state::{
     BillingMode, IndexState, LiveTable, StreamView, TableState, sdk_billing, sdk_class,
@@ -15,6 +16,24 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types as ddb;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+/// The IAM actions a table's code calls (`read.rs` and this file); see `crate::aws::needs`.
+pub const NEEDS: &[Need] = &[
+    Need::read("dynamodb:DescribeTable", "table"),
+    Need::read("dynamodb:DescribeTimeToLive", "table"),
+    Need::read("dynamodb:DescribeContinuousBackups", "table"),
+    Need::read("dynamodb:ListTagsOfResource", "table"),
+    // Counting the items a replacement or a deletion would lose (Select=COUNT).
+    Need::read("dynamodb:Scan", "table"),
+    Need::create("dynamodb:CreateTable", "table"),
+    Need::change("dynamodb:UpdateTable", "table"),
+    Need::change("dynamodb:UpdateTimeToLive", "table"),
+    Need::change("dynamodb:UpdateContinuousBackups", "table"),
+    // Also what a CreateTable that carries tags needs.
+    Need::change("dynamodb:TagResource", "table"),
+    Need::change("dynamodb:UntagResource", "table"),
+    Need::delete("dynamodb:DeleteTable", "table"),
+];
 
 /// Waits until no table `name` exists any more.
 async fn wait_deleted(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<()> {

@@ -14,6 +14,7 @@ mod spec;
 pub use spec::Trigger;
 
 use crate::aws::Aws;
+use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::plan::FieldChange;
@@ -211,6 +212,19 @@ impl Kind for Trigger {
         if matches!(change.path.key(0), Some("source" | "starting_position")) {
             change.forces_replacement = true;
         }
+    }
+
+    fn needs() -> Vec<Need> {
+        ops::NEEDS.to_vec()
+    }
+
+    /// A mapping's UUID is AWS's to choose: it is granted by its tags.
+    fn arns(&self, _at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![("event-source-mapping", at.arn("lambda", true, "event-source-mapping:*"))]
     }
 
     async fn create(

@@ -1,5 +1,6 @@
 //! Finding, creating, changing and deleting an event source mapping.
 
+use crate::aws::needs::{Need, Use};
 use super::spec::Trigger;
 use super::{
     LiveTrigger, Settings, StartingPosition, TriggerState, canonical_filters, function_name,
@@ -17,6 +18,23 @@ use aws_sdk_lambda::types as lambda;
 use futures::future::try_join_all;
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// The IAM actions a trigger's code calls; see `crate::aws::needs`. Mappings are found
+/// by their function, tagged with Lambda's tagging API (`LambdaTags`).
+pub const NEEDS: &[Need] = &[
+    Need::anywhere("lambda:ListEventSourceMappings", Use::Read),
+    Need::read("lambda:GetEventSourceMapping", "event-source-mapping"),
+    Need::read("lambda:ListTags", "event-source-mapping"),
+    // It has no resource type, but it carries the stack's tags.
+    Need {
+        tagged_request: true,
+        ..Need::anywhere("lambda:CreateEventSourceMapping", Use::Change)
+    },
+    Need::change("lambda:UpdateEventSourceMapping", "event-source-mapping"),
+    Need::change("lambda:TagResource", "event-source-mapping"),
+    Need::change("lambda:UntagResource", "event-source-mapping"),
+    Need::delete("lambda:DeleteEventSourceMapping", "event-source-mapping"),
+];
 
 /// The mapping among its function's mappings: ours by its ownership tags, or (to adopt)
 /// the untagged one from the same source. The function's other mappings are noted: they

@@ -499,6 +499,11 @@ impl Live {
 
     /// On an emulator at `url` (loopback) that this test did not start itself.
     pub fn with_url(url: &str) -> Live {
+        Live::with_credentials(url, "test", "test")
+    }
+
+    /// As the IAM user whose access key is `key` (on an emulator that checks IAM).
+    pub fn with_credentials(url: &str, key: &str, secret: &str) -> Live {
         assert!(
             url.starts_with("http://127.0.0.1:"),
             "tests only talk to loopback"
@@ -509,7 +514,7 @@ impl Live {
                     $sdk::Config::builder()
                         .behavior_version(BehaviorVersion::latest())
                         .region(Region::new("us-east-1"))
-                        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+                        .credentials_provider(Credentials::new(key, secret, None, None, "test"))
                         .endpoint_url(url)
                         .build(),
                 )
