@@ -82,7 +82,7 @@ where
     let text = describe_error(operation, &e);
     tracing::debug!(operation, error = %text, outcome = ?outcome(&e), "create failed");
     match outcome(&e) {
-        Outcome::Refused => anyhow::bail!(text),
+        Outcome::Refused => Err(crate::aws::errors::error(operation, &e)),
         Outcome::Throttled => Ok(Attempt::NotYet(brief(operation, &e))),
         Outcome::Unknown => Ok(Attempt::Unknown(brief(operation, &e))),
     }

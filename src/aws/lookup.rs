@@ -1,9 +1,9 @@
 //! Finding the EC2 networking the stack file chooses, in the live account, when the stack
 //! is observed: one that does not exist is an error at plan time.
 
-use super::needs::{Need, Use};
 use super::client::Aws;
 use super::errors::{error_code, sdk};
+use super::needs::{Need, Use};
 use super::vpc::{MemberChoice, VpcChoice, filter};
 use anyhow::{Context, bail};
 use aws_sdk_ec2::types as ec2;

@@ -1,6 +1,7 @@
 //! What the commands share: loading the stack, connecting, colours, the deploy lock around
 //! a change, and carrying out a plan with its summary.
 
+use crate::aws::errors::{Access, access_of};
 use crate::aws::{Aws, AwsFlags};
 use crate::cli::Global;
 use crate::engine::{self, Observed};
@@ -83,6 +84,10 @@ pub fn show_and_check(g: &Global, plan: &Plan) -> anyhow::Result<bool> {
     Ok(plan.has_changes())
 }
 
+fn denied(error: &anyhow::Error) -> bool {
+    matches!(access_of(error), Some(Access::Denied { .. }))
+}
+
 /// Carries out `plan` with progress on stderr, then says what was done; a failure is an
 /// error naming what failed and what did not start.
 pub async fn carry_out(
@@ -117,9 +122,27 @@ pub async fn carry_out(
         println!("\n{verb} complete! Resources: {summary}.");
         return Ok(ExitCode::SUCCESS);
     }
-    let mut message = format!("{verb} failed. Resources: {summary}.");
-    for (name, error) in &outcome.failed {
-        message.push_str(&format!("\n  {name}: {error:#}"));
+    // A denied call is said once, first, with its hint; the resources it stopped are named
+    // after it without repeating it.
+    let mut failed = outcome.failed;
+    let denied = failed.iter().position(|(_, e)| denied(e));
+    let mut message = String::new();
+    if let Some(i) = denied {
+        let (name, error) = failed.remove(i);
+        message = format!("{:#}\n", aws.explain(error));
+        failed.insert(
+            i,
+            (name, anyhow::anyhow!("stopped by the call denied above")),
+        );
+    }
+    message.push_str(&format!("{verb} failed. Resources: {summary}."));
+    for (name, error) in &failed {
+        match (denied, access_of(error)) {
+            (Some(_), Some(Access::Denied { action, .. })) => {
+                message.push_str(&format!("\n  {name}: {action} was refused as well"));
+            }
+            _ => message.push_str(&format!("\n  {name}: {error:#}")),
+        }
     }
     if !outcome.skipped.is_empty() {
         message.push_str(&format!(

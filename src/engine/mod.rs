@@ -5,8 +5,8 @@
 mod execute;
 mod observe;
 mod observed;
-mod plan;
 pub mod permissions;
+mod plan;
 #[cfg(test)]
 mod plan_tests;
 

@@ -111,25 +111,39 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
     }
     // The deploy lock and the stack's index: items of one shared table.
     let lock_table = vec![at.arn("dynamodb", true, &format!("table/{}", crate::lock::TABLE))];
-    let shared = [crate::lock::NEEDS, crate::index::NEEDS, crate::kinds::tagged::NEEDS];
+    let shared = [
+        crate::lock::NEEDS,
+        crate::index::NEEDS,
+        crate::kinds::tagged::NEEDS,
+    ];
     for need in shared.iter().flat_map(|needs| needs.iter()).filter(wanted) {
-        let resources = if need.on.is_some() { &lock_table } else { &star };
-        grants.add((need.on, Scoping::Named, need.condition), need.action, resources);
+        let resources = if need.on.is_some() {
+            &lock_table
+        } else {
+            &star
+        };
+        grants.add(
+            (need.on, Scoping::Named, need.condition),
+            need.action,
+            resources,
+        );
     }
     let owner = stack.owner();
     grants
         .0
         .into_iter()
-        .map(|((on, scoping, condition), (actions, resources))| Statement {
-            sid: Some(sid(on, scoping, condition)),
-            effect: "Allow".into(),
-            principal: None,
-            action: actions.into_iter().map(String::from).collect(),
-            not_action: BTreeSet::new(),
-            resource: resources,
-            not_resource: BTreeSet::new(),
-            condition: conditions(scoping, condition, &owner),
-        })
+        .map(
+            |((on, scoping, condition), (actions, resources))| Statement {
+                sid: Some(sid(on, scoping, condition)),
+                effect: "Allow".into(),
+                principal: None,
+                action: actions.into_iter().map(String::from).collect(),
+                not_action: BTreeSet::new(),
+                resource: resources,
+                not_resource: BTreeSet::new(),
+                condition: conditions(scoping, condition, &owner),
+            },
+        )
         .collect()
 }
 
@@ -187,11 +201,15 @@ fn conditions(scoping: Scoping, own: Option<Condition>, owner: &str) -> Conditio
 
 /// The policy as `aws iam put-role-policy --policy-document` takes it.
 pub fn document(statements: &[Statement]) -> String {
-    let document = serde_json::json!({ "Version": crate::policy::VERSION, "Statement": statements });
+    let document =
+        serde_json::json!({ "Version": crate::policy::VERSION, "Statement": statements });
     serde_json::to_string_pretty(&document).unwrap_or_default()
 }
 
 /// Every action the policy grants.
 pub fn actions(statements: &[Statement]) -> BTreeSet<String> {
-    statements.iter().flat_map(|s| s.action.iter().cloned()).collect()
+    statements
+        .iter()
+        .flat_map(|s| s.action.iter().cloned())
+        .collect()
 }

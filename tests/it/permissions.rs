@@ -208,7 +208,11 @@ fn recorded_actions(emulator: &Emulator, access_key: &str) -> BTreeSet<String> {
         .arg(access_key)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -231,20 +235,34 @@ fn without_any_one_statement_a_run_fails_saying_what_was_denied_in_one_line() {
         let Some((step, run)) = failed else {
             panic!("without {sid}, the whole lifecycle still ran");
         };
+        // The error: one line naming the action (and the resource, where it has a type)
+        // and the identity, then the hint; said once, however many resources it stopped.
         let lines: Vec<&str> = run.stderr.lines().collect();
-        let denied = lines
-            .iter()
-            .position(|l| l.starts_with("error: AWS denied "))
-            .unwrap_or_else(|| panic!("without {sid}, step {step}: {}", run.stderr));
-        let line = lines[denied];
-        assert!(line.contains(" on arn:aws:") || line.contains(" to arn:aws:iam::"), "{line}");
-        assert!(lines[denied + 1].contains("cruddur-infra permissions"), "{}", run.stderr);
+        let errors: Vec<usize> = (0..lines.len())
+            .filter(|i| lines[*i].starts_with("error:"))
+            .collect();
         assert_eq!(
-            lines.iter().filter(|l| l.contains("AWS denied")).count(),
+            errors.len(),
             1,
-            "without {sid}, said more than once:\n{}",
+            "without {sid}, step {step}:\n{}",
             run.stderr
         );
+        let line = lines[errors[0]];
+        assert!(
+            line.starts_with("error: AWS denied "),
+            "without {sid}: {line}"
+        );
+        assert!(
+            line.contains(" to arn:aws:iam::123456789012:user/ci"),
+            "{line}"
+        );
+        assert!(
+            lines[errors[0] + 1].contains("cruddur-infra permissions"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("ServiceError"), "{}", run.stderr);
+        eprintln!("without {sid}: step {step}: {line}");
     }
 }
 
@@ -293,7 +311,11 @@ fn the_default_stacks_policy_reads_as_its_golden_file() {
             std::fs::write(&path, format!("{text}\n")).unwrap();
         }
         let golden = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text.trim_end(), golden.trim_end(), "{scope}: UPDATE_GOLDEN=1 rewrites it");
+        assert_eq!(
+            text.trim_end(),
+            golden.trim_end(),
+            "{scope}: UPDATE_GOLDEN=1 rewrites it"
+        );
     }
 }
 
@@ -313,7 +335,14 @@ const CLIENTS: &[(&str, &str)] = &[
 
 /// Where calls need no listed permission: the local pipeline (`dev`, `invoke`) and the
 /// bundler talk to the emulator only; STS's GetCallerIdentity needs none (client.rs).
-const UNLISTED: &[&str] = &["src/dev/", "src/commands/dev.rs", "src/commands/invoke.rs", "src/bundle.rs", "src/aws/client.rs", "src/engine/plan_tests/"];
+const UNLISTED: &[&str] = &[
+    "src/dev/",
+    "src/commands/dev.rs",
+    "src/commands/invoke.rs",
+    "src/bundle.rs",
+    "src/aws/client.rs",
+    "src/engine/plan_tests/",
+];
 
 /// Every SDK call in `text`: `<client> . <operation>()`, as `prefix:Operation`.
 fn sdk_calls(text: &str) -> Vec<String> {
@@ -327,13 +356,21 @@ fn sdk_calls(text: &str) -> Vec<String> {
             if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
                 continue;
             }
-            let Some(after) = after.strip_prefix('.') else { continue };
+            let Some(after) = after.strip_prefix('.') else {
+                continue;
+            };
             let after = after.trim_start();
-            let name: String = after.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
             if name.is_empty() || !after[name.len()..].starts_with("()") {
                 continue;
             }
-            let operation: String = name.split('_').map(|w| w[..1].to_uppercase() + &w[1..]).collect();
+            let operation: String = name
+                .split('_')
+                .map(|w| w[..1].to_uppercase() + &w[1..])
+                .collect();
             calls.push(format!("{prefix}:{operation}"));
         }
     }
@@ -357,7 +394,12 @@ fn every_sdk_call_in_the_source_is_listed_next_to_it() {
             }
         }
     }
-    let relative = |p: &Path| p.strip_prefix(repo_root()).unwrap().to_string_lossy().into_owned();
+    let relative = |p: &Path| {
+        p.strip_prefix(repo_root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
     let mut unlisted = Vec::new();
     let mut seen = 0;
     for file in &files {
@@ -381,11 +423,17 @@ fn every_sdk_call_in_the_source_is_listed_next_to_it() {
         }
     }
     assert!(seen > 60, "the scan found only {seen} calls");
-    assert!(unlisted.is_empty(), "calls whose IAM action is not in the NEEDS next to them: {unlisted:#?}");
+    assert!(
+        unlisted.is_empty(),
+        "calls whose IAM action is not in the NEEDS next to them: {unlisted:#?}"
+    );
 }
 
 #[test]
 fn the_scan_sees_calls_written_over_several_lines() {
     let code = "let r = cx\n    .aws\n    .iam\n    .put_role_policy()\n; iam.delete_role(); my_iam.x(); lambda.list_tags()";
-    assert_eq!(sdk_calls(code), ["iam:PutRolePolicy", "iam:DeleteRole", "lambda:ListTags"]);
+    assert_eq!(
+        sdk_calls(code),
+        ["iam:PutRolePolicy", "iam:DeleteRole", "lambda:ListTags"]
+    );
 }

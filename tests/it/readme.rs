@@ -39,3 +39,41 @@ fn every_command_in_the_readme_parses() {
         }
     }
 }
+
+/// The README's GitHub Actions workflow passes actionlint (the checker made for workflow
+/// files: syntax, expressions, action versions, the shell in `run:`), installed by
+/// scripts/ensure-actionlint.
+#[test]
+fn the_readmes_workflow_passes_actionlint() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let section = text
+        .find("### In CI (GitHub Actions)")
+        .expect("the CI section");
+    let start = section + text[section..].find("```yaml\n").expect("its workflow") + 8;
+    let end = start + text[start..].find("\n```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let workflows = dir.path().join(".github/workflows");
+    std::fs::create_dir_all(&workflows).unwrap();
+    std::fs::write(workflows.join("cruddur-infra.yml"), &text[start..end + 1]).unwrap();
+    let install = std::process::Command::new(root.join("scripts/ensure-actionlint"))
+        .output()
+        .unwrap();
+    assert!(
+        install.status.success(),
+        "{}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let actionlint = String::from_utf8(install.stdout).unwrap();
+    let out = std::process::Command::new(actionlint.trim())
+        .args(["-no-color", ".github/workflows/cruddur-infra.yml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "actionlint:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -217,7 +217,10 @@ impl Kind for Alarm {
     }
 
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("alarm", at.arn("cloudwatch", true, &format!("alarm:{}", self.name)))]
+        vec![(
+            "alarm",
+            at.arn("cloudwatch", true, &format!("alarm:{}", self.name)),
+        )]
     }
 
     fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {

@@ -1,8 +1,8 @@
 //! Reading, putting and deleting an alarm. DescribeAlarms finds it by name; its tags are a
 //! second read, by its ARN (unless the tagging API listed them).
 
-use crate::aws::needs::Need;
 use super::{AlarmState, LiveAlarm};
+use crate::aws::needs::Need;
 use crate::aws::{Aws, sdk};
 use crate::exec::ExecCtx;
 use crate::tags::TagApi;

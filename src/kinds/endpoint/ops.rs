@@ -1,9 +1,9 @@
 //! Finding, creating, changing and deleting a gateway endpoint.
 
-use crate::aws::needs::{Need, Use};
 use super::spec::{Endpoint, RouteTableChoice};
 use super::{EndpointState, LiveEndpoint, Resolved, full_access};
 use crate::aws::lookup;
+use crate::aws::needs::{Need, Use};
 use crate::aws::vpc::filter;
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::create_once;

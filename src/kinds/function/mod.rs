@@ -192,9 +192,16 @@ impl Kind for Function {
     }
 
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        let log_group = at.arn("logs", true, &format!("log-group:{}", log_group_name(&self.name)));
+        let log_group = at.arn(
+            "logs",
+            true,
+            &format!("log-group:{}", log_group_name(&self.name)),
+        );
         vec![
-            ("function", at.arn("lambda", true, &format!("function:{}", self.name))),
+            (
+                "function",
+                at.arn("lambda", true, &format!("function:{}", self.name)),
+            ),
             // Log groups' own actions name the group; some are checked on its streams' form.
             ("log-group", format!("{log_group}:*")),
             ("log-group", log_group),
@@ -204,7 +211,10 @@ impl Kind for Function {
     fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
         vec![
             ("function", at.arn("lambda", true, "function:*")),
-            ("log-group", at.arn("logs", true, &format!("log-group:{}*", log_group_name("")))),
+            (
+                "log-group",
+                at.arn("logs", true, &format!("log-group:{}*", log_group_name(""))),
+            ),
         ]
     }
 

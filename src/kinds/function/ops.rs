@@ -1,12 +1,12 @@
 //! Changing a function: building and uploading its code, its configuration and
 //! concurrency, its log group, and deleting both; every step waits for Lambda to settle.
 
-use crate::aws::needs::{Need, Use};
 use super::read::read_function;
 use super::spec::Function;
 use super::state::{
     FunctionState, LiveFunction, log_group_name, sdk_architecture, sdk_environment, sdk_vpc,
 };
+use crate::aws::needs::{Need, Use};
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::bundle::{self, CODE_HASH_TAG, CODE_SHA_TAG};
 use crate::exec::ExecCtx;

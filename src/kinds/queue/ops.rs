@@ -1,8 +1,8 @@
 //! Reading, creating, changing and deleting a queue. SQS addresses a queue by its URL, which
 //! GetQueueUrl gives from the name; its settings are attributes, all read in one call.
 
-use crate::aws::needs::Need;
 use super::{LiveQueue, QueueState};
+use crate::aws::needs::Need;
 use crate::aws::{Aws, error_code, sdk};
 use crate::exec::ExecCtx;
 use crate::tags::{TagApi, same_owner};

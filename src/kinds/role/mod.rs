@@ -179,7 +179,10 @@ impl Kind for Role {
     }
 
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("role", at.arn("iam", false, &format!("role{}{}", self.path, self.name)))]
+        vec![(
+            "role",
+            at.arn("iam", false, &format!("role{}{}", self.path, self.name)),
+        )]
     }
 
     fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {

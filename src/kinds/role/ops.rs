@@ -1,9 +1,9 @@
 //! Reading and changing a role: the role, its inline policies (compared semantically),
 //! its managed policy attachments and its tags.
 
-use crate::aws::needs::{Need, Use};
 use super::spec::DEFAULT_MAX_SESSION;
 use super::{LiveRole, RoleState};
+use crate::aws::needs::{Need, Use};
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::Kind;

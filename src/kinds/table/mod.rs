@@ -225,7 +225,10 @@ impl Kind for Table {
     }
 
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("table", at.arn("dynamodb", true, &format!("table/{}", self.name)))]
+        vec![(
+            "table",
+            at.arn("dynamodb", true, &format!("table/{}", self.name)),
+        )]
     }
 
     fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {

@@ -1,12 +1,12 @@
 //! Changing a table: create, the in-place updates in the order DynamoDB accepts them, and
 //! deletion, each waited for.
 
-use crate::aws::needs::Need;
 use super::read::{describe, list_tags, read_table, read_ttl, ready_state, status_text};
 use super::state::{
     BillingMode, IndexState, LiveTable, StreamView, TableState, sdk_billing, sdk_class,
     sdk_definitions, sdk_index, sdk_key, sdk_projection, sdk_stream, sdk_tags, sdk_throughput,
 };
+use crate::aws::needs::Need;
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::exec::ExecCtx;
 use crate::tags::{TagApi, same_owner};

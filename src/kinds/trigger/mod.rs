@@ -224,7 +224,10 @@ impl Kind for Trigger {
     }
 
     fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("event-source-mapping", at.arn("lambda", true, "event-source-mapping:*"))]
+        vec![(
+            "event-source-mapping",
+            at.arn("lambda", true, "event-source-mapping:*"),
+        )]
     }
 
     async fn create(

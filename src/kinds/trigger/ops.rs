@@ -1,10 +1,10 @@
 //! Finding, creating, changing and deleting an event source mapping.
 
-use crate::aws::needs::{Need, Use};
 use super::spec::Trigger;
 use super::{
     LiveTrigger, Settings, StartingPosition, TriggerState, canonical_filters, function_name,
 };
+use crate::aws::needs::{Need, Use};
 use crate::aws::{Aws, error_code, sdk};
 use crate::create_once::{self, Attempt};
 use crate::exec::ExecCtx;
