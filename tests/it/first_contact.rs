@@ -233,10 +233,15 @@ fn a_denied_call_is_said_once_in_one_line() {
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{}", run.stderr);
     assert!(
-        lines[0].starts_with("error: AWS denied iam:GetRole to arn:aws:iam::"),
+        lines[0]
+            .starts_with("error: AWS denied iam:GetRole on arn:aws:iam::123456789012:role/denied-"),
         "{}",
         run.stderr
     );
     assert!(lines[0].ends_with(":user/ci"), "{}", run.stderr);
-    assert!(lines[1].contains("lacks this permission"), "{}", run.stderr);
+    assert!(
+        lines[1].contains("cruddur-infra permissions"),
+        "{}",
+        run.stderr
+    );
 }
