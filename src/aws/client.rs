@@ -65,7 +65,17 @@ pub struct Aws {
 }
 
 /// Region used with an emulator when neither the file nor the flags name one.
-pub const EMULATOR_REGION: &str = "us-east-1";
+const EMULATOR_REGION: &str = "us-east-1";
+
+/// The region the flags or the environment choose (an emulator's has a default); `None`
+/// leaves it to the SDK's chain (AWS_REGION, the profile).
+pub fn chosen_region(env: &Settings, flags: &AwsFlags) -> Option<String> {
+    let named = flags.region.clone().or_else(|| env.region.clone());
+    match &env.emulator {
+        Some(_) => Some(named.unwrap_or_else(|| EMULATOR_REGION.into())),
+        None => named,
+    }
+}
 
 impl Aws {
     pub async fn connect(env: &Settings, flags: &AwsFlags) -> anyhow::Result<Aws> {
@@ -78,7 +88,7 @@ impl Aws {
                     .operation_attempt_timeout(Duration::from_secs(60))
                     .build(),
             );
-        let region = flags.region.clone().or_else(|| env.region.clone());
+        let region = chosen_region(env, flags);
         let mut endpoint = None;
         let mut profile = None;
         if let Some(emulator) = &env.emulator {
@@ -107,9 +117,7 @@ impl Aws {
                     None,
                     "cruddur-infra emulator environment",
                 ))
-                .region(Region::new(
-                    region.unwrap_or_else(|| EMULATOR_REGION.into()),
-                ));
+                .region(Region::new(region.unwrap_or_default()));
             endpoint = Some(url);
         } else {
             let named = flags.profile.clone().or_else(|| env.profile.clone());

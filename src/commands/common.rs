@@ -128,17 +128,16 @@ pub async fn carry_out(
     let denied = failed.iter().position(|(_, e)| denied(e));
     let mut message = String::new();
     if let Some(i) = denied {
-        let (name, error) = failed.remove(i);
-        message = format!("{:#}\n", aws.explain(error));
-        failed.insert(
-            i,
-            (name, anyhow::anyhow!("stopped by the call denied above")),
+        let stopped = anyhow::anyhow!("stopped by the call denied above");
+        message = format!(
+            "{:#}\n",
+            aws.explain(std::mem::replace(&mut failed[i].1, stopped))
         );
     }
     message.push_str(&format!("{verb} failed. Resources: {summary}."));
     for (name, error) in &failed {
-        match (denied, access_of(error)) {
-            (Some(_), Some(Access::Denied { action, .. })) => {
+        match access_of(error) {
+            Some(Access::Denied { action, .. }) => {
                 message.push_str(&format!("\n  {name}: {action} was refused as well"));
             }
             _ => message.push_str(&format!("\n  {name}: {error:#}")),

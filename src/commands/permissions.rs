@@ -2,6 +2,8 @@
 //! (see `engine::permissions`), on stdout as JSON, ready for `aws iam put-role-policy`.
 
 use super::common;
+use crate::aws::AwsFlags;
+use crate::aws::client::chosen_region;
 use crate::cli::{Global, PermissionsFor};
 use crate::engine::permissions::{self, Scope};
 use crate::policy::{ROLE_INLINE_POLICIES_MAX, iam_size};
@@ -49,14 +51,15 @@ fn offline_context(
     if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
         anyhow::bail!("--account {account:?}: an AWS account id is 12 digits");
     }
-    let settings = stack.env.settings();
-    let region = match (&g.region, &settings.region, &settings.emulator) {
-        (Some(region), _, _) | (None, Some(region), _) => region.clone(),
-        (None, None, Some(_)) => crate::aws::client::EMULATOR_REGION.to_string(),
-        (None, None, None) => anyhow::bail!(
+    let flags = AwsFlags {
+        region: g.region.clone(),
+        ..AwsFlags::default()
+    };
+    let Some(region) = chosen_region(&stack.env.settings(), &flags) else {
+        anyhow::bail!(
             "environment {} names no region: pass --region (the policy's ARNs name it)",
             stack.env.name
-        ),
+        );
     };
     let partition = match region.as_str() {
         r if r.starts_with("cn-") => "aws-cn",

@@ -48,34 +48,33 @@ type Key = (Option<&'static str>, Scoping, Option<Condition>);
 struct Grants(BTreeMap<Key, (BTreeSet<&'static str>, BTreeSet<String>)>);
 
 impl Grants {
-    fn add(&mut self, key: Key, action: &'static str, resources: &[String]) {
+    fn add(&mut self, key: Key, action: &'static str, resources: &BTreeSet<String>) {
         let (actions, all) = self.0.entry(key).or_default();
         actions.insert(action);
         all.extend(resources.iter().cloned());
     }
 }
 
+/// ARNs by resource type.
+type Arns = BTreeMap<&'static str, BTreeSet<String>>;
+
+fn by_type(arns: impl IntoIterator<Item = (&'static str, String)>) -> Arns {
+    let mut all = Arns::new();
+    for (on, arn) in arns {
+        all.entry(on).or_default().insert(arn);
+    }
+    all
+}
+
 /// The policy's statements for `stack` in the account and region of `at`.
 pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statement> {
     let wanted = |need: &&Need| scope == Scope::Everything || need.usage == Use::Read;
-    let mut declared: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    for node in &stack.nodes {
-        for (on, arn) in node.arns(at) {
-            let arns = declared.entry(on).or_default();
-            if !arns.contains(&arn) {
-                arns.push(arn);
-            }
-        }
-    }
+    let declared = by_type(stack.nodes.iter().flat_map(|node| node.arns(at)));
     let present: BTreeSet<&str> = stack.nodes.iter().map(|n| n.kind()).collect();
     let kinds = all_needs(at);
-    let mut anywhere: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-    for kind in &kinds {
-        for (on, pattern) in &kind.anywhere {
-            anywhere.entry(on).or_default().push(pattern.clone());
-        }
-    }
-    let star = vec!["*".to_string()];
+    let anywhere = by_type(kinds.iter().flat_map(|kind| kind.anywhere.iter().cloned()));
+    let star = BTreeSet::from(["*".to_string()]);
+    let nowhere = BTreeSet::new();
     let mut grants = Grants::default();
     for kind in &kinds {
         let declares = present.contains(kind.kind);
@@ -92,9 +91,9 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
                 }
                 continue;
             };
-            let any = anywhere.get(on).map(Vec::as_slice).unwrap_or(&[]);
+            let any = anywhere.get(on).unwrap_or(&nowhere);
             if declares {
-                let named = declared.get(on).map(Vec::as_slice);
+                let named = declared.get(on);
                 let (scoping, resources) = match named {
                     _ if need.tagged_request => (Scoping::CreatedAsOurs, named.unwrap_or(any)),
                     Some(named) => (Scoping::Named, named),
@@ -110,7 +109,8 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
         }
     }
     // The deploy lock and the stack's index: items of one shared table.
-    let lock_table = vec![at.arn("dynamodb", true, &format!("table/{}", crate::lock::TABLE))];
+    let lock_table =
+        BTreeSet::from([at.arn("dynamodb", true, &format!("table/{}", crate::lock::TABLE))]);
     let shared = [
         crate::lock::NEEDS,
         crate::index::NEEDS,

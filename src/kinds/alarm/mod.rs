@@ -176,10 +176,7 @@ impl Kind for Alarm {
     ) -> Attributes {
         BTreeMap::from([
             ("name", Some(self.name.clone())),
-            (
-                "arn",
-                context.map(|c| c.arn("cloudwatch", true, &format!("alarm:{}", self.name))),
-            ),
+            ("arn", context.map(|c| alarm_arn(c, &self.name))),
         ])
     }
 
@@ -217,14 +214,11 @@ impl Kind for Alarm {
     }
 
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![(
-            "alarm",
-            at.arn("cloudwatch", true, &format!("alarm:{}", self.name)),
-        )]
+        vec![("alarm", alarm_arn(at, &self.name))]
     }
 
     fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("alarm", at.arn("cloudwatch", true, "alarm:*"))]
+        vec![("alarm", alarm_arn(at, "*"))]
     }
 
     async fn create(&self, cx: &ExecCtx<'_>, desired: &AlarmState) -> anyhow::Result<LiveAlarm> {
@@ -300,4 +294,9 @@ impl Live for LiveAlarm {
     fn tags_mut(&mut self) -> &mut Tags {
         &mut self.state.tags
     }
+}
+
+/// The ARN of alarm `name` (`*`: every alarm).
+fn alarm_arn(at: &DeploymentContext, name: &str) -> String {
+    at.arn("cloudwatch", true, &format!("alarm:{name}"))
 }

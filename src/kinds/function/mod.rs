@@ -120,7 +120,7 @@ impl Kind for Function {
         _resolved: &Option<VpcState>,
         context: Option<&DeploymentContext>,
     ) -> Attributes {
-        let arn = context.map(|c| c.arn("lambda", true, &format!("function:{}", self.name)));
+        let arn = context.map(|c| function_arn(c, &self.name));
         BTreeMap::from([
             ("log_group", Some(log_group_name(&self.name))),
             ("name", Some(self.name.clone())),
@@ -192,16 +192,9 @@ impl Kind for Function {
     }
 
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        let log_group = at.arn(
-            "logs",
-            true,
-            &format!("log-group:{}", log_group_name(&self.name)),
-        );
+        let log_group = log_group_arn(at, &self.name);
         vec![
-            (
-                "function",
-                at.arn("lambda", true, &format!("function:{}", self.name)),
-            ),
+            ("function", function_arn(at, &self.name)),
             // Log groups' own actions name the group; some are checked on its streams' form.
             ("log-group", format!("{log_group}:*")),
             ("log-group", log_group),
@@ -210,11 +203,8 @@ impl Kind for Function {
 
     fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
         vec![
-            ("function", at.arn("lambda", true, "function:*")),
-            (
-                "log-group",
-                at.arn("logs", true, &format!("log-group:{}*", log_group_name(""))),
-            ),
+            ("function", function_arn(at, "*")),
+            ("log-group", log_group_arn(at, "*")),
         ]
     }
 
@@ -304,4 +294,18 @@ impl Live for LiveFunction {
     fn tags_mut(&mut self) -> &mut Tags {
         &mut self.state.tags
     }
+}
+
+/// The ARN of the log group of function `name` (`*`: every function's).
+fn log_group_arn(at: &DeploymentContext, function: &str) -> String {
+    at.arn(
+        "logs",
+        true,
+        &format!("log-group:{}", log_group_name(function)),
+    )
+}
+
+/// The ARN of function `name` (`*`: every function).
+fn function_arn(at: &DeploymentContext, name: &str) -> String {
+    at.arn("lambda", true, &format!("function:{name}"))
 }

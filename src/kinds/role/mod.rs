@@ -112,7 +112,7 @@ impl Kind for Role {
         _resolved: &(),
         context: Option<&DeploymentContext>,
     ) -> Attributes {
-        let arn = context.map(|c| c.arn("iam", false, &format!("role{}{}", self.path, self.name)));
+        let arn = context.map(|c| role_arn(c, &self.path, &self.name));
         BTreeMap::from([("name", Some(self.name.clone())), ("arn", arn)])
     }
 
@@ -179,14 +179,11 @@ impl Kind for Role {
     }
 
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![(
-            "role",
-            at.arn("iam", false, &format!("role{}{}", self.path, self.name)),
-        )]
+        vec![("role", role_arn(at, &self.path, &self.name))]
     }
 
     fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("role", at.arn("iam", false, "role/*"))]
+        vec![("role", role_arn(at, "/", "*"))]
     }
 
     async fn create(&self, cx: &ExecCtx<'_>, desired: &RoleState) -> anyhow::Result<LiveRole> {
@@ -263,4 +260,9 @@ impl Live for LiveRole {
     fn tags_mut(&mut self) -> &mut Tags {
         &mut self.state.tags
     }
+}
+
+/// The ARN of role `name` under `path` (`*`: every role under it).
+fn role_arn(at: &DeploymentContext, path: &str, name: &str) -> String {
+    at.arn("iam", false, &format!("role{path}{name}"))
 }

@@ -106,7 +106,7 @@ impl Kind for Table {
         _resolved: &(),
         context: Option<&DeploymentContext>,
     ) -> Attributes {
-        let arn = context.map(|c| c.arn("dynamodb", true, &format!("table/{}", self.name)));
+        let arn = context.map(|c| table_arn(c, &self.name));
         // A stream's ARN ends in the time it was enabled: only that part is unknown.
         let stream_arn = match self.state.stream {
             StreamView::Disabled => None,
@@ -225,14 +225,11 @@ impl Kind for Table {
     }
 
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![(
-            "table",
-            at.arn("dynamodb", true, &format!("table/{}", self.name)),
-        )]
+        vec![("table", table_arn(at, &self.name))]
     }
 
     fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("table", at.arn("dynamodb", true, "table/*"))]
+        vec![("table", table_arn(at, "*"))]
     }
 
     async fn create(&self, cx: &ExecCtx<'_>, desired: &TableState) -> anyhow::Result<LiveTable> {
@@ -354,4 +351,9 @@ fn stream_note(before: StreamView, after: StreamView) -> &'static str {
             "the stream is disabled and a new one enabled: the stream ARN changes, so triggers on it must be replaced"
         }
     }
+}
+
+/// The ARN of table `name` (`*`: every table).
+fn table_arn(at: &DeploymentContext, name: &str) -> String {
+    at.arn("dynamodb", true, &format!("table/{name}"))
 }
