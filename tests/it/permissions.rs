@@ -437,3 +437,60 @@ fn the_scan_sees_calls_written_over_several_lines() {
         ["iam:PutRolePolicy", "iam:DeleteRole", "lambda:ListTags"]
     );
 }
+
+/// `--account` that is not an account id, and an environment without a region when no
+/// AWS call may tell it, are refused in one line, before any request.
+#[test]
+fn a_bad_account_or_no_region_is_refused_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = versions(dir.path());
+    let emulator = Emulator::start();
+    let file = files[0].to_str().unwrap();
+    let url = emulator.url.as_str();
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["--env", "ci", "permissions", "--account", "12345"],
+            "error: --account \"12345\": an AWS account id is 12 digits",
+        ),
+        (
+            &["--env", "ci", "permissions", "--account", "12345678901x"],
+            "error: --account \"12345678901x\": an AWS account id is 12 digits",
+        ),
+    ];
+    for (args, expected) in &cases {
+        let mut all = vec!["-f", file, "--endpoint-url", url];
+        all.extend_from_slice(args);
+        let run = cli_with_env(&all, dir.path(), &[]).expect_code(1);
+        assert_eq!(run.stderr.trim_end(), *expected, "{args:?}");
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+    let no_region = dir.path().join("no-region.yaml");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    std::fs::write(
+        &no_region,
+        text.replacen("  ci:\n    region: us-east-1\n", "  ci: {}\n", 1),
+    )
+    .unwrap();
+    let args = [
+        "-f",
+        no_region.to_str().unwrap(),
+        "--env",
+        "ci",
+        "permissions",
+    ];
+    let run = cli_with_env(
+        &[&args[..], &["--account", ACCOUNT]].concat(),
+        dir.path(),
+        &[],
+    )
+    .expect_code(1);
+    assert_eq!(
+        run.stderr.trim_end(),
+        "error: environment ci names no region: pass --region (the policy's ARNs name it)"
+    );
+    assert!(
+        emulator.requests().is_empty(),
+        "{:?}",
+        emulator.requests().len()
+    );
+}
