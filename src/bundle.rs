@@ -284,7 +284,12 @@ pub async fn build(
         .join("lambda")
         .join(format!("{binary_name}-{}.zip", architecture.lambda_name()));
     std::fs::create_dir_all(zip_path.parent().expect("has a parent"))?;
-    std::fs::write(&zip_path, &zip).with_context(|| format!("writing {}", zip_path.display()))?;
+    // Written aside, then renamed: another run reading the zip (`dev`, a parallel apply of
+    // the same package) sees the old one or the new one, never half of one.
+    let partial = zip_path.with_extension(format!("zip.{}.partial", std::process::id()));
+    std::fs::write(&partial, &zip).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, &zip_path)
+        .with_context(|| format!("moving the zip to {}", zip_path.display()))?;
     Ok(Bundle {
         code_sha256: code_sha256(&zip),
         zip,
