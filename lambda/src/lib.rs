@@ -105,6 +105,7 @@
 //! ```
 
 mod config;
+mod error;
 mod moves;
 mod processor;
 mod record;
@@ -118,8 +119,9 @@ mod memory;
 pub use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 pub use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 pub use config::{Config, ConfigError};
+pub use error::Error;
 pub use moves::{Item, Move, has_row, moves, party_of, with_rows_of};
-pub use processor::{CONCURRENT_CONVERSATIONS, Error, MAX_ATTEMPTS, Outcome, Processor};
+pub use processor::{CONCURRENT_CONVERSATIONS, MAX_ATTEMPTS, Outcome, Processor};
 pub use record::{Malformed, Message, Step, message_from, message_group, plan};
 pub use store::{DynamoDb, Store};
 

@@ -2,8 +2,8 @@
 //! a DynamoDB global secondary index does, injected faults, a latency per call (tests pause
 //! tokio's clock, so elapsed time counts sequential round trips), and a log of the calls.
 
+use crate::error::Error;
 use crate::moves::{Item, Move};
-use crate::processor::Error;
 use crate::store::Store;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;

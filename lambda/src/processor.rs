@@ -2,13 +2,13 @@
 //! concurrently, and reports every record whose conversation failed so that Lambda
 //! delivers it again.
 
+use crate::error::Error;
 use crate::moves::{Item, has_row, moves, party_of, users, with_rows_of};
 use crate::store::{DynamoDb, Store};
 use crate::{
     Config, DynamoDbBatchItemFailure, DynamoDbEventResponse, Event, EventRecord, Message, Step,
     plan,
 };
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata};
 use futures_util::future::join_all;
 use futures_util::stream::{self, StreamExt};
 use std::collections::BTreeSet;
@@ -24,42 +24,6 @@ pub const CONCURRENT_CONVERSATIONS: usize = 16;
 
 /// The wait after the first conflict; it doubles after each further one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(20);
-
-/// A failure that a later retry of the record may not have: the record is reported to
-/// Lambda as failed.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("DynamoDB {operation} failed: {message}")]
-    DynamoDb {
-        operation: &'static str,
-        /// The error code (e.g. ProvisionedThroughputExceededException), when AWS sent one.
-        code: Option<String>,
-        message: String,
-    },
-    #[error(
-        "the group's summary rows kept changing under concurrent invocations: gave up after \
-         {0} attempts"
-    )]
-    Contended(u32),
-    #[error("building the request: {0}")]
-    Request(#[from] BuildError),
-}
-
-impl Error {
-    pub(crate) fn dynamodb<E>(
-        operation: &'static str,
-        error: aws_sdk_dynamodb::error::SdkError<E>,
-    ) -> Error
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        Error::DynamoDb {
-            operation,
-            code: error.code().map(str::to_string),
-            message: DisplayErrorContext(&error).to_string(),
-        }
-    }
-}
 
 /// What applying one message did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 //! Where the summary rows live: the three reads and writes the processor makes, behind a
 //! trait so the batch logic can be tested against an in-memory table whose index lags.
 
+use crate::error::Error;
 use crate::moves::{Item, Move};
-use crate::processor::Error;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
