@@ -1,8 +1,9 @@
 //! The crate's shape, checked: modules form layers (values and clients, then the stack
 //! file, then the kinds, the engine, the commands, main), each using only its own layer
 //! and those below, and no two files (modules, at the depth of `kinds::table` or
-//! `engine::plan`) use each other in a circle. The lists below are the README's "How it
-//! is built"; a new top-level module must be placed in one.
+//! `engine::plan`) use each other in a circle, here or in the stream processor
+//! (`lambda/src`). The lists below are the README's "How it is built"; a new top-level
+//! module must be placed in one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -264,14 +265,36 @@ fn inline_paths(code: &str, roots: &BTreeSet<String>) -> Vec<(usize, Vec<String>
     found
 }
 
+/// What a crate's own absolute paths start with.
+struct Root {
+    /// The crate's name as code writes it (`cruddur_infra`): `main.rs` reaches the library
+    /// by it.
+    name: String,
+    /// The names `lib.rs` brings in (`pub use processor::Error`) and the paths they stand
+    /// for: `crate::Error` is a use of the module that defines it, not of the crate root,
+    /// or a crate whose modules import through `lib.rs` would hide every circle.
+    reexports: BTreeMap<String, Vec<String>>,
+}
+
 /// Resolves a path written in the file at `module` to the module it points into.
-fn resolve(module: &[String], children: &BTreeSet<String>, path: &[String]) -> Option<Vec<String>> {
+fn resolve(
+    root: &Root,
+    module: &[String],
+    children: &BTreeSet<String>,
+    path: &[String],
+) -> Option<Vec<String>> {
     let mut base: Vec<String>;
     let mut rest = path;
     match path.first()?.as_str() {
-        "crate" | "cruddur_infra" => {
-            base = Vec::new();
+        first if first == "crate" || first == root.name => {
             rest = &path[1..];
+            base = match rest.first().and_then(|name| root.reexports.get(name)) {
+                Some(target) => {
+                    rest = &rest[1..];
+                    target.clone()
+                }
+                None => Vec::new(),
+            };
         }
         "super" | "self" => {
             // A file's `self` is its own module; `super` is the module above.
@@ -341,8 +364,34 @@ struct Source {
     uses: Vec<(usize, Vec<String>)>,
 }
 
-fn sources() -> Vec<Source> {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+/// A crate of the workspace whose modules are checked.
+struct Crate {
+    /// Its source folder, from the workspace root.
+    dir: &'static str,
+    name: &'static str,
+}
+
+/// The deployer, and the stream processor it deploys (`lambda/`): the processor's modules
+/// have no layers, but a circle there is as much a tangle as one here.
+const CRATES: &[Crate] = &[
+    Crate {
+        dir: "src",
+        name: "cruddur_infra",
+    },
+    Crate {
+        dir: "lambda/src",
+        name: "cruddur_stream_processor",
+    },
+];
+
+/// The deployer's modules, which the layer check reads.
+fn deployer() -> Vec<Source> {
+    read(&CRATES[0])
+}
+
+/// Every `.rs` file under the crate's folder, read.
+fn read(krate: &Crate) -> Vec<Source> {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(krate.dir);
     let mut files = Vec::new();
     let mut stack = vec![src.clone()];
     while let Some(dir) = stack.pop() {
@@ -351,21 +400,36 @@ fn sources() -> Vec<Source> {
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
+                let text = std::fs::read_to_string(&path).unwrap();
+                files.push((path, text));
             }
         }
     }
     files.sort();
-    let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_path(&src, f)).collect();
-    files
+    sources(&src, krate.name, files)
+}
+
+/// The modules a crate's files use, from the files' text (`src` is the crate's folder):
+/// no file system, so the checks can be tried on a crate written in a test.
+fn sources(src: &Path, crate_name: &str, files: Vec<(PathBuf, String)>) -> Vec<Source> {
+    let modules: BTreeSet<Vec<String>> = files.iter().map(|(f, _)| module_path(src, f)).collect();
+    /// A file's paths as written, before they are resolved.
+    struct Written {
+        file: PathBuf,
+        module: Vec<String>,
+        children: BTreeSet<String>,
+        inline: Vec<(String, std::ops::RangeInclusive<usize>)>,
+        paths: Vec<(usize, Vec<String>)>,
+    }
+    let written: Vec<Written> = files
         .into_iter()
-        .map(|file| {
-            let module = module_path(&src, &file);
+        .map(|(file, text)| {
+            let module = module_path(src, &file);
             let is_mod_file = matches!(
                 file.file_name().and_then(|n| n.to_str()),
                 Some("mod.rs" | "lib.rs" | "main.rs")
             );
-            let code = code_only(&std::fs::read_to_string(&file).unwrap());
+            let code = code_only(&text);
             // Child modules this file declares (bare paths into them are uses too).
             let children: BTreeSet<String> = modules
                 .iter()
@@ -373,11 +437,11 @@ fn sources() -> Vec<Source> {
                 .map(|m| m.last().unwrap().clone())
                 .filter(|_| is_mod_file)
                 .collect();
-            let mut roots: BTreeSet<String> = ["crate", "super", "self", "cruddur_infra"]
+            let mut roots: BTreeSet<String> = ["crate", "super", "self", crate_name]
                 .map(String::from)
                 .into();
             roots.extend(children.iter().cloned());
-            let mut written: Vec<(usize, Vec<String>)> = Vec::new();
+            let mut paths: Vec<(usize, Vec<String>)> = Vec::new();
             // `use` statements, with their brace groups expanded.
             let mut offset = 0;
             while let Some(at) = code[offset..].find("use ") {
@@ -387,29 +451,68 @@ fn sources() -> Vec<Source> {
                 if word_start {
                     let line = code[..start].matches('\n').count() + 1;
                     for path in use_paths(&code[start + 4..end]) {
-                        written.push((line, path));
+                        paths.push((line, path));
                     }
                 }
                 offset = start + 4;
             }
-            written.extend(inline_paths(&code, &roots));
+            paths.extend(inline_paths(&code, &roots));
             let inline = inline_modules(&code);
-            let uses = written
+            Written {
+                file,
+                module,
+                children,
+                inline,
+                paths,
+            }
+        })
+        .collect();
+    // What `lib.rs` imports from the crate's own modules (a module's name is never taken
+    // for a re-export of the same name: `crate::plan::X` is the module).
+    let mut root = Root {
+        name: crate_name.to_string(),
+        reexports: BTreeMap::new(),
+    };
+    let lib = written
+        .iter()
+        .find(|w| w.module.is_empty() && w.file.file_name().is_some_and(|n| n == "lib.rs"));
+    if let Some(lib) = lib {
+        let reexports = lib
+            .paths
+            .iter()
+            .filter_map(|(_, path)| {
+                let target = resolve(&root, &[], &lib.children, path)?;
+                let name = path.last()?.clone();
+                let from_a_module = target.len() > 1 && lib.children.contains(&target[0]);
+                (from_a_module && !lib.children.contains(&name)).then_some((name, target))
+            })
+            .collect();
+        root.reexports = reexports;
+    }
+    written
+        .into_iter()
+        .map(|w| {
+            let uses = w
+                .paths
                 .into_iter()
                 .filter_map(|(line, path)| {
                     // In `mod tests { ... }`, `super` is this file's module.
-                    let mut here = module.clone();
+                    let mut here = w.module.clone();
                     here.extend(
-                        inline
+                        w.inline
                             .iter()
                             .filter(|(_, lines)| lines.contains(&line))
                             .map(|(name, _)| name.clone()),
                     );
-                    Some((line, resolve(&here, &children, &path)?))
+                    Some((line, resolve(&root, &here, &w.children, &path)?))
                 })
                 .filter(|(_, target)| !target.is_empty())
                 .collect();
-            Source { file, module, uses }
+            Source {
+                file: w.file,
+                module: w.module,
+                uses,
+            }
         })
         .collect()
 }
@@ -417,7 +520,7 @@ fn sources() -> Vec<Source> {
 #[test]
 fn lower_layers_never_use_higher_ones() {
     let mut problems = Vec::new();
-    for source in sources() {
+    for source in deployer() {
         let Some(top) = source.module.first() else {
             continue; // lib.rs: the table of contents.
         };
@@ -448,9 +551,9 @@ fn lower_layers_never_use_higher_ones() {
     );
 }
 
-#[test]
-fn no_modules_use_each_other_in_a_circle() {
-    let sources = sources();
+/// A circle among the crate's modules, if there is one: each step of it, with the file
+/// and line of a use that makes it.
+fn circle(sources: &[Source]) -> Option<String> {
     let nodes: BTreeSet<Node> = sources
         .iter()
         .filter(|s| !s.module.is_empty())
@@ -464,7 +567,7 @@ fn no_modules_use_each_other_in_a_circle() {
             .find(|candidate| nodes.contains(candidate))
     };
     let mut edges: BTreeMap<Node, BTreeMap<Node, String>> = BTreeMap::new();
-    for source in &sources {
+    for source in sources {
         if source.module.is_empty() {
             continue;
         }
@@ -507,22 +610,79 @@ fn no_modules_use_each_other_in_a_circle() {
         None
     }
     let mut done = BTreeSet::new();
-    for n in &nodes {
-        if let Some(cycle) = visit(n, &edges, &mut Vec::new(), &mut done) {
-            let steps: Vec<String> = cycle
-                .windows(2)
-                .map(|w| {
-                    format!(
-                        "  {} → {} ({})",
-                        w[0].join("::"),
-                        w[1].join("::"),
-                        edges[&w[0]][&w[1]]
-                    )
-                })
-                .collect();
-            panic!("modules use each other in a circle:\n{}", steps.join("\n"));
-        }
-    }
+    let cycle = nodes
+        .iter()
+        .find_map(|n| visit(n, &edges, &mut Vec::new(), &mut done))?;
+    let steps: Vec<String> = cycle
+        .windows(2)
+        .map(|w| {
+            format!(
+                "  {} → {} ({})",
+                w[0].join("::"),
+                w[1].join("::"),
+                edges[&w[0]][&w[1]]
+            )
+        })
+        .collect();
+    Some(steps.join("\n"))
+}
+
+#[test]
+fn no_modules_use_each_other_in_a_circle() {
+    let circles: Vec<String> = CRATES
+        .iter()
+        .filter_map(|krate| {
+            let steps = circle(&read(krate))?;
+            Some(format!("{} ({}):\n{steps}", krate.name, krate.dir))
+        })
+        .collect();
+    assert!(
+        circles.is_empty(),
+        "modules use each other in a circle:\n{}",
+        circles.join("\n")
+    );
+}
+
+/// The stream processor as it was before `error.rs` (issue 23): the store imported the
+/// error from the processor, which imports the store.
+#[test]
+fn the_check_finds_a_circle_through_lib_rs() {
+    let files = |store: &str| {
+        let file = |name: &str, text: &str| (PathBuf::from("src").join(name), text.to_string());
+        vec![
+            file(
+                "lib.rs",
+                "mod error;\nmod processor;\nmod store;\npub use error::Error;\n\
+                 pub use processor::{Outcome, Processor};\n",
+            ),
+            file("error.rs", "pub enum Error {}\n"),
+            file(
+                "processor.rs",
+                "use crate::store::Store;\nuse crate::error::Error;\npub struct Outcome;\n",
+            ),
+            file("store.rs", store),
+        ]
+    };
+    let check = |store: &str| circle(&sources(Path::new("src"), "example", files(store)));
+    let steps = check("use crate::processor::Outcome;\n").expect("a circle");
+    assert_eq!(
+        steps,
+        "  processor → store (src/processor.rs:1)\n  store → processor (src/store.rs:1)"
+    );
+    // The same circle, written through lib.rs's re-exports, or by the crate's name.
+    let steps = check("\nuse crate::{Outcome, Error};\n").expect("a circle");
+    assert!(
+        steps.contains("store → processor (src/store.rs:2)"),
+        "{steps}"
+    );
+    let steps = check("fn f() -> example::Processor { todo!() }\n").expect("a circle");
+    assert!(
+        steps.contains("store → processor (src/store.rs:1)"),
+        "{steps}"
+    );
+    // Importing the error from its own module, or from lib.rs, is no circle.
+    assert_eq!(check("use crate::error::Error;\n"), None);
+    assert_eq!(check("use crate::Error;\n"), None);
 }
 
 #[test]
@@ -545,7 +705,12 @@ fn the_check_sees_uses() {
         [(2, vec!["crate".into(), "tags".into(), "sync".into()])]
     );
     let module: Vec<String> = vec!["kinds".into(), "table".into(), "ops".into()];
+    let root = Root {
+        name: "cruddur_infra".into(),
+        reexports: BTreeMap::new(),
+    };
     let resolved = resolve(
+        &root,
         &module,
         &BTreeSet::new(),
         &["super".into(), "state".into(), "Key".into()],
@@ -555,9 +720,10 @@ fn the_check_sees_uses() {
 
 #[test]
 fn files_stay_readable() {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
-    let long: Vec<String> = sources()
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let long: Vec<String> = CRATES
         .iter()
+        .flat_map(read)
         .map(|s| {
             (
                 s.file.clone(),
@@ -568,7 +734,7 @@ fn files_stay_readable() {
         .map(|(file, lines)| {
             format!(
                 "{} ({lines} lines)",
-                file.strip_prefix(&src).unwrap().display()
+                file.strip_prefix(&workspace).unwrap().display()
             )
         })
         .collect();
@@ -577,7 +743,8 @@ fn files_stay_readable() {
         "files over ~700 lines: {}",
         long.join(", ")
     );
-    let lib = std::fs::read_to_string(src.join("lib.rs"))
+    // The deployer's lib.rs only; the stream processor's is its documentation.
+    let lib = std::fs::read_to_string(workspace.join("src/lib.rs"))
         .unwrap()
         .lines()
         .count();
