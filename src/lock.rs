@@ -26,8 +26,7 @@ pub const TABLE: &str = "cruddur-infra-locks";
 pub const NEEDS: &[Need] = &[
     Need::change("dynamodb:DescribeTable", "lock-table"),
     // First use in an account and region; the table is made with a tag.
-    Need::change("dynamodb:CreateTable", "lock-table"),
-    Need::change("dynamodb:TagResource", "lock-table"),
+    Need::change("dynamodb:CreateTable dynamodb:TagResource", "lock-table"),
     Need::change("dynamodb:GetItem", "lock-item").when(LEADING_KEYS),
     Need::change("dynamodb:PutItem", "lock-item").when(LEADING_KEYS),
     Need::change("dynamodb:UpdateItem", "lock-item").when(LEADING_KEYS),

@@ -8,6 +8,9 @@ use crate::exec::ExecCtx;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
+/// A resource's tags, by key.
+pub type Tags = BTreeMap<String, String>;
+
 pub const MANAGED_BY_TAG: &str = "managed-by";
 pub const MANAGED_BY_VALUE: &str = "cruddur-infra";
 pub const STACK_TAG: &str = "cruddur-infra:stack";
@@ -73,6 +76,42 @@ pub fn changes(
 pub trait TagApi: Send + Sync {
     async fn tag(&self, aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<()>;
     async fn untag(&self, aws: &Aws, keys: &[String]) -> anyhow::Result<()>;
+}
+
+/// Writes the [`TagApi`] of one service from its two requests, each a builder made from
+/// `aws` and the resource's id (`self.0`, bound to the name given) and the name of its
+/// operation (for errors):
+///
+/// ```ignore
+/// tag_api!(ThingTags,
+///     |aws, arn, tags| aws.things.tag_thing().arn(arn).set_tags(Some(thing_tags(tags)?)) => "TagThing",
+///     |aws, arn, keys| aws.things.untag_thing().arn(arn).set_tag_keys(Some(keys.to_vec())) => "UntagThing");
+/// ```
+#[macro_export]
+macro_rules! tag_api {
+    ($(#[$doc:meta])* $name:ident,
+     |$aws:ident, $id:ident, $tags:ident| $tag:expr => $tag_op:literal,
+     |$aws2:ident, $id2:ident, $keys:ident| $untag:expr => $untag_op:literal $(,)?) => {
+        $(#[$doc])*
+        pub struct $name<'a>(pub &'a str);
+
+        #[async_trait::async_trait]
+        impl $crate::tags::TagApi for $name<'_> {
+            async fn tag(
+                &self,
+                $aws: &$crate::aws::Aws,
+                $tags: &$crate::tags::Tags,
+            ) -> anyhow::Result<()> {
+                let $id = self.0;
+                $crate::aws::sdk($tag_op, $tag.send().await).map(drop)
+            }
+
+            async fn untag(&self, $aws2: &$crate::aws::Aws, $keys: &[String]) -> anyhow::Result<()> {
+                let $id2 = self.0;
+                $crate::aws::sdk($untag_op, $untag.send().await).map(drop)
+            }
+        }
+    };
 }
 
 /// Turns the resource's tags from `before` into `after`: sets what is new or changed,

@@ -14,6 +14,91 @@ pub type Attributes = BTreeMap<&'static str, Option<String>>;
 /// with a real value.
 pub const UNKNOWN: &str = "\u{0}(known after apply)\u{0}";
 
+/// How the ARNs of one kind of resource are written, said once: they are built from a
+/// name, read back to it and exemplified from this (`arn:<partition>:<service>:<region>:
+/// <account>:<prefix><name>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArnFormat {
+    pub service: &'static str,
+    /// The resource type IAM knows it by (`table`, `queue`): what policies scope.
+    pub resource_type: &'static str,
+    /// What stands before the name: `table/`, `function:`, nothing for a queue.
+    pub prefix: &'static str,
+    /// Whether the ARN names the region (IAM's do not).
+    pub regional: bool,
+    /// Whether a path may stand between the prefix and the name (IAM's `role/<path>/name`).
+    pub pathed: bool,
+}
+
+impl ArnFormat {
+    /// A regional resource's ARN format.
+    pub const fn regional(
+        service: &'static str,
+        resource_type: &'static str,
+        prefix: &'static str,
+    ) -> ArnFormat {
+        ArnFormat {
+            service,
+            resource_type,
+            prefix,
+            regional: true,
+            pathed: false,
+        }
+    }
+
+    /// A global resource's, under a path (IAM's).
+    pub const fn global_pathed(
+        service: &'static str,
+        resource_type: &'static str,
+        prefix: &'static str,
+    ) -> ArnFormat {
+        ArnFormat {
+            service,
+            resource_type,
+            prefix,
+            regional: false,
+            pathed: true,
+        }
+    }
+
+    /// The ARN of `name` (with its path, if any, before it: `service-role/name`) in
+    /// `at`; `*` makes the pattern of every one.
+    pub fn of(&self, at: &DeploymentContext, name: &str) -> String {
+        at.arn(
+            self.service,
+            self.regional,
+            &format!("{}{name}", self.prefix),
+        )
+    }
+
+    /// The name an ARN of this format gives (a role's without its path); `None` when the
+    /// ARN is not of this format.
+    pub fn name_in<'a>(&self, arn: &'a str) -> Option<&'a str> {
+        let fields: Vec<&str> = arn.splitn(6, ':').collect();
+        let ["arn", _partition, service, _region, _account, resource] = fields[..] else {
+            return None;
+        };
+        let name = resource
+            .strip_prefix(self.prefix)
+            .filter(|_| service == self.service)?;
+        Some(match self.pathed {
+            true => name.rsplit('/').next().unwrap_or(name),
+            false => name,
+        })
+    }
+
+    /// `name_in`, or the empty string for an ARN that is not of this format (AWS gave it,
+    /// so it is).
+    pub fn name(&self, arn: &str) -> String {
+        self.name_in(arn).unwrap_or_default().to_string()
+    }
+
+    /// An example, as AWS would give it: what load-time checks judge references by.
+    pub fn sample(&self) -> String {
+        self.of(&DeploymentContext::example(), "sample")
+    }
+}
+
 /// How an unknown value (or the unknown part of one) reads.
 pub const UNKNOWN_TEXT: &str = "(known after apply)";
 
@@ -48,6 +133,15 @@ impl DeploymentContext {
             "arn:{}:{service}:{region}:{}:{resource}",
             self.partition, self.account_id
         )
+    }
+
+    /// The account and region examples and tests use: ARNs in the form AWS gives them.
+    pub fn example() -> DeploymentContext {
+        DeploymentContext {
+            account_id: "123456789012".into(),
+            region: "us-east-1".into(),
+            partition: "aws".into(),
+        }
     }
 
     pub fn attributes(&self) -> Attributes {
@@ -104,14 +198,38 @@ mod tests {
 
     #[test]
     fn the_context_offers_what_references_may_name() {
-        let context = DeploymentContext {
-            account_id: "123456789012".into(),
-            region: "us-east-1".into(),
-            partition: "aws".into(),
-        };
+        let context = DeploymentContext::example();
         let names: Vec<&str> = context.attributes().keys().copied().collect();
         let mut expected = DeploymentContext::ATTRIBUTES.to_vec();
         expected.sort();
         assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn an_arn_format_builds_reads_back_and_exemplifies() {
+        let at = DeploymentContext::example();
+        let queue = ArnFormat::regional("sqs", "queue", "");
+        assert_eq!(
+            queue.of(&at, "failures"),
+            "arn:aws:sqs:us-east-1:123456789012:failures"
+        );
+        assert_eq!(queue.name_in(&queue.of(&at, "failures")), Some("failures"));
+        assert_eq!(queue.sample(), "arn:aws:sqs:us-east-1:123456789012:sample");
+        let role = ArnFormat::global_pathed("iam", "role", "role/");
+        let arn = role.of(&at, "service-role/processor");
+        assert_eq!(arn, "arn:aws:iam::123456789012:role/service-role/processor");
+        assert_eq!(role.name_in(&arn), Some("processor"));
+        let alarm = ArnFormat::regional("cloudwatch", "alarm", "alarm:");
+        assert_eq!(
+            alarm.name_in("arn:aws:cloudwatch:us-east-1:1:alarm:a:b"),
+            Some("a:b")
+        );
+        // Another service's, another type's, or no ARN at all.
+        assert_eq!(queue.name_in("arn:aws:sns:us-east-1:1:failures"), None);
+        assert_eq!(
+            alarm.name_in("arn:aws:cloudwatch:us-east-1:1:dashboard:a"),
+            None
+        );
+        assert_eq!(queue.name_in("failures"), None);
     }
 }

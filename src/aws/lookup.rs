@@ -11,11 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The IAM actions the lookups call; EC2's Describe calls have no resource type. Lambda
 /// also needs them to make or change a function in a VPC.
-pub const NEEDS: &[Need] = &[
-    Need::anywhere("ec2:DescribeVpcs", Use::Read),
-    Need::anywhere("ec2:DescribeSubnets", Use::Read),
-    Need::anywhere("ec2:DescribeSecurityGroups", Use::Read),
-];
+pub const NEEDS: &[Need] = &[Need::anywhere(
+    "ec2:DescribeVpcs ec2:DescribeSubnets ec2:DescribeSecurityGroups",
+    Use::Read,
+)];
 
 /// The VPC's id: looked up by id (to check it exists), by tags, or as the default VPC.
 /// Once per run for each choice (the endpoint and the function both ask).
@@ -81,21 +80,9 @@ pub async fn resolve_subnets(
     vpc_id: &str,
     choice: &MemberChoice,
 ) -> anyhow::Result<BTreeSet<String>> {
-    let mut subnets = Vec::new();
-    let mut next = None;
-    loop {
-        let request = aws
-            .ec2
-            .describe_subnets()
-            .filters(filter("vpc-id", vpc_id))
-            .set_next_token(next);
-        let out = sdk("DescribeSubnets", request.send().await)?;
-        subnets.extend(out.subnets.unwrap_or_default());
-        match out.next_token {
-            Some(t) => next = Some(t),
-            None => break,
-        }
-    }
+    let request = aws.ec2.describe_subnets().filters(filter("vpc-id", vpc_id));
+    let subnets: Result<Vec<_>, _> = request.into_paginator().items().send().collect().await;
+    let subnets = sdk("DescribeSubnets", subnets)?;
     let pick = |keep: &dyn Fn(&ec2::Subnet) -> bool| -> BTreeSet<String> {
         subnets
             .iter()
@@ -118,21 +105,12 @@ pub async fn resolve_security_groups(
     vpc_id: &str,
     choice: &MemberChoice,
 ) -> anyhow::Result<BTreeSet<String>> {
-    let mut groups = Vec::new();
-    let mut next = None;
-    loop {
-        let request = aws
-            .ec2
-            .describe_security_groups()
-            .filters(filter("vpc-id", vpc_id))
-            .set_next_token(next);
-        let out = sdk("DescribeSecurityGroups", request.send().await)?;
-        groups.extend(out.security_groups.unwrap_or_default());
-        match out.next_token {
-            Some(t) => next = Some(t),
-            None => break,
-        }
-    }
+    let request = aws
+        .ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", vpc_id));
+    let groups: Result<Vec<_>, _> = request.into_paginator().items().send().collect().await;
+    let groups = sdk("DescribeSecurityGroups", groups)?;
     let pick = |keep: &dyn Fn(&ec2::SecurityGroup) -> bool| -> BTreeSet<String> {
         groups
             .iter()

@@ -15,11 +15,11 @@ pub enum Use {
     Delete,
 }
 
-/// One IAM action a module calls.
+/// IAM actions a module calls, of one use on one resource type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Need {
-    /// `service:Action`, as IAM spells it.
-    pub action: &'static str,
+    /// `service:Action`s, as IAM spells them, separated by spaces.
+    pub actions: &'static str,
     pub usage: Use,
     /// The resource type AWS authorizes the action on (AWS's Service Authorization
     /// Reference), by the name its kind gives it (`table`, `function`, `log-group`);
@@ -34,6 +34,10 @@ pub struct Need {
 }
 
 impl Need {
+    /// Its actions, one by one.
+    pub fn actions(&self) -> impl Iterator<Item = &'static str> {
+        self.actions.split_whitespace()
+    }
     pub const fn read(action: &'static str, on: &'static str) -> Need {
         Need::new(action, Use::Read, Some(on))
     }
@@ -61,9 +65,9 @@ impl Need {
     pub const fn anywhere(action: &'static str, usage: Use) -> Need {
         Need::new(action, usage, None)
     }
-    const fn new(action: &'static str, usage: Use, on: Option<&'static str>) -> Need {
+    const fn new(actions: &'static str, usage: Use, on: Option<&'static str>) -> Need {
         Need {
-            action,
+            actions,
             usage,
             on,
             tagged_request: false,

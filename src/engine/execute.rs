@@ -9,7 +9,7 @@ use super::observe::PLAN_STEP;
 use super::observed::Observed;
 use crate::aws::Aws;
 use crate::exec::ExecCtx;
-use crate::kinds::{Live, Node, Stack};
+use crate::kinds::{Live, Node, Stack, deletion_rank};
 use crate::plan::{Action, Operation, Plan};
 use crate::prebuild::Prebuilds;
 use crate::progress::{Progress, Tracker};
@@ -168,7 +168,7 @@ async fn orphans(plan: &Plan, observed: &Observed, run: &Run<'_>, after: &[Strin
         .map(|o| o.as_ref())
         .filter(|o| planned.contains(&(o.kind(), o.physical_id().as_str())))
         .collect();
-    let mut orders: Vec<u8> = deleted.iter().map(|o| o.delete_order()).collect();
+    let mut orders: Vec<usize> = deleted.iter().map(|o| deletion_rank(o.kind())).collect();
     orders.sort();
     orders.dedup();
     let mut after: Vec<String> = [PLAN_STEP.to_string()]
@@ -176,7 +176,7 @@ async fn orphans(plan: &Plan, observed: &Observed, run: &Run<'_>, after: &[Strin
         .chain(after.iter().cloned())
         .collect();
     for order in orders {
-        let batch = deleted.iter().filter(|o| o.delete_order() == order);
+        let batch = deleted.iter().filter(|o| deletion_rank(o.kind()) == order);
         let results = join_all(batch.map(|o| {
             let after = &after;
             async move {

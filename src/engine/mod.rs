@@ -2,6 +2,9 @@
 //! against the spec (a pure function of the stack, that value and the [`PlanRequest`]),
 //! and execute the plan along the dependency graph, independent resources in parallel.
 
+mod decide;
+#[cfg(test)]
+mod decide_tests;
 mod execute;
 mod observe;
 mod observed;

@@ -87,7 +87,9 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
                     } else {
                         Scoping::Named
                     };
-                    grants.add((None, scoping, need.condition), need.action, &star);
+                    for action in need.actions() {
+                        grants.add((None, scoping, need.condition), action, &star);
+                    }
                 }
                 continue;
             };
@@ -99,12 +101,16 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
                     Some(named) => (Scoping::Named, named),
                     None => (Scoping::TaggedAsOurs, any),
                 };
-                grants.add((Some(on), scoping, need.condition), need.action, resources);
+                for action in need.actions() {
+                    grants.add((Some(on), scoping, need.condition), action, resources);
+                }
             }
             // Orphans: read to be found and shown, then deleted.
             if need.usage != Use::Change && need.condition.is_none() && !any.is_empty() {
                 let key = (Some(on), Scoping::TaggedAsOurs, None);
-                grants.add(key, need.action, any);
+                for action in need.actions() {
+                    grants.add(key, action, any);
+                }
             }
         }
     }
@@ -122,11 +128,9 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
         } else {
             &star
         };
-        grants.add(
-            (need.on, Scoping::Named, need.condition),
-            need.action,
-            resources,
-        );
+        for action in need.actions() {
+            grants.add((need.on, Scoping::Named, need.condition), action, resources);
+        }
     }
     let owner = stack.owner();
     grants

@@ -1,11 +1,14 @@
 //! Planning: what apply or destroy would do, as a pure function of the stack, what was
-//! observed and the request. Every safety rule a command must respect is decided here, once:
-//! conflicts, replacements that need --allow-replace, and deletions that are blocked
-//! (deletion protection, items at risk) unless --allow-data-loss.
+//! observed and the request. Each resource's change is decided by the rules in
+//! [`decide`](super::decide), the same for every kind; here they are applied in order and
+//! the plan's refusals said: conflicts, replacements that need --allow-replace, and
+//! deletions that are blocked (deletion protection, items at risk) unless
+//! --allow-data-loss.
 
+use super::decide;
 use super::observed::{Observed, PlanRequest};
 use crate::kinds::{Live, PlanCtx, Stack};
-use crate::plan::{Action, Deletion, Operation, Plan, Refusals, ResourceChange, States};
+use crate::plan::{Action, Deletion, Operation, Plan, Refusals, ResourceChange};
 use crate::spec::template::Inputs;
 
 /// The plan for `request`. For apply, each resource is planned with the attributes its
@@ -22,7 +25,8 @@ pub fn plan(stack: &Stack, observed: &Observed, request: &PlanRequest) -> Plan {
             let mut inputs = Inputs::new(observed.context.as_ref());
             let mut changes = Vec::new();
             for node in &stack.nodes {
-                let (change, attributes) = node.plan_apply(&observed.resources, &cx, &inputs);
+                let assessment = node.assess(&observed.resources, &cx, Some(&inputs));
+                let (change, attributes) = decide::apply(&assessment, &cx.owner, cx.adopt);
                 tracing::debug!(
                     resource = %format!("{}.{}", node.kind(), node.name()),
                     action = ?change.action,
@@ -42,13 +46,9 @@ pub fn plan(stack: &Stack, observed: &Observed, request: &PlanRequest) -> Plan {
         // function), never the other way round.
         Operation::Destroy => orphan_changes(observed)
             .into_iter()
-            .chain(
-                stack
-                    .nodes
-                    .iter()
-                    .rev()
-                    .map(|node| node.plan_destroy(&observed.resources, &cx)),
-            )
+            .chain(stack.nodes.iter().rev().map(|node| {
+                decide::destroy(&node.assess(&observed.resources, &cx, None), &cx.owner)
+            }))
             .collect(),
     };
     guard_deletions(&mut changes, observed, request);
@@ -65,63 +65,20 @@ pub fn plan(stack: &Stack, observed: &Observed, request: &PlanRequest) -> Plan {
 /// The orphans' deletions, in the order they will happen.
 fn orphan_changes(observed: &Observed) -> Vec<ResourceChange> {
     let mut orphans: Vec<&dyn Live> = observed.orphans.iter().map(|o| o.as_ref()).collect();
-    orphans.sort_by_key(|o| (o.delete_order(), o.physical_id()));
-    orphans.into_iter().map(orphan_change).collect()
+    orphans.sort_by_key(|o| (crate::kinds::deletion_rank(o.kind()), o.physical_id()));
+    orphans.into_iter().map(decide::orphan).collect()
 }
 
-fn orphan_change(live: &dyn Live) -> ResourceChange {
-    let logical = live
-        .tags()
-        .get(crate::tags::RESOURCE_TAG)
-        .cloned()
-        .unwrap_or_else(|| "?".into());
-    let mut reasons = vec![format!(
-        "tagged as this stack's `{logical}` but no longer in the stack file"
-    )];
-    reasons.extend(live.deletion_warning());
-    ResourceChange {
-        name: logical,
-        kind: live.kind(),
-        physical_id: live.physical_id(),
-        action: Action::Delete,
-        reasons,
-        changes: Vec::new(),
-        states: States {
-            before: live.state_json(),
-            after: serde_json::Value::Null,
-        },
-        blocked: live.deletion_blocker(),
-        safe_to_replace: false,
-        orphan: true,
-    }
-}
-
-/// Every deletion that would lose data (a table's items, as observed) or that deletion
-/// protection forbids is blocked, naming the flag that allows it, unless the request allows
-/// data loss; then the plan says what is lost instead.
+/// Every deletion that would lose data or that deletion protection forbids is blocked
+/// unless the request allows data loss (see [`decide::guard_deletion`]).
 fn guard_deletions(changes: &mut [ResourceChange], observed: &Observed, request: &PlanRequest) {
     let command = match request.operation {
         Operation::Apply => "apply",
         Operation::Destroy => "destroy",
     };
     for change in changes.iter_mut().filter(|c| c.action == Action::Delete) {
-        let mut problems: Vec<String> = change.blocked.take().into_iter().collect();
-        problems.extend(observed.at_risk.get(&Deletion::of(change)).cloned());
-        if problems.is_empty() {
-            continue;
-        }
-        if request.allow_data_loss {
-            change.reasons.extend(
-                problems
-                    .iter()
-                    .map(|p| format!("{p} (allowed by --allow-data-loss)")),
-            );
-        } else {
-            change.blocked = Some(format!(
-                "{}; {command} --allow-data-loss deletes it anyway",
-                problems.join("; ")
-            ));
-        }
+        let at_risk = observed.at_risk.get(&Deletion::of(change));
+        decide::guard_deletion(change, at_risk, request.allow_data_loss, command);
     }
 }
 
@@ -131,7 +88,10 @@ fn refusals(plan: &Plan, request: &PlanRequest) -> Refusals {
         changes.map(|c| c.physical_id.as_str()).collect()
     }
     let conflicts = ids(plan.conflicts());
-    let replacements = ids(plan.guarded_replacements());
+    let replacements = ids(plan
+        .resource_changes
+        .iter()
+        .filter(|c| decide::refuses_replacement(c, request.allow_replace)));
     let blocked: Vec<String> = plan
         .blocked()
         .map(|c| {
@@ -155,7 +115,7 @@ fn refusals(plan: &Plan, request: &PlanRequest) -> Refusals {
                 conflicts.join(", ")
             )
         }),
-        replacements: (!replacements.is_empty() && !request.allow_replace).then(|| {
+        replacements: (!replacements.is_empty()).then(|| {
             format!(
                 "refusing to replace {}: a replacement deletes the resource and everything in it. \
                  Nothing was changed; re-run with --allow-replace if that is what you want",

@@ -1,7 +1,8 @@
 //! A declared resource of any kind, as the engine sees it: [`Resource`], implemented once
-//! for every kind by [`Declared`]. Here live the rules every kind shares: ownership (a
-//! resource is changed only if its tags say it is this stack's, or the user adopts it),
-//! conflicts, replacement, and what a deletion must say before it happens.
+//! for every kind by [`Declared`]. It gathers what planning needs into an [`Assessment`]
+//! (the desired state, the live one, the kind's word on each difference); the engine
+//! decides (`engine::decide`), the same way for every kind. It also carries a planned
+//! action out.
 //!
 //! What observe found is kept outside the resource, in `O` (the registry's
 //! `Observations`), which has a typed place for every kind ([`Keeps`]): planning is a
@@ -11,8 +12,11 @@ use crate::aws::Aws;
 use crate::bundle;
 use crate::exec::ExecCtx;
 use crate::index::{self, Entry};
-use crate::kinds::kind::{Identity, Kind, Live, Observation, PlanCtx, Tags};
-use crate::plan::{Action, ResourceChange, States, all_fields, contains_unknown, diff_values};
+use crate::kinds::kind::{Held, Identity, Kind, Live, Observation, PlanCtx, Tags};
+use crate::plan::{
+    Action, Assessment, Existing, FieldChange, ResourceChange, Wanted, contains_unknown,
+    diff_values,
+};
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{ValidateCtx, common};
 use crate::spec::template::{Inputs, Template};
@@ -53,14 +57,10 @@ pub trait Resource<O>: crate::spec::Resource + Send + Sync {
     async fn observe(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Reading<O>>;
     /// What observe found, whatever its owner.
     fn live<'o>(&self, observations: &'o O) -> Option<&'o dyn Live>;
-    /// The change apply would make, and the attributes others will see afterwards.
-    fn plan_apply(
-        &self,
-        observations: &O,
-        cx: &PlanCtx,
-        inputs: &Inputs,
-    ) -> (ResourceChange, Attributes);
-    fn plan_destroy(&self, observations: &O, cx: &PlanCtx) -> ResourceChange;
+    /// What planning needs to decide its change: what AWS has, and (given `inputs`, the
+    /// attributes of what it references; none when destroying) what the file asks for and
+    /// what the kind says about each difference.
+    fn assess(&self, observations: &O, cx: &PlanCtx, inputs: Option<&Inputs>) -> Assessment;
     /// Carries out `action` (as planned) and returns the resulting attributes.
     async fn execute(
         &self,
@@ -195,46 +195,47 @@ impl<K: Kind> Declared<K> {
             })
     }
 
-    fn change(&self, action: Action, seen: &Observation<K>) -> ResourceChange {
-        ResourceChange {
-            name: self.name.clone(),
-            kind: K::TYPE,
-            physical_id: match &seen.live {
-                Some(live) => live.physical_id(),
-                None => self.spec.planned_id(&seen.resolved),
-            },
-            action,
-            reasons: vec![],
-            changes: vec![],
-            states: States {
-                before: seen
-                    .live
-                    .as_ref()
-                    .map_or(serde_json::Value::Null, |l| l.state_json()),
-                after: serde_json::Value::Null,
-            },
-            blocked: None,
-            safe_to_replace: K::SAFE_TO_REPLACE,
-            orphan: false,
+    /// The differences from `live` to `desired`, field by field, each marked and noted by
+    /// the kind, and the reasons they cannot be made in place (each said once).
+    fn differences(
+        &self,
+        live: &K::Live,
+        desired: &serde_json::Value,
+    ) -> (Vec<FieldChange>, Vec<String>) {
+        let mut changes = diff_values(&live.state_json(), desired);
+        let mut reasons: Vec<String> = Vec::new();
+        for change in &mut changes {
+            if let Some(reason) = self.spec.replaces(change, live) {
+                change.forces_replacement = true;
+                if !reasons.contains(&reason) {
+                    reasons.push(reason);
+                }
+            }
+            change.note = self.spec.note(change, live);
         }
+        (changes, reasons)
     }
 
-    /// The change of a resource observe did not read: a conflict, so that nothing is done.
-    fn unread(&self) -> ResourceChange {
-        ResourceChange {
-            name: self.name.clone(),
-            kind: K::TYPE,
-            physical_id: self.name.clone(),
-            action: Action::Conflict,
-            reasons: vec![
-                "it was not read from AWS, so nothing is known about it; run plan again".into(),
-            ],
-            changes: vec![],
-            states: States::default(),
-            blocked: None,
-            safe_to_replace: false,
-            orphan: false,
+    /// What the file asks for, rendered with `inputs`, and how it differs from what
+    /// exists.
+    fn wanted(&self, seen: &Observation<K>, cx: &PlanCtx, inputs: &Inputs) -> Wanted {
+        let desired = self.desired(&seen.resolved, &cx.owner, inputs);
+        let state = to_json(&desired);
+        let mut wanted = Wanted {
+            refused: self
+                .spec
+                .refused(&desired)
+                .or_else(|| self.rendered_tag_problem(inputs)),
+            planned_attributes: planned(&self.spec, seen, cx),
+            ..Wanted::default()
+        };
+        if let Some(live) = &seen.live {
+            (wanted.changes, wanted.replacement_reasons) = self.differences(live, &state);
+            wanted.update_blocker = self.spec.update_blocker(&desired, live);
+            wanted.attributes_after_update = K::attributes_after_update(live, &desired);
         }
+        wanted.state = state;
+        wanted
     }
 }
 
@@ -261,11 +262,11 @@ impl<K: Kind> crate::spec::Resource for Declared<K> {
         self.spec.check_attribute(attribute)
     }
 
-    fn sample_arn(&self, attribute: &str) -> Option<&'static str> {
-        K::ARN_SAMPLES
-            .iter()
+    fn sample_arn(&self, attribute: &str) -> Option<String> {
+        K::arn_samples()
+            .into_iter()
             .find(|(a, _)| *a == attribute)
-            .map(|(_, sample)| *sample)
+            .map(|(_, sample)| sample)
     }
 
     fn policies(&self) -> Vec<&crate::spec::policy::StatementSpec> {
@@ -322,125 +323,36 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
         Some(live)
     }
 
-    fn plan_apply(
-        &self,
-        observations: &O,
-        cx: &PlanCtx,
-        inputs: &Inputs,
-    ) -> (ResourceChange, Attributes) {
+    fn assess(&self, observations: &O, cx: &PlanCtx, inputs: Option<&Inputs>) -> Assessment {
         let Some(seen) = self.observation(observations) else {
-            return (self.unread(), unknown_attributes::<K>());
+            return Assessment {
+                name: self.name.clone(),
+                kind: K::TYPE,
+                physical_id: self.name.clone(),
+                wanted: Some(Wanted {
+                    planned_attributes: unknown_attributes::<K>(),
+                    ..Wanted::default()
+                }),
+                ..Assessment::default()
+            };
         };
-        let desired = self.desired(&seen.resolved, &cx.owner, inputs);
-        let refused = self
-            .spec
-            .refused(&desired)
-            .or_else(|| self.rendered_tag_problem(inputs));
-        let Some(live) = &seen.live else {
-            let mut rc = self.change(Action::Create, seen);
-            rc.blocked = refused;
-            rc.states.after = to_json(&desired);
-            rc.changes = all_fields(&rc.states.after);
-            return (rc, planned(&self.spec, seen, cx));
-        };
-        let adopting = match tags::owner_of(live.tags()) {
-            tags::Owner::Stack(o) if o == cx.owner => false,
-            tags::Owner::Stack(other) => {
-                let mut rc = self.change(Action::Conflict, seen);
-                rc.states.after = to_json(&desired);
-                rc.reasons.push(format!(
-                    "it exists and belongs to stack/environment `{other}`; it is left alone \
-                     (remove its `{}` tag in AWS to release it)",
-                    tags::STACK_TAG
-                ));
-                return (rc, live.attributes());
-            }
-            tags::Owner::Nobody if !cx.adopt => {
-                let mut rc = self.change(Action::Conflict, seen);
-                rc.states.after = to_json(&desired);
-                rc.reasons.push(
-                    "it exists but was not created by cruddur-infra (no ownership tags); \
-                     it is left alone unless you run apply with --adopt to take it over"
-                        .to_string(),
-                );
-                return (rc, live.attributes());
-            }
-            tags::Owner::Nobody => true,
-        };
-        let mut changes = diff_values(&live.state_json(), &to_json(&desired));
-        for change in &mut changes {
-            self.spec.annotate(change, live);
-        }
-        let reasons = self.spec.replacement_reasons(&desired, live);
-        let (action, attributes) = if !reasons.is_empty() {
-            (Action::Replace, planned(&self.spec, seen, cx))
-        } else if adopting {
-            (Action::Adopt, K::attributes_after_update(live, &desired))
-        } else if changes.is_empty() {
-            (Action::NoOp, live.attributes())
-        } else {
-            (Action::Update, K::attributes_after_update(live, &desired))
-        };
-        let mut rc = self.change(action, seen);
-        rc.reasons = reasons;
-        match action {
-            // Replacing deletes; a resource being adopted is not ours to delete yet, even
-            // with --allow-replace.
-            Action::Replace if adopting => {
-                rc.blocked = Some(
-                    "it was not created by cruddur-infra and adopting it would mean deleting it; \
-                     cruddur-infra never deletes what it does not own. Change the file so it \
-                     matches the resource's key, adopt it, then change it"
-                        .into(),
-                );
-            }
-            Action::Replace => {
-                rc.reasons.extend(live.deletion_warning());
-                rc.blocked = live.deletion_blocker();
-            }
-            Action::Update | Action::Adopt => {
-                rc.blocked = self.spec.update_blocker(&desired, live);
-            }
-            _ => {}
-        }
-        if matches!(action, Action::Update | Action::Adopt | Action::Replace) && refused.is_some() {
-            rc.blocked = refused;
-        }
-        rc.reasons.extend(live.warnings());
-        rc.changes = changes;
-        rc.states.after = to_json(&desired);
-        (rc, attributes)
-    }
-
-    fn plan_destroy(&self, observations: &O, cx: &PlanCtx) -> ResourceChange {
-        let Some(seen) = self.observation(observations) else {
-            return self.unread();
-        };
-        let Some(live) = &seen.live else {
-            let mut rc = self.change(Action::NoOp, seen);
-            rc.reasons.push("does not exist".into());
-            return rc;
-        };
-        match tags::owner_of(live.tags()) {
-            tags::Owner::Stack(o) if o == cx.owner => {
-                let mut rc = self.change(Action::Delete, seen);
-                rc.reasons.extend(live.deletion_warning());
-                rc.blocked = live.deletion_blocker();
-                rc
-            }
-            tags::Owner::Stack(other) => {
-                let mut rc = self.change(Action::NoOp, seen);
-                rc.reasons.push(format!(
-                    "belongs to `{other}`, not to this stack: left alone"
-                ));
-                rc
-            }
-            tags::Owner::Nobody => {
-                let mut rc = self.change(Action::NoOp, seen);
-                rc.reasons
-                    .push("not created by cruddur-infra (no ownership tags): left alone".into());
-                rc
-            }
+        let live = seen.live.as_ref();
+        Assessment {
+            name: self.name.clone(),
+            kind: K::TYPE,
+            physical_id: live
+                .map_or_else(|| self.spec.planned_id(&seen.resolved), |l| l.physical_id()),
+            safe_to_replace: K::SAFE_TO_REPLACE,
+            observed: true,
+            existing: live.map(|live| Existing {
+                owner: live.tags().get(tags::STACK_TAG).cloned(),
+                state: live.state_json(),
+                attributes: live.attributes(),
+                deletion_warning: live.deletion_warning(),
+                deletion_blocker: live.deletion_blocker(),
+                warnings: live.warnings(),
+            }),
+            wanted: inputs.map(|inputs| self.wanted(seen, cx, inputs)),
         }
     }
 
@@ -474,7 +386,7 @@ impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
             Action::Update | Action::Adopt => {
                 let live = live_or_gone()?;
                 let desired = desired()?;
-                let reasons = self.spec.replacement_reasons(&desired, live);
+                let (_, reasons) = self.differences(live, &to_json(&desired));
                 if !reasons.is_empty() {
                     bail!(
                         "it now needs replacement ({}); run plan again",

@@ -8,6 +8,7 @@ use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::bundle;
 use crate::exec::ExecCtx;
+use crate::kinds::tagged;
 use crate::plan::FieldChange;
 use crate::spec::arn::ArnField;
 use crate::spec::diag::Diags;
@@ -15,14 +16,17 @@ use crate::spec::fields::ValidateCtx;
 use crate::spec::policy::StatementSpec;
 use crate::spec::raw::RawBody;
 use crate::spec::template::{Inputs, Template};
-use crate::values::{Attributes, DeploymentContext};
+use crate::values::{ArnFormat, Attributes, DeploymentContext};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
-pub type Tags = BTreeMap<String, String>;
+pub use crate::tags::Tags;
+
+/// What a change of a resource of kind `K` leaves: the resource as AWS now holds it.
+pub type Made<K> = anyhow::Result<<K as Kind>::Live>;
 
 /// Which stack, environment and logical resource a read is for: the values of the
 /// ownership tags it looks for.
@@ -66,18 +70,68 @@ pub struct PlanCtx {
     pub context: Option<DeploymentContext>,
 }
 
-/// A resource as AWS holds it: everything about it that needs no further call.
-#[async_trait]
-pub trait Live: Debug + Send + Sync + 'static {
+/// What every live resource has, read from its fields: its kind, its comparable state
+/// (`state`, with its `tags`) and what AWS identifies it by. [`live_of!`] writes it.
+pub trait Held: Debug + Send + Sync + 'static {
     /// The `type:` of its kind.
     fn kind(&self) -> &'static str;
-    /// The name or id people know it by in AWS (a table's name, an endpoint's id).
-    fn physical_id(&self) -> String;
     fn tags(&self) -> &Tags;
-    /// What `${name.<attribute>}` renders to.
-    fn attributes(&self) -> Attributes;
+    /// For tests that make a resource someone else's.
+    fn tags_mut(&mut self) -> &mut Tags;
     /// The comparable state as JSON: what plan compares with the file, field by field.
     fn state_json(&self) -> serde_json::Value;
+    /// What AWS identifies it by: its ARN, or its id where AWS gives it no ARN (an
+    /// endpoint).
+    fn id(&self) -> &str;
+    /// How its kind's ARNs are written.
+    fn arn_format(&self) -> ArnFormat;
+}
+
+/// `live_of!(LiveQueue, Queue, arn)`: `LiveQueue` is a live resource of kind `Queue`, its
+/// state in its `state` field (with the tags in `state.tags`), identified by its `arn`.
+#[macro_export]
+macro_rules! live_of {
+    ($live:ty, $kind:ty, $id:ident) => {
+        impl $crate::kinds::kind::Held for $live {
+            fn kind(&self) -> &'static str {
+                <$kind as $crate::kinds::kind::Kind>::TYPE
+            }
+            fn tags(&self) -> &$crate::tags::Tags {
+                &self.state.tags
+            }
+            fn tags_mut(&mut self) -> &mut $crate::tags::Tags {
+                &mut self.state.tags
+            }
+            fn state_json(&self) -> serde_json::Value {
+                // States are plain data (strings, numbers, maps): they always serialize.
+                serde_json::to_value(&self.state).unwrap_or_default()
+            }
+            fn id(&self) -> &str {
+                &self.$id
+            }
+            fn arn_format(&self) -> $crate::values::ArnFormat {
+                <$kind as $crate::kinds::kind::Kind>::ARN
+            }
+        }
+    };
+}
+
+/// A resource as AWS holds it: everything about it that needs no further call.
+#[async_trait]
+pub trait Live: Held {
+    /// The name or id people know it by in AWS (a table's name, an endpoint's id): by
+    /// default the name its ARN gives.
+    fn physical_id(&self) -> String {
+        let id = self.id();
+        self.arn_format().name_in(id).unwrap_or(id).to_string()
+    }
+    /// What `${name.<attribute>}` renders to: by default its `name` and `arn`.
+    fn attributes(&self) -> Attributes {
+        BTreeMap::from([
+            ("name", Some(self.physical_id())),
+            ("arn", Some(self.id().to_string())),
+        ])
+    }
     /// Warnings about it that are not differences to fix (e.g. a trigger attached to the
     /// same function outside the stack); shown in plan.
     fn warnings(&self) -> Vec<String> {
@@ -96,11 +150,6 @@ pub trait Live: Debug + Send + Sync + 'static {
     fn index_key(&self) -> Option<String> {
         None
     }
-    /// When it is deleted among orphans: lower first (a trigger before its function, a
-    /// function before its role).
-    fn delete_order(&self) -> u8 {
-        50
-    }
     /// What deleting it would destroy that needs explicit consent (a table's items),
     /// counted now; `None` when nothing would be lost.
     async fn data_at_risk(&self, _aws: &Aws) -> anyhow::Result<Option<String>> {
@@ -108,9 +157,12 @@ pub trait Live: Debug + Send + Sync + 'static {
     }
     /// Deletes it and waits until it is gone.
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()>;
-    /// For tests that make a resource someone else's.
-    #[cfg(test)]
-    fn tags_mut(&mut self) -> &mut Tags;
+}
+
+/// A kind's stack-file form, checked into the kind (in its `spec.rs`).
+pub trait Validate<K>: Sized {
+    /// Checks meaning (names, ranges, cross-field rules), reporting every problem.
+    fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<K>;
 }
 
 /// One resource kind. `Self` is the validated spec of one resource of this kind.
@@ -123,24 +175,33 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     const SAFE_TO_REPLACE: bool = false;
     /// What `${name.<attribute>}` may name.
     const ATTRIBUTES: &'static [&'static str];
-    /// An example of each attribute that is an ARN, in the form AWS gives it: what load-time
-    /// checks judge a reference by (see `spec::arn_checks`).
-    const ARN_SAMPLES: &'static [(&'static str, &'static str)] = &[];
+    /// How its ARN is written (built, read back and exemplified from this alone).
+    const ARN: ArnFormat;
+    /// Whether the Resource Groups Tagging API lists its resources: orphan discovery then
+    /// finds them in its one answer for every such kind (see `kinds::tagged`).
+    const LISTED_BY_TAG: bool = false;
+    /// The kinds its resources may use (reference, send to, run as): when orphans of
+    /// several kinds are deleted, its go before theirs (see `kinds::deletion_rank`).
+    const USES: &'static [&'static str] = &[];
     /// The stack-file form, as written.
-    type Raw: RawBody + Debug + DeserializeOwned;
+    type Raw: RawBody + Debug + DeserializeOwned + Validate<Self>;
     /// The comparable form: built from the spec (desired) or from AWS (live). Its JSON
     /// rendering is what plan shows, field by field.
     type State: Serialize + Debug + Send + Sync;
     type Live: Live;
     /// What its read looks up besides the resource itself; `()` for most kinds.
-    type Resolved: Debug + Send + Sync;
+    type Resolved: Debug + Default + Send + Sync;
 
     // --- From the stack file -------------------------------------------------------------
 
     /// Checks meaning (names, ranges, cross-field rules), reporting every problem.
-    fn validate(raw: Self::Raw, cx: &ValidateCtx, diags: &mut Diags) -> Option<Self>;
+    fn validate(raw: Self::Raw, cx: &ValidateCtx, diags: &mut Diags) -> Option<Self> {
+        raw.validate(cx, diags)
+    }
     /// Strings in the spec that may reference other resources (besides tags).
-    fn templates(&self) -> Vec<&Template>;
+    fn templates(&self) -> Vec<&Template> {
+        Vec::new()
+    }
     /// Its policy statements, for the scoping lint.
     fn policies(&self) -> Vec<&StatementSpec> {
         Vec::new()
@@ -148,6 +209,15 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     /// Its fields that take one kind of ARN.
     fn arn_fields(&self) -> Vec<ArnField<'_>> {
         Vec::new()
+    }
+    /// An example of each attribute that is an ARN, in the form AWS gives it: what load-time
+    /// checks judge a reference by (see `spec::arn_checks`). By default its `arn`, if it
+    /// has one.
+    fn arn_samples() -> Vec<(&'static str, String)> {
+        match Self::ATTRIBUTES.contains(&"arn") {
+            true => vec![("arn", Self::ARN.sample())],
+            false => Vec::new(),
+        }
     }
     /// Refuses references to attributes this resource will not have.
     fn check_attribute(&self, attribute: &str) -> Result<(), String> {
@@ -178,13 +248,38 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     // --- Reading -------------------------------------------------------------------------
 
     /// Reads the resource and resolves the spec's lookups. Kinds whose resources have no
-    /// name of their own (an endpoint) find theirs by its ownership tags, from `me`.
-    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>>;
+    /// name of their own (an endpoint) find theirs by its ownership tags, from `me`. By
+    /// default: [`Kind::read_named`] with its known name, nothing to look up.
+    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
+        let live = match self.known_name() {
+            Some(name) => Self::read_named(aws, &name, me.owner).await?,
+            None => None,
+        };
+        Ok(Observation {
+            live,
+            resolved: Self::Resolved::default(),
+        })
+    }
     /// Every resource of this kind tagged as the stack's, read in full (orphan discovery),
     /// except those the declared resources read anyway. Its cost must grow with the
     /// stack, never with the account: a filter AWS applies (by tag), or the stack's index.
-    async fn discover(_aws: &Aws, _find: &Discovery<'_>) -> anyhow::Result<Vec<Self::Live>> {
-        Ok(Vec::new())
+    /// By default, for kinds [`Kind::LISTED_BY_TAG`], the tagging API's answer.
+    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<Self::Live>> {
+        if !Self::LISTED_BY_TAG {
+            return Ok(Vec::new());
+        }
+        let owner = find.owner;
+        let read = |name: String| async move { Self::read_named(aws, &name, owner).await };
+        tagged::read_each(aws, &Self::ARN, owner, find.skip, read).await
+    }
+    /// The resource named `name`, read in full (with its tags from the tagging API's
+    /// answer for `owner` when that has it); `None` when there is none.
+    async fn read_named(
+        _aws: &Aws,
+        _name: &str,
+        _owner: &str,
+    ) -> anyhow::Result<Option<Self::Live>> {
+        Ok(None)
     }
     /// The key the stack's index keeps for the resource `desired` describes, written
     /// before it is made; `None` for kinds found by tag (see `crate::index`).
@@ -194,24 +289,50 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
 
     // --- Planning: pure ------------------------------------------------------------------
 
-    /// The AWS name or id of a resource that does not exist yet (what it will be for).
-    fn planned_id(&self, resolved: &Self::Resolved) -> String;
+    /// The AWS name or id of a resource that does not exist yet (what it will be for): by
+    /// default its known name.
+    fn planned_id(&self, _resolved: &Self::Resolved) -> String {
+        self.known_name()
+            .unwrap_or_else(|| crate::values::UNKNOWN_TEXT.into())
+    }
     /// The attributes it will have once made (or made anew), as far as the file and the
     /// account tell: names and ARNs are known at plan time. What only AWS assigns (a
     /// stream's timestamp, an endpoint's id, a mapping's UUID) is unknown: `None`, or
     /// [`crate::values::UNKNOWN`] in the part of a string it is.
+    /// By default its `name` (known) and `arn` (from it and the account), the rest unknown.
     fn planned_attributes(
         &self,
-        resolved: &Self::Resolved,
+        _resolved: &Self::Resolved,
         context: Option<&DeploymentContext>,
-    ) -> Attributes;
+    ) -> Attributes {
+        let name = self.known_name();
+        Self::ATTRIBUTES
+            .iter()
+            .map(|attribute| {
+                let value = match *attribute {
+                    "name" => name.clone(),
+                    "arn" => name
+                        .as_ref()
+                        .zip(context)
+                        .map(|(n, at)| Self::ARN.of(at, n)),
+                    _ => None,
+                };
+                (*attribute, value)
+            })
+            .collect()
+    }
     /// What the file asks for, with references rendered (or [`crate::values::UNKNOWN`])
     /// and `tags` the complete tag set (user tags plus ownership tags).
     fn desired(&self, resolved: &Self::Resolved, inputs: &Inputs, tags: Tags) -> Self::State;
-    /// Why `desired` cannot be reached in place; empty when it can.
-    fn replacement_reasons(&self, desired: &Self::State, live: &Self::Live) -> Vec<String>;
-    /// Marks fields that force replacement and adds notes about side effects.
-    fn annotate(&self, _change: &mut FieldChange, _live: &Self::Live) {}
+    /// Why `change` (one field's) cannot be made in place, if it cannot: the resource is
+    /// then replaced, and this is the reason the plan gives.
+    fn replaces(&self, _change: &FieldChange, _live: &Self::Live) -> Option<String> {
+        None
+    }
+    /// A note on a field's change about its side effects (a rebuild, a delay), if any.
+    fn note(&self, _change: &FieldChange, _live: &Self::Live) -> Option<String> {
+        None
+    }
     /// Why an in-place update cannot be made in this apply (e.g. a second TTL change within
     /// the hour DynamoDB needs for the first), if it cannot.
     fn update_blocker(&self, _desired: &Self::State, _live: &Self::Live) -> Option<String> {
@@ -233,31 +354,35 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
 
     /// The IAM actions this kind's code calls: its `ops.rs` list, and those of the shared
     /// code it calls (see `crate::aws::needs`).
-    fn needs() -> Vec<Need>;
+    const NEEDS: &'static [&'static [Need]];
     /// This resource's ARNs by the resource types its needs name, from the file's names and
     /// the account. A type whose resources it cannot name before AWS does (an endpoint's
     /// id, a mapping's UUID) is left out: the policy then grants it only on resources
-    /// tagged as the stack's.
-    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)>;
+    /// tagged as the stack's. By default its own ARN, when the file names it.
+    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        let arn = |name: String| (Self::ARN.resource_type, Self::ARN.of(at, &name));
+        self.known_name().map(arn).into_iter().collect()
+    }
     /// Patterns matching every resource of the kind, by resource type: where its orphans
-    /// (tagged as the stack's) may be.
-    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)>;
+    /// (tagged as the stack's) may be. By default its own ARN's.
+    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        vec![(Self::ARN.resource_type, Self::ARN.of(at, "*"))]
+    }
 
     // --- Changing (deleting is [`Live::delete`]) -----------------------------------------
 
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> anyhow::Result<Self::Live>;
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &Self::Live,
-        desired: &Self::State,
-    ) -> anyhow::Result<Self::Live>;
+    /// Makes the resource `desired` describes.
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self>;
+    /// Changes `live` in place until it is as described (`to`).
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self>;
 
     /// For tests: the live resource an apply of `desired` would leave (names and ARNs
     /// made up in the emulator's style).
     #[cfg(test)]
     fn applied(&self, desired: Self::State, resolved: &Self::Resolved) -> Self::Live;
-    /// For tests: what the lookups of `read` would find.
+    /// For tests: what the lookups of `read` would find (by default, nothing).
     #[cfg(test)]
-    fn resolved_for_tests(&self) -> Self::Resolved;
+    fn resolved_for_tests(&self) -> Self::Resolved {
+        Self::Resolved::default()
+    }
 }

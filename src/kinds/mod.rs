@@ -1,8 +1,10 @@
 //! Resource kinds, one folder each, and the registry that lists them. A kind implements
-//! [`Kind`] and [`Live`] (`kind.rs`); [`declared`] adapts any kind to the engine; the
-//! [`kinds!`] line below registers it: the stack file's `type:`, a place for its
-//! observations, and its part in orphan discovery. A new kind is one new folder and one
-//! line there.
+//! [`Kind`] and [`Live`] (`kind.rs`) and says its own facts once: its ARN's format, whether
+//! the tagging API lists it, which kinds it uses. [`declared`] adapts any kind to the
+//! engine; the [`kinds!`] line below registers it, and everything kept per kind is derived
+//! from that line: the stack file's `type:`, a place for its observations, its part in
+//! orphan discovery and in the order orphans are deleted, its schema and its permissions.
+//! A new kind is one new folder and one line there.
 
 pub mod alarm;
 pub mod declared;
@@ -16,7 +18,7 @@ pub mod tagged;
 pub mod trigger;
 
 pub use declared::{Keeps, Reading, Resource};
-pub use kind::{Discovery, Identity, Kind, Live, Observation, PlanCtx, Tags};
+pub use kind::{Discovery, Held, Identity, Kind, Live, Observation, PlanCtx, Tags};
 
 use crate::aws::Aws;
 use crate::spec::diag::{Diags, SpecErrors};
@@ -59,6 +61,9 @@ macro_rules! kinds {
         /// Every `type:` the stack file accepts.
         pub const TYPES: &[&str] = &[$( <$kind as Kind>::TYPE ),*];
 
+        /// Each kind with the kinds it uses.
+        const USES: &[(&str, &[&str])] = &[$( (<$kind as Kind>::TYPE, <$kind as Kind>::USES) ),*];
+
         /// What observe found for every declared resource, kind by kind and by logical name.
         #[derive(Debug, Default)]
         pub struct Observations {
@@ -96,7 +101,7 @@ macro_rules! kinds {
             vec![$(
                 KindNeeds {
                     kind: <$kind as Kind>::TYPE,
-                    needs: <$kind as Kind>::needs(),
+                    needs: <$kind as Kind>::NEEDS.concat(),
                     anywhere: <$kind as Kind>::any_arns(at),
                 },
             )*]
@@ -184,6 +189,35 @@ kinds! {
     alarms: CloudwatchAlarm => alarm::Alarm,
 }
 
+/// When orphans of `kind` are deleted: in rounds, those of rank 0 first, all at once; a
+/// kind's come before those of the kinds it uses (a trigger before its function, a
+/// function before its role), so nothing is deleted while something of the stack still
+/// uses it. Derived from the kinds' [`Kind::USES`].
+pub fn deletion_rank(kind: &str) -> usize {
+    ranks(USES).get(kind).copied().unwrap_or(0)
+}
+
+/// A kind's rank: 0 when no kind uses it, else one more than the highest rank among the
+/// kinds that use it. The kinds' uses must not form a circle (a test checks it); if they
+/// did, the kinds in it would share the rank they reached.
+fn ranks(uses: &[(&'static str, &[&str])]) -> BTreeMap<&'static str, usize> {
+    let mut rank: BTreeMap<&str, usize> = uses.iter().map(|(kind, _)| (*kind, 0)).collect();
+    // Each pass pushes a used kind below its users; a longest chain needs one pass a kind.
+    for _ in 0..uses.len() {
+        for (user, used) in uses {
+            let below = rank[user] + 1;
+            for kind in used
+                .iter()
+                .filter_map(|u| uses.iter().find(|(k, _)| k == u))
+            {
+                let r = rank.get_mut(kind.0).expect("every kind has a rank");
+                *r = (*r).max(below).min(uses.len());
+            }
+        }
+    }
+    rank
+}
+
 /// One kind's part in the deployer's policy (see [`all_needs`]).
 #[derive(Debug)]
 pub struct KindNeeds {
@@ -257,5 +291,56 @@ impl<'de> serde::Deserialize<'de> for RawResource {
             }
         }
         d.deserialize_map(ResourceVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where the ranks do not put a kind's orphans before those of a kind it uses.
+    fn misordered(uses: &[(&'static str, &[&str])]) -> Vec<String> {
+        let ranks = ranks(uses);
+        let mut wrong = Vec::new();
+        for (kind, used) in uses {
+            for u in used.iter().filter(|u| ranks.contains_key(*u)) {
+                if ranks[kind] >= ranks[u] {
+                    wrong.push(format!("{kind} ({}) uses {u} ({})", ranks[kind], ranks[u]));
+                }
+            }
+        }
+        wrong
+    }
+
+    #[test]
+    fn every_kind_uses_only_registered_kinds_and_none_in_a_circle() {
+        for (kind, used) in USES {
+            for u in *used {
+                assert!(TYPES.contains(u), "{kind} uses `{u}`, which is no kind");
+            }
+        }
+        assert_eq!(misordered(USES), Vec::<String>::new());
+    }
+
+    #[test]
+    fn orphans_are_deleted_users_first() {
+        let order = |kind| deletion_rank(kind);
+        assert!(order("event_source_mapping") < order("lambda_function"));
+        assert!(order("cloudwatch_alarm") < order("lambda_function"));
+        assert!(order("lambda_function") < order("iam_role"));
+        assert!(order("iam_role") < order("dynamodb_table"));
+        assert!(order("event_source_mapping") < order("sqs_queue"));
+        // Kinds nobody uses go in the first round, together.
+        assert_eq!(order("event_source_mapping"), 0);
+        assert_eq!(order("cloudwatch_alarm"), 0);
+    }
+
+    #[test]
+    fn a_circle_of_uses_cannot_be_ordered_and_is_said() {
+        let circle: &[(&str, &[&str])] = &[("a", &["b"]), ("b", &["c"]), ("c", &["a"])];
+        assert!(!misordered(circle).is_empty());
+        let chain: &[(&str, &[&str])] = &[("a", &["b"]), ("b", &["c"]), ("c", &[])];
+        assert_eq!(misordered(chain), Vec::<String>::new());
+        assert_eq!(ranks(chain)["c"], 2);
     }
 }

@@ -3,8 +3,10 @@
 //! JSON (`--output json`, documented in the README; `format_version` changes only when a
 //! field is removed or its meaning changes).
 
+mod assessment;
 mod diff;
 
+pub use assessment::{Assessment, Existing, Wanted};
 pub use diff::{
     FieldChange, Path, Segment, States, all_fields, contains_unknown, diff_values, plain, sides,
 };
@@ -195,14 +197,6 @@ impl Plan {
         self.resource_changes
             .iter()
             .filter(|rc| rc.action == Action::Conflict)
-    }
-
-    /// Replacements that destroy something (data, a resource others use): apply makes
-    /// them only with --allow-replace.
-    pub fn guarded_replacements(&self) -> impl Iterator<Item = &ResourceChange> {
-        self.resource_changes
-            .iter()
-            .filter(|rc| rc.action == Action::Replace && !rc.safe_to_replace)
     }
 
     pub fn blocked(&self) -> impl Iterator<Item = &ResourceChange> {

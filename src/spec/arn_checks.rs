@@ -14,28 +14,19 @@ use crate::spec::stack::Resource;
 use crate::spec::template::{Reference, Template};
 use crate::values::DeploymentContext;
 
-const SAMPLE_PARTITION: &str = "aws";
-const SAMPLE_REGION: &str = "us-east-1";
-const SAMPLE_ACCOUNT: &str = "123456789012";
-
 /// `template` with each reference replaced by an example of its value; `None` when a
 /// reference is not an ARN the resources describe (then nothing is judged).
 fn sample<R: Resource>(template: &Template, nodes: &[R]) -> Option<String> {
     let unknown = std::cell::Cell::new(false);
+    let example = DeploymentContext::example().attributes();
     let lookup = |r: &Reference| {
         let value = if r.resource == DeploymentContext::NAME {
-            match r.attribute.as_str() {
-                "partition" => Some(SAMPLE_PARTITION.to_string()),
-                "region" => Some(SAMPLE_REGION.to_string()),
-                "account_id" => Some(SAMPLE_ACCOUNT.to_string()),
-                _ => None,
-            }
+            example.get(r.attribute.as_str()).cloned().flatten()
         } else {
             nodes
                 .iter()
                 .find(|n| n.name() == r.resource)
                 .and_then(|n| n.sample_arn(&r.attribute))
-                .map(str::to_string)
         };
         if value.is_none() {
             unknown.set(true);

@@ -26,7 +26,7 @@ pub trait Resource {
     /// stream).
     fn check_attribute(&self, attribute: &str) -> Result<(), String>;
     /// An example of `attribute`'s value when it is an ARN (see `arn_checks`).
-    fn sample_arn(&self, _attribute: &str) -> Option<&'static str> {
+    fn sample_arn(&self, _attribute: &str) -> Option<String> {
         None
     }
     /// Its policy statements, for the scoping lint.
@@ -55,7 +55,7 @@ impl<T: Resource + ?Sized> Resource for Box<T> {
     fn check_attribute(&self, attribute: &str) -> Result<(), String> {
         (**self).check_attribute(attribute)
     }
-    fn sample_arn(&self, attribute: &str) -> Option<&'static str> {
+    fn sample_arn(&self, attribute: &str) -> Option<String> {
         (**self).sample_arn(attribute)
     }
     fn policies(&self) -> Vec<&StatementSpec> {

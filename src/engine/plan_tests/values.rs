@@ -56,7 +56,8 @@ fn each_kinds_attributes_before_it_is_made() {
     let mut inputs = crate::spec::template::Inputs::new(observed.context.as_ref());
     let mut known = std::collections::BTreeMap::new();
     for node in &stack.nodes {
-        let (_, attributes) = node.plan_apply(&observed.resources, &cx, &inputs);
+        let assessment = node.assess(&observed.resources, &cx, Some(&inputs));
+        let (_, attributes) = crate::engine::decide::apply(&assessment, &cx.owner, false);
         inputs.insert(node.name(), attributes.clone());
         known.insert(node.name().to_string(), attributes);
     }

@@ -12,13 +12,10 @@ pub use spec::Alarm;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
-use crate::kinds::tagged;
+use crate::kinds::kind::{Kind, Live, Made, Tags};
 use crate::spec::arn::ArnField;
-use crate::spec::diag::Diags;
-use crate::spec::fields::ValidateCtx;
 use crate::spec::template::{Inputs, Template};
-use crate::values::{Attributes, DeploymentContext};
+use crate::values::ArnFormat;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -88,6 +85,8 @@ pub struct AlarmState {
     pub tags: Tags,
 }
 
+crate::live_of!(LiveAlarm, Alarm, arn);
+
 #[derive(Debug)]
 pub struct LiveAlarm {
     pub state: AlarmState,
@@ -99,18 +98,15 @@ pub struct LiveAlarm {
 impl Kind for Alarm {
     const TYPE: &'static str = "cloudwatch_alarm";
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn"];
-    const ARN_SAMPLES: &'static [(&'static str, &'static str)] = &[(
-        "arn",
-        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:sample",
-    )];
+    const ARN: ArnFormat = ArnFormat::regional("cloudwatch", "alarm", "alarm:");
+    const NEEDS: &'static [&'static [Need]] = &[ops::NEEDS];
+    const LISTED_BY_TAG: bool = true;
+    /// What it watches: it goes first, so it never alarms on a resource being torn down.
+    const USES: &'static [&'static str] = &["lambda_function", "dynamodb_table", "sqs_queue"];
     type Raw = spec::RawAlarm;
     type State = AlarmState;
     type Live = LiveAlarm;
     type Resolved = ();
-
-    fn validate(raw: spec::RawAlarm, cx: &ValidateCtx, diags: &mut Diags) -> Option<Alarm> {
-        Alarm::validate_raw(raw, cx, diags)
-    }
 
     fn arn_fields(&self) -> Vec<ArnField<'_>> {
         // Alarm actions are SNS topics, Auto Scaling policies, EC2 actions
@@ -145,39 +141,12 @@ impl Kind for Alarm {
         Some(self.name.clone())
     }
 
-    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
-        Ok(Observation {
-            live: ops::read_alarm(aws, &self.name, Some(me.owner)).await?,
-            resolved: (),
-        })
-    }
-
-    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveAlarm>> {
-        let owner = find.owner;
-        tagged::read_each(
-            aws,
-            "cloudwatch:alarm",
-            owner,
-            find.skip,
-            name_of,
-            |name| async move { ops::read_alarm(aws, &name, Some(owner)).await },
-        )
-        .await
+    async fn read_named(aws: &Aws, name: &str, owner: &str) -> anyhow::Result<Option<LiveAlarm>> {
+        ops::read_alarm(aws, name, Some(owner)).await
     }
 
     fn planned_id(&self, _resolved: &()) -> String {
         self.name.clone()
-    }
-
-    fn planned_attributes(
-        &self,
-        _resolved: &(),
-        context: Option<&DeploymentContext>,
-    ) -> Attributes {
-        BTreeMap::from([
-            ("name", Some(self.name.clone())),
-            ("arn", context.map(|c| alarm_arn(c, &self.name))),
-        ])
     }
 
     fn desired(&self, _resolved: &(), inputs: &Inputs, tags: Tags) -> AlarmState {
@@ -205,33 +174,12 @@ impl Kind for Alarm {
         }
     }
 
-    fn replacement_reasons(&self, _desired: &AlarmState, _live: &LiveAlarm) -> Vec<String> {
-        Vec::new()
-    }
-
-    fn needs() -> Vec<Need> {
-        ops::NEEDS.to_vec()
-    }
-
-    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("alarm", alarm_arn(at, &self.name))]
-    }
-
-    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("alarm", alarm_arn(at, "*"))]
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &AlarmState) -> anyhow::Result<LiveAlarm> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         ops::put(cx, &self.name, desired, None).await
     }
 
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &LiveAlarm,
-        desired: &AlarmState,
-    ) -> anyhow::Result<LiveAlarm> {
-        ops::put(cx, &self.name, desired, Some(live)).await
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
+        ops::put(cx, &self.name, to, Some(live)).await
     }
 
     #[cfg(test)]
@@ -239,64 +187,14 @@ impl Kind for Alarm {
         LiveAlarm {
             state: desired,
             name: self.name.clone(),
-            arn: format!(
-                "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}",
-                self.name
-            ),
+            arn: Self::ARN.of(&crate::values::DeploymentContext::example(), &self.name),
         }
     }
-
-    #[cfg(test)]
-    fn resolved_for_tests(&self) {}
-}
-
-/// The alarm's name from its ARN (`arn:aws:cloudwatch:<region>:<account>:alarm:<name>`;
-/// a name may hold `:` itself).
-fn name_of(arn: &str) -> String {
-    arn.splitn(7, ':').nth(6).unwrap_or_default().to_string()
 }
 
 #[async_trait]
 impl Live for LiveAlarm {
-    fn kind(&self) -> &'static str {
-        Alarm::TYPE
-    }
-
-    fn physical_id(&self) -> String {
-        self.name.clone()
-    }
-
-    fn tags(&self) -> &Tags {
-        &self.state.tags
-    }
-
-    fn attributes(&self) -> Attributes {
-        BTreeMap::from([
-            ("name", Some(self.name.clone())),
-            ("arn", Some(self.arn.clone())),
-        ])
-    }
-
-    fn state_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or_default()
-    }
-
-    /// Before what it watches, so it never alarms on a resource being torn down.
-    fn delete_order(&self) -> u8 {
-        5
-    }
-
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
         ops::delete(cx, &self.name).await
     }
-
-    #[cfg(test)]
-    fn tags_mut(&mut self) -> &mut Tags {
-        &mut self.state.tags
-    }
-}
-
-/// The ARN of alarm `name` (`*`: every alarm).
-fn alarm_arn(at: &DeploymentContext, name: &str) -> String {
-    at.arn("cloudwatch", true, &format!("alarm:{name}"))
 }

@@ -5,21 +5,20 @@ use super::{AlarmState, LiveAlarm};
 use crate::aws::needs::Need;
 use crate::aws::{Aws, sdk};
 use crate::exec::ExecCtx;
-use crate::tags::TagApi;
 use anyhow::Context;
-use async_trait::async_trait;
 use aws_sdk_cloudwatch::types as cw;
 use std::collections::BTreeMap;
 
 /// The IAM actions an alarm's code calls; see `crate::aws::needs`.
 pub const NEEDS: &[Need] = &[
-    Need::read("cloudwatch:DescribeAlarms", "alarm"),
-    Need::read("cloudwatch:ListTagsForResource", "alarm"),
+    Need::read(
+        "cloudwatch:DescribeAlarms cloudwatch:ListTagsForResource",
+        "alarm",
+    ),
     // Creates and updates alike (so it carries no tags on an update).
     Need::change("cloudwatch:PutMetricAlarm", "alarm"),
     // Also what a PutMetricAlarm that carries tags needs.
-    Need::change("cloudwatch:TagResource", "alarm"),
-    Need::change("cloudwatch:UntagResource", "alarm"),
+    Need::change("cloudwatch:TagResource cloudwatch:UntagResource", "alarm"),
     Need::delete("cloudwatch:DeleteAlarms", "alarm"),
 ];
 
@@ -178,26 +177,9 @@ pub async fn delete(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<()> {
     sdk("DeleteAlarms", request.send().await).map(drop)
 }
 
-/// CloudWatch's tagging API, by the alarm's ARN.
-struct AlarmTags<'a>(&'a str);
-
-#[async_trait]
-impl TagApi for AlarmTags<'_> {
-    async fn tag(&self, aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
-        let request = aws
-            .cloudwatch
-            .tag_resource()
-            .resource_arn(self.0)
-            .set_tags(Some(sdk_tags(tags)));
-        sdk("TagResource", request.send().await).map(drop)
-    }
-
-    async fn untag(&self, aws: &Aws, keys: &[String]) -> anyhow::Result<()> {
-        let request = aws
-            .cloudwatch
-            .untag_resource()
-            .resource_arn(self.0)
-            .set_tag_keys(Some(keys.to_vec()));
-        sdk("UntagResource", request.send().await).map(drop)
-    }
-}
+crate::tag_api!(
+    /// CloudWatch's tagging API, by the alarm's ARN.
+    AlarmTags,
+    |aws, arn, tags| aws.cloudwatch.tag_resource().resource_arn(arn).set_tags(Some(sdk_tags(tags))) => "TagResource",
+    |aws, arn, keys| aws.cloudwatch.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.to_vec())) => "UntagResource",
+);

@@ -2,6 +2,7 @@
 //! CloudWatch's limits (the PutMetricAlarm API reference).
 
 use super::{Comparison, MissingData, Statistic};
+use crate::kinds::kind::Validate;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{NameRules, ValidateCtx, int_field, physical_name, template_field};
 use crate::spec::raw::{Spanned, SpannedMap, raw_resource};
@@ -78,8 +79,9 @@ const MAX_ACTIONS: usize = 5;
 const ONE_DAY: i64 = 86_400;
 const SEVEN_DAYS: i64 = 7 * ONE_DAY;
 
-impl Alarm {
-    pub fn validate_raw(raw: RawAlarm, cx: &ValidateCtx, diags: &mut Diags) -> Option<Alarm> {
+impl Validate<Alarm> for RawAlarm {
+    fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Alarm> {
+        let raw = self;
         let errors_before = diags.error_count();
         let name = physical_name(raw.name(), &ALARM_NAMES, cx, diags);
         let text = |value: Option<&Spanned<String>>,

@@ -16,20 +16,18 @@ pub use spec::Endpoint;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Made, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::policy::{self, Principal, Statement};
-use crate::spec::diag::Diags;
-use crate::spec::fields::ValidateCtx;
 use crate::spec::policy::StatementSpec;
 use crate::spec::template::{Inputs, Template};
-use crate::values::{Attributes, DeploymentContext};
+use crate::values::{ArnFormat, Attributes, DeploymentContext};
 use async_trait::async_trait;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the endpoint's VPC and route-table choices came to in the live account.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Resolved {
     pub vpc_id: String,
     pub service_name: String,
@@ -67,18 +65,20 @@ fn full_access() -> Vec<Statement> {
     }]
 }
 
+crate::live_of!(LiveEndpoint, Endpoint, id);
+
 #[async_trait]
 impl Kind for Endpoint {
     const TYPE: &'static str = "vpc_gateway_endpoint";
     const ATTRIBUTES: &'static [&'static str] = &["id", "vpc_id"];
+    const ARN: ArnFormat = ArnFormat::regional("ec2", "vpc-endpoint", "vpc-endpoint/");
+    const NEEDS: &'static [&'static [Need]] = &[ops::NEEDS, crate::aws::lookup::NEEDS];
+    /// What its policy names.
+    const USES: &'static [&'static str] = &["dynamodb_table"];
     type Raw = spec::RawEndpoint;
     type State = EndpointState;
     type Live = LiveEndpoint;
     type Resolved = Resolved;
-
-    fn validate(raw: spec::RawEndpoint, cx: &ValidateCtx, diags: &mut Diags) -> Option<Endpoint> {
-        Endpoint::validate_raw(raw, cx, diags)
-    }
 
     fn policies(&self) -> Vec<&StatementSpec> {
         self.policy.iter().flatten().collect()
@@ -135,21 +135,19 @@ impl Kind for Endpoint {
         }
     }
 
-    fn replacement_reasons(&self, desired: &EndpointState, live: &LiveEndpoint) -> Vec<String> {
-        let mut reasons = Vec::new();
-        if desired.vpc_id != live.state.vpc_id {
-            reasons.push(format!(
-                "the VPC changes ({} → {}); an endpoint cannot move",
-                live.state.vpc_id, desired.vpc_id
-            ));
+    fn replaces(&self, change: &FieldChange, live: &LiveEndpoint) -> Option<String> {
+        let after = change.after.as_str().unwrap_or_default();
+        match change.path.key(0)? {
+            "vpc_id" => Some(format!(
+                "the VPC changes ({} → {after}); an endpoint cannot move",
+                live.state.vpc_id
+            )),
+            "service_name" => Some(format!(
+                "the service changes ({} → {after})",
+                live.state.service_name
+            )),
+            _ => None,
         }
-        if desired.service_name != live.state.service_name {
-            reasons.push(format!(
-                "the service changes ({} → {})",
-                live.state.service_name, desired.service_name
-            ));
-        }
-        reasons
     }
 
     /// The policy's size is known only once the ARNs it names are.
@@ -165,16 +163,6 @@ impl Kind for Endpoint {
         })
     }
 
-    fn annotate(&self, change: &mut FieldChange, _live: &LiveEndpoint) {
-        if matches!(change.path.key(0), Some("vpc_id" | "service_name")) {
-            change.forces_replacement = true;
-        }
-    }
-
-    fn needs() -> Vec<Need> {
-        [ops::NEEDS, crate::aws::lookup::NEEDS].concat()
-    }
-
     /// The endpoint's id is AWS's to choose (it is granted by its tags); the VPC and route
     /// tables it goes into are not the stack's, and may be looked up: any of them.
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
@@ -184,25 +172,12 @@ impl Kind for Endpoint {
         ]
     }
 
-    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("vpc-endpoint", at.arn("ec2", true, "vpc-endpoint/*"))]
-    }
-
-    async fn create(
-        &self,
-        cx: &ExecCtx<'_>,
-        desired: &EndpointState,
-    ) -> anyhow::Result<LiveEndpoint> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         ops::create(cx, desired).await
     }
 
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &LiveEndpoint,
-        desired: &EndpointState,
-    ) -> anyhow::Result<LiveEndpoint> {
-        ops::update(cx, live, desired).await
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
+        ops::update(cx, live, to).await
     }
 
     #[cfg(test)]
@@ -226,18 +201,6 @@ impl Kind for Endpoint {
 
 #[async_trait]
 impl Live for LiveEndpoint {
-    fn kind(&self) -> &'static str {
-        Endpoint::TYPE
-    }
-
-    fn physical_id(&self) -> String {
-        self.id.clone()
-    }
-
-    fn tags(&self) -> &Tags {
-        &self.state.tags
-    }
-
     fn attributes(&self) -> Attributes {
         BTreeMap::from([
             ("id", Some(self.id.clone())),
@@ -245,20 +208,7 @@ impl Live for LiveEndpoint {
         ])
     }
 
-    fn state_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or_default()
-    }
-
-    fn delete_order(&self) -> u8 {
-        30
-    }
-
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
         ops::delete_endpoint(cx, self).await
-    }
-
-    #[cfg(test)]
-    fn tags_mut(&mut self) -> &mut Tags {
-        &mut self.state.tags
     }
 }

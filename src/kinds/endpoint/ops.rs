@@ -10,10 +10,9 @@ use crate::create_once;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::Identity;
 use crate::policy;
-use crate::tags::{RESOURCE_TAG, STACK_TAG, TagApi};
+use crate::tags::{RESOURCE_TAG, STACK_TAG};
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
-use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ec2::types as ec2;
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,16 +21,19 @@ use std::collections::{BTreeMap, BTreeSet};
 /// calls have no resource type; CreateVpcEndpoint is authorized on the endpoint, its VPC
 /// and its route tables together.
 pub const NEEDS: &[Need] = &[
-    Need::anywhere("ec2:DescribeVpcEndpoints", Use::Read),
-    Need::anywhere("ec2:DescribeRouteTables", Use::Read),
+    Need::anywhere(
+        "ec2:DescribeVpcEndpoints ec2:DescribeRouteTables",
+        Use::Read,
+    ),
     Need::create("ec2:CreateVpcEndpoint", "vpc-endpoint"),
     Need::change("ec2:CreateVpcEndpoint", "vpc"),
     Need::change("ec2:CreateVpcEndpoint", "route-table"),
     // Also what a CreateVpcEndpoint that carries tags needs; and adopting one tags it.
     Need::create("ec2:CreateTags", "vpc-endpoint"),
-    Need::change("ec2:CreateTags", "vpc-endpoint"),
-    Need::change("ec2:DeleteTags", "vpc-endpoint"),
-    Need::change("ec2:ModifyVpcEndpoint", "vpc-endpoint"),
+    Need::change(
+        "ec2:CreateTags ec2:DeleteTags ec2:ModifyVpcEndpoint",
+        "vpc-endpoint",
+    ),
     Need::change("ec2:ModifyVpcEndpoint", "route-table"),
     Need::delete("ec2:DeleteVpcEndpoints", "vpc-endpoint"),
 ];
@@ -102,21 +104,12 @@ async fn resolve_route_tables(
     aws: &Aws,
     vpc_id: &str,
 ) -> anyhow::Result<BTreeSet<String>> {
-    let mut tables = Vec::new();
-    let mut next = None;
-    loop {
-        let request = aws
-            .ec2
-            .describe_route_tables()
-            .filters(filter("vpc-id", vpc_id))
-            .set_next_token(next);
-        let out = sdk("DescribeRouteTables", request.send().await)?;
-        tables.extend(out.route_tables.unwrap_or_default());
-        match out.next_token {
-            Some(t) => next = Some(t),
-            None => break,
-        }
-    }
+    let request = aws
+        .ec2
+        .describe_route_tables()
+        .filters(filter("vpc-id", vpc_id));
+    let tables: Result<Vec<_>, _> = request.into_paginator().items().send().collect().await;
+    let tables = sdk("DescribeRouteTables", tables)?;
     let ids = |keep: &dyn Fn(&ec2::RouteTable) -> bool| -> BTreeSet<String> {
         tables
             .iter()
@@ -265,21 +258,12 @@ async fn stack_endpoints(aws: &Aws, owner: &str) -> anyhow::Result<Vec<ec2::VpcE
     aws.reads
         .stack_endpoints
         .get(owner.to_string(), || async {
-            let mut all = Vec::new();
-            let mut next = None;
-            loop {
-                let request = aws
-                    .ec2
-                    .describe_vpc_endpoints()
-                    .filters(filter(&format!("tag:{STACK_TAG}"), owner))
-                    .set_next_token(next);
-                let out = sdk("DescribeVpcEndpoints", request.send().await)?;
-                all.extend(out.vpc_endpoints.unwrap_or_default());
-                match out.next_token {
-                    Some(t) => next = Some(t),
-                    None => return anyhow::Ok(all),
-                }
-            }
+            let request = aws
+                .ec2
+                .describe_vpc_endpoints()
+                .filters(filter(&format!("tag:{STACK_TAG}"), owner));
+            let all = request.into_paginator().items().send().collect().await;
+            sdk("DescribeVpcEndpoints", all)
         })
         .await
 }
@@ -424,33 +408,12 @@ async fn wait_available(cx: &ExecCtx<'_>, id: &str) -> anyhow::Result<LiveEndpoi
     .await
 }
 
-/// EC2's tagging API, by the endpoint's id.
-pub struct EndpointTags<'a>(pub &'a str);
-
-#[async_trait]
-impl TagApi for EndpointTags<'_> {
-    async fn tag(&self, aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
-        let request = aws
-            .ec2
-            .create_tags()
-            .resources(self.0)
-            .set_tags(Some(sdk_tags(tags)));
-        sdk("CreateTags", request.send().await).map(drop)
-    }
-
-    async fn untag(&self, aws: &Aws, keys: &[String]) -> anyhow::Result<()> {
-        let removed = keys
-            .iter()
-            .map(|k| ec2::Tag::builder().key(k).build())
-            .collect();
-        let request = aws
-            .ec2
-            .delete_tags()
-            .resources(self.0)
-            .set_tags(Some(removed));
-        sdk("DeleteTags", request.send().await).map(drop)
-    }
-}
+crate::tag_api!(
+    /// EC2's tagging API, by the endpoint's id; a tag is removed by its key alone.
+    EndpointTags,
+    |aws, id, tags| aws.ec2.create_tags().resources(id).set_tags(Some(sdk_tags(tags))) => "CreateTags",
+    |aws, id, keys| aws.ec2.delete_tags().resources(id).set_tags(Some(keys.iter().map(|k| ec2::Tag::builder().key(k).build()).collect())) => "DeleteTags",
+);
 
 fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<ec2::Tag> {
     tags.iter()

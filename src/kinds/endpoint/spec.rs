@@ -1,6 +1,7 @@
 //! A `vpc_gateway_endpoint` as written in the stack file, and its validation.
 
 use crate::aws::vpc::{VpcChoice, ec2_id};
+use crate::kinds::kind::Validate;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::ValidateCtx;
 use crate::spec::network::{self, tag_map};
@@ -57,8 +58,9 @@ fn service_ok(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
 }
 
-impl Endpoint {
-    pub fn validate_raw(raw: RawEndpoint, cx: &ValidateCtx, diags: &mut Diags) -> Option<Endpoint> {
+impl Validate<Endpoint> for RawEndpoint {
+    fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Endpoint> {
+        let raw = self;
         let errors_before = diags.error_count();
         let service = match raw.service() {
             None => {
@@ -151,7 +153,9 @@ impl Endpoint {
             policy,
         })
     }
+}
 
+impl Endpoint {
     pub fn service_name(&self, region: &str) -> String {
         if self.service.contains('.') {
             self.service.clone()

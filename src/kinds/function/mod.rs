@@ -24,36 +24,37 @@ use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::bundle;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
-use crate::kinds::tagged;
+use crate::kinds::kind::{Identity, Kind, Live, Made, Observation, Tags};
 use crate::plan::{Action, FieldChange, ResourceChange};
 use crate::spec::arn::ArnField;
-use crate::spec::diag::Diags;
-use crate::spec::fields::ValidateCtx;
 use crate::spec::template::{Inputs, Template};
-use crate::values::{Attributes, DeploymentContext};
+use crate::values::{ArnFormat, Attributes, DeploymentContext};
 use async_trait::async_trait;
 use read::{read_function, resolve_vpc};
 use state::log_group_name;
 use std::collections::BTreeMap;
 
+crate::live_of!(LiveFunction, Function, arn);
+
 #[async_trait]
 impl Kind for Function {
     const TYPE: &'static str = "lambda_function";
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "log_group"];
-    const ARN_SAMPLES: &'static [(&'static str, &'static str)] = &[(
-        "arn",
-        "arn:aws:lambda:us-east-1:123456789012:function:sample",
-    )];
+    const ARN: ArnFormat = ArnFormat::regional("lambda", "function", "function:");
+    const NEEDS: &'static [&'static [Need]] = &[ops::NEEDS, crate::aws::lookup::NEEDS];
+    const LISTED_BY_TAG: bool = true;
+    /// Its role, and what its environment names.
+    const USES: &'static [&'static str] = &[
+        "iam_role",
+        "vpc_gateway_endpoint",
+        "dynamodb_table",
+        "sqs_queue",
+    ];
     type Raw = spec::RawFunction;
     type State = FunctionState;
     type Live = LiveFunction;
     /// The subnets and security groups its VPC config chooses (`None`: no VPC).
     type Resolved = Option<VpcState>;
-
-    fn validate(raw: spec::RawFunction, cx: &ValidateCtx, diags: &mut Diags) -> Option<Function> {
-        Function::validate_raw(raw, cx, diags)
-    }
 
     fn arn_fields(&self) -> Vec<ArnField<'_>> {
         vec![ArnField {
@@ -98,21 +99,12 @@ impl Kind for Function {
         Ok(Observation { live, resolved })
     }
 
-    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveFunction>> {
-        let owner = find.owner;
-        tagged::read_each(
-            aws,
-            "lambda:function",
-            owner,
-            find.skip,
-            name_of,
-            |name| async move { read_function(aws, &name).await },
-        )
-        .await
-    }
-
-    fn planned_id(&self, _resolved: &Option<VpcState>) -> String {
-        self.name.clone()
+    async fn read_named(
+        aws: &Aws,
+        name: &str,
+        _owner: &str,
+    ) -> anyhow::Result<Option<LiveFunction>> {
+        read_function(aws, name).await
     }
 
     fn planned_attributes(
@@ -120,7 +112,7 @@ impl Kind for Function {
         _resolved: &Option<VpcState>,
         context: Option<&DeploymentContext>,
     ) -> Attributes {
-        let arn = context.map(|c| function_arn(c, &self.name));
+        let arn = context.map(|c| Self::ARN.of(c, &self.name));
         BTreeMap::from([
             ("log_group", Some(log_group_name(&self.name))),
             ("name", Some(self.name.clone())),
@@ -148,11 +140,6 @@ impl Kind for Function {
         }
     }
 
-    fn replacement_reasons(&self, _desired: &FunctionState, _live: &LiveFunction) -> Vec<String> {
-        // Everything about a function changes in place.
-        Vec::new()
-    }
-
     /// Load time counts a reference as the text around it; here its value is known.
     fn refused(&self, desired: &FunctionState) -> Option<String> {
         let size: usize = desired
@@ -169,32 +156,23 @@ impl Kind for Function {
         })
     }
 
-    fn annotate(&self, change: &mut FieldChange, _live: &LiveFunction) {
-        match change.path.key(0).unwrap_or_default() {
+    /// Everything about a function changes in place.
+    fn note(&self, change: &FieldChange, _live: &LiveFunction) -> Option<String> {
+        let note = match change.path.key(0).unwrap_or_default() {
             "code_hash" => {
-                change.note = Some(
-                    "the sources, Cargo.lock or target changed: the function is rebuilt and its code uploaded"
-                        .into(),
-                )
+                "the sources, Cargo.lock or target changed: the function is rebuilt and its code uploaded"
             }
-            "architecture" => change.note = Some("the code is rebuilt for it and uploaded".into()),
-            "vpc" => {
-                change.note = Some(
-                    "Lambda moves the function's network interfaces; it can take minutes".into(),
-                )
-            }
-            _ => {}
-        }
-    }
-
-    fn needs() -> Vec<Need> {
-        [ops::NEEDS, crate::aws::lookup::NEEDS].concat()
+            "architecture" => "the code is rebuilt for it and uploaded",
+            "vpc" => "Lambda moves the function's network interfaces; it can take minutes",
+            _ => return None,
+        };
+        Some(note.into())
     }
 
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        let log_group = log_group_arn(at, &self.name);
+        let log_group = LOG_GROUP.of(at, &log_group_name(&self.name));
         vec![
-            ("function", function_arn(at, &self.name)),
+            ("function", Self::ARN.of(at, &self.name)),
             // Log groups' own actions name the group; some are checked on its streams' form.
             ("log-group", format!("{log_group}:*")),
             ("log-group", log_group),
@@ -203,36 +181,24 @@ impl Kind for Function {
 
     fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
         vec![
-            ("function", function_arn(at, "*")),
-            ("log-group", log_group_arn(at, "*")),
+            ("function", Self::ARN.of(at, "*")),
+            ("log-group", LOG_GROUP.of(at, &log_group_name("*"))),
         ]
     }
 
-    async fn create(
-        &self,
-        cx: &ExecCtx<'_>,
-        desired: &FunctionState,
-    ) -> anyhow::Result<LiveFunction> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         ops::create(self, cx, desired).await
     }
 
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &LiveFunction,
-        desired: &FunctionState,
-    ) -> anyhow::Result<LiveFunction> {
-        ops::update(self, cx, live, desired).await
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
+        ops::update(self, cx, live, to).await
     }
 
     #[cfg(test)]
     fn applied(&self, desired: FunctionState, _resolved: &Option<VpcState>) -> LiveFunction {
         LiveFunction {
             state: desired,
-            arn: format!(
-                "arn:aws:lambda:us-east-1:123456789012:function:{}",
-                self.name
-            ),
+            arn: Self::ARN.of(&DeploymentContext::example(), &self.name),
             log_group_exists: true,
             settled: true,
         }
@@ -250,27 +216,10 @@ impl Kind for Function {
     }
 }
 
-/// The function's name from its ARN (`arn:aws:lambda:<region>:<account>:function:<name>`).
-fn name_of(arn: &str) -> String {
-    arn.rsplit(':').next().unwrap_or_default().to_string()
-}
-
 #[async_trait]
 impl Live for LiveFunction {
-    fn kind(&self) -> &'static str {
-        Function::TYPE
-    }
-
-    fn physical_id(&self) -> String {
-        name_of(&self.arn)
-    }
-
-    fn tags(&self) -> &Tags {
-        &self.state.tags
-    }
-
     fn attributes(&self) -> Attributes {
-        let name = name_of(&self.arn);
+        let name = Function::ARN.name(&self.arn);
         BTreeMap::from([
             ("log_group", Some(log_group_name(&name))),
             ("name", Some(name)),
@@ -278,34 +227,10 @@ impl Live for LiveFunction {
         ])
     }
 
-    fn state_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or_default()
-    }
-
-    fn delete_order(&self) -> u8 {
-        20
-    }
-
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
-        ops::delete_function(cx, &name_of(&self.arn), self).await
-    }
-
-    #[cfg(test)]
-    fn tags_mut(&mut self) -> &mut Tags {
-        &mut self.state.tags
+        ops::delete_function(cx, &Function::ARN.name(&self.arn), self).await
     }
 }
 
-/// The ARN of the log group of function `name` (`*`: every function's).
-fn log_group_arn(at: &DeploymentContext, function: &str) -> String {
-    at.arn(
-        "logs",
-        true,
-        &format!("log-group:{}", log_group_name(function)),
-    )
-}
-
-/// The ARN of function `name` (`*`: every function).
-fn function_arn(at: &DeploymentContext, name: &str) -> String {
-    at.arn("lambda", true, &format!("function:{name}"))
-}
+/// How the ARN of its log group is written.
+const LOG_GROUP: ArnFormat = ArnFormat::regional("logs", "log-group", "log-group:");

@@ -7,31 +7,29 @@ use super::state::{
     FunctionState, LiveFunction, log_group_name, sdk_architecture, sdk_environment, sdk_vpc,
 };
 use crate::aws::needs::{Need, Use};
-use crate::aws::{Aws, describe_error, error_code, sdk};
+use crate::aws::{describe_error, error_code, sdk};
 use crate::bundle::{self, CODE_HASH_TAG, CODE_SHA_TAG};
 use crate::exec::ExecCtx;
 use crate::prebuild;
-use crate::tags::{TagApi, same_owner};
+use crate::tags::same_owner;
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
-use async_trait::async_trait;
 use aws_sdk_lambda::types as lambda;
-use std::collections::BTreeMap;
 
 /// The IAM actions a function's code calls (`read.rs` and this file); see
 /// `crate::aws::needs`.
 pub const NEEDS: &[Need] = &[
-    Need::read("lambda:GetFunction", "function"),
-    Need::read("lambda:GetFunctionConfiguration", "function"),
-    Need::read("lambda:ListTags", "function"),
+    Need::read(
+        "lambda:GetFunction lambda:GetFunctionConfiguration lambda:ListTags",
+        "function",
+    ),
     Need::create("lambda:CreateFunction", "function"),
-    Need::change("lambda:UpdateFunctionCode", "function"),
-    Need::change("lambda:UpdateFunctionConfiguration", "function"),
-    Need::change("lambda:PutFunctionConcurrency", "function"),
-    Need::change("lambda:DeleteFunctionConcurrency", "function"),
+    Need::change(
+        "lambda:UpdateFunctionCode lambda:UpdateFunctionConfiguration lambda:PutFunctionConcurrency lambda:DeleteFunctionConcurrency",
+        "function",
+    ),
     // Also what a CreateFunction that carries tags needs.
-    Need::change("lambda:TagResource", "function"),
-    Need::change("lambda:UntagResource", "function"),
+    Need::change("lambda:TagResource lambda:UntagResource", "function"),
     Need::delete("lambda:DeleteFunction", "function"),
     // CreateFunction and UpdateFunctionConfiguration hand the function its role.
     Need::change("iam:PassRole", "role").when((
@@ -43,8 +41,7 @@ pub const NEEDS: &[Need] = &[
     Need::anywhere("logs:DescribeLogGroups", Use::Read),
     Need::create("logs:CreateLogGroup", "log-group"),
     // What a CreateLogGroup that carries tags needs besides.
-    Need::change("logs:TagResource", "log-group"),
-    Need::change("logs:PutRetentionPolicy", "log-group"),
+    Need::change("logs:TagResource logs:PutRetentionPolicy", "log-group"),
     Need::delete("logs:DeleteLogGroup", "log-group"),
 ];
 
@@ -315,28 +312,12 @@ async fn ensure_log_group(
     Ok(())
 }
 
-/// Lambda's tagging API, by ARN: the same for functions and event source mappings.
-pub struct LambdaTags<'a>(pub &'a str);
-
-#[async_trait]
-impl TagApi for LambdaTags<'_> {
-    async fn tag(&self, aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
-        let mut request = aws.lambda.tag_resource().resource(self.0);
-        for (k, v) in tags {
-            request = request.tags(k, v);
-        }
-        sdk("TagResource", request.send().await).map(drop)
-    }
-
-    async fn untag(&self, aws: &Aws, keys: &[String]) -> anyhow::Result<()> {
-        let request = aws
-            .lambda
-            .untag_resource()
-            .resource(self.0)
-            .set_tag_keys(Some(keys.to_vec()));
-        sdk("UntagResource", request.send().await).map(drop)
-    }
-}
+crate::tag_api!(
+    /// Lambda's tagging API, by ARN: the same for functions and event source mappings.
+    LambdaTags,
+    |aws, arn, tags| aws.lambda.tag_resource().resource(arn).set_tags(Some(tags.clone().into_iter().collect())) => "TagResource",
+    |aws, arn, keys| aws.lambda.untag_resource().resource(arn).set_tag_keys(Some(keys.to_vec())) => "UntagResource",
+);
 
 /// Builds the code, creates the log group and then the function (tagged as ours, with the
 /// hash of what it was built from), retrying while a new role is not usable by Lambda.

@@ -2,6 +2,7 @@
 
 use crate::aws::vpc::{MemberChoice, VpcChoice};
 use crate::bundle::{self, Architecture};
+use crate::kinds::kind::Validate;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{NameRules, ValidateCtx, int_field, physical_name, template_field};
 use crate::spec::network;
@@ -156,8 +157,11 @@ impl Function {
             runtime: self.runtime.clone(),
         }
     }
+}
 
-    pub fn validate_raw(raw: RawFunction, cx: &ValidateCtx, diags: &mut Diags) -> Option<Function> {
+impl Validate<Function> for RawFunction {
+    fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Function> {
+        let raw = self;
         let errors_before = diags.error_count();
         let name = physical_name(raw.name(), &FUNCTION_NAMES, cx, diags);
         let architecture = raw.architecture().map_or(Architecture::X86_64, |a| a.value);

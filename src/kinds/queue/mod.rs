@@ -11,13 +11,10 @@ pub use spec::Queue;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
-use crate::kinds::tagged;
+use crate::kinds::kind::{Kind, Live, Made, Tags};
 use crate::plan::FieldChange;
-use crate::spec::diag::Diags;
-use crate::spec::fields::ValidateCtx;
-use crate::spec::template::{Inputs, Template};
-use crate::values::{Attributes, DeploymentContext};
+use crate::spec::template::Inputs;
+use crate::values::{ArnFormat, Attributes};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -51,6 +48,8 @@ pub struct QueueState {
     pub tags: Tags,
 }
 
+crate::live_of!(LiveQueue, Queue, arn);
+
 #[derive(Debug)]
 pub struct LiveQueue {
     pub state: QueueState,
@@ -63,56 +62,26 @@ pub struct LiveQueue {
 #[async_trait]
 impl Kind for Queue {
     const TYPE: &'static str = "sqs_queue";
+    /// Its `url` is SQS's to say (the endpoint's host): unknown until it exists.
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "url"];
-    const ARN_SAMPLES: &'static [(&'static str, &'static str)] =
-        &[("arn", "arn:aws:sqs:us-east-1:123456789012:sample")];
+    const ARN: ArnFormat = ArnFormat::regional("sqs", "queue", "");
+    const NEEDS: &'static [&'static [Need]] = &[ops::NEEDS];
+    const LISTED_BY_TAG: bool = true;
     type Raw = spec::RawQueue;
     type State = QueueState;
     type Live = LiveQueue;
     type Resolved = ();
 
-    fn validate(raw: spec::RawQueue, cx: &ValidateCtx, diags: &mut Diags) -> Option<Queue> {
-        Queue::validate_raw(raw, cx, diags)
-    }
-
-    fn templates(&self) -> Vec<&Template> {
-        Vec::new()
-    }
-
     fn known_name(&self) -> Option<String> {
         Some(self.name.clone())
     }
 
-    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
-        Ok(Observation {
-            live: ops::read_queue(aws, &self.name, Some(me.owner)).await?,
-            resolved: (),
-        })
-    }
-
-    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveQueue>> {
-        let owner = find.owner;
-        tagged::read_each(aws, "sqs", owner, find.skip, name_of, |name| async move {
-            ops::read_queue(aws, &name, Some(owner)).await
-        })
-        .await
+    async fn read_named(aws: &Aws, name: &str, owner: &str) -> anyhow::Result<Option<LiveQueue>> {
+        ops::read_queue(aws, name, Some(owner)).await
     }
 
     fn planned_id(&self, _resolved: &()) -> String {
         self.name.clone()
-    }
-
-    fn planned_attributes(
-        &self,
-        _resolved: &(),
-        context: Option<&DeploymentContext>,
-    ) -> Attributes {
-        BTreeMap::from([
-            ("name", Some(self.name.clone())),
-            ("arn", context.map(|c| c.arn("sqs", true, &self.name))),
-            // The endpoint's host is SQS's to say.
-            ("url", None),
-        ])
     }
 
     fn desired(&self, _resolved: &(), _inputs: &Inputs, tags: Tags) -> QueueState {
@@ -124,39 +93,17 @@ impl Kind for Queue {
         }
     }
 
-    fn replacement_reasons(&self, _desired: &QueueState, _live: &LiveQueue) -> Vec<String> {
-        Vec::new()
+    fn note(&self, change: &FieldChange, _live: &LiveQueue) -> Option<String> {
+        (change.path.key(0) == Some("message_retention_seconds"))
+            .then(|| "SQS applies a new retention within 15 minutes".into())
     }
 
-    fn annotate(&self, change: &mut FieldChange, _live: &LiveQueue) {
-        if change.path.key(0) == Some("message_retention_seconds") {
-            change.note = Some("SQS applies a new retention within 15 minutes".into());
-        }
-    }
-
-    fn needs() -> Vec<Need> {
-        ops::NEEDS.to_vec()
-    }
-
-    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("queue", at.arn("sqs", true, &self.name))]
-    }
-
-    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("queue", at.arn("sqs", true, "*"))]
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &QueueState) -> anyhow::Result<LiveQueue> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         ops::create(cx, &self.name, desired).await
     }
 
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &LiveQueue,
-        desired: &QueueState,
-    ) -> anyhow::Result<LiveQueue> {
-        ops::update(cx, live, desired).await
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
+        ops::update(cx, live, to).await
     }
 
     #[cfg(test)]
@@ -167,44 +114,20 @@ impl Kind for Queue {
                 "https://sqs.us-east-1.amazonaws.com/123456789012/{}",
                 self.name
             ),
-            arn: format!("arn:aws:sqs:us-east-1:123456789012:{}", self.name),
+            arn: Self::ARN.of(&crate::values::DeploymentContext::example(), &self.name),
             messages: 0,
         }
     }
-
-    #[cfg(test)]
-    fn resolved_for_tests(&self) {}
-}
-
-/// The queue's name from its ARN (`arn:aws:sqs:<region>:<account>:<name>`).
-fn name_of(arn: &str) -> String {
-    arn.rsplit(':').next().unwrap_or_default().to_string()
 }
 
 #[async_trait]
 impl Live for LiveQueue {
-    fn kind(&self) -> &'static str {
-        Queue::TYPE
-    }
-
-    fn physical_id(&self) -> String {
-        name_of(&self.arn)
-    }
-
-    fn tags(&self) -> &Tags {
-        &self.state.tags
-    }
-
     fn attributes(&self) -> Attributes {
         BTreeMap::from([
-            ("name", Some(name_of(&self.arn))),
+            ("name", Some(Queue::ARN.name(&self.arn))),
             ("arn", Some(self.arn.clone())),
             ("url", Some(self.url.clone())),
         ])
-    }
-
-    fn state_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or_default()
     }
 
     fn deletion_warning(&self) -> Option<String> {
@@ -214,21 +137,11 @@ impl Live for LiveQueue {
         })
     }
 
-    /// After the triggers that send to it (10) and the functions (20).
-    fn delete_order(&self) -> u8 {
-        50
-    }
-
     async fn data_at_risk(&self, aws: &Aws) -> anyhow::Result<Option<String>> {
         ops::messages_at_risk(aws, self).await
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
         ops::delete(cx, self).await
-    }
-
-    #[cfg(test)]
-    fn tags_mut(&mut self) -> &mut Tags {
-        &mut self.state.tags
     }
 }

@@ -5,23 +5,22 @@ use super::{LiveQueue, QueueState};
 use crate::aws::needs::Need;
 use crate::aws::{Aws, error_code, sdk};
 use crate::exec::ExecCtx;
-use crate::tags::{TagApi, same_owner};
+use crate::tags::same_owner;
 use crate::wait::{self, Check};
 use anyhow::Context;
-use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName as Attr;
 use std::collections::{BTreeMap, HashMap};
 
 /// The IAM actions a queue's code calls; see `crate::aws::needs`.
 pub const NEEDS: &[Need] = &[
-    Need::read("sqs:GetQueueUrl", "queue"),
-    Need::read("sqs:GetQueueAttributes", "queue"),
-    Need::read("sqs:ListQueueTags", "queue"),
+    Need::read(
+        "sqs:GetQueueUrl sqs:GetQueueAttributes sqs:ListQueueTags",
+        "queue",
+    ),
     Need::create("sqs:CreateQueue", "queue"),
     Need::change("sqs:SetQueueAttributes", "queue"),
     // Also what a CreateQueue that carries tags needs.
-    Need::change("sqs:TagQueue", "queue"),
-    Need::change("sqs:UntagQueue", "queue"),
+    Need::change("sqs:TagQueue sqs:UntagQueue", "queue"),
     Need::delete("sqs:DeleteQueue", "queue"),
 ];
 
@@ -253,26 +252,9 @@ pub async fn messages_at_risk(aws: &Aws, live: &LiveQueue) -> anyhow::Result<Opt
     }))
 }
 
-/// SQS's tagging API, by the queue's URL.
-struct QueueTags<'a>(&'a str);
-
-#[async_trait]
-impl TagApi for QueueTags<'_> {
-    async fn tag(&self, aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
-        let request = aws
-            .sqs
-            .tag_queue()
-            .queue_url(self.0)
-            .set_tags(Some(tags.clone().into_iter().collect()));
-        sdk("TagQueue", request.send().await).map(drop)
-    }
-
-    async fn untag(&self, aws: &Aws, keys: &[String]) -> anyhow::Result<()> {
-        let request = aws
-            .sqs
-            .untag_queue()
-            .queue_url(self.0)
-            .set_tag_keys(Some(keys.to_vec()));
-        sdk("UntagQueue", request.send().await).map(drop)
-    }
-}
+crate::tag_api!(
+    /// SQS's tagging API, by the queue's URL.
+    QueueTags,
+    |aws, url, tags| aws.sqs.tag_queue().queue_url(url).set_tags(Some(tags.clone().into_iter().collect())) => "TagQueue",
+    |aws, url, keys| aws.sqs.untag_queue().queue_url(url).set_tag_keys(Some(keys.to_vec())) => "UntagQueue",
+);

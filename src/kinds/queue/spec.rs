@@ -1,6 +1,7 @@
 //! An `sqs_queue` as written in the stack file, and its validation.
 
 use super::Encryption;
+use crate::kinds::kind::Validate;
 use crate::spec::diag::Diags;
 use crate::spec::fields::{NameRules, ValidateCtx, int_field, physical_name};
 use crate::spec::raw::Spanned;
@@ -54,8 +55,9 @@ const QUEUE_NAMES: NameRules = NameRules {
     ignores_case: false,
 };
 
-impl Queue {
-    pub fn validate_raw(raw: RawQueue, cx: &ValidateCtx, diags: &mut Diags) -> Option<Queue> {
+impl Validate<Queue> for RawQueue {
+    fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Queue> {
+        let raw = self;
         let errors_before = diags.error_count();
         let name = physical_name(raw.name(), &QUEUE_NAMES, cx, diags);
         let message_retention_seconds = int_field(

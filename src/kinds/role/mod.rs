@@ -14,14 +14,12 @@ pub use spec::Role;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Made, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::policy::{self, Statement};
-use crate::spec::diag::Diags;
-use crate::spec::fields::ValidateCtx;
 use crate::spec::policy::StatementSpec;
 use crate::spec::template::{Inputs, Template};
-use crate::values::{Attributes, DeploymentContext};
+use crate::values::{ArnFormat, Attributes, DeploymentContext};
 use async_trait::async_trait;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,20 +45,20 @@ pub struct LiveRole {
     pub arn: String,
 }
 
+crate::live_of!(LiveRole, Role, arn);
+
 #[async_trait]
 impl Kind for Role {
     const TYPE: &'static str = "iam_role";
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn"];
-    const ARN_SAMPLES: &'static [(&'static str, &'static str)] =
-        &[("arn", "arn:aws:iam::123456789012:role/sample")];
+    const ARN: ArnFormat = ArnFormat::global_pathed("iam", "role", "role/");
+    const NEEDS: &'static [&'static [Need]] = &[ops::NEEDS];
+    /// What its policies name.
+    const USES: &'static [&'static str] = &["dynamodb_table", "sqs_queue"];
     type Raw = spec::RawRole;
     type State = RoleState;
     type Live = LiveRole;
     type Resolved = ();
-
-    fn validate(raw: spec::RawRole, cx: &ValidateCtx, diags: &mut Diags) -> Option<Role> {
-        Role::validate_raw(raw, cx, diags)
-    }
 
     fn policies(&self) -> Vec<&StatementSpec> {
         self.policies.values().flatten().collect()
@@ -112,7 +110,7 @@ impl Kind for Role {
         _resolved: &(),
         context: Option<&DeploymentContext>,
     ) -> Attributes {
-        let arn = context.map(|c| role_arn(c, &self.path, &self.name));
+        let arn = context.map(|c| Self::ARN.of(c, &self.path_and_name()));
         BTreeMap::from([("name", Some(self.name.clone())), ("arn", arn)])
     }
 
@@ -137,15 +135,13 @@ impl Kind for Role {
         }
     }
 
-    fn replacement_reasons(&self, desired: &RoleState, live: &LiveRole) -> Vec<String> {
-        if desired.path != live.state.path {
-            vec![format!(
+    fn replaces(&self, change: &FieldChange, live: &LiveRole) -> Option<String> {
+        (change.path.key(0) == Some("path")).then(|| {
+            format!(
                 "the path changes ({} → {}); IAM cannot move a role",
-                live.state.path, desired.path
-            )]
-        } else {
-            Vec::new()
-        }
+                live.state.path, self.path
+            )
+        })
     }
 
     /// The inline policies' total size is known only once the ARNs they name are.
@@ -165,104 +161,46 @@ impl Kind for Role {
         })
     }
 
-    fn annotate(&self, change: &mut FieldChange, _live: &LiveRole) {
-        if change.path.key(0) == Some("path") {
-            change.forces_replacement = true;
-        } else if change.path.key(0) == Some("managed_policies") && change.removed() {
-            change.note =
-                Some("attached to the role but not in the stack file: it is detached".into());
-        }
-    }
-
-    fn needs() -> Vec<Need> {
-        ops::NEEDS.to_vec()
+    fn note(&self, change: &FieldChange, _live: &LiveRole) -> Option<String> {
+        (change.path.key(0) == Some("managed_policies") && change.removed())
+            .then(|| "attached to the role but not in the stack file: it is detached".into())
     }
 
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("role", role_arn(at, &self.path, &self.name))]
+        vec![("role", Self::ARN.of(at, &self.path_and_name()))]
     }
 
-    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("role", role_arn(at, "/", "*"))]
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &RoleState) -> anyhow::Result<LiveRole> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         ops::create(cx, &self.name, desired).await
     }
 
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &LiveRole,
-        desired: &RoleState,
-    ) -> anyhow::Result<LiveRole> {
-        ops::update(cx, &self.name, live, desired).await
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
+        ops::update(cx, &self.name, live, to).await
     }
 
     #[cfg(test)]
     fn applied(&self, desired: RoleState, _resolved: &()) -> LiveRole {
         LiveRole {
-            arn: format!(
-                "arn:aws:iam::123456789012:role{}{}",
-                desired.path, self.name
-            ),
+            arn: Self::ARN.of(&DeploymentContext::example(), &self.path_and_name()),
             state: desired,
         }
     }
-
-    #[cfg(test)]
-    fn resolved_for_tests(&self) {}
-}
-
-/// The role's name from its ARN (`arn:aws:iam::<account>:role/<path>/<name>`).
-fn name_of(arn: &str) -> String {
-    arn.rsplit('/').next().unwrap_or_default().to_string()
 }
 
 #[async_trait]
 impl Live for LiveRole {
-    fn kind(&self) -> &'static str {
-        Role::TYPE
-    }
-
-    fn physical_id(&self) -> String {
-        name_of(&self.arn)
-    }
-
     fn index_key(&self) -> Option<String> {
         Some(self.physical_id())
     }
 
-    fn tags(&self) -> &Tags {
-        &self.state.tags
-    }
-
-    fn attributes(&self) -> Attributes {
-        BTreeMap::from([
-            ("name", Some(name_of(&self.arn))),
-            ("arn", Some(self.arn.clone())),
-        ])
-    }
-
-    fn state_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or_default()
-    }
-
-    fn delete_order(&self) -> u8 {
-        40
-    }
-
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
-        ops::delete_role(cx, &name_of(&self.arn), self).await
-    }
-
-    #[cfg(test)]
-    fn tags_mut(&mut self) -> &mut Tags {
-        &mut self.state.tags
+        ops::delete_role(cx, &Role::ARN.name(&self.arn), self).await
     }
 }
 
-/// The ARN of role `name` under `path` (`*`: every role under it).
-fn role_arn(at: &DeploymentContext, path: &str, name: &str) -> String {
-    at.arn("iam", false, &format!("role{path}{name}"))
+impl Role {
+    /// What its ARN names after `role/`: its path (without the leading `/`) and name.
+    fn path_and_name(&self) -> String {
+        format!("{}{}", self.path.trim_start_matches('/'), self.name)
+    }
 }

@@ -8,36 +8,31 @@ use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::Kind;
 use crate::policy::{self, Statement};
-use crate::tags::{Owner, TagApi, owner_of, same_owner};
+use crate::tags::{Owner, owner_of, same_owner};
 use anyhow::{Context, bail};
-use async_trait::async_trait;
 use aws_sdk_iam::types as iam;
 use futures::future::try_join_all;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The IAM actions a role's code calls; see `crate::aws::needs`.
 pub const NEEDS: &[Need] = &[
-    Need::read("iam:GetRole", "role"),
-    Need::read("iam:ListRolePolicies", "role"),
-    Need::read("iam:GetRolePolicy", "role"),
-    Need::read("iam:ListAttachedRolePolicies", "role"),
-    Need::read("iam:ListRoleTags", "role"),
+    Need::read(
+        "iam:GetRole iam:ListRolePolicies iam:GetRolePolicy iam:ListAttachedRolePolicies iam:ListRoleTags",
+        "role",
+    ),
     // --deep-scan only: every role of the account.
     Need::anywhere("iam:ListRoles", Use::Read),
     Need::create("iam:CreateRole", "role"),
     // Also what a CreateRole that carries tags needs.
-    Need::change("iam:TagRole", "role"),
-    Need::change("iam:UntagRole", "role"),
-    Need::change("iam:PutRolePolicy", "role"),
-    Need::change("iam:AttachRolePolicy", "role"),
-    Need::change("iam:UpdateAssumeRolePolicy", "role"),
-    Need::change("iam:UpdateRole", "role"),
-    Need::change("iam:PutRolePermissionsBoundary", "role"),
-    Need::change("iam:DeleteRolePermissionsBoundary", "role"),
+    Need::change(
+        "iam:TagRole iam:UntagRole iam:PutRolePolicy iam:AttachRolePolicy iam:UpdateAssumeRolePolicy iam:UpdateRole iam:PutRolePermissionsBoundary iam:DeleteRolePermissionsBoundary",
+        "role",
+    ),
     // A role's policies go before the role does.
-    Need::delete("iam:DeleteRolePolicy", "role"),
-    Need::delete("iam:DetachRolePolicy", "role"),
-    Need::delete("iam:DeleteRole", "role"),
+    Need::delete(
+        "iam:DeleteRolePolicy iam:DetachRolePolicy iam:DeleteRole",
+        "role",
+    ),
 ];
 
 /// Removes the role's policies, then the role.
@@ -193,29 +188,12 @@ where
     }
 }
 
-/// IAM's tagging API for roles, by the role's name.
-pub struct RoleTags<'a>(pub &'a str);
-
-#[async_trait]
-impl TagApi for RoleTags<'_> {
-    async fn tag(&self, aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
-        let request = aws
-            .iam
-            .tag_role()
-            .role_name(self.0)
-            .set_tags(Some(sdk_tags(tags)?));
-        sdk("TagRole", request.send().await).map(drop)
-    }
-
-    async fn untag(&self, aws: &Aws, keys: &[String]) -> anyhow::Result<()> {
-        let request = aws
-            .iam
-            .untag_role()
-            .role_name(self.0)
-            .set_tag_keys(Some(keys.to_vec()));
-        sdk("UntagRole", request.send().await).map(drop)
-    }
-}
+crate::tag_api!(
+    /// IAM's tagging API for roles, by the role's name.
+    RoleTags,
+    |aws, role, tags| aws.iam.tag_role().role_name(role).set_tags(Some(sdk_tags(tags)?)) => "TagRole",
+    |aws, role, keys| aws.iam.untag_role().role_name(role).set_tag_keys(Some(keys.to_vec())) => "UntagRole",
+);
 
 fn sdk_tags(tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<iam::Tag>> {
     tags.iter()
@@ -225,21 +203,9 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> anyhow::Result<Vec<iam::Tag>> {
 
 /// The names of the role's inline policies (every page).
 async fn list_inline_policies(aws: &Aws, name: &str) -> anyhow::Result<Vec<String>> {
-    let mut names = Vec::new();
-    let mut marker = None;
-    loop {
-        let request = aws
-            .iam
-            .list_role_policies()
-            .role_name(name)
-            .set_marker(marker);
-        let out = sdk("ListRolePolicies", request.send().await)?;
-        names.extend(out.policy_names);
-        match (out.is_truncated, out.marker) {
-            (true, Some(m)) => marker = Some(m),
-            _ => return Ok(names),
-        }
-    }
+    let request = aws.iam.list_role_policies().role_name(name);
+    let names = request.into_paginator().items().send().collect().await;
+    sdk("ListRolePolicies", names)
 }
 
 /// The documents of the inline policies `policies`, all at once; a policy (or role) that
@@ -269,26 +235,10 @@ async fn read_inline_policies(
 }
 
 async fn read_attached_policies(aws: &Aws, name: &str) -> anyhow::Result<BTreeSet<String>> {
-    let mut arns = BTreeSet::new();
-    let mut marker = None;
-    loop {
-        let request = aws
-            .iam
-            .list_attached_role_policies()
-            .role_name(name)
-            .set_marker(marker);
-        let out = sdk("ListAttachedRolePolicies", request.send().await)?;
-        arns.extend(
-            out.attached_policies
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|p| p.policy_arn),
-        );
-        match (out.is_truncated, out.marker) {
-            (true, Some(m)) => marker = Some(m),
-            _ => return Ok(arns),
-        }
-    }
+    let request = aws.iam.list_attached_role_policies().role_name(name);
+    let attached: Result<Vec<_>, _> = request.into_paginator().items().send().collect().await;
+    let attached = sdk("ListAttachedRolePolicies", attached)?;
+    Ok(attached.into_iter().filter_map(|p| p.policy_arn).collect())
 }
 
 /// GetRole carries the role's tags; ListRoleTags only when it did not (older APIs, or
@@ -304,17 +254,10 @@ async fn read_tags(
             .map(|t| (t.key.clone(), t.value.clone()))
             .collect());
     }
-    let mut tags = BTreeMap::new();
-    let mut marker = None;
-    loop {
-        let request = aws.iam.list_role_tags().role_name(name).set_marker(marker);
-        let out = sdk("ListRoleTags", request.send().await)?;
-        tags.extend(out.tags.into_iter().map(|t| (t.key, t.value)));
-        match (out.is_truncated, out.marker) {
-            (true, Some(m)) => marker = Some(m),
-            _ => return Ok(tags),
-        }
-    }
+    let request = aws.iam.list_role_tags().role_name(name);
+    let tags: Result<Vec<_>, _> = request.into_paginator().items().send().collect().await;
+    let tags = sdk("ListRoleTags", tags)?;
+    Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
 }
 
 /// Creates the role (tagged as ours from the start), then its policies.
@@ -458,25 +401,19 @@ pub async fn discover_deep(
     skip: &BTreeSet<String>,
 ) -> anyhow::Result<Vec<LiveRole>> {
     use futures::StreamExt;
-    let mut names = Vec::new();
-    let mut marker = None;
-    loop {
-        let out = sdk(
-            "ListRoles",
-            aws.iam.list_roles().set_marker(marker).send().await,
-        )?;
-        names.extend(
-            out.roles
-                .iter()
-                .filter(|r| !r.path.starts_with("/aws-service-role/"))
-                .filter(|r| !skip.contains(&r.role_name))
-                .map(|r| r.role_name.clone()),
-        );
-        match (out.is_truncated, out.marker) {
-            (true, Some(m)) => marker = Some(m),
-            _ => break,
-        }
-    }
+    let roles: Result<Vec<_>, _> = aws
+        .iam
+        .list_roles()
+        .into_paginator()
+        .items()
+        .send()
+        .collect()
+        .await;
+    let names = sdk("ListRoles", roles)?
+        .into_iter()
+        .filter(|r| !r.path.starts_with("/aws-service-role/"))
+        .filter(|r| !skip.contains(&r.role_name))
+        .map(|r| r.role_name);
     let ours: Vec<String> = futures::stream::iter(names)
         .map(|name| async move {
             let tags = read_tags(aws, &name, None).await?;

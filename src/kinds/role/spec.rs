@@ -1,5 +1,6 @@
 //! An `iam_role` as written in the stack file, and its validation.
 
+use crate::kinds::kind::Validate;
 use crate::policy::{
     Principal, Statement, TRUST_POLICY_DEFAULT_MAX, TRUST_POLICY_RAISED_MAX, iam_size,
 };
@@ -111,8 +112,11 @@ impl Role {
     pub fn policy_names(&self) -> Vec<String> {
         self.policies.keys().cloned().collect()
     }
+}
 
-    pub fn validate_raw(raw: RawRole, cx: &ValidateCtx, diags: &mut Diags) -> Option<Role> {
+impl Validate<Role> for RawRole {
+    fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Role> {
+        let raw = self;
         let errors_before = diags.error_count();
         let name = physical_name(raw.name(), &ROLE_NAMES, cx, diags);
         let path = raw
@@ -290,7 +294,9 @@ impl Role {
             policies,
         })
     }
+}
 
+impl Role {
     pub fn trust_policy(&self) -> Vec<Statement> {
         trust_policy_of(&self.trusted_services)
     }

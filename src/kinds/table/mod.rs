@@ -21,43 +21,33 @@ pub use state::{LiveTable, StreamView, TableState};
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
-use crate::kinds::tagged;
+use crate::kinds::kind::{Kind, Live, Made, Tags};
 use crate::plan::FieldChange;
-use crate::spec::diag::Diags;
-use crate::spec::fields::ValidateCtx;
-use crate::spec::template::{Inputs, Template};
-use crate::values::{Attributes, DeploymentContext, UNKNOWN};
+use crate::spec::template::Inputs;
+use crate::values::{ArnFormat, Attributes, DeploymentContext, UNKNOWN};
 use async_trait::async_trait;
-use read::{items_at_risk, live_name, read_table};
+use read::{items_at_risk, read_table};
 use state::Key;
 use std::collections::BTreeMap;
+
+crate::live_of!(LiveTable, Table, arn);
 
 #[async_trait]
 impl Kind for Table {
     const TYPE: &'static str = "dynamodb_table";
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "stream_arn", "index_names"];
-    const ARN_SAMPLES: &'static [(&'static str, &'static str)] = &[
-        (
-            "arn",
-            "arn:aws:dynamodb:us-east-1:123456789012:table/sample",
-        ),
-        (
-            "stream_arn",
-            "arn:aws:dynamodb:us-east-1:123456789012:table/sample/stream/2026-01-01T00:00:00.000",
-        ),
-    ];
+    const ARN: ArnFormat = ArnFormat::regional("dynamodb", "table", "table/");
+    const NEEDS: &'static [&'static [Need]] = &[ops::NEEDS];
+    const LISTED_BY_TAG: bool = true;
     type Raw = spec::RawTable;
     type State = TableState;
     type Live = LiveTable;
     type Resolved = ();
 
-    fn validate(raw: spec::RawTable, cx: &ValidateCtx, diags: &mut Diags) -> Option<Table> {
-        Table::validate_raw(raw, cx, diags)
-    }
-
-    fn templates(&self) -> Vec<&Template> {
-        Vec::new()
+    fn arn_samples() -> Vec<(&'static str, String)> {
+        let arn = Self::ARN.sample();
+        let stream = format!("{arn}/stream/2026-01-01T00:00:00.000");
+        vec![("arn", arn), ("stream_arn", stream)]
     }
 
     fn check_attribute(&self, attribute: &str) -> Result<(), String> {
@@ -77,24 +67,8 @@ impl Kind for Table {
         Some(self.name.clone())
     }
 
-    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
-        Ok(Observation {
-            live: read_table(aws, &self.name, Some(me.owner)).await?,
-            resolved: (),
-        })
-    }
-
-    async fn discover(aws: &Aws, find: &Discovery<'_>) -> anyhow::Result<Vec<LiveTable>> {
-        let owner = find.owner;
-        tagged::read_each(
-            aws,
-            "dynamodb:table",
-            owner,
-            find.skip,
-            live_name,
-            |name| async move { read_table(aws, &name, Some(owner)).await },
-        )
-        .await
+    async fn read_named(aws: &Aws, name: &str, owner: &str) -> anyhow::Result<Option<LiveTable>> {
+        read_table(aws, name, Some(owner)).await
     }
 
     fn planned_id(&self, _resolved: &()) -> String {
@@ -106,7 +80,7 @@ impl Kind for Table {
         _resolved: &(),
         context: Option<&DeploymentContext>,
     ) -> Attributes {
-        let arn = context.map(|c| table_arn(c, &self.name));
+        let arn = context.map(|c| Self::ARN.of(c, &self.name));
         // A stream's ARN ends in the time it was enabled: only that part is unknown.
         let stream_arn = match self.state.stream {
             StreamView::Disabled => None,
@@ -127,63 +101,56 @@ impl Kind for Table {
         }
     }
 
-    fn replacement_reasons(&self, desired: &TableState, live: &LiveTable) -> Vec<String> {
-        let live = &live.state;
-        let mut reasons = Vec::new();
-        if desired.key != live.key {
-            reasons.push(format!(
+    /// A table's key, and the type of an attribute in it, are fixed.
+    fn replaces(&self, change: &FieldChange, live: &LiveTable) -> Option<String> {
+        let (before, after) = (&live.state, &self.state);
+        let in_key = |key: &Key, attr: &str| key.names().any(|k| k == attr);
+        let key_changes = || {
+            format!(
                 "the key schema changes ({} → {}); DynamoDB cannot change a table's key",
-                show_key(&live.key),
-                show_key(&desired.key)
-            ));
-        }
-        for name in desired.key.names() {
-            if let (Some(before), Some(after)) =
-                (live.attributes.get(name), desired.attributes.get(name))
-                && before != after
-            {
-                reasons.push(format!(
-                    "key attribute `{name}` changes type ({before:?} → {after:?}); DynamoDB cannot change it in place"
-                ));
+                show_key(&before.key),
+                show_key(&after.key)
+            )
+        };
+        match (change.path.key(0), change.path.key(1)) {
+            (Some("key"), _) => Some(key_changes()),
+            (Some("attributes"), Some(attr)) if in_key(&after.key, attr) => {
+                match (before.attributes.get(attr), after.attributes.get(attr)) {
+                    (Some(was), Some(is)) if was != is => Some(format!(
+                        "key attribute `{attr}` changes type ({was:?} → {is:?}); DynamoDB cannot change it in place"
+                    )),
+                    _ => Some(key_changes()),
+                }
             }
+            (Some("attributes"), Some(attr)) if in_key(&before.key, attr) => Some(key_changes()),
+            _ => None,
         }
-        reasons
     }
 
-    fn annotate(&self, change: &mut FieldChange, live: &LiveTable) {
-        let path = &change.path;
-        let in_table_key = |attr: &str| {
-            self.state.key.names().any(|k| k == attr) || live.state.key.names().any(|k| k == attr)
-        };
-        match (path.key(0), path.key(1), path.key(2)) {
-            (Some("key"), _, _) => change.forces_replacement = true,
-            (Some("attributes"), Some(attr), _) if in_table_key(attr) => {
-                change.forces_replacement = true
-            }
+    fn note(&self, change: &FieldChange, live: &LiveTable) -> Option<String> {
+        let (before, after) = (&live.state, &self.state);
+        let note = match (change.path.key(0), change.path.key(1), change.path.key(2)) {
             (Some("attributes"), Some(_), _) if !change.added() && !change.removed() => {
-                change.note = Some("indexes keyed on it are deleted and rebuilt".into())
+                "indexes keyed on it are deleted and rebuilt"
             }
             (Some("global_secondary_indexes"), Some(index), field) => {
-                let exists = live.state.global_secondary_indexes.contains_key(index);
-                let wanted = self.state.global_secondary_indexes.contains_key(index);
-                change.note = match (exists, wanted, field) {
-                    (false, true, _) => Some("the index backfills before it can be queried".into()),
-                    (true, true, Some("key" | "projection" | "non_key_attributes")) => Some(
+                let exists = before.global_secondary_indexes.contains_key(index);
+                let wanted = after.global_secondary_indexes.contains_key(index);
+                match (exists, wanted, field) {
+                    (false, true, _) => "the index backfills before it can be queried",
+                    (true, true, Some("key" | "projection" | "non_key_attributes")) => {
                         "the index is deleted and rebuilt; queries on it fail until it is ACTIVE again"
-                            .into(),
-                    ),
-                    _ => None,
-                };
+                    }
+                    _ => return None,
+                }
             }
-            (Some("stream"), None, _) => {
-                change.note = Some(stream_note(live.state.stream, self.state.stream).into())
-            }
+            (Some("stream"), None, _) => stream_note(before.stream, after.stream),
             (Some("billing_mode"), None, _) => {
-                change.note =
-                    Some("AWS allows switching a table's billing mode once per 24 hours".into())
+                "AWS allows switching a table's billing mode once per 24 hours"
             }
-            _ => {}
-        }
+            _ => return None,
+        };
+        Some(note.into())
     }
 
     fn update_blocker(&self, desired: &TableState, live: &LiveTable) -> Option<String> {
@@ -220,37 +187,17 @@ impl Kind for Table {
         attributes
     }
 
-    fn needs() -> Vec<Need> {
-        ops::NEEDS.to_vec()
-    }
-
-    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("table", table_arn(at, &self.name))]
-    }
-
-    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("table", table_arn(at, "*"))]
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &TableState) -> anyhow::Result<LiveTable> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         ops::create(cx, &self.name, desired).await
     }
 
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &LiveTable,
-        desired: &TableState,
-    ) -> anyhow::Result<LiveTable> {
-        ops::update(cx, &self.name, live, desired).await
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
+        ops::update(cx, &self.name, live, to).await
     }
 
     #[cfg(test)]
     fn applied(&self, desired: TableState, _resolved: &()) -> LiveTable {
-        let arn = format!(
-            "arn:aws:dynamodb:us-east-1:123456789012:table/{}",
-            self.name
-        );
+        let arn = Self::ARN.of(&DeploymentContext::example(), &self.name);
         LiveTable {
             stream_arn: (desired.stream != StreamView::Disabled)
                 .then(|| format!("{arn}/stream/2026-12-01T00:00:00.000")),
@@ -261,40 +208,21 @@ impl Kind for Table {
             active: true,
         }
     }
-
-    #[cfg(test)]
-    fn resolved_for_tests(&self) {}
 }
 
 #[async_trait]
 impl Live for LiveTable {
-    fn kind(&self) -> &'static str {
-        Table::TYPE
-    }
-
-    fn physical_id(&self) -> String {
-        live_name(&self.arn)
-    }
-
-    fn tags(&self) -> &Tags {
-        &self.state.tags
-    }
-
     fn attributes(&self) -> Attributes {
         let stream_arn = match self.state.stream {
             StreamView::Disabled => None,
             _ => self.stream_arn.clone(),
         };
         BTreeMap::from([
-            ("name", Some(live_name(&self.arn))),
+            ("name", Some(Table::ARN.name(&self.arn))),
             ("arn", Some(self.arn.clone())),
             ("stream_arn", stream_arn),
             ("index_names", Some(index_names(&self.state))),
         ])
-    }
-
-    fn state_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or_default()
     }
 
     fn deletion_warning(&self) -> Option<String> {
@@ -311,16 +239,11 @@ impl Live for LiveTable {
     }
 
     async fn data_at_risk(&self, aws: &Aws) -> anyhow::Result<Option<String>> {
-        items_at_risk(aws, &live_name(&self.arn)).await
+        items_at_risk(aws, &Table::ARN.name(&self.arn)).await
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
-        ops::delete_table(cx, &live_name(&self.arn), self).await
-    }
-
-    #[cfg(test)]
-    fn tags_mut(&mut self) -> &mut Tags {
-        &mut self.state.tags
+        ops::delete_table(cx, &Table::ARN.name(&self.arn), self).await
     }
 }
 
@@ -351,9 +274,4 @@ fn stream_note(before: StreamView, after: StreamView) -> &'static str {
             "the stream is disabled and a new one enabled: the stream ARN changes, so triggers on it must be replaced"
         }
     }
-}
-
-/// The ARN of table `name` (`*`: every table).
-fn table_arn(at: &DeploymentContext, name: &str) -> String {
-    at.arn("dynamodb", true, &format!("table/{name}"))
 }

@@ -7,31 +7,30 @@ use super::state::{
     sdk_definitions, sdk_index, sdk_key, sdk_projection, sdk_stream, sdk_tags, sdk_throughput,
 };
 use crate::aws::needs::Need;
-use crate::aws::{Aws, describe_error, error_code, sdk};
+use crate::aws::{describe_error, error_code, sdk};
 use crate::exec::ExecCtx;
-use crate::tags::{TagApi, same_owner};
+use crate::tags::same_owner;
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
-use async_trait::async_trait;
 use aws_sdk_dynamodb::types as ddb;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// The IAM actions a table's code calls (`read.rs` and this file); see `crate::aws::needs`.
 pub const NEEDS: &[Need] = &[
-    Need::read("dynamodb:DescribeTable", "table"),
-    Need::read("dynamodb:DescribeTimeToLive", "table"),
-    Need::read("dynamodb:DescribeContinuousBackups", "table"),
-    Need::read("dynamodb:ListTagsOfResource", "table"),
+    Need::read(
+        "dynamodb:DescribeTable dynamodb:DescribeTimeToLive dynamodb:DescribeContinuousBackups dynamodb:ListTagsOfResource",
+        "table",
+    ),
     // Counting the items a replacement or a deletion would lose (Select=COUNT).
     Need::read("dynamodb:Scan", "table"),
     Need::create("dynamodb:CreateTable", "table"),
-    Need::change("dynamodb:UpdateTable", "table"),
-    Need::change("dynamodb:UpdateTimeToLive", "table"),
-    Need::change("dynamodb:UpdateContinuousBackups", "table"),
+    Need::change(
+        "dynamodb:UpdateTable dynamodb:UpdateTimeToLive dynamodb:UpdateContinuousBackups",
+        "table",
+    ),
     // Also what a CreateTable that carries tags needs.
-    Need::change("dynamodb:TagResource", "table"),
-    Need::change("dynamodb:UntagResource", "table"),
+    Need::change("dynamodb:TagResource dynamodb:UntagResource", "table"),
     Need::delete("dynamodb:DeleteTable", "table"),
 ];
 
@@ -336,29 +335,12 @@ async fn set_ttl(
     }
 }
 
-/// DynamoDB's tagging API, by the table's ARN.
-pub struct TableTags<'a>(pub &'a str);
-
-#[async_trait]
-impl TagApi for TableTags<'_> {
-    async fn tag(&self, aws: &Aws, tags: &BTreeMap<String, String>) -> anyhow::Result<()> {
-        let request = aws
-            .dynamodb
-            .tag_resource()
-            .resource_arn(self.0)
-            .set_tags(Some(sdk_tags(tags)?));
-        sdk("TagResource", request.send().await).map(drop)
-    }
-
-    async fn untag(&self, aws: &Aws, keys: &[String]) -> anyhow::Result<()> {
-        let request = aws
-            .dynamodb
-            .untag_resource()
-            .resource_arn(self.0)
-            .set_tag_keys(Some(keys.to_vec()));
-        sdk("UntagResource", request.send().await).map(drop)
-    }
-}
+crate::tag_api!(
+    /// DynamoDB's tagging API, by the table's ARN.
+    TableTags,
+    |aws, arn, tags| aws.dynamodb.tag_resource().resource_arn(arn).set_tags(Some(sdk_tags(tags)?)) => "TagResource",
+    |aws, arn, keys| aws.dynamodb.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.to_vec())) => "UntagResource",
+);
 
 /// Sends an UpdateTable, waiting out what DynamoDB says is only "not now": the table or an
 /// index still being changed (ResourceInUseException: by an earlier step, an interrupted

@@ -286,12 +286,6 @@ fn state_from(
     })
 }
 
-pub fn live_name(arn: &str) -> String {
-    arn.rsplit_once("table/")
-        .map_or(arn, |(_, name)| name)
-        .to_string()
-}
-
 /// Done when the table and every index are ACTIVE.
 pub fn ready_state(desc: &ddb::TableDescription) -> Check<()> {
     if desc.table_status() != Some(&ddb::TableStatus::Active) {

@@ -3,6 +3,7 @@
 use super::state::{
     AttrType, BillingMode, IndexState, Key, ProjectionType, StreamView, TableClass, TableState,
 };
+use crate::kinds::kind::Validate;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{NameRules, ValidateCtx, physical_name};
 use crate::spec::raw::Spanned;
@@ -291,8 +292,9 @@ fn index_of(
     }
 }
 
-impl Table {
-    pub fn validate_raw(raw: RawTable, cx: &ValidateCtx, diags: &mut Diags) -> Option<Table> {
+impl Validate<Table> for RawTable {
+    fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Table> {
+        let raw = self;
         let errors_before = diags.error_count();
         let name = physical_name(raw.name(), &TABLE_NAMES, cx, diags);
 

@@ -16,13 +16,11 @@ pub use spec::Trigger;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Made, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::spec::arn::ArnField;
-use crate::spec::diag::Diags;
-use crate::spec::fields::ValidateCtx;
 use crate::spec::template::{Inputs, Template};
-use crate::values::{Attributes, DeploymentContext, is_unknown};
+use crate::values::{ArnFormat, Attributes, DeploymentContext, is_unknown};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -102,23 +100,22 @@ fn canonical_filters(mut filters: Vec<Value>) -> Vec<Value> {
     filters
 }
 
+crate::live_of!(LiveTrigger, Trigger, arn);
+
 #[async_trait]
 impl Kind for Trigger {
     const TYPE: &'static str = "event_source_mapping";
     const ATTRIBUTES: &'static [&'static str] = &["uuid", "arn"];
-    const ARN_SAMPLES: &'static [(&'static str, &'static str)] = &[(
-        "arn",
-        "arn:aws:lambda:us-east-1:123456789012:event-source-mapping:sample",
-    )];
+    const ARN: ArnFormat =
+        ArnFormat::regional("lambda", "event-source-mapping", "event-source-mapping:");
+    const NEEDS: &'static [&'static [Need]] = &[ops::NEEDS];
+    /// Its function, the stream's table, where failures go.
+    const USES: &'static [&'static str] = &["lambda_function", "dynamodb_table", "sqs_queue"];
     const SAFE_TO_REPLACE: bool = true;
     type Raw = spec::RawTrigger;
     type State = TriggerState;
     type Live = LiveTrigger;
     type Resolved = ();
-
-    fn validate(raw: spec::RawTrigger, cx: &ValidateCtx, diags: &mut Diags) -> Option<Trigger> {
-        Trigger::validate_raw(raw, cx, diags)
-    }
 
     fn arn_fields(&self) -> Vec<ArnField<'_>> {
         let source = ArnField {
@@ -189,69 +186,36 @@ impl Kind for Trigger {
         }
     }
 
-    fn replacement_reasons(&self, desired: &TriggerState, live: &LiveTrigger) -> Vec<String> {
-        let mut reasons = Vec::new();
-        if is_unknown(&desired.source) {
-            reasons.push(
-                "the source stream is being replaced (it gets a new ARN), so the mapping is made anew for it"
+    fn replaces(&self, change: &FieldChange, live: &LiveTrigger) -> Option<String> {
+        match change.path.key(0)? {
+            "source" => Some(match change.after.as_str().filter(|s| is_unknown(s)) {
+                Some(_) => "the source stream is being replaced (it gets a new ARN), so the \
+                            mapping is made anew for it"
                     .to_string(),
-            );
-        } else if desired.source != live.state.source {
-            reasons.push(format!(
-                "the source changes ({} → {}); a mapping cannot move to another stream",
-                live.state.source, desired.source
-            ));
-        }
-        if desired.settings.starting_position != live.state.settings.starting_position {
-            reasons.push("the starting position of a mapping cannot change".to_string());
-        }
-        reasons
-    }
-
-    fn annotate(&self, change: &mut FieldChange, _live: &LiveTrigger) {
-        if matches!(change.path.key(0), Some("source" | "starting_position")) {
-            change.forces_replacement = true;
+                None => format!(
+                    "the source changes ({} → {}); a mapping cannot move to another stream",
+                    live.state.source,
+                    change.after.as_str().unwrap_or_default()
+                ),
+            }),
+            "starting_position" => Some("the starting position of a mapping cannot change".into()),
+            _ => None,
         }
     }
 
-    fn needs() -> Vec<Need> {
-        ops::NEEDS.to_vec()
-    }
-
-    /// A mapping's UUID is AWS's to choose: it is granted by its tags.
-    fn arns(&self, _at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        Vec::new()
-    }
-
-    fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![(
-            "event-source-mapping",
-            at.arn("lambda", true, "event-source-mapping:*"),
-        )]
-    }
-
-    async fn create(
-        &self,
-        cx: &ExecCtx<'_>,
-        desired: &TriggerState,
-    ) -> anyhow::Result<LiveTrigger> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         ops::create(cx, desired).await
     }
 
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &LiveTrigger,
-        desired: &TriggerState,
-    ) -> anyhow::Result<LiveTrigger> {
-        ops::update(cx, live, desired).await
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
+        ops::update(cx, live, to).await
     }
 
     #[cfg(test)]
     fn applied(&self, desired: TriggerState, _resolved: &()) -> LiveTrigger {
         let uuid = "6f0ad0c4-5b2e-4b1a-9d7e-2f3c4a5b6c7d".to_string();
         LiveTrigger {
-            arn: format!("arn:aws:lambda:us-east-1:123456789012:event-source-mapping:{uuid}"),
+            arn: Self::ARN.of(&DeploymentContext::example(), &uuid),
             uuid,
             status: if desired.settings.enabled {
                 "Enabled".into()
@@ -262,34 +226,15 @@ impl Kind for Trigger {
             others: Vec::new(),
         }
     }
-
-    #[cfg(test)]
-    fn resolved_for_tests(&self) {}
 }
 
 #[async_trait]
 impl Live for LiveTrigger {
-    fn kind(&self) -> &'static str {
-        Trigger::TYPE
-    }
-
-    fn physical_id(&self) -> String {
-        self.uuid.clone()
-    }
-
-    fn tags(&self) -> &Tags {
-        &self.state.tags
-    }
-
     fn attributes(&self) -> Attributes {
         BTreeMap::from([
             ("uuid", Some(self.uuid.clone())),
             ("arn", Some(self.arn.clone())),
         ])
-    }
-
-    fn state_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.state).unwrap_or_default()
     }
 
     fn warnings(&self) -> Vec<String> {
@@ -316,16 +261,7 @@ impl Live for LiveTrigger {
         Some(index_key(&self.state.function, &self.state.tags))
     }
 
-    fn delete_order(&self) -> u8 {
-        10
-    }
-
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
         ops::delete_mapping(cx, self).await
-    }
-
-    #[cfg(test)]
-    fn tags_mut(&mut self) -> &mut Tags {
-        &mut self.state.tags
     }
 }

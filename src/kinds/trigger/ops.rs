@@ -23,16 +23,19 @@ use std::collections::BTreeMap;
 /// by their function, tagged with Lambda's tagging API (`LambdaTags`).
 pub const NEEDS: &[Need] = &[
     Need::anywhere("lambda:ListEventSourceMappings", Use::Read),
-    Need::read("lambda:GetEventSourceMapping", "event-source-mapping"),
-    Need::read("lambda:ListTags", "event-source-mapping"),
+    Need::read(
+        "lambda:GetEventSourceMapping lambda:ListTags",
+        "event-source-mapping",
+    ),
     // It has no resource type, but it carries the stack's tags.
     Need {
         tagged_request: true,
         ..Need::anywhere("lambda:CreateEventSourceMapping", Use::Change)
     },
-    Need::change("lambda:UpdateEventSourceMapping", "event-source-mapping"),
-    Need::change("lambda:TagResource", "event-source-mapping"),
-    Need::change("lambda:UntagResource", "event-source-mapping"),
+    Need::change(
+        "lambda:UpdateEventSourceMapping lambda:TagResource lambda:UntagResource",
+        "event-source-mapping",
+    ),
     Need::delete("lambda:DeleteEventSourceMapping", "event-source-mapping"),
 ];
 
@@ -372,17 +375,11 @@ async fn all_mappings(aws: &Aws) -> anyhow::Result<&[lambda::EventSourceMappingC
         .reads
         .mappings
         .get_or_try_init(|| async {
-            let mut all = Vec::new();
-            let mut marker = None;
-            loop {
-                let request = aws.lambda.list_event_source_mappings().set_marker(marker);
-                let out = sdk("ListEventSourceMappings", request.send().await)?;
-                all.extend(out.event_source_mappings.unwrap_or_default());
-                match out.next_marker {
-                    Some(m) if !m.is_empty() => marker = Some(m),
-                    _ => return anyhow::Ok(all),
-                }
-            }
+            let pages = aws.lambda.list_event_source_mappings().into_paginator();
+            sdk(
+                "ListEventSourceMappings",
+                pages.items().send().collect().await,
+            )
         })
         .await?;
     Ok(all)
@@ -424,25 +421,15 @@ async fn list_mappings(
     aws: &Aws,
     function: &str,
 ) -> anyhow::Result<Vec<lambda::EventSourceMappingConfiguration>> {
-    let mut all = Vec::new();
-    let mut marker = None;
-    loop {
-        let request = aws
-            .lambda
-            .list_event_source_mappings()
-            .function_name(function)
-            .set_marker(marker);
-        let out = match request.send().await {
-            Ok(out) => out,
-            // No function, no mappings.
-            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(all),
-            Err(e) => return Err(crate::aws::errors::error("ListEventSourceMappings", &e)),
-        };
-        all.extend(out.event_source_mappings.unwrap_or_default());
-        match out.next_marker {
-            Some(m) if !m.is_empty() => marker = Some(m),
-            _ => return Ok(all),
-        }
+    let request = aws
+        .lambda
+        .list_event_source_mappings()
+        .function_name(function);
+    match request.into_paginator().items().send().collect().await {
+        Ok(all) => Ok(all),
+        // No function, no mappings.
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Vec::new()),
+        Err(e) => Err(crate::aws::errors::error("ListEventSourceMappings", &e)),
     }
 }
 

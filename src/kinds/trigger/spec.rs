@@ -1,6 +1,7 @@
 //! An `event_source_mapping` as written in the stack file, and its validation.
 
 use super::{Settings, StartingPosition, canonical_filters, function_name};
+use crate::kinds::kind::Validate;
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{ValidateCtx, int_field, template_field};
 use crate::spec::raw::Spanned;
@@ -54,8 +55,9 @@ pub struct Trigger {
     pub on_failure: Option<Template>,
 }
 
-impl Trigger {
-    pub fn validate_raw(raw: RawTrigger, cx: &ValidateCtx, diags: &mut Diags) -> Option<Trigger> {
+impl Validate<Trigger> for RawTrigger {
+    fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Trigger> {
+        let raw = self;
         let errors_before = diags.error_count();
         let required =
             |value: Option<&Spanned<String>>, field: &str, hint: &str, diags: &mut Diags| {
@@ -185,7 +187,9 @@ impl Trigger {
             on_failure,
         })
     }
+}
 
+impl Trigger {
     /// The function's name as known before anything is read: a literal, or the physical
     /// name of the referenced function resource.
     pub fn function_name_before_planning(
