@@ -195,8 +195,14 @@ impl Aws {
     }
 
     /// `${aws.account_id}`, `${aws.region}` and `${aws.partition}` of the account the
-    /// credentials belong to (one STS call).
+    /// credentials belong to (one STS call a run: what a kind needs to make an ARN that
+    /// AWS cannot give by name, as a topic's, asks this too).
     pub async fn deployment_context(&self) -> anyhow::Result<DeploymentContext> {
+        let read = || self.read_deployment_context();
+        self.reads.context.get_or_try_init(read).await.cloned()
+    }
+
+    async fn read_deployment_context(&self) -> anyhow::Result<DeploymentContext> {
         let identity = sdk(
             "GetCallerIdentity",
             self.sts.get_caller_identity().send().await,

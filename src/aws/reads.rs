@@ -3,6 +3,7 @@
 //! reads whose answer cannot change during planning; a change's own reads go to AWS.
 
 use super::vpc::VpcChoice;
+use crate::values::DeploymentContext;
 use aws_sdk_ec2::types::VpcEndpoint;
 use aws_sdk_lambda::types::EventSourceMappingConfiguration;
 use std::collections::{BTreeMap, HashMap};
@@ -62,6 +63,8 @@ pub struct Reads {
     pub function_mappings: OnceMap<String, Vec<EventSourceMappingConfiguration>>,
     /// The VPC endpoints tagged as a `<stack>/<env>`'s.
     pub stack_endpoints: OnceMap<String, Vec<VpcEndpoint>>,
+    /// The account, region and partition (one STS call a run, however many ask).
+    pub context: OnceCell<DeploymentContext>,
     /// The stack's index by `<stack>/<env>`, as (kind, key) pairs (`crate::index` reads
     /// and keeps it; `None`: there is none).
     pub index: OnceMap<String, Option<Vec<(String, String)>>>,
