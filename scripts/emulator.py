@@ -126,10 +126,10 @@ class _DeniedJson(JsonRESTError):
 class _DeniedQuery(HTTPException):
     code = 403
 
-    def __init__(self, message):
+    def __init__(self, message, code="AccessDenied"):
         super().__init__()
         self.description = (
-            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code>"
             f"<Message>{xml_escape(message)}</Message></Error>"
             "<RequestId>denied</RequestId></ErrorResponse>"
         )
@@ -152,6 +152,9 @@ def raise_access_denied(self):
         message += f" on resource: {resource}"
     if self._service in ("iam", "sts", "monitoring"):
         raise _DeniedQuery(message)
+    if self._service == "sns":
+        # SNS says it its own way (its API reference: AuthorizationError, 403).
+        raise _DeniedQuery(message, code="AuthorizationError")
     if self._service == "ec2":
         raise AccessDeniedError(user_arn=self._access_key.arn, action=self._action)
     raise _DeniedJson("AccessDeniedException", message)
@@ -227,6 +230,14 @@ def _resources(self, moto_resource):
             return [arn("cloudwatch", f"alarm:{name}") for name in names]
     if service == "sqs" and moto_resource == "*" and "QueueName" in params:
         return [arn("sqs", params["QueueName"])]
+    if service == "sns":
+        if action == "CreateTopic" and "Name" in params:
+            return [arn("sns", params["Name"])]
+        for key in ("TopicArn", "ResourceArn"):
+            if key in params:
+                return [params[key]]
+        # Unsubscribe and the like name a subscription: no resource type, so "*".
+        return ["*"]
     if service == "ec2":
         ec2 = lambda rest: arn("ec2", rest)
         if action == "CreateVpcEndpoint":

@@ -22,11 +22,12 @@ const CREDENTIAL_CODES: &[&str] = &[
 ];
 
 /// Codes AWS answers when the identity may not make the call (its policies do not allow
-/// it): IAM's, STS's and CloudWatch's, the JSON services', EC2's.
+/// it): IAM's, STS's and CloudWatch's, the JSON services', EC2's, SNS's.
 const DENIED_CODES: &[&str] = &[
     "AccessDenied",
     "AccessDeniedException",
     "UnauthorizedOperation",
+    "AuthorizationError",
 ];
 
 /// Codes AWS answers when the credentials (a session) have run out.
