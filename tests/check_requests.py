@@ -35,6 +35,7 @@ SERVICES = [
     "lambda",
     "logs",
     "resourcegroupstaggingapi",
+    "sns",
     "sqs",
     "sts",
 ]

@@ -46,6 +46,7 @@ pub struct Aws {
     pub lambda: aws_sdk_lambda::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
     /// A table's stream, read by `dev` as Lambda reads it.
     pub streams: aws_sdk_dynamodbstreams::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
@@ -171,6 +172,7 @@ impl Aws {
             lambda: client!(aws_sdk_lambda, "LAMBDA"),
             logs: client!(aws_sdk_cloudwatchlogs, "CLOUDWATCH_LOGS"),
             sqs: client!(aws_sdk_sqs, "SQS"),
+            sns: client!(aws_sdk_sns, "SNS"),
             streams: client!(aws_sdk_dynamodbstreams, "DYNAMODB_STREAMS"),
             cloudwatch: client!(aws_sdk_cloudwatch, "CLOUDWATCH"),
             tagging: client!(aws_sdk_resourcegroupstagging, "RESOURCE_GROUPS_TAGGING_API"),

@@ -15,6 +15,7 @@ pub mod queue;
 pub mod role;
 pub mod table;
 pub mod tagged;
+pub mod topic;
 pub mod trigger;
 
 pub use declared::{Keeps, Reading, Resource};
@@ -187,6 +188,7 @@ kinds! {
     triggers: EventSourceMapping => trigger::Trigger,
     queues: SqsQueue => queue::Queue,
     alarms: CloudwatchAlarm => alarm::Alarm,
+    topics: SnsTopic => topic::Topic,
 }
 
 /// When orphans of `kind` are deleted: in rounds, those of rank 0 first, all at once; a

@@ -168,7 +168,7 @@ fn messages_move_conversations_forward_through_the_deployed_stack() {
 
     let applied = run(&emulator, dir.path(), &["apply", "--auto-approve"]).expect_code(0);
     assert!(
-        applied.stdout.contains("Plan: 9 to add"),
+        applied.stdout.contains("Plan: 10 to add"),
         "{}",
         applied.stdout
     );

@@ -39,3 +39,4 @@ mod stats;
 mod table;
 mod teardown;
 mod terminal;
+mod topic;

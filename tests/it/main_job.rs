@@ -38,7 +38,7 @@ fn local_apply_creates_the_stack_and_a_second_plan_is_clean() {
         "local-apply failed\n{stdout}\n{stderr}"
     );
     assert!(
-        stdout.contains("Apply complete! Resources: 9 added"),
+        stdout.contains("Apply complete! Resources: 10 added"),
         "{stdout}"
     );
     assert!(stdout.contains("No changes."), "{stdout}");

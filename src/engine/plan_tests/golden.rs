@@ -1,6 +1,7 @@
 //! What people read, checked as text: plans (text, Markdown, JSON) of a create, an update
 //! (an index added, capacity changed, a statement narrowed, a subnet removed), a
-//! replacement and a destroy, and a drift report, each against a file in `tests/golden/`.
+//! replacement and a destroy, a topic's subscriptions changed, and a drift report, each
+//! against a file in `tests/golden/`.
 //!
 //! After an intended change of the output, rewrite the files and review the diff:
 //! `UPDATE_GOLDEN=1 cargo test --lib golden`.
@@ -162,4 +163,34 @@ fn a_drift_report() {
         "drift.json",
         &(serde_json::to_string_pretty(&report).unwrap() + "\n"),
     );
+}
+
+/// A topic that alarms notify, with a queue and an address subscribed.
+const TOPIC: &str = "  alerts:
+    type: sns_topic
+    name: alerts-${env}
+    subscriptions:
+      - { protocol: email, endpoint: oncall@example.com }
+      - { protocol: sqs, endpoint: \"${inbox.arn}\" }
+  inbox:
+    type: sqs_queue
+    name: inbox-${env}
+";
+
+#[test]
+fn a_topics_subscriptions_change() {
+    let before = stack(TOPIC);
+    let after = stack(&TOPIC.replace(
+        "oncall@example.com",
+        "pager@example.com }\n      - { protocol: lambda, endpoint: \"arn:aws:lambda:us-east-1:123456789012:function:notify\"",
+    ));
+    let mut observed = applied(&before);
+    // The address has not confirmed yet: SNS lists it as pending, with no ARN.
+    let topic = observed.resources.topics.get_mut("alerts").unwrap();
+    let live = topic.live.as_mut().unwrap();
+    live.confirmed
+        .retain(|subscribed, _| subscribed.protocol != "email");
+    let plan = apply(&after, &observed);
+    assert_eq!(change(&plan, "alerts").action, Action::Update);
+    golden_plan("topic", &plan);
 }

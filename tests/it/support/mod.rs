@@ -469,6 +469,7 @@ pub struct Live {
     pub lambda: aws_sdk_lambda::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub sns: aws_sdk_sns::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
@@ -531,6 +532,7 @@ impl Live {
             lambda: client!(aws_sdk_lambda),
             logs: client!(aws_sdk_cloudwatchlogs),
             sqs: client!(aws_sdk_sqs),
+            sns: client!(aws_sdk_sns),
             cloudwatch: client!(aws_sdk_cloudwatch),
         }
     }
