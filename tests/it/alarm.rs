@@ -111,7 +111,7 @@ fn an_alarm_is_created_changed_in_place_and_left_alone() {
             ("threshold: 0", "threshold: 2.5"),
             (
                 "comparison: GreaterThanThreshold",
-                &format!("comparison: GreaterThanOrEqualToThreshold\n    period: 300\n    evaluation_periods: 3\n    treat_missing_data: notBreaching\n    alarm_actions: ['arn:aws:sns:us-east-1:123456789012:alerts']\n    tags: {{ team: {team} }}"),
+                &format!("comparison: GreaterThanOrEqualToThreshold\n    period: 300\n    evaluation_periods: 3\n    treat_missing_data: notBreaching\n    alarm_actions: ['arn:aws:sns:us-east-1:123456789012:alerts']\n    ok_actions: ['arn:aws:sns:us-east-1:123456789012:alerts']\n    tags: {{ team: {team} }}"),
             ),
         ])
     };
@@ -125,6 +125,7 @@ fn an_alarm_is_created_changed_in_place_and_left_alone() {
         "~ evaluation_periods",
         "~ treat_missing_data",
         "+ alarm_actions",
+        "+ ok_actions",
     ] {
         assert!(run.stdout.contains(field), "{field}: {}", run.stdout);
     }
@@ -145,6 +146,10 @@ fn an_alarm_is_created_changed_in_place_and_left_alone() {
     assert_eq!(alarm.treat_missing_data.as_deref(), Some("notBreaching"));
     assert_eq!(
         alarm.alarm_actions.unwrap_or_default(),
+        ["arn:aws:sns:us-east-1:123456789012:alerts"]
+    );
+    assert_eq!(
+        alarm.ok_actions.unwrap_or_default(),
         ["arn:aws:sns:us-east-1:123456789012:alerts"]
     );
     assert_eq!(f.tags()["team"], "chat");

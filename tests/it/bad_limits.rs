@@ -164,6 +164,23 @@ const CASES: &[Case] = &[
         expect: "27:21: resources.alarm.alarm_actions[0]: expects an ARN of type sns topic",
     },
     Case {
+        name: "ok action that is not an ARN",
+        edits: &[(LAST, with_alarm!("    ok_actions: [alerts]\n"))],
+        env: "test",
+        expect: "27:18: resources.alarm.ok_actions[0]: `alerts` is not an ARN",
+    },
+    Case {
+        name: "six ok actions",
+        edits: &[(
+            LAST,
+            with_alarm!(
+                "    ok_actions: [arn:aws:sns:us-east-1:1:a, arn:aws:sns:us-east-1:1:b, arn:aws:sns:us-east-1:1:c, arn:aws:sns:us-east-1:1:d, arn:aws:sns:us-east-1:1:e, arn:aws:sns:us-east-1:1:f]\n"
+            ),
+        )],
+        env: "test",
+        expect: "27:17: resources.alarm.ok_actions: 6 actions; an alarm has at most 5",
+    },
+    Case {
         name: "alarm without a threshold",
         edits: &[(LAST, with_alarm!("")), ("    threshold: 0\n", "")],
         env: "test",

@@ -82,6 +82,8 @@ pub struct AlarmState {
     pub comparison: String,
     pub treat_missing_data: String,
     pub alarm_actions: BTreeSet<String>,
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub ok_actions: BTreeSet<String>,
     pub tags: Tags,
 }
 
@@ -101,8 +103,14 @@ impl Kind for Alarm {
     const ARN: ArnFormat = ArnFormat::regional("cloudwatch", "alarm", "alarm:");
     const NEEDS: &'static [&'static [Need]] = &[ops::NEEDS];
     const LISTED_BY_TAG: bool = true;
-    /// What it watches: it goes first, so it never alarms on a resource being torn down.
-    const USES: &'static [&'static str] = &["lambda_function", "dynamodb_table", "sqs_queue"];
+    /// What it watches and whom it tells: it goes first, so it never alarms on a resource
+    /// being torn down.
+    const USES: &'static [&'static str] = &[
+        "lambda_function",
+        "dynamodb_table",
+        "sqs_queue",
+        "sns_topic",
+    ];
     type Raw = spec::RawAlarm;
     type State = AlarmState;
     type Live = LiveAlarm;
@@ -114,6 +122,7 @@ impl Kind for Alarm {
         // functions (PutMetricAlarm's AlarmActions).
         self.alarm_actions
             .iter()
+            .chain(&self.ok_actions)
             .map(|template| ArnField {
                 template,
                 accepts: &[
@@ -134,6 +143,7 @@ impl Kind for Alarm {
         self.dimensions
             .values()
             .chain(&self.alarm_actions)
+            .chain(&self.ok_actions)
             .collect()
     }
 
@@ -143,10 +153,6 @@ impl Kind for Alarm {
 
     async fn read_named(aws: &Aws, name: &str, owner: &str) -> anyhow::Result<Option<LiveAlarm>> {
         ops::read_alarm(aws, name, Some(owner)).await
-    }
-
-    fn planned_id(&self, _resolved: &()) -> String {
-        self.name.clone()
     }
 
     fn desired(&self, _resolved: &(), inputs: &Inputs, tags: Tags) -> AlarmState {
@@ -170,6 +176,7 @@ impl Kind for Alarm {
                 .iter()
                 .map(|a| inputs.render(a))
                 .collect(),
+            ok_actions: self.ok_actions.iter().map(|a| inputs.render(a)).collect(),
             tags,
         }
     }

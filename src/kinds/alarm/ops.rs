@@ -83,6 +83,7 @@ fn state_from(alarm: &cw::MetricAlarm, tags: BTreeMap<String, String>) -> AlarmS
         // CloudWatch leaves it out when it is the default.
         treat_missing_data: alarm.treat_missing_data().unwrap_or("missing").to_string(),
         alarm_actions: alarm.alarm_actions().iter().cloned().collect(),
+        ok_actions: alarm.ok_actions().iter().cloned().collect(),
         tags,
     }
 }
@@ -152,7 +153,8 @@ pub async fn put(
             .threshold(desired.threshold)
             .comparison_operator(cw::ComparisonOperator::from(desired.comparison.as_str()))
             .treat_missing_data(&desired.treat_missing_data)
-            .set_alarm_actions(Some(desired.alarm_actions.iter().cloned().collect()));
+            .set_alarm_actions(Some(desired.alarm_actions.iter().cloned().collect()))
+            .set_ok_actions(Some(desired.ok_actions.iter().cloned().collect()));
         if !desired.description.is_empty() {
             request = request.alarm_description(&desired.description);
         }

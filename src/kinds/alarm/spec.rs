@@ -46,6 +46,9 @@ raw_resource! {
         /// references.
         #[schemars(length(max = 5))]
         alarm_actions: Spanned<Vec<Spanned<String>>>,
+        /// ARNs to notify when the alarm returns to OK (up to 5), as `alarm_actions`.
+        #[schemars(length(max = 5))]
+        ok_actions: Spanned<Vec<Spanned<String>>>,
     }
 }
 
@@ -64,6 +67,7 @@ pub struct Alarm {
     pub comparison: Comparison,
     pub treat_missing_data: MissingData,
     pub alarm_actions: Vec<Template>,
+    pub ok_actions: Vec<Template>,
 }
 
 const ALARM_NAMES: NameRules = NameRules {
@@ -238,46 +242,8 @@ impl Validate<Alarm> for RawAlarm {
             );
         }
 
-        let mut alarm_actions = Vec::new();
-        if let Some(list) = raw.alarm_actions() {
-            if list.value.len() > MAX_ACTIONS {
-                diags.push(
-                    Diagnostic::new(
-                        &list.referenced,
-                        cx.field("alarm_actions"),
-                        format!(
-                            "{} actions; an alarm has at most {MAX_ACTIONS}",
-                            list.value.len()
-                        ),
-                    )
-                    .hint("CloudWatch's limit"),
-                );
-            }
-            for (i, action) in list.value.iter().enumerate() {
-                let field = cx.field(&format!("alarm_actions[{i}]"));
-                if action.value.chars().count() > 1024 {
-                    diags.error(
-                        &action.referenced,
-                        &field,
-                        "an action's ARN is at most 1024 characters",
-                    );
-                    continue;
-                }
-                let Some(t) = template_field(action, cx, field.clone(), diags) else {
-                    continue;
-                };
-                if let Some(literal) = t.literal()
-                    && !literal.starts_with("arn:")
-                {
-                    diags.push(
-                        Diagnostic::new(&action.referenced, field, format!("`{literal}` is not an ARN"))
-                            .hint("an SNS topic's ARN (arn:aws:sns:<region>:<account>:<topic>), or a reference such as ${alerts.arn}"),
-                    );
-                    continue;
-                }
-                alarm_actions.push(t);
-            }
-        }
+        let alarm_actions = actions(raw.alarm_actions(), "alarm_actions", cx, diags);
+        let ok_actions = actions(raw.ok_actions(), "ok_actions", cx, diags);
 
         if diags.error_count() > errors_before {
             return None;
@@ -297,6 +263,58 @@ impl Validate<Alarm> for RawAlarm {
                 .treat_missing_data()
                 .map_or(MissingData::Missing, |m| m.value),
             alarm_actions,
+            ok_actions,
         })
     }
+}
+
+/// A list of actions (`alarm_actions`, `ok_actions`): at most five ARNs, or references.
+fn actions(
+    list: Option<&Spanned<Vec<Spanned<String>>>>,
+    name: &str,
+    cx: &ValidateCtx,
+    diags: &mut Diags,
+) -> Vec<Template> {
+    let Some(list) = list else {
+        return Vec::new();
+    };
+    if list.value.len() > MAX_ACTIONS {
+        diags.push(
+            Diagnostic::new(
+                &list.referenced,
+                cx.field(name),
+                format!(
+                    "{} actions; an alarm has at most {MAX_ACTIONS}",
+                    list.value.len()
+                ),
+            )
+            .hint("CloudWatch's limit"),
+        );
+    }
+    let mut actions = Vec::new();
+    for (i, action) in list.value.iter().enumerate() {
+        let field = cx.field(&format!("{name}[{i}]"));
+        if action.value.chars().count() > 1024 {
+            diags.error(
+                &action.referenced,
+                &field,
+                "an action's ARN is at most 1024 characters",
+            );
+            continue;
+        }
+        let Some(t) = template_field(action, cx, field.clone(), diags) else {
+            continue;
+        };
+        if let Some(literal) = t.literal()
+            && !literal.starts_with("arn:")
+        {
+            diags.push(
+                Diagnostic::new(&action.referenced, field, format!("`{literal}` is not an ARN"))
+                    .hint("an SNS topic's ARN (arn:aws:sns:<region>:<account>:<topic>), or a reference such as ${alerts.arn}"),
+            );
+            continue;
+        }
+        actions.push(t);
+    }
+    actions
 }
