@@ -1,6 +1,8 @@
 //! Command-line interface.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Deploys the Cruddur messaging backend (DynamoDB, Lambda, IAM, VPC endpoint) from one
@@ -16,8 +18,9 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options (every command)")]
 pub struct Global {
-    /// The stack file.
+    /// The stack file, e.g. `-f infra/stack.yaml`.
     #[arg(
         short = 'f',
         long = "file",
@@ -25,8 +28,10 @@ pub struct Global {
         default_value = "stack.yaml"
     )]
     pub file: PathBuf,
-    /// Environment to work in (declared under `environments:` in the stack file).
-    #[arg(short = 'e', long = "env", global = true, env = "CRUDDUR_ENV")]
+    /// Environment to work in (declared under `environments:` in the stack file), e.g.
+    /// `--env dev`; a pattern's, e.g. `--env pr-42` for `pr-*`.
+    #[arg(short = 'e', long = "env", global = true, env = "CRUDDUR_ENV",
+          add = ArgValueCompleter::new(environments))]
     pub env: Option<String>,
     /// AWS profile (overrides the environment's `profile`).
     #[arg(long, global = true)]
@@ -96,7 +101,8 @@ pub enum Command {
     /// Run one invocation of a function's bundle on this machine against the emulator
     /// (environment from the deployed stack), and print its response.
     Invoke {
-        /// The function's name under `resources:`.
+        /// The function's name under `resources:`, e.g. `processor`.
+        #[arg(add = ArgValueCompleter::new(functions))]
         function: String,
         /// The event: a JSON file, or `-` for stdin.
         #[arg(long)]
@@ -127,6 +133,16 @@ pub enum Command {
         #[arg(long, value_name = "ID")]
         account: Option<String>,
     },
+    /// Print the script that makes a shell complete cruddur-infra's commands and flags,
+    /// and the environment and resource names of `./stack.yaml` (the shell asks the binary
+    /// each time): `source <(cruddur-infra completions bash)`, or write it where the
+    /// shell's completions live.
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the manual page (roff): `cruddur-infra man > cruddur-infra.1; man ./cruddur-infra.1`.
+    Man,
     /// Delete every resource of the stack that this stack created.
     Destroy {
         /// Do not ask for confirmation.
@@ -220,6 +236,82 @@ pub enum PermissionsFor {
     All,
     /// plan, drift and outputs: reading only.
     Plan,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
+}
+
+impl Shell {
+    /// The name clap_complete knows it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+            Shell::Powershell => "powershell",
+            Shell::Elvish => "elvish",
+        }
+    }
+}
+
+/// What completion needs of a stack file: its environments and its resources' types, read
+/// leniently (a file being edited still completes).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Outline {
+    #[serde(default)]
+    environments: BTreeMap<String, serde::de::IgnoredAny>,
+    #[serde(default)]
+    resources: BTreeMap<String, Typed>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Typed {
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+/// `./stack.yaml`'s outline; empty when there is none or it does not parse. (A completer
+/// sees only the word being completed, not `-f`: the file in the current directory it is.)
+fn outline() -> Outline {
+    std::fs::read_to_string("stack.yaml")
+        .ok()
+        .and_then(|text| serde_saphyr::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+fn candidates(
+    names: impl Iterator<Item = String>,
+    current: &std::ffi::OsStr,
+) -> Vec<CompletionCandidate> {
+    let current = current.to_string_lossy();
+    names
+        .filter(|n| n.starts_with(current.as_ref()))
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+/// The stack file's environments (patterns such as `pr-*` left out: a name is typed).
+fn environments(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+    let names = outline()
+        .environments
+        .into_keys()
+        .filter(|e| !e.contains('*'));
+    candidates(names, current)
+}
+
+/// The stack file's functions.
+fn functions(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+    let resources = outline().resources.into_iter();
+    let names = resources
+        .filter(|(_, r)| r.kind == "lambda_function")
+        .map(|(n, _)| n);
+    candidates(names, current)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,11 +1,15 @@
 //! Thin entry point: parse arguments, run, map errors to exit code 1.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use cruddur_infra::cli::Cli;
 use cruddur_infra::spec::diag::SpecErrors;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // A shell asking for completions (see `completions`): answered, then exit.
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(cruddur_infra::commands::shell::COMPLETE_VAR)
+        .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -15,6 +15,7 @@ pub mod permissions;
 pub mod plan;
 pub mod saved;
 pub mod schema;
+pub mod shell;
 pub mod validate;
 
 pub use common::EXIT_CHANGES;
@@ -44,6 +45,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Invoke { function, event } => invoke::run(g, function, event).await,
         Command::Graph { format } => graph::run(g, *format),
         Command::Schema { of } => schema::run(*of),
+        Command::Completions { shell } => shell::completions(*shell),
+        Command::Man => shell::man(),
         Command::Drift { output } => drift::run(g, *output).await,
         Command::Outputs { output } => outputs::run(g, *output).await,
         Command::Permissions { scope, account } => {

@@ -35,6 +35,7 @@ mod real_account;
 mod role_endpoint;
 mod saved_plan;
 mod schema;
+mod shell;
 mod stats;
 mod table;
 mod teardown;

@@ -1,0 +1,83 @@
+//! What a shell and `man` get: completion scripts for every shell, completions that come
+//! from the stack file in the current directory (environments, functions), the manual
+//! page, and `--help` that keeps the global options in their own section.
+
+use crate::support::{cli, cli_with_env, repo_root};
+
+#[test]
+fn every_shell_gets_a_script_that_calls_the_binary_back() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let run = cli(&["completions", shell], dir.path()).expect_code(0);
+        assert!(
+            run.stdout.contains("CRUDDUR_INFRA_COMPLETE"),
+            "{shell}: {}",
+            run.stdout
+        );
+        assert!(
+            run.stdout.contains("cruddur-infra"),
+            "{shell}: {}",
+            run.stdout
+        );
+    }
+    let run = cli(&["completions", "tcsh"], dir.path()).expect_code(1);
+    assert!(run.stderr.contains("possible values"), "{}", run.stderr);
+}
+
+/// What fish would get for the words typed so far (`cruddur-infra` first).
+fn complete(words: &[&str]) -> Vec<String> {
+    let mut args = vec!["--", "cruddur-infra"];
+    args.extend_from_slice(words);
+    let run = cli_with_env(&args, &repo_root(), &[("CRUDDUR_INFRA_COMPLETE", "fish")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.stdout
+        .lines()
+        .map(|l| l.split('\t').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn names_complete_from_the_stack_file() {
+    // The repository's stack.yaml: its environments (not the `pr-*` pattern) and its one
+    // function.
+    assert_eq!(complete(&["--env", ""]), ["dev", "local", "prod"]);
+    assert_eq!(complete(&["plan", "--env", "p"]), ["prod"]);
+    assert_eq!(complete(&["invoke", ""])[0], "processor");
+    assert!(complete(&["pl"]).contains(&"plan".to_string()));
+    assert!(complete(&["apply", "--allow-"]).contains(&"--allow-replace".to_string()));
+}
+
+#[test]
+fn the_manual_page_names_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = cli(&["man"], dir.path()).expect_code(0);
+    assert!(run.stdout.starts_with(".ie"), "{}", run.stdout);
+    assert!(run.stdout.contains(".TH cruddur-infra 1"), "{}", run.stdout);
+    for command in [
+        "plan",
+        "apply",
+        "destroy",
+        "drift",
+        "permissions",
+        "completions",
+    ] {
+        assert!(run.stdout.contains(command), "{command} missing");
+    }
+}
+
+#[test]
+fn help_keeps_the_global_options_in_their_own_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = cli(&["apply", "--help"], dir.path()).expect_code(0).stdout;
+    let (own, global) = help
+        .split_once("Global options (every command):")
+        .unwrap_or_else(|| panic!("no global section: {help}"));
+    assert!(
+        own.contains("--allow-replace") && !own.contains("--env"),
+        "{own}"
+    );
+    assert!(
+        global.contains("--env") && !global.contains("--allow-replace"),
+        "{global}"
+    );
+}
