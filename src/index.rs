@@ -24,11 +24,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The IAM actions the index calls: its item in the deploy lock's table (see
 /// `crate::lock::NEEDS`, which also grants the table itself).
-pub const NEEDS: &[Need] = &[
-    Need::read("dynamodb:GetItem", "lock-item").when(crate::lock::LEADING_KEYS),
-    Need::change("dynamodb:UpdateItem", "lock-item").when(crate::lock::LEADING_KEYS),
-    Need::delete("dynamodb:DeleteItem", "lock-item").when(crate::lock::LEADING_KEYS),
-];
+pub const NEEDS: &[Need] = &[Need::on(
+    "lock-item",
+    "read: dynamodb:GetItem; change: dynamodb:UpdateItem; delete: dynamodb:DeleteItem",
+)
+.when(crate::lock::LEADING_KEYS)];
 
 /// A resource's place in the index: its kind (`type:`) and the key the kind finds it by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

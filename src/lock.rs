@@ -24,13 +24,16 @@ pub const TABLE: &str = "cruddur-infra-locks";
 /// items are granted only under this stack and environment's keys (the lock's, and the
 /// stack's index, `crate::index`): the table is shared by every stack of the account.
 pub const NEEDS: &[Need] = &[
-    Need::change("dynamodb:DescribeTable", "lock-table"),
-    // First use in an account and region; the table is made with a tag.
-    Need::change("dynamodb:CreateTable dynamodb:TagResource", "lock-table"),
-    Need::change("dynamodb:GetItem", "lock-item").when(LEADING_KEYS),
-    Need::change("dynamodb:PutItem", "lock-item").when(LEADING_KEYS),
-    Need::change("dynamodb:UpdateItem", "lock-item").when(LEADING_KEYS),
-    Need::change("dynamodb:DeleteItem", "lock-item").when(LEADING_KEYS),
+    // First use in an account and region: the table is made, with a tag.
+    Need::on(
+        "lock-table",
+        "change: dynamodb:DescribeTable dynamodb:CreateTable dynamodb:TagResource",
+    ),
+    Need::on(
+        "lock-item",
+        "change: dynamodb:GetItem dynamodb:PutItem dynamodb:UpdateItem dynamodb:DeleteItem",
+    )
+    .when(LEADING_KEYS),
 ];
 
 /// The lock table's items a stack and environment use: its lock and its index.

@@ -3,7 +3,7 @@
 
 use super::client::Aws;
 use super::errors::{error_code, sdk};
-use super::needs::{Need, Use};
+use super::needs::Need;
 use super::vpc::{MemberChoice, VpcChoice, filter};
 use anyhow::{Context, bail};
 use aws_sdk_ec2::types as ec2;
@@ -12,8 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The IAM actions the lookups call; EC2's Describe calls have no resource type. Lambda
 /// also needs them to make or change a function in a VPC.
 pub const NEEDS: &[Need] = &[Need::anywhere(
-    "ec2:DescribeVpcs ec2:DescribeSubnets ec2:DescribeSecurityGroups",
-    Use::Read,
+    "read: ec2:DescribeVpcs ec2:DescribeSubnets ec2:DescribeSecurityGroups",
 )];
 
 /// The VPC's id: looked up by id (to check it exists), by tags, or as the default VPC.

@@ -13,7 +13,7 @@
 //!   orphans of any kind are found and deleted;
 //! - `"*"` only for actions without a resource type, in statements whose Sid says so.
 
-use crate::aws::needs::{Condition, Need, Use};
+use crate::aws::needs::{Condition, Need, Use, Uses};
 use crate::kinds::{Stack, all_needs};
 use crate::policy::Statement;
 use crate::tags::STACK_TAG;
@@ -68,7 +68,7 @@ fn by_type(arns: impl IntoIterator<Item = (&'static str, String)>) -> Arns {
 
 /// The policy's statements for `stack` in the account and region of `at`.
 pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statement> {
-    let wanted = |need: &&Need| scope == Scope::Everything || need.usage == Use::Read;
+    let wanted = |uses: &Uses| scope == Scope::Everything || uses.usage == Use::Read;
     let declared = by_type(stack.nodes.iter().flat_map(|node| node.arns(at)));
     let present: BTreeSet<&str> = stack.nodes.iter().map(|n| n.kind()).collect();
     let kinds = all_needs(at);
@@ -78,7 +78,7 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
     let mut grants = Grants::default();
     for kind in &kinds {
         let declares = present.contains(kind.kind);
-        for need in kind.needs.iter().filter(wanted) {
+        for need in kind.needs.iter().flat_map(Need::each).filter(wanted) {
             let Some(on) = need.on else {
                 // Reads find orphans of kinds the file no longer declares, too.
                 if declares || need.usage == Use::Read {
@@ -122,7 +122,11 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
         crate::index::NEEDS,
         crate::kinds::tagged::NEEDS,
     ];
-    for need in shared.iter().flat_map(|needs| needs.iter()).filter(wanted) {
+    for need in shared
+        .iter()
+        .flat_map(|needs| needs.iter().flat_map(Need::each))
+        .filter(wanted)
+    {
         let resources = if need.on.is_some() {
             &lock_table
         } else {

@@ -5,7 +5,7 @@
 //! a stack of twenty tables would be throttled by its own plan). One it does not list
 //! (not ours, or tagged a moment ago) is read directly.
 
-use crate::aws::needs::{Need, Use};
+use crate::aws::needs::Need;
 use crate::aws::{Aws, sdk};
 use crate::tags::{STACK_TAG, Tags};
 use crate::values::ArnFormat;
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The IAM action of the tagging API; it has no resource type.
-pub const NEEDS: &[Need] = &[Need::anywhere("tag:GetResources", Use::Read)];
+pub const NEEDS: &[Need] = &[Need::anywhere("read: tag:GetResources")];
 
 /// Every resource whose ARN is of `format` tagged as `owner`'s, read in full by the name
 /// its ARN gives, all at once, except those named in `skip`; one that is gone by the time

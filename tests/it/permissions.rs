@@ -420,9 +420,9 @@ fn every_sdk_call_in_the_source_is_listed_next_to_it() {
         let code = std::fs::read_to_string(file).unwrap();
         for call in sdk_calls(&code) {
             seen += 1;
-            // A list's entry holds its actions in one string, separated by spaces.
+            // A list's entry holds its actions in one string: `<use>: <actions>; ...`.
             let listed = ["\"", " "].iter().any(|before| {
-                ["\"", " "]
+                ["\"", " ", ";"]
                     .iter()
                     .any(|after| lists.contains(&format!("{before}{call}{after}")))
             });

@@ -10,17 +10,12 @@ use aws_sdk_cloudwatch::types as cw;
 use std::collections::BTreeMap;
 
 /// The IAM actions an alarm's code calls; see `crate::aws::needs`.
-pub const NEEDS: &[Need] = &[
-    Need::read(
-        "cloudwatch:DescribeAlarms cloudwatch:ListTagsForResource",
-        "alarm",
-    ),
-    // Creates and updates alike (so it carries no tags on an update).
-    Need::change("cloudwatch:PutMetricAlarm", "alarm"),
-    // Also what a PutMetricAlarm that carries tags needs.
-    Need::change("cloudwatch:TagResource cloudwatch:UntagResource", "alarm"),
-    Need::delete("cloudwatch:DeleteAlarms", "alarm"),
-];
+pub const NEEDS: &[Need] = &[Need::on(
+    "alarm",
+    // PutMetricAlarm creates and updates alike (so it carries no tags on an update);
+    // TagResource is also what a PutMetricAlarm that carries tags needs.
+    "read: cloudwatch:DescribeAlarms cloudwatch:ListTagsForResource; change: cloudwatch:PutMetricAlarm cloudwatch:TagResource cloudwatch:UntagResource; delete: cloudwatch:DeleteAlarms",
+)];
 
 /// The metric alarm `name`; `None` when there is none. With `owner`, its tags come from
 /// the tagging API's listing when that has it.

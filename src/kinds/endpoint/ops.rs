@@ -3,7 +3,7 @@
 use super::spec::{Endpoint, RouteTableChoice};
 use super::{EndpointState, LiveEndpoint, Resolved, full_access};
 use crate::aws::lookup;
-use crate::aws::needs::{Need, Use};
+use crate::aws::needs::Need;
 use crate::aws::vpc::filter;
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::create_once;
@@ -21,21 +21,18 @@ use std::collections::{BTreeMap, BTreeSet};
 /// calls have no resource type; CreateVpcEndpoint is authorized on the endpoint, its VPC
 /// and its route tables together.
 pub const NEEDS: &[Need] = &[
-    Need::anywhere(
-        "ec2:DescribeVpcEndpoints ec2:DescribeRouteTables",
-        Use::Read,
-    ),
-    Need::create("ec2:CreateVpcEndpoint", "vpc-endpoint"),
-    Need::change("ec2:CreateVpcEndpoint", "vpc"),
-    Need::change("ec2:CreateVpcEndpoint", "route-table"),
-    // Also what a CreateVpcEndpoint that carries tags needs; and adopting one tags it.
-    Need::create("ec2:CreateTags", "vpc-endpoint"),
-    Need::change(
-        "ec2:CreateTags ec2:DeleteTags ec2:ModifyVpcEndpoint",
+    Need::anywhere("read: ec2:DescribeVpcEndpoints ec2:DescribeRouteTables"),
+    // CreateTags is also what a CreateVpcEndpoint that carries tags needs; and adopting
+    // one tags it.
+    Need::on(
         "vpc-endpoint",
+        "create: ec2:CreateVpcEndpoint ec2:CreateTags; change: ec2:CreateTags ec2:DeleteTags ec2:ModifyVpcEndpoint; delete: ec2:DeleteVpcEndpoints",
     ),
-    Need::change("ec2:ModifyVpcEndpoint", "route-table"),
-    Need::delete("ec2:DeleteVpcEndpoints", "vpc-endpoint"),
+    Need::on("vpc", "change: ec2:CreateVpcEndpoint"),
+    Need::on(
+        "route-table",
+        "change: ec2:CreateVpcEndpoint ec2:ModifyVpcEndpoint",
+    ),
 ];
 
 /// Resolves the endpoint's VPC and route tables and finds it: ours by its tags, wherever

@@ -6,7 +6,7 @@ use super::spec::Function;
 use super::state::{
     FunctionState, LiveFunction, log_group_name, sdk_architecture, sdk_environment, sdk_vpc,
 };
-use crate::aws::needs::{Need, Use};
+use crate::aws::needs::Need;
 use crate::aws::{describe_error, error_code, sdk};
 use crate::bundle::{self, CODE_HASH_TAG, CODE_SHA_TAG};
 use crate::exec::ExecCtx;
@@ -19,31 +19,28 @@ use aws_sdk_lambda::types as lambda;
 /// The IAM actions a function's code calls (`read.rs` and this file); see
 /// `crate::aws::needs`.
 pub const NEEDS: &[Need] = &[
-    Need::read(
-        "lambda:GetFunction lambda:GetFunctionConfiguration lambda:ListTags",
+    // TagResource is also what a CreateFunction that carries tags needs.
+    Need::on(
         "function",
+        "read: lambda:GetFunction lambda:GetFunctionConfiguration lambda:ListTags; create: lambda:CreateFunction; change: lambda:UpdateFunctionCode lambda:UpdateFunctionConfiguration lambda:PutFunctionConcurrency lambda:DeleteFunctionConcurrency lambda:TagResource lambda:UntagResource; delete: lambda:DeleteFunction",
     ),
-    Need::create("lambda:CreateFunction", "function"),
-    Need::change(
-        "lambda:UpdateFunctionCode lambda:UpdateFunctionConfiguration lambda:PutFunctionConcurrency lambda:DeleteFunctionConcurrency",
-        "function",
-    ),
-    // Also what a CreateFunction that carries tags needs.
-    Need::change("lambda:TagResource lambda:UntagResource", "function"),
-    Need::delete("lambda:DeleteFunction", "function"),
     // CreateFunction and UpdateFunctionConfiguration hand the function its role.
-    Need::change("iam:PassRole", "role").when((
-        "StringEquals",
-        "iam:PassedToService",
-        &["lambda.amazonaws.com"],
-    )),
-    // Its log group, made with the retention the file asks for, and deleted with it.
-    Need::anywhere("logs:DescribeLogGroups", Use::Read),
-    Need::create("logs:CreateLogGroup", "log-group"),
-    // What a CreateLogGroup that carries tags needs besides.
-    Need::change("logs:TagResource logs:PutRetentionPolicy", "log-group"),
-    Need::delete("logs:DeleteLogGroup", "log-group"),
+    Need::on("role", "change: iam:PassRole").when(PASSED_TO_LAMBDA),
+    // Its log group, made with the retention the file asks for (TagResource is what a
+    // CreateLogGroup that carries tags needs besides), and deleted with it.
+    Need::anywhere("read: logs:DescribeLogGroups"),
+    Need::on(
+        "log-group",
+        "create: logs:CreateLogGroup; change: logs:TagResource logs:PutRetentionPolicy; delete: logs:DeleteLogGroup",
+    ),
 ];
+
+/// A role is handed only to Lambda.
+const PASSED_TO_LAMBDA: crate::aws::needs::Condition = (
+    "StringEquals",
+    "iam:PassedToService",
+    &["lambda.amazonaws.com"],
+);
 
 /// The function's bundle and the input hash it was built from: the build started with the
 /// change (see `prebuild`), or, if none was, one built now (the hash taken now: the files

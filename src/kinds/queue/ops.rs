@@ -12,17 +12,11 @@ use aws_sdk_sqs::types::QueueAttributeName as Attr;
 use std::collections::{BTreeMap, HashMap};
 
 /// The IAM actions a queue's code calls; see `crate::aws::needs`.
-pub const NEEDS: &[Need] = &[
-    Need::read(
-        "sqs:GetQueueUrl sqs:GetQueueAttributes sqs:ListQueueTags",
-        "queue",
-    ),
-    Need::create("sqs:CreateQueue", "queue"),
-    Need::change("sqs:SetQueueAttributes", "queue"),
-    // Also what a CreateQueue that carries tags needs.
-    Need::change("sqs:TagQueue sqs:UntagQueue", "queue"),
-    Need::delete("sqs:DeleteQueue", "queue"),
-];
+pub const NEEDS: &[Need] = &[Need::on(
+    "queue",
+    // TagQueue is also what a CreateQueue that carries tags needs.
+    "read: sqs:GetQueueUrl sqs:GetQueueAttributes sqs:ListQueueTags; create: sqs:CreateQueue; change: sqs:SetQueueAttributes sqs:TagQueue sqs:UntagQueue; delete: sqs:DeleteQueue",
+)];
 
 /// Error codes SQS gives for a queue that does not exist (the JSON protocol's and the
 /// older query protocol's).

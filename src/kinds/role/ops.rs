@@ -3,7 +3,7 @@
 
 use super::spec::DEFAULT_MAX_SESSION;
 use super::{LiveRole, RoleState};
-use crate::aws::needs::{Need, Use};
+use crate::aws::needs::Need;
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::Kind;
@@ -16,23 +16,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// The IAM actions a role's code calls; see `crate::aws::needs`.
 pub const NEEDS: &[Need] = &[
-    Need::read(
-        "iam:GetRole iam:ListRolePolicies iam:GetRolePolicy iam:ListAttachedRolePolicies iam:ListRoleTags",
+    // TagRole is also what a CreateRole that carries tags needs; a role's policies go
+    // before the role does.
+    Need::on(
         "role",
+        "read: iam:GetRole iam:ListRolePolicies iam:GetRolePolicy iam:ListAttachedRolePolicies iam:ListRoleTags; create: iam:CreateRole; change: iam:TagRole iam:UntagRole iam:PutRolePolicy iam:AttachRolePolicy iam:UpdateAssumeRolePolicy iam:UpdateRole iam:PutRolePermissionsBoundary iam:DeleteRolePermissionsBoundary; delete: iam:DeleteRolePolicy iam:DetachRolePolicy iam:DeleteRole",
     ),
     // --deep-scan only: every role of the account.
-    Need::anywhere("iam:ListRoles", Use::Read),
-    Need::create("iam:CreateRole", "role"),
-    // Also what a CreateRole that carries tags needs.
-    Need::change(
-        "iam:TagRole iam:UntagRole iam:PutRolePolicy iam:AttachRolePolicy iam:UpdateAssumeRolePolicy iam:UpdateRole iam:PutRolePermissionsBoundary iam:DeleteRolePermissionsBoundary",
-        "role",
-    ),
-    // A role's policies go before the role does.
-    Need::delete(
-        "iam:DeleteRolePolicy iam:DetachRolePolicy iam:DeleteRole",
-        "role",
-    ),
+    Need::anywhere("read: iam:ListRoles"),
 ];
 
 /// Removes the role's policies, then the role.

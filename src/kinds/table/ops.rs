@@ -17,22 +17,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// The IAM actions a table's code calls (`read.rs` and this file); see `crate::aws::needs`.
-pub const NEEDS: &[Need] = &[
-    Need::read(
-        "dynamodb:DescribeTable dynamodb:DescribeTimeToLive dynamodb:DescribeContinuousBackups dynamodb:ListTagsOfResource",
-        "table",
-    ),
-    // Counting the items a replacement or a deletion would lose (Select=COUNT).
-    Need::read("dynamodb:Scan", "table"),
-    Need::create("dynamodb:CreateTable", "table"),
-    Need::change(
-        "dynamodb:UpdateTable dynamodb:UpdateTimeToLive dynamodb:UpdateContinuousBackups",
-        "table",
-    ),
-    // Also what a CreateTable that carries tags needs.
-    Need::change("dynamodb:TagResource dynamodb:UntagResource", "table"),
-    Need::delete("dynamodb:DeleteTable", "table"),
-];
+pub const NEEDS: &[Need] = &[Need::on(
+    "table",
+    // Scan counts the items a replacement or a deletion would lose (Select=COUNT);
+    // TagResource is also what a CreateTable that carries tags needs.
+    "read: dynamodb:DescribeTable dynamodb:DescribeTimeToLive dynamodb:DescribeContinuousBackups dynamodb:ListTagsOfResource dynamodb:Scan; create: dynamodb:CreateTable; change: dynamodb:UpdateTable dynamodb:UpdateTimeToLive dynamodb:UpdateContinuousBackups dynamodb:TagResource dynamodb:UntagResource; delete: dynamodb:DeleteTable",
+)];
 
 /// Waits until no table `name` exists any more.
 async fn wait_deleted(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<()> {

@@ -3,7 +3,7 @@
 //! out whether it exists.
 
 use super::{LiveTopic, Subscribed, Topic, TopicState};
-use crate::aws::needs::{Need, Use};
+use crate::aws::needs::Need;
 use crate::aws::{Aws, error_code, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::Kind;
@@ -15,15 +15,12 @@ use std::collections::BTreeMap;
 /// subscription, which has no resource type: it can only be granted on `"*"` (the code
 /// only ever removes its own topic's).
 pub const NEEDS: &[Need] = &[
-    Need::read(
-        "sns:ListSubscriptionsByTopic sns:ListTagsForResource",
+    // TagResource is also what a CreateTopic that carries tags needs.
+    Need::on(
         "topic",
+        "read: sns:ListSubscriptionsByTopic sns:ListTagsForResource; create: sns:CreateTopic; change: sns:TagResource sns:UntagResource sns:Subscribe; delete: sns:DeleteTopic",
     ),
-    // Also what a CreateTopic that carries tags needs: TagResource.
-    Need::create("sns:CreateTopic", "topic"),
-    Need::change("sns:TagResource sns:UntagResource sns:Subscribe", "topic"),
-    Need::anywhere("sns:Unsubscribe", Use::Change),
-    Need::delete("sns:DeleteTopic", "topic"),
+    Need::anywhere("change: sns:Unsubscribe"),
 ];
 
 /// What SNS lists for a subscription still waiting for its recipient.

@@ -4,7 +4,7 @@ use super::spec::Trigger;
 use super::{
     LiveTrigger, Settings, StartingPosition, TriggerState, canonical_filters, function_name,
 };
-use crate::aws::needs::{Need, Use};
+use crate::aws::needs::Need;
 use crate::aws::{Aws, error_code, sdk};
 use crate::create_once::{self, Attempt};
 use crate::exec::ExecCtx;
@@ -22,21 +22,12 @@ use std::collections::BTreeMap;
 /// The IAM actions a trigger's code calls; see `crate::aws::needs`. Mappings are found
 /// by their function, tagged with Lambda's tagging API (`LambdaTags`).
 pub const NEEDS: &[Need] = &[
-    Need::anywhere("lambda:ListEventSourceMappings", Use::Read),
-    Need::read(
-        "lambda:GetEventSourceMapping lambda:ListTags",
+    // CreateEventSourceMapping has no resource type, but it carries the stack's tags.
+    Need::anywhere("read: lambda:ListEventSourceMappings; create: lambda:CreateEventSourceMapping"),
+    Need::on(
         "event-source-mapping",
+        "read: lambda:GetEventSourceMapping lambda:ListTags; change: lambda:UpdateEventSourceMapping lambda:TagResource lambda:UntagResource; delete: lambda:DeleteEventSourceMapping",
     ),
-    // It has no resource type, but it carries the stack's tags.
-    Need {
-        tagged_request: true,
-        ..Need::anywhere("lambda:CreateEventSourceMapping", Use::Change)
-    },
-    Need::change(
-        "lambda:UpdateEventSourceMapping lambda:TagResource lambda:UntagResource",
-        "event-source-mapping",
-    ),
-    Need::delete("lambda:DeleteEventSourceMapping", "event-source-mapping"),
 ];
 
 /// The mapping among its function's mappings: ours by its ownership tags, or (to adopt)
