@@ -54,12 +54,7 @@ pub async fn delete_table(cx: &ExecCtx<'_>, name: &str, live: &LiveTable) -> any
     }
     if live.state.deletion_protection {
         cx.tracker.status("turning deletion protection off");
-        let request = cx
-            .aws
-            .dynamodb
-            .update_table()
-            .table_name(name)
-            .deletion_protection_enabled(false);
+        let request = update_of(cx, name).deletion_protection_enabled(false);
         update_table(cx, &request)
             .await
             .context("turning deletion protection off")?;
@@ -123,7 +118,7 @@ async fn update_indexes_and_capacity(
         .collect();
     if billing_changes || table_capacity || !index_capacity.is_empty() {
         cx.tracker.status("updating billing mode and capacity");
-        let mut request = cx.aws.dynamodb.update_table().table_name(name);
+        let mut request = update_of(cx, name);
         if billing_changes {
             request = request.billing_mode(sdk_billing(desired.billing_mode));
         }
@@ -137,11 +132,7 @@ async fn update_indexes_and_capacity(
                 .index_name(index.as_str())
                 .set_provisioned_throughput(throughput)
                 .build()?;
-            request = request.global_secondary_index_updates(
-                ddb::GlobalSecondaryIndexUpdate::builder()
-                    .update(update)
-                    .build(),
-            );
+            request = request.global_secondary_index_updates(index_update(|u| u.update(update)));
         }
         update_table(cx, &request).await?;
         wait_ready(cx, name, "waiting for the capacity change").await?;
@@ -159,17 +150,9 @@ async fn update_indexes_and_capacity(
             .projection(sdk_projection(new))
             .set_provisioned_throughput(new.capacity().map(sdk_throughput).transpose()?)
             .build()?;
-        let request = cx
-            .aws
-            .dynamodb
-            .update_table()
-            .table_name(name)
+        let request = update_of(cx, name)
             .set_attribute_definitions(Some(sdk_definitions(&definitions)?))
-            .global_secondary_index_updates(
-                ddb::GlobalSecondaryIndexUpdate::builder()
-                    .create(create)
-                    .build(),
-            );
+            .global_secondary_index_updates(index_update(|u| u.create(create)));
         update_table(cx, &request).await?;
         wait_ready(cx, name, &format!("waiting for index {index} to backfill")).await?;
         present.insert(index, new);
@@ -182,16 +165,8 @@ async fn delete_index(cx: &ExecCtx<'_>, name: &str, index: &str) -> anyhow::Resu
     let delete = ddb::DeleteGlobalSecondaryIndexAction::builder()
         .index_name(index)
         .build()?;
-    let request = cx
-        .aws
-        .dynamodb
-        .update_table()
-        .table_name(name)
-        .global_secondary_index_updates(
-            ddb::GlobalSecondaryIndexUpdate::builder()
-                .delete(delete)
-                .build(),
-        );
+    let request =
+        update_of(cx, name).global_secondary_index_updates(index_update(|u| u.delete(delete)));
     update_table(cx, &request).await?;
     let aws = cx.aws;
     wait::until(
@@ -230,12 +205,7 @@ async fn update_stream(
         let spec = ddb::StreamSpecification::builder()
             .stream_enabled(false)
             .build()?;
-        let request = cx
-            .aws
-            .dynamodb
-            .update_table()
-            .table_name(name)
-            .stream_specification(spec);
+        let request = update_of(cx, name).stream_specification(spec);
         update_table(cx, &request)
             .await
             .context("disabling the stream")?;
@@ -243,12 +213,7 @@ async fn update_stream(
     }
     if after != StreamView::Disabled {
         cx.tracker.status("enabling the stream");
-        let request = cx
-            .aws
-            .dynamodb
-            .update_table()
-            .table_name(name)
-            .stream_specification(sdk_stream(after)?);
+        let request = update_of(cx, name).stream_specification(sdk_stream(after)?);
         // If this fails after the old stream was disabled, the table has no stream until
         // the next apply enables it: say so rather than leave the reader guessing.
         update_table(cx, &request).await.with_context(|| {
@@ -331,6 +296,23 @@ crate::tag_api!(
     |aws, arn, tags| aws.dynamodb.tag_resource().resource_arn(arn).set_tags(Some(sdk_tags(tags)?)) => "TagResource",
     |aws, arn, keys| aws.dynamodb.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.to_vec())) => "UntagResource",
 );
+
+/// An UpdateTable of the table `name`, to which the caller adds one change.
+fn update_of(
+    cx: &ExecCtx<'_>,
+    name: &str,
+) -> aws_sdk_dynamodb::operation::update_table::builders::UpdateTableFluentBuilder {
+    cx.aws.dynamodb.update_table().table_name(name)
+}
+
+/// One change of an index, for UpdateTable.
+fn index_update(
+    change: impl FnOnce(
+        ddb::builders::GlobalSecondaryIndexUpdateBuilder,
+    ) -> ddb::builders::GlobalSecondaryIndexUpdateBuilder,
+) -> ddb::GlobalSecondaryIndexUpdate {
+    change(ddb::GlobalSecondaryIndexUpdate::builder()).build()
+}
 
 /// Sends an UpdateTable, waiting out what DynamoDB says is only "not now": the table or an
 /// index still being changed (ResourceInUseException: by an earlier step, an interrupted
@@ -459,12 +441,7 @@ pub async fn update(
         .context("updating the table's tags")?;
     if before.deletion_protection != desired.deletion_protection {
         cx.tracker.status("setting deletion protection");
-        let request = cx
-            .aws
-            .dynamodb
-            .update_table()
-            .table_name(name)
-            .deletion_protection_enabled(desired.deletion_protection);
+        let request = update_of(cx, name).deletion_protection_enabled(desired.deletion_protection);
         update_table(cx, &request)
             .await
             .context("setting deletion protection")?;
@@ -478,12 +455,7 @@ pub async fn update(
     }
     if before.table_class != desired.table_class {
         cx.tracker.status("changing the table class");
-        let request = cx
-            .aws
-            .dynamodb
-            .update_table()
-            .table_name(name)
-            .table_class(sdk_class(desired.table_class));
+        let request = update_of(cx, name).table_class(sdk_class(desired.table_class));
         update_table(cx, &request)
             .await
             .context("changing the table class")?;

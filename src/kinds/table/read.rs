@@ -104,6 +104,30 @@ async fn count_items(aws: &Aws, name: &str) -> anyhow::Result<ItemCount> {
     Ok(ItemCount::AtLeast(count))
 }
 
+/// The answer of `operation` on a table; `None` when it says there is no table (AWS's
+/// codes differ by call: ResourceNotFoundException, TableNotFoundException; the
+/// emulator's, ResourceNotFound).
+fn unless_gone<T, E, R>(
+    operation: &str,
+    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> anyhow::Result<Option<T>>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Err(e)
+            if matches!(
+                error_code(&e),
+                Some("ResourceNotFoundException" | "ResourceNotFound" | "TableNotFoundException")
+            ) =>
+        {
+            Ok(None)
+        }
+        result => crate::aws::sdk(operation, result).map(Some),
+    }
+}
+
 /// DescribeTable; `None` when the table does not exist.
 pub async fn describe(aws: &Aws, name: &str) -> anyhow::Result<Option<ddb::TableDescription>> {
     match aws.dynamodb.describe_table().table_name(name).send().await {
@@ -142,17 +166,8 @@ pub async fn read_ttl(
     name: &str,
 ) -> anyhow::Result<Option<(Option<String>, Option<String>)>> {
     let request = aws.dynamodb.describe_time_to_live().table_name(name);
-    let out = match request.send().await {
-        // AWS says ResourceNotFoundException; the emulator, ResourceNotFound.
-        Err(e)
-            if matches!(
-                error_code(&e),
-                Some("ResourceNotFoundException" | "ResourceNotFound")
-            ) =>
-        {
-            return Ok(None);
-        }
-        result => crate::aws::sdk("DescribeTimeToLive", result)?,
+    let Some(out) = unless_gone("DescribeTimeToLive", request.send().await)? else {
+        return Ok(None);
     };
     let Some(ttl) = out.time_to_live_description else {
         return Ok(Some((None, None)));
@@ -169,16 +184,8 @@ pub async fn read_ttl(
 /// Whether point-in-time recovery is on; `None` when the table does not exist.
 async fn read_pitr(aws: &Aws, name: &str) -> anyhow::Result<Option<bool>> {
     let request = aws.dynamodb.describe_continuous_backups().table_name(name);
-    let out = match request.send().await {
-        Err(e)
-            if matches!(
-                error_code(&e),
-                Some("TableNotFoundException" | "ResourceNotFoundException")
-            ) =>
-        {
-            return Ok(None);
-        }
-        result => crate::aws::sdk("DescribeContinuousBackups", result)?,
+    let Some(out) = unless_gone("DescribeContinuousBackups", request.send().await)? else {
+        return Ok(None);
     };
     Ok(Some(
         out.continuous_backups_description
