@@ -141,6 +141,20 @@ pub enum Command {
         #[arg(value_enum)]
         shell: Shell,
     },
+    /// Remove the deploy lock of the environment, for the day a runner died holding it:
+    /// shows who holds it (host, process, command, since when) and asks first. Only that
+    /// lease goes: if another run took the lock meanwhile, nothing is removed.
+    #[command(name = "force-unlock")]
+    ForceUnlock {
+        /// The lease to remove, as force-unlock shows it (e.g.
+        /// `runner-7:4242:1a2b3c4d`): then nothing is asked, and nothing is removed
+        /// unless the lock is still that lease.
+        #[arg(value_name = "LEASE")]
+        lease: Option<String>,
+        /// Remove the lease shown without asking.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Print the manual page (roff): `cruddur-infra man > cruddur-infra.1; man ./cruddur-infra.1`.
     Man,
     /// Delete every resource of the stack that this stack created.

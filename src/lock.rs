@@ -172,15 +172,36 @@ async fn try_take(
 }
 
 /// The lock's item as read: who holds it, for what, since when, until when.
-struct Current {
-    holder: String,
-    command: String,
-    acquired_at: u64,
-    expires_at: u64,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current {
+    /// The lease's id: `<host>:<process>:<nonce>`.
+    pub holder: String,
+    pub command: String,
+    /// Seconds since the Unix epoch.
+    pub acquired_at: u64,
+    pub expires_at: u64,
 }
 
 impl Current {
-    fn describe(&self) -> String {
+    /// The host and process of the holder, as its id names them.
+    pub fn host_and_process(&self) -> (&str, &str) {
+        let mut parts = self.holder.rsplitn(3, ':');
+        let _nonce = parts.next();
+        let process = parts.next().unwrap_or("?");
+        (parts.next().unwrap_or("?"), process)
+    }
+
+    /// Seconds until the lease expires (0: expired).
+    pub fn expires_in(&self) -> u64 {
+        self.expires_at.saturating_sub(now())
+    }
+
+    /// Seconds since it was taken.
+    pub fn held_for(&self) -> u64 {
+        now().saturating_sub(self.acquired_at)
+    }
+
+    pub fn describe(&self) -> String {
         format!(
             "held by {} ({}) for {}s, lease expiring in {}s",
             self.holder,
@@ -191,17 +212,48 @@ impl Current {
     }
 }
 
+/// Who holds the lock of `id` (`<stack>/<env>`), if anyone (an expired lease included:
+/// nobody took it over yet). No lock table is no lock.
+pub async fn holder(aws: &Aws, id: &str) -> anyhow::Result<Option<Current>> {
+    read_holder(aws, id).await
+}
+
+/// Removes the lease `holder` of the lock of `id`, and only it: when the lock changed hands
+/// since it was read (a new run took it), nothing is removed and the new holder is named.
+pub async fn force_release(aws: &Aws, id: &str, holder: &str) -> anyhow::Result<()> {
+    let request = aws
+        .dynamodb
+        .delete_item()
+        .table_name(TABLE)
+        .key("lock_id", s(id))
+        .condition_expression("holder = :lease")
+        .expression_attribute_values(":lease", s(holder));
+    match request.send().await {
+        Ok(_) => Ok(()),
+        Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => {
+            let now = match read_holder(aws, id).await? {
+                Some(current) => current.describe(),
+                None => "nobody holds it".into(),
+            };
+            bail!(
+                "the deploy lock of {id} is no longer lease {holder} ({now}); nothing was removed"
+            )
+        }
+        Err(e) => Err(crate::aws::errors::error("DeleteItem (deploy lock)", &e)),
+    }
+}
+
 async fn read_holder(aws: &Aws, id: &str) -> anyhow::Result<Option<Current>> {
-    let out = sdk(
-        "GetItem",
-        aws.dynamodb
-            .get_item()
-            .table_name(TABLE)
-            .key("lock_id", s(id))
-            .consistent_read(true)
-            .send()
-            .await,
-    )?;
+    let request = aws
+        .dynamodb
+        .get_item()
+        .table_name(TABLE)
+        .key("lock_id", s(id));
+    let out = match request.consistent_read(true).send().await {
+        // No lock table yet: no lock.
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(None),
+        result => sdk("GetItem", result)?,
+    };
     let Some(item) = out.item else {
         return Ok(None);
     };

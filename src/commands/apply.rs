@@ -16,7 +16,7 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     if let Some(file) = &args.plan_file {
         return run_saved(g, args, file).await;
     }
-    check_can_confirm(args.auto_approve, "apply")?;
+    check_can_confirm(args.auto_approve, "apply", "--auto-approve")?;
     let stack = common::load(g)?;
     let aws = common::connect(g, &stack).await?;
     let request = PlanRequest {

@@ -3,11 +3,12 @@
 use anyhow::bail;
 use std::io::{BufRead, IsTerminal, Write};
 
-/// Refuses up front (before any AWS call) when nobody can be asked and nobody said yes.
-pub fn check_can_confirm(auto_approve: bool, command: &str) -> anyhow::Result<()> {
-    if !auto_approve && !std::io::stdin().is_terminal() {
+/// Refuses up front (before any AWS call) when nobody can be asked and nobody said yes
+/// (with `flag`, which says it).
+pub fn check_can_confirm(approved: bool, command: &str, flag: &str) -> anyhow::Result<()> {
+    if !approved && !std::io::stdin().is_terminal() {
         bail!(
-            "{command} asks for confirmation, but stdin is not a terminal; re-run with --auto-approve to {command} without asking"
+            "{command} asks for confirmation, but stdin is not a terminal; re-run with {flag} to {command} without asking"
         );
     }
     Ok(())

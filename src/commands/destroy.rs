@@ -13,7 +13,7 @@ pub async fn run(
     auto_approve: bool,
     allow_data_loss: bool,
 ) -> anyhow::Result<ExitCode> {
-    check_can_confirm(auto_approve, "destroy")?;
+    check_can_confirm(auto_approve, "destroy", "--auto-approve")?;
     let stack = common::load(g)?;
     let aws = common::connect(g, &stack).await?;
     let request = PlanRequest {

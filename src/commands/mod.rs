@@ -8,6 +8,7 @@ pub mod confirm;
 pub mod destroy;
 pub mod dev;
 pub mod drift;
+pub mod force_unlock;
 pub mod graph;
 pub mod invoke;
 pub mod outputs;
@@ -47,6 +48,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema { of } => schema::run(*of),
         Command::Completions { shell } => shell::completions(*shell),
         Command::Man => shell::man(),
+        Command::ForceUnlock { lease, yes } => force_unlock::run(g, lease.as_deref(), *yes).await,
         Command::Drift { output } => drift::run(g, *output).await,
         Command::Outputs { output } => outputs::run(g, *output).await,
         Command::Permissions { scope, account } => {

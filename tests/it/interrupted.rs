@@ -151,3 +151,128 @@ fn a_killed_runs_lock_expires_and_the_next_apply_takes_it() {
     let after = live.lock_item("cruddur/local");
     assert!(after.is_none(), "lock not released: {after:?}");
 }
+
+/// The lock item's holder (its lease id).
+fn lease(live: &Live) -> String {
+    let item = live.lock_item("cruddur/local").expect("a lock is held");
+    item["holder"].as_s().unwrap().clone()
+}
+
+/// A runner killed holding the lock: force-unlock shows who holds it (host, process,
+/// command, since when), removes that lease only, and the next apply starts at once.
+#[test]
+fn force_unlock_removes_a_killed_runs_lease_and_the_next_apply_starts_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = default_stack_in(dir.path());
+    let file = file.to_str().unwrap();
+    cli(&["-f", file, "--env", "local", "build"], dir.path()).expect_code(0);
+    let emulator = Emulator::start();
+    let live = Live::new(&emulator);
+    let nothing = cli(
+        &args(file, &emulator.url, &["force-unlock", "--yes"]),
+        dir.path(),
+    )
+    .expect_code(0);
+    assert!(
+        nothing
+            .stdout
+            .contains("No deploy lock is held for cruddur/local"),
+        "{}",
+        nothing.stdout
+    );
+    assert!(
+        apply_killed_after(&emulator, file, 1),
+        "apply finished first"
+    );
+    let killed = lease(&live);
+
+    // Nobody to ask, and no --yes: refused before any request.
+    emulator.clear_requests();
+    let refused = cli(&args(file, &emulator.url, &["force-unlock"]), dir.path()).expect_code(1);
+    assert!(
+        refused.stderr.contains("re-run with --yes"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(lease(&live), killed);
+
+    let run = cli(
+        &args(file, &emulator.url, &["force-unlock", "--yes"]),
+        dir.path(),
+    )
+    .expect_code(0);
+    let process = killed.split(':').nth(1).unwrap();
+    for shown in [
+        format!("lease {killed}"),
+        format!("process {process}"),
+        "held by `apply`".to_string(),
+        "s ago".to_string(),
+        format!("Removed lease {killed}"),
+    ] {
+        assert!(run.stdout.contains(&shown), "{shown}: {}", run.stdout);
+    }
+    assert!(
+        live.lock_item("cruddur/local").is_none(),
+        "the lease is still there"
+    );
+
+    let next = cli(
+        &args(file, &emulator.url, &["apply", "--auto-approve"]),
+        dir.path(),
+    )
+    .expect_code(0);
+    assert!(
+        !next.stderr.contains("Waiting for the deploy lock"),
+        "{}",
+        next.stderr
+    );
+}
+
+/// A lease named on the command line is removed only if it still holds the lock: one that
+/// changed hands meanwhile (another run took the lock) is left with its new holder.
+#[test]
+fn force_unlock_refuses_a_lease_that_changed_hands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = default_stack_in(dir.path());
+    let file = file.to_str().unwrap();
+    cli(&["-f", file, "--env", "local", "build"], dir.path()).expect_code(0);
+    let emulator = Emulator::start();
+    let live = Live::new(&emulator);
+    assert!(
+        apply_killed_after(&emulator, file, 1),
+        "apply finished first"
+    );
+    let killed = lease(&live);
+    // Meanwhile another run takes the lock over (as it would once the lease expired).
+    let request = live
+        .client
+        .put_item()
+        .table_name("cruddur-infra-locks")
+        .item("lock_id", ddb::AttributeValue::S("cruddur/local".into()))
+        .item(
+            "holder",
+            ddb::AttributeValue::S("runner-2:77:00c0ffee".into()),
+        )
+        .item("command", ddb::AttributeValue::S("destroy".into()))
+        .item("acquired_at", ddb::AttributeValue::N("1".into()))
+        .item("expires_at", ddb::AttributeValue::N("99999999999".into()));
+    live.block_on(request.send()).unwrap();
+
+    let run = cli(
+        &args(file, &emulator.url, &["force-unlock", &killed]),
+        dir.path(),
+    )
+    .expect_code(1);
+    assert!(
+        run.stderr.contains(&format!("is no longer lease {killed}"))
+            && run.stderr.contains("runner-2:77:00c0ffee")
+            && run.stderr.contains("nothing was removed"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        lease(&live),
+        "runner-2:77:00c0ffee",
+        "the new holder's lease went"
+    );
+}
