@@ -186,6 +186,9 @@ pub struct PlanArgs {
     /// Also save the plan to FILE, for `apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Plan as apply --replace NAME would.
+    #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(resources))]
+    pub replace: Vec<String>,
     #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
     pub output: PlanOutput,
 }
@@ -214,6 +217,11 @@ pub struct ApplyArgs {
     /// Allow replacements (delete and re-create), which lose a table's items.
     #[arg(long)]
     pub allow_replace: bool,
+    /// Replace this resource (by its name under `resources:`) even though nothing forces
+    /// it: a stuck function, a mapping to make anew, e.g. `--replace trigger`. Repeatable.
+    /// Guarded like every replacement: a table's items still need --allow-replace.
+    #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(resources))]
+    pub replace: Vec<String>,
     /// Delete a table that is no longer in the stack file even if it holds items or has
     /// deletion protection.
     #[arg(long)]
@@ -317,6 +325,11 @@ fn environments(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
         .into_keys()
         .filter(|e| !e.contains('*'));
     candidates(names, current)
+}
+
+/// The stack file's resources.
+fn resources(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+    candidates(outline().resources.into_keys(), current)
 }
 
 /// The stack file's functions.

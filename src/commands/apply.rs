@@ -18,12 +18,14 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     }
     check_can_confirm(args.auto_approve, "apply", "--auto-approve")?;
     let stack = common::load(g)?;
+    common::check_names(&stack, "--replace", &args.replace)?;
     let aws = common::connect(g, &stack).await?;
     let request = PlanRequest {
         operation: Operation::Apply,
         adopt: args.adopt,
         allow_replace: args.allow_replace,
         allow_data_loss: args.allow_data_loss,
+        replace: args.replace.iter().cloned().collect(),
     };
     common::with_lock(g, &stack, &aws, "apply", async {
         let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
@@ -42,8 +44,10 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
 
 /// `apply FILE`: the saved plan, exactly (no question asked: the plan was reviewed).
 async fn run_saved(g: &Global, args: &ApplyArgs, file: &Path) -> anyhow::Result<ExitCode> {
-    if args.adopt {
-        bail!("--adopt is part of the saved plan (plan --adopt --out FILE), not of apply FILE");
+    if args.adopt || !args.replace.is_empty() {
+        bail!(
+            "--adopt and --replace are part of the saved plan (plan --adopt --replace NAME --out FILE), not of apply FILE"
+        );
     }
     let saved = saved::load(file)?;
     if let Some(env) = &g.env

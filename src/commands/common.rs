@@ -19,6 +19,19 @@ use std::time::Duration;
 pub const EXIT_CHANGES: u8 = 2;
 
 /// Loads the stack for the chosen environment (offline): errors here mean no AWS call.
+/// Refuses `names` given to `flag` that the stack file does not declare, before any
+/// request.
+pub fn check_names(stack: &Stack, flag: &str, names: &[String]) -> anyhow::Result<()> {
+    let declared: Vec<&str> = stack.nodes.iter().map(|n| n.name()).collect();
+    match names.iter().find(|n| !declared.contains(&n.as_str())) {
+        Some(unknown) => anyhow::bail!(
+            "{flag} {unknown}: the stack file declares no resource `{unknown}` (it declares: {})",
+            declared.join(", ")
+        ),
+        None => Ok(()),
+    }
+}
+
 pub fn load(g: &Global) -> anyhow::Result<Stack> {
     let env = g.env.as_deref().context(
         "no environment chosen: pass --env NAME (or set CRUDDUR_ENV); `cruddur-infra validate` lists the declared ones",

@@ -177,6 +177,7 @@ fn auto_approve() -> ApplyArgs {
         adopt: false,
         allow_replace: false,
         allow_data_loss: false,
+        replace: Vec::new(),
     }
 }
 

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 pub async fn run(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let stack = common::load(g)?;
+    common::check_names(&stack, "--replace", &args.replace)?;
     let aws = common::connect(g, &stack).await?;
     let request = PlanRequest {
         operation: if args.destroy {
@@ -24,6 +25,7 @@ pub async fn run(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         // Plan shows replacements; only apply refuses them.
         allow_replace: true,
         allow_data_loss: args.allow_data_loss,
+        replace: args.replace.iter().cloned().collect(),
     };
     let (observed, plan) = engine::prepare(&stack, &aws, &request)
         .await

@@ -22,6 +22,9 @@ pub struct SavedPlan {
     /// The options the plan was made with; `apply FILE` plans again with the same ones.
     pub adopt: bool,
     pub allow_data_loss: bool,
+    /// `plan --replace`: the resources replaced on request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replace: Vec<String>,
     /// SHA-256 of the stack file's text.
     pub stack_file_sha256: String,
     /// SHA-256 of every resource's observed state and of the deployment context.
@@ -38,6 +41,7 @@ impl SavedPlan {
             adopt: self.adopt,
             allow_replace,
             allow_data_loss: self.allow_data_loss,
+            replace: self.replace.iter().cloned().collect(),
         }
     }
 }
@@ -92,6 +96,7 @@ pub fn save(
         operation: plan.operation,
         adopt: request.adopt,
         allow_data_loss: request.allow_data_loss,
+        replace: request.replace.iter().cloned().collect(),
         stack_file_sha256: file_sha256(stack_file)?,
         observed_sha256: observed_sha256(stack, observed),
         plan: serde_json::to_value(plan)?,

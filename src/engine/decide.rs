@@ -11,8 +11,15 @@ use crate::tags::{RESOURCE_TAG, STACK_TAG};
 use crate::values::Attributes;
 
 /// What apply does with the resource, and the attributes others will see afterwards.
-pub fn apply(a: &Assessment, owner: &str, adopt: bool) -> (ResourceChange, Attributes) {
-    let wanted = a.wanted.clone().unwrap_or_default();
+/// `forced`: `--replace` names it, so it is replaced even where it could be left alone or
+/// changed in place (under the same guards as any replacement).
+pub fn apply(
+    a: &Assessment,
+    owner: &str,
+    adopt: bool,
+    forced: bool,
+) -> (ResourceChange, Attributes) {
+    let mut wanted = a.wanted.clone().unwrap_or_default();
     if !a.observed {
         return (unread(a), wanted.planned_attributes);
     }
@@ -39,6 +46,11 @@ pub fn apply(a: &Assessment, owner: &str, adopt: bool) -> (ResourceChange, Attri
         }
         None => true,
     };
+    if forced {
+        wanted
+            .replacement_reasons
+            .insert(0, "--replace names it: it is deleted and made anew".into());
+    }
     let (action, attributes) = if !wanted.replacement_reasons.is_empty() {
         (Action::Replace, wanted.planned_attributes)
     } else if adopting {

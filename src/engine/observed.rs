@@ -58,7 +58,7 @@ impl Observed {
 }
 
 /// What to plan for, and what the user allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanRequest {
     pub operation: Operation,
     /// Take over resources that exist without ownership tags.
@@ -67,6 +67,9 @@ pub struct PlanRequest {
     pub allow_replace: bool,
     /// Deletions that lose data (or need deletion protection lifted) may go ahead.
     pub allow_data_loss: bool,
+    /// Resources to replace even though they could be left or changed in place
+    /// (`--replace NAME`), by logical name.
+    pub replace: std::collections::BTreeSet<String>,
 }
 
 impl PlanRequest {
@@ -76,6 +79,7 @@ impl PlanRequest {
             adopt: false,
             allow_replace: false,
             allow_data_loss: false,
+            replace: Default::default(),
         }
     }
 

@@ -26,7 +26,8 @@ pub fn plan(stack: &Stack, observed: &Observed, request: &PlanRequest) -> Plan {
             let mut changes = Vec::new();
             for node in &stack.nodes {
                 let assessment = node.assess(&observed.resources, &cx, Some(&inputs));
-                let (change, attributes) = decide::apply(&assessment, &cx.owner, cx.adopt);
+                let forced = request.replace.contains(node.name());
+                let (change, attributes) = decide::apply(&assessment, &cx.owner, cx.adopt, forced);
                 tracing::debug!(
                     resource = %format!("{}.{}", node.kind(), node.name()),
                     action = ?change.action,

@@ -41,3 +41,4 @@ mod table;
 mod teardown;
 mod terminal;
 mod topic;
+mod verbs;
