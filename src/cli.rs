@@ -166,6 +166,10 @@ pub enum Command {
         /// turned off first). Without it, such a table stops destroy before anything changes.
         #[arg(long)]
         allow_data_loss: bool,
+        /// Destroy only this resource and what depends on it, e.g. `--target trigger`.
+        /// Repeatable; orphans are left alone.
+        #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(resources))]
+        target: Vec<String>,
     },
 }
 
@@ -189,6 +193,10 @@ pub struct PlanArgs {
     /// Plan as apply --replace NAME would.
     #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(resources))]
     pub replace: Vec<String>,
+    /// Plan only this resource and what it depends on (with --destroy: what depends on
+    /// it), e.g. `--target processor`. Repeatable.
+    #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(resources))]
+    pub target: Vec<String>,
     #[arg(long, value_enum, default_value_t = PlanOutput::Text)]
     pub output: PlanOutput,
 }
@@ -222,6 +230,11 @@ pub struct ApplyArgs {
     /// Guarded like every replacement: a table's items still need --allow-replace.
     #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(resources))]
     pub replace: Vec<String>,
+    /// Apply only this resource and what it depends on, leaving the rest of the stack
+    /// and its orphans alone, e.g. `--target processor`. Repeatable; the result may be
+    /// partial (plan warns).
+    #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(resources))]
+    pub target: Vec<String>,
     /// Delete a table that is no longer in the stack file even if it holds items or has
     /// deletion protection.
     #[arg(long)]

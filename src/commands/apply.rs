@@ -19,6 +19,7 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     check_can_confirm(args.auto_approve, "apply", "--auto-approve")?;
     let stack = common::load(g)?;
     common::check_names(&stack, "--replace", &args.replace)?;
+    common::check_names(&stack, "--target", &args.target)?;
     let aws = common::connect(g, &stack).await?;
     let request = PlanRequest {
         operation: Operation::Apply,
@@ -26,6 +27,7 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         allow_replace: args.allow_replace,
         allow_data_loss: args.allow_data_loss,
         replace: args.replace.iter().cloned().collect(),
+        targets: args.target.iter().cloned().collect(),
     };
     common::with_lock(g, &stack, &aws, "apply", async {
         let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
@@ -44,9 +46,9 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
 
 /// `apply FILE`: the saved plan, exactly (no question asked: the plan was reviewed).
 async fn run_saved(g: &Global, args: &ApplyArgs, file: &Path) -> anyhow::Result<ExitCode> {
-    if args.adopt || !args.replace.is_empty() {
+    if args.adopt || !args.replace.is_empty() || !args.target.is_empty() {
         bail!(
-            "--adopt and --replace are part of the saved plan (plan --adopt --replace NAME --out FILE), not of apply FILE"
+            "--adopt, --replace and --target are part of the saved plan (plan --adopt --replace NAME --target NAME --out FILE), not of apply FILE"
         );
     }
     let saved = saved::load(file)?;

@@ -12,27 +12,36 @@ pub async fn run(
     g: &Global,
     auto_approve: bool,
     allow_data_loss: bool,
+    targets: &[String],
 ) -> anyhow::Result<ExitCode> {
     check_can_confirm(auto_approve, "destroy", "--auto-approve")?;
     let stack = common::load(g)?;
+    common::check_names(&stack, "--target", targets)?;
     let aws = common::connect(g, &stack).await?;
     let request = PlanRequest {
         allow_data_loss,
+        targets: targets.iter().cloned().collect(),
         ..PlanRequest::destroy()
     };
     common::with_lock(g, &stack, &aws, "destroy", async {
         let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
         if !common::show_and_check(g, &plan)? {
-            // Nothing of the stack is left: neither is its index.
-            if observed.index.is_some() {
+            // Nothing of the stack is left: neither is its index (unless only targets
+            // were looked at).
+            if observed.index.is_some() && targets.is_empty() {
                 engine::drop_index(&stack, &aws).await?;
             }
             return Ok(ExitCode::SUCCESS);
         }
         if !auto_approve
             && !confirm(&format!(
-                "\nDo you really want to destroy every resource of {} in environment {}? There is no undo.",
-                stack.name, stack.env.name
+                "\nDo you really want to destroy {} of {} in environment {}? There is no undo.",
+                match targets.is_empty() {
+                    true => "every resource".to_string(),
+                    false => format!("{} and what depends on it", targets.join(", ")),
+                },
+                stack.name,
+                stack.env.name
             ))?
         {
             println!("Destroy cancelled.");

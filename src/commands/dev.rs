@@ -178,6 +178,7 @@ fn auto_approve() -> ApplyArgs {
         allow_replace: false,
         allow_data_loss: false,
         replace: Vec::new(),
+        target: Vec::new(),
     }
 }
 

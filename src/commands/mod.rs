@@ -40,7 +40,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Destroy {
             auto_approve,
             allow_data_loss,
-        } => destroy::run(g, *auto_approve, *allow_data_loss).await,
+            target,
+        } => destroy::run(g, *auto_approve, *allow_data_loss, target).await,
         Command::Build => build::run(g).await,
         Command::Dev { checkpoints } => dev::run(g, checkpoints.as_deref()).await,
         Command::Invoke { function, event } => invoke::run(g, function, event).await,

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 pub async fn run(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let stack = common::load(g)?;
     common::check_names(&stack, "--replace", &args.replace)?;
+    common::check_names(&stack, "--target", &args.target)?;
     let aws = common::connect(g, &stack).await?;
     let request = PlanRequest {
         operation: if args.destroy {
@@ -26,6 +27,7 @@ pub async fn run(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         allow_replace: true,
         allow_data_loss: args.allow_data_loss,
         replace: args.replace.iter().cloned().collect(),
+        targets: args.target.iter().cloned().collect(),
     };
     let (observed, plan) = engine::prepare(&stack, &aws, &request)
         .await

@@ -25,6 +25,9 @@ pub struct SavedPlan {
     /// `plan --replace`: the resources replaced on request.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replace: Vec<String>,
+    /// `plan --target`: the resources the plan was limited to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// SHA-256 of the stack file's text.
     pub stack_file_sha256: String,
     /// SHA-256 of every resource's observed state and of the deployment context.
@@ -42,6 +45,7 @@ impl SavedPlan {
             allow_replace,
             allow_data_loss: self.allow_data_loss,
             replace: self.replace.iter().cloned().collect(),
+            targets: self.targets.iter().cloned().collect(),
         }
     }
 }
@@ -97,6 +101,7 @@ pub fn save(
         adopt: request.adopt,
         allow_data_loss: request.allow_data_loss,
         replace: request.replace.iter().cloned().collect(),
+        targets: request.targets.iter().cloned().collect(),
         stack_file_sha256: file_sha256(stack_file)?,
         observed_sha256: observed_sha256(stack, observed),
         plan: serde_json::to_value(plan)?,

@@ -98,7 +98,9 @@ pub async fn execute(
             let mut outcome = orphans(plan, observed, &run, &[]).await;
             let gone = step_names(&outcome);
             outcome.merge(declared(stack, plan, observed, &run, &gone).await);
+            // A targeted destroy leaves the rest of the stack: its index stays.
             if outcome.failed.is_empty()
+                && plan.targets.is_empty()
                 && let Err(e) = drop_index(stack, aws).await
             {
                 outcome.failed.push(("the stack's index".into(), e));

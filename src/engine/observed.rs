@@ -70,6 +70,9 @@ pub struct PlanRequest {
     /// Resources to replace even though they could be left or changed in place
     /// (`--replace NAME`), by logical name.
     pub replace: std::collections::BTreeSet<String>,
+    /// `--target NAME`: plan only these resources and what they depend on (destroy: what
+    /// depends on them), no orphans; empty: everything.
+    pub targets: std::collections::BTreeSet<String>,
 }
 
 impl PlanRequest {
@@ -80,6 +83,7 @@ impl PlanRequest {
             allow_replace: false,
             allow_data_loss: false,
             replace: Default::default(),
+            targets: Default::default(),
         }
     }
 

@@ -10,6 +10,7 @@ use super::observed::{Observed, PlanRequest};
 use crate::kinds::{Live, PlanCtx, Stack};
 use crate::plan::{Action, Deletion, Operation, Plan, Refusals, ResourceChange};
 use crate::spec::template::Inputs;
+use std::collections::BTreeSet;
 
 /// The plan for `request`. For apply, each resource is planned with the attributes its
 /// dependencies will have (unknown where they are still to be created or replaced);
@@ -20,11 +21,18 @@ pub fn plan(stack: &Stack, observed: &Observed, request: &PlanRequest) -> Plan {
         adopt: request.adopt && request.operation == Operation::Apply,
         context: observed.context.clone(),
     };
+    let chosen = targeted(stack, request);
+    let planned = |name: &str| chosen.as_ref().is_none_or(|c| c.contains(name));
+    // Under --target, orphans are left alone: they are outside every target.
+    let orphans = || match chosen {
+        Some(_) => Vec::new(),
+        None => orphan_changes(observed),
+    };
     let mut changes = match request.operation {
         Operation::Apply => {
             let mut inputs = Inputs::new(observed.context.as_ref());
             let mut changes = Vec::new();
-            for node in &stack.nodes {
+            for node in stack.nodes.iter().filter(|n| planned(n.name())) {
                 let assessment = node.assess(&observed.resources, &cx, Some(&inputs));
                 let forced = request.replace.contains(node.name());
                 let (change, attributes) = decide::apply(&assessment, &cx.owner, cx.adopt, forced);
@@ -40,16 +48,23 @@ pub fn plan(stack: &Stack, observed: &Observed, request: &PlanRequest) -> Plan {
             }
             // Orphans go after everything declared has converged (a function moves to its
             // new role before the old one is deleted).
-            changes.extend(orphan_changes(observed));
+            changes.extend(orphans());
             changes
         }
         // Orphans first: they may depend on declared resources (an old trigger on the
         // function), never the other way round.
-        Operation::Destroy => orphan_changes(observed)
+        Operation::Destroy => orphans()
             .into_iter()
-            .chain(stack.nodes.iter().rev().map(|node| {
-                decide::destroy(&node.assess(&observed.resources, &cx, None), &cx.owner)
-            }))
+            .chain(
+                stack
+                    .nodes
+                    .iter()
+                    .rev()
+                    .filter(|n| planned(n.name()))
+                    .map(|node| {
+                        decide::destroy(&node.assess(&observed.resources, &cx, None), &cx.owner)
+                    }),
+            )
             .collect(),
     };
     guard_deletions(&mut changes, observed, request);
@@ -59,8 +74,38 @@ pub fn plan(stack: &Stack, observed: &Observed, request: &PlanRequest) -> Plan {
         request.operation,
         changes,
     );
+    plan.targets = request.targets.iter().cloned().collect();
     plan.refusals = refusals(&plan, request);
     plan
+}
+
+/// The resources `--target` names, with what they depend on (for a destroy: with what
+/// depends on them), by name; `None` without --target: all of them.
+fn targeted<'s>(stack: &'s Stack, request: &PlanRequest) -> Option<BTreeSet<&'s str>> {
+    if request.targets.is_empty() {
+        return None;
+    }
+    let names = || stack.nodes.iter().map(|n| n.name());
+    let mut chosen: BTreeSet<&str> = names().filter(|n| request.targets.contains(*n)).collect();
+    // Until nothing is added: a dependency chain is at most the stack long.
+    loop {
+        let before = chosen.len();
+        for node in &stack.nodes {
+            let depends = node.dependencies();
+            match request.operation {
+                Operation::Apply if chosen.contains(node.name()) => {
+                    chosen.extend(names().filter(|n| depends.contains(*n)));
+                }
+                Operation::Destroy if depends.iter().any(|d| chosen.contains(d.as_str())) => {
+                    chosen.insert(node.name());
+                }
+                _ => {}
+            }
+        }
+        if chosen.len() == before {
+            return Some(chosen);
+        }
+    }
 }
 
 /// The orphans' deletions, in the order they will happen.

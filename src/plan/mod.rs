@@ -121,6 +121,10 @@ pub struct Plan {
     /// before what they use).
     pub resource_changes: Vec<ResourceChange>,
     pub summary: Summary,
+    /// `--target`: the resources the plan was limited to (with what they depend on, or
+    /// for destroy what depends on them); absent when it covers the whole stack.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// Why carrying it out must not start; made with the plan (see `engine::plan`).
     #[serde(skip)]
     pub refusals: Refusals,
@@ -183,6 +187,7 @@ impl Plan {
             operation,
             resource_changes,
             summary,
+            targets: Vec::new(),
             refusals: Refusals::default(),
         }
     }

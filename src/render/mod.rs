@@ -74,7 +74,25 @@ pub fn plan_text(plan: &Plan, styles: &Styles) -> String {
         return out;
     }
     out.push_str(&summary_line(plan, styles));
+    if !plan.targets.is_empty() {
+        out.push_str(&targeted(plan));
+    }
     out
+}
+
+/// The warning a targeted plan carries, as Terraform's does: the rest of the stack was
+/// not looked at, so the result may be partial.
+fn targeted(plan: &Plan) -> String {
+    let around = match plan.operation {
+        Operation::Apply => "what they depend on",
+        Operation::Destroy => "what depends on them",
+    };
+    format!(
+        "\nWarning: --target limits this plan to {} and {around}; the rest of the stack, \
+         its orphans included, was left out, so the result may be partial. Use it for what \
+         a plan of the whole stack cannot do, and plan the whole stack afterwards.\n",
+        plan.targets.join(", ")
+    )
 }
 
 /// The plan as Markdown, for a pull-request comment or `$GITHUB_STEP_SUMMARY`: the summary,

@@ -1,7 +1,8 @@
 //! Terraform's everyday verbs on the default stack against the emulator: `--replace`
 //! re-creates the one resource named (with a new id) and nothing else; a replacement
-//! that loses data still needs --allow-replace; an unknown name is refused before any
-//! request.
+//! that loses data still needs --allow-replace; `--target` limits apply to a resource and
+//! what it needs, and destroy to a resource and what depends on it, orphans left alone;
+//! an unknown name is refused before any request.
 
 use crate::support::{Emulator, Live, cli, default_stack_in, run_default};
 use std::path::Path;
@@ -124,4 +125,123 @@ fn an_unknown_name_to_replace_is_refused_before_any_request() {
         );
         assert!(!run.stderr.contains("reach"), "{}", run.stderr);
     }
+}
+
+fn memory(live: &Live) -> i32 {
+    let request = live
+        .lambda
+        .get_function_configuration()
+        .function_name(FUNCTION);
+    live.block_on(request.send()).unwrap().memory_size.unwrap()
+}
+
+fn alarm_exists(live: &Live, name: &str) -> bool {
+    let request = live.cloudwatch.describe_alarms().alarm_names(name);
+    !live
+        .block_on(request.send())
+        .unwrap()
+        .metric_alarms()
+        .is_empty()
+}
+
+#[test]
+fn apply_target_changes_that_resource_and_what_it_needs_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emulator, live, file) = deployed(dir.path());
+    // Three changes in the file: the function's memory, the threshold of an alarm the
+    // function does not need (it watches the queue), and an alarm taken out (an orphan
+    // now). What the function needs (its role, the queue the role names) comes along.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let watched = "    dimensions: { QueueName: \"${processor_failures.name}\" }\n    statistic: Maximum\n    threshold: ";
+    let text = text
+        .replace("    memory: 128\n", "    memory: 256\n")
+        .replace(&format!("{watched}0\n"), &format!("{watched}5\n"));
+    let cut = text.find("  processor_behind:\n").unwrap();
+    let end = text[cut..].find("\n\n").map_or(text.len(), |e| cut + e + 2);
+    std::fs::write(&file, format!("{}{}", &text[..cut], &text[end..])).unwrap();
+
+    let args = ["apply", "--auto-approve", "--target", "processor"];
+    let run = run_default(dir.path(), &file, &emulator.url, &args).expect_code(0);
+    assert!(
+        run.stdout
+            .contains("Warning: --target limits this plan to processor and what they depend on"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("records_given_up"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("iam_role.processor_role"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(memory(&live), 256);
+    assert!(
+        alarm_exists(&live, "cruddur-processor-behind-local"),
+        "the orphan went under --target"
+    );
+    // The rest is still to do.
+    let plan = run_default(dir.path(), &file, &emulator.url, &["plan"]).expect_code(0);
+    assert!(plan.stdout.contains("~ threshold"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("no longer in the stack file"),
+        "{}",
+        plan.stdout
+    );
+    assert!(
+        !plan
+            .stdout
+            .contains("lambda_function.processor (cruddur-stream-processor-local) will be updated"),
+        "{}",
+        plan.stdout
+    );
+}
+
+#[test]
+fn destroy_target_deletes_that_resource_and_what_depends_on_it_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emulator, live, file) = deployed(dir.path());
+    let args = ["destroy", "--auto-approve", "--target", "trigger"];
+    let run = run_default(dir.path(), &file, &emulator.url, &args).expect_code(0);
+    assert!(
+        run.stdout.contains("what depends on them"),
+        "{}",
+        run.stdout
+    );
+    assert!(mappings(&live).is_empty(), "the mapping is still there");
+    assert_eq!(memory(&live), 128, "the function went too");
+    assert!(
+        live.lock_item("cruddur/local#index").is_some(),
+        "the stack's index went"
+    );
+    // Only the mapping is missing now.
+    let plan = run_default(dir.path(), &file, &emulator.url, &["plan"]).expect_code(0);
+    assert!(
+        plan.stdout
+            .contains("1 to add, 0 to change, 0 to replace, 0 to destroy"),
+        "{}",
+        plan.stdout
+    );
+
+    // Targeting the function takes the mapping on it too.
+    run_default(
+        dir.path(),
+        &file,
+        &emulator.url,
+        &["apply", "--auto-approve"],
+    )
+    .expect_code(0);
+    let args = ["plan", "--destroy", "--target", "processor"];
+    let plan = run_default(dir.path(), &file, &emulator.url, &args).expect_code(0);
+    for shown in [
+        "- event_source_mapping.trigger",
+        "- lambda_function.processor",
+        "- cloudwatch_alarm.processor_errors",
+    ] {
+        assert!(plan.stdout.contains(shown), "{shown}: {}", plan.stdout);
+    }
+    assert!(
+        !plan.stdout.contains("dynamodb_table.messages"),
+        "{}",
+        plan.stdout
+    );
 }
