@@ -170,6 +170,10 @@ pub enum Command {
         /// Repeatable; orphans are left alone.
         #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(resources))]
         target: Vec<String>,
+        /// `json`: the plan, then one event a line on stdout, as for apply; needs
+        /// --auto-approve.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
     },
 }
 
@@ -239,6 +243,11 @@ pub struct ApplyArgs {
     /// deletion protection.
     #[arg(long)]
     pub allow_data_loss: bool,
+    /// `json`: the plan, then one event a line (started, state, done, failed, summary) on
+    /// stdout, for CI systems that annotate runs; needs --auto-approve (or a plan file).
+    /// Their schema: `cruddur-infra schema progress`.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -255,6 +264,8 @@ pub enum SchemaOf {
     Stack,
     /// A plan, as `plan --output json` prints it (format 2).
     Plan,
+    /// The events of `apply --output json` and `destroy --output json`, one a line.
+    Progress,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,20 +1,101 @@
-//! Progress of apply and destroy, on stderr: an indicatif spinner per resource with its
-//! state and elapsed time on a terminal, plain timestamped lines otherwise (CI logs).
+//! Progress of apply and destroy: on stderr, an indicatif spinner per resource with its
+//! state and elapsed time on a terminal, plain timestamped lines otherwise (CI logs); or,
+//! with `--output json`, one JSON [`Event`] a line on stdout, for CI systems that
+//! annotate runs (`cruddur-infra schema progress` is their schema).
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Display {
+    /// Spinners, on a terminal.
+    Spinners,
+    /// A line per change of state (CI logs).
+    Lines,
+    /// JSON events on stdout.
+    Json,
+}
+
+/// One thing that happened during apply or destroy, as `--output json` prints it: a line
+/// of JSON, `event` first. Times are milliseconds since the resource's step began (for
+/// `plan` and `summary`: since the run began).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// What is about to be carried out: the plan, as `plan --output json` prints it.
+    Plan { plan: serde_json::Value },
+    /// A resource's step began: `resource` is `<type>.<name>` (an orphan's, with
+    /// ` (orphan)`), `action` what it does (creating, updating, destroying, ...).
+    Started {
+        resource: String,
+        action: String,
+        elapsed_ms: u64,
+    },
+    /// It moved on to another state (waiting for ACTIVE, tagging, ...).
+    State {
+        resource: String,
+        state: String,
+        elapsed_ms: u64,
+    },
+    /// It is done: `message` says how (created, updated, destroyed).
+    Done {
+        resource: String,
+        message: String,
+        elapsed_ms: u64,
+    },
+    /// It failed; `error` says why.
+    Failed {
+        resource: String,
+        error: String,
+        elapsed_ms: u64,
+    },
+    /// The run ended: what was done, and what failed or did not start.
+    Summary {
+        operation: String,
+        added: usize,
+        changed: usize,
+        replaced: usize,
+        destroyed: usize,
+        failed: Vec<String>,
+        not_started: Vec<String>,
+        elapsed_ms: u64,
+    },
+}
+
+impl Event {
+    /// Prints it, a line of JSON on stdout (one write, so concurrent steps never mix).
+    pub fn print(&self) {
+        // Plain data: it always serializes.
+        println!("{}", serde_json::to_string(self).unwrap_or_default());
+    }
+}
+
+/// The JSON Schema of `--output json`'s events.
+pub fn schema() -> schemars::Schema {
+    schemars::generate::SchemaSettings::draft2020_12()
+        .into_generator()
+        .into_root_schema_for::<Event>()
+}
+
+fn millis(since: Instant) -> u64 {
+    since.elapsed().as_millis() as u64
+}
 
 pub struct Progress {
     /// `None` when stderr is not a terminal: plain lines instead of spinners.
     multi: Option<MultiProgress>,
+    json: bool,
 }
 
 impl Progress {
-    pub fn new(interactive: bool) -> Progress {
+    pub fn new(display: Display) -> Progress {
         Progress {
-            multi: interactive
+            multi: (display == Display::Spinners)
                 .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
+            json: display == Display::Json,
         }
     }
 
@@ -37,8 +118,19 @@ impl Progress {
             label,
             started: Instant::now(),
             last: Mutex::new(String::new()),
+            json: self.json,
         };
-        tracker.status(doing);
+        if self.json {
+            Event::Started {
+                resource: tracker.label.clone(),
+                action: doing.to_string(),
+                elapsed_ms: 0,
+            }
+            .print();
+            *tracker.last.lock().expect("progress lock") = doing.to_string();
+        } else {
+            tracker.status(doing);
+        }
         tracker
     }
 }
@@ -50,6 +142,7 @@ pub struct Tracker {
     started: Instant,
     /// Last status printed, so plain output gets a line per change of state, not per poll.
     last: Mutex<String>,
+    json: bool,
 }
 
 impl Tracker {
@@ -60,11 +153,27 @@ impl Tracker {
             label: String::new(),
             started: Instant::now(),
             last: Mutex::new(String::new()),
+            json: false,
         }
     }
 
     pub fn status(&self, message: impl AsRef<str>) {
         let message = message.as_ref();
+        if self.json {
+            let mut last = self.last.lock().expect("progress lock");
+            if *last != message {
+                let resource = self.label.clone();
+                let elapsed_ms = millis(self.started);
+                Event::State {
+                    resource,
+                    state: message.to_string(),
+                    elapsed_ms,
+                }
+                .print();
+                *last = message.to_string();
+            }
+            return;
+        }
         match &self.bar {
             Some(bar) => bar.set_message(message.to_string()),
             None => {
@@ -78,10 +187,30 @@ impl Tracker {
     }
 
     pub fn finish(&self, message: &str) {
+        if self.json {
+            let resource = self.label.clone();
+            let elapsed_ms = millis(self.started);
+            return Event::Done {
+                resource,
+                message: message.to_string(),
+                elapsed_ms,
+            }
+            .print();
+        }
         self.end(format!("✓ {message} in {}", elapsed(self.started)));
     }
 
     pub fn fail(&self, error: &str) {
+        if self.json {
+            let resource = self.label.clone();
+            let elapsed_ms = millis(self.started);
+            return Event::Failed {
+                resource,
+                error: error.to_string(),
+                elapsed_ms,
+            }
+            .print();
+        }
         self.end(format!("✗ failed after {}: {error}", elapsed(self.started)));
     }
 

@@ -4,7 +4,7 @@
 use super::common;
 use super::confirm::{check_can_confirm, confirm};
 use super::saved;
-use crate::cli::{ApplyArgs, Global};
+use crate::cli::{ApplyArgs, Global, Output};
 use crate::engine::{self, PlanRequest};
 use crate::kinds;
 use crate::plan::Operation;
@@ -17,6 +17,12 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         return run_saved(g, args, file).await;
     }
     check_can_confirm(args.auto_approve, "apply", "--auto-approve")?;
+    let json = args.output == Output::Json;
+    if json && !args.auto_approve {
+        bail!(
+            "--output json needs --auto-approve (or a plan file): a question would break the stream of events"
+        );
+    }
     let stack = common::load(g)?;
     common::check_names(&stack, "--replace", &args.replace)?;
     common::check_names(&stack, "--target", &args.target)?;
@@ -31,7 +37,7 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     };
     common::with_lock(g, &stack, &aws, "apply", async {
         let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
-        if !common::show_and_check(g, &plan)? {
+        if !common::show_and_check(g, &plan, json)? {
             engine::repair_index(&stack, &observed, &aws).await?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -39,7 +45,7 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             println!("Apply cancelled.");
             return Ok(ExitCode::from(1));
         }
-        common::carry_out(g, &stack, &plan, &observed, &aws).await
+        common::carry_out(g, &stack, &plan, &observed, &aws, json).await
     })
     .await
 }
@@ -77,11 +83,19 @@ async fn run_saved(g: &Global, args: &ApplyArgs, file: &Path) -> anyhow::Result<
     common::with_lock(g, &stack, &aws, "apply", async {
         let (observed, plan) =
             saved::replan(&saved, &g.file, &stack, &aws, args.allow_replace).await?;
-        if !common::show_and_check(g, &plan)? {
+        if !common::show_and_check(g, &plan, args.output == Output::Json)? {
             engine::repair_index(&stack, &observed, &aws).await?;
             return Ok(ExitCode::SUCCESS);
         }
-        common::carry_out(g, &stack, &plan, &observed, &aws).await
+        common::carry_out(
+            g,
+            &stack,
+            &plan,
+            &observed,
+            &aws,
+            args.output == Output::Json,
+        )
+        .await
     })
     .await
 }

@@ -8,7 +8,7 @@ use crate::engine::{self, Observed};
 use crate::kinds::{self, Stack};
 use crate::lock;
 use crate::plan::{Action, Operation, Plan};
-use crate::progress::Progress;
+use crate::progress::{Display, Event, Progress};
 use crate::render::Styles;
 use anyhow::{Context, bail};
 use std::io::IsTerminal;
@@ -87,10 +87,17 @@ pub async fn with_lock(
     Ok(code)
 }
 
-/// Prints the plan, stops (changing nothing) if it must not be carried out, and says
-/// whether there is anything to do.
-pub fn show_and_check(g: &Global, plan: &Plan) -> anyhow::Result<bool> {
-    print!("{}", crate::render::plan_text(plan, &styles(g)));
+/// Prints the plan (as text, or `json`: as the first event of `--output json`), stops
+/// (changing nothing) if it must not be carried out, and says whether there is anything
+/// to do.
+pub fn show_and_check(g: &Global, plan: &Plan, json: bool) -> anyhow::Result<bool> {
+    match json {
+        true => Event::Plan {
+            plan: serde_json::to_value(plan)?,
+        }
+        .print(),
+        false => print!("{}", crate::render::plan_text(plan, &styles(g))),
+    }
     if let Some(refusal) = plan.refusals.first() {
         bail!("{refusal}");
     }
@@ -101,16 +108,23 @@ fn denied(error: &anyhow::Error) -> bool {
     matches!(access_of(error), Some(Access::Denied { .. }))
 }
 
-/// Carries out `plan` with progress on stderr, then says what was done; a failure is an
-/// error naming what failed and what did not start.
+/// Carries out `plan` with progress on stderr (`json`: as events on stdout), then says
+/// what was done; a failure is an error naming what failed and what did not start.
 pub async fn carry_out(
     g: &Global,
     stack: &Stack,
     plan: &Plan,
     observed: &Observed,
     aws: &Aws,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let progress = Progress::new(std::io::stderr().is_terminal());
+    let started = std::time::Instant::now();
+    let display = match (json, std::io::stderr().is_terminal()) {
+        (true, _) => Display::Json,
+        (false, true) => Display::Spinners,
+        (false, false) => Display::Lines,
+    };
+    let progress = Progress::new(display);
     let timeout = Duration::from_secs(g.wait_timeout);
     let outcome = engine::execute(stack, plan, observed, aws, &progress, timeout).await;
     let count = |actions: &[Action]| {
@@ -131,8 +145,27 @@ pub async fn carry_out(
         count(&[Action::Replace]),
         count(&[Action::Delete]),
     );
+    if json {
+        Event::Summary {
+            operation: verb.to_lowercase(),
+            added: count(&[Action::Create]),
+            changed: count(&[Action::Update, Action::Adopt]),
+            replaced: count(&[Action::Replace]),
+            destroyed: count(&[Action::Delete]),
+            failed: outcome
+                .failed
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect(),
+            not_started: outcome.skipped.clone(),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        }
+        .print();
+    }
     if outcome.failed.is_empty() {
-        println!("\n{verb} complete! Resources: {summary}.");
+        if !json {
+            println!("\n{verb} complete! Resources: {summary}.");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     // A denied call is said once, first, with its hint; the resources it stopped are named

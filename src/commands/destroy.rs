@@ -4,8 +4,9 @@
 
 use super::common;
 use super::confirm::{check_can_confirm, confirm};
-use crate::cli::Global;
+use crate::cli::{Global, Output};
 use crate::engine::{self, PlanRequest};
+use anyhow::bail;
 use std::process::ExitCode;
 
 pub async fn run(
@@ -13,8 +14,13 @@ pub async fn run(
     auto_approve: bool,
     allow_data_loss: bool,
     targets: &[String],
+    output: Output,
 ) -> anyhow::Result<ExitCode> {
     check_can_confirm(auto_approve, "destroy", "--auto-approve")?;
+    let json = output == Output::Json;
+    if json && !auto_approve {
+        bail!("--output json needs --auto-approve: a question would break the stream of events");
+    }
     let stack = common::load(g)?;
     common::check_names(&stack, "--target", targets)?;
     let aws = common::connect(g, &stack).await?;
@@ -25,7 +31,7 @@ pub async fn run(
     };
     common::with_lock(g, &stack, &aws, "destroy", async {
         let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
-        if !common::show_and_check(g, &plan)? {
+        if !common::show_and_check(g, &plan, json)? {
             // Nothing of the stack is left: neither is its index (unless only targets
             // were looked at).
             if observed.index.is_some() && targets.is_empty() {
@@ -47,7 +53,7 @@ pub async fn run(
             println!("Destroy cancelled.");
             return Ok(ExitCode::from(1));
         }
-        common::carry_out(g, &stack, &plan, &observed, &aws).await
+        common::carry_out(g, &stack, &plan, &observed, &aws, json).await
     })
     .await
 }

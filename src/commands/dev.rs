@@ -179,6 +179,7 @@ fn auto_approve() -> ApplyArgs {
         allow_data_loss: false,
         replace: Vec::new(),
         target: Vec::new(),
+        output: crate::cli::Output::Text,
     }
 }
 

@@ -15,6 +15,7 @@ pub fn text(of: SchemaOf) -> String {
     let schema = match of {
         SchemaOf::Stack => crate::kinds::stack_schema(),
         SchemaOf::Plan => crate::plan::schema(),
+        SchemaOf::Progress => crate::progress::schema(),
     };
     serde_json::to_string_pretty(&schema).unwrap_or_default()
 }

@@ -13,12 +13,16 @@ fn readme_commands() -> Vec<String> {
         .lines()
         .map(str::trim)
         .filter_map(|l| {
+            let l = l.strip_prefix("$ ").unwrap_or(l);
             l.strip_prefix("./target/release/cruddur-infra ")
                 .or_else(|| l.strip_prefix("cruddur-infra "))
         })
         .map(|l| {
             let l = l.split(" #").next().unwrap();
-            let l = l.split(">>").next().unwrap();
+            // What a shell does with the output is not the command's.
+            let l = [">>", " > ", " 2>", " && ", " | "]
+                .iter()
+                .fold(l, |l, end| l.split(end).next().unwrap());
             l.replace("${{ github.event.number }}", "42")
         })
         .collect()

@@ -33,14 +33,15 @@ fn the_committed_schemas_are_the_generated_ones() {
     for (of, path) in [
         (SchemaOf::Stack, "schema/stack.schema.json"),
         (SchemaOf::Plan, "schema/plan.schema.json"),
+        (SchemaOf::Progress, "schema/progress.schema.json"),
     ] {
         assert!(
             repo(path).trim_end() == text(of).trim_end(),
             "{path} is out of date: run `cargo run -- schema {} > {path}`",
-            if of == SchemaOf::Stack {
-                "stack"
-            } else {
-                "plan"
+            match of {
+                SchemaOf::Stack => "stack",
+                SchemaOf::Plan => "plan",
+                SchemaOf::Progress => "progress",
             }
         );
     }
@@ -149,7 +150,9 @@ fn unknown_choices_of_schema_and_graph_are_refused_with_the_valid_ones() {
     let run = crate::support::cli(&["schema", "nonsense"], dir.path()).expect_code(1);
     assert!(
         run.stderr.contains("invalid value 'nonsense'")
-            && run.stderr.contains("[possible values: stack, plan]"),
+            && run
+                .stderr
+                .contains("[possible values: stack, plan, progress]"),
         "{}",
         run.stderr
     );

@@ -245,3 +245,78 @@ fn destroy_target_deletes_that_resource_and_what_depends_on_it_only() {
         plan.stdout
     );
 }
+
+/// Every line of `stdout` as JSON, each checked against `schema/progress.schema.json`.
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    let path = format!("{}/schema/progress.schema.json", env!("CARGO_MANIFEST_DIR"));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    stdout
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            let errors: Vec<String> = validator
+                .iter_errors(&event)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{line}: {errors:?}");
+            event
+        })
+        .collect()
+}
+
+#[test]
+fn apply_and_destroy_stream_events_as_json_lines() {
+    let f = crate::support::Fixture::new(
+        "json-events",
+        "  failures:\n    type: sqs_queue\n    name: failures-${env}\n",
+    );
+    let refused = f.file.run(&["apply", "--output", "json"]).expect_code(1);
+    assert!(
+        refused.stderr.contains("--auto-approve"),
+        "{}",
+        refused.stderr
+    );
+
+    let run = f
+        .file
+        .run(&["apply", "--auto-approve", "--output", "json"])
+        .expect_code(0);
+    let events = json_lines(&run.stdout);
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"plan"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"summary"), "{kinds:?}");
+    assert_eq!(events[0]["plan"]["summary"]["create"], 1);
+    let queue = |e: &&serde_json::Value| e["resource"] == "sqs_queue.failures";
+    let steps: Vec<&serde_json::Value> = events.iter().filter(queue).collect();
+    assert_eq!(steps[0]["event"], "started");
+    assert_eq!(steps[0]["action"], "creating");
+    assert_eq!(steps.last().unwrap()["event"], "done");
+    assert!(steps.last().unwrap()["elapsed_ms"].is_u64());
+    assert_eq!(events.last().unwrap()["added"], 1);
+    assert!(
+        f.live
+            .block_on(
+                f.live
+                    .sqs
+                    .get_queue_url()
+                    .queue_name("failures-test")
+                    .send()
+            )
+            .is_ok()
+    );
+
+    let run = f
+        .file
+        .run(&["destroy", "--auto-approve", "--output", "json"])
+        .expect_code(0);
+    let events = json_lines(&run.stdout);
+    assert_eq!(events.last().unwrap()["event"], "summary");
+    assert_eq!(events.last().unwrap()["operation"], "destroy");
+    assert_eq!(events.last().unwrap()["destroyed"], 1);
+}
