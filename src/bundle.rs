@@ -74,7 +74,7 @@ const PROFILE: &str = "lambda";
 
 /// The profile's settings, given to cargo as `--config`, so any package builds small
 /// whatever its own manifest says (a workspace's `[profile.lambda]`, if any, is
-/// overridden). Measured on `lambda/` (README, "Measured"): a whole-program LTO in one
+/// overridden). Measured on `lambda/` (docs/measured.md): a whole-program LTO in one
 /// codegen unit, stripped symbols and `opt-level = "z"` halve the executable; `panic =
 /// "abort"` drops the unwinding tables (a panic then ends the process: Lambda reports the
 /// invocation as failed and starts a new one, as for any crash).

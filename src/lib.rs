@@ -2,7 +2,7 @@
 //!
 //! `stack.yaml` → [`kinds::load`] (validated, no AWS) → [`engine::observe`] (every read at
 //! once, into a value) → [`engine::plan`] (pure) → [`render`] → [`engine::execute`] (along
-//! the dependency graph). See the README for the stack file and the commands.
+//! the dependency graph). See the README for the commands and docs/ for the stack file.
 //!
 //! The modules form layers; each uses only its own layer and those above it in this list
 //! (`tests/it/architecture.rs` checks it, and that no two files import each other in a

@@ -1,6 +1,6 @@
 //! A plan: what apply or destroy would do to each resource, field by field. Built by the
 //! engine from the spec and what it observed; rendered for people (Terraform-like) or as
-//! JSON (`--output json`, documented in the README; `format_version` changes only when a
+//! JSON (`--output json`, documented in docs/plans.md; `format_version` changes only when a
 //! field is removed or its meaning changes).
 
 mod assessment;

@@ -46,7 +46,7 @@ impl<T: JsonSchema> JsonSchema for Spanned<T> {
 }
 
 /// A cruddur-infra stack file: the resources of one stack, and the environments it is
-/// deployed to. The README documents every field.
+/// deployed to. docs/stack-file.md documents every field.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, bound = "R: Deserialize<'de>")]
 #[schemars(title = "cruddur-infra stack file")]

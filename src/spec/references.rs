@@ -51,7 +51,7 @@ pub fn check<R: Resource>(nodes: &[R], diags: &mut Diags) {
                     Some(target) => {
                         if let Err(e) = target.check_attribute(&r.attribute) {
                             diags.push(Diagnostic::new(&template.loc, &template.path, format!("`{r}`: {e}")).hint(
-                                "references take the form ${<resource>.<attribute>}; the README lists each type's attributes",
+                                "references take the form ${<resource>.<attribute>}; docs/stack-file.md lists each type's attributes",
                             ));
                         }
                     }

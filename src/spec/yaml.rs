@@ -124,7 +124,7 @@ fn yaml_diagnostic(e: &serde_saphyr::Error, path: &str) -> Diagnostic {
 
 fn yaml_hint(message: &str) -> Option<String> {
     let hint = if message.contains("unknown field") {
-        "remove the field or fix its spelling; the README lists every field of each resource type"
+        "remove the field or fix its spelling; docs/stack-file.md lists every field of each resource type"
     } else if message.contains("unknown variant") {
         "use one of the listed values (they are case-sensitive)"
     } else if message.contains("duplicate") {

@@ -2,7 +2,7 @@
 //! file, then the kinds, the engine, the commands, main), each using only its own layer
 //! and those below, and no two files (modules, at the depth of `kinds::table` or
 //! `engine::plan`) use each other in a circle, here or in the stream processor
-//! (`lambda/src`). The lists below are the README's "How it is built"; a new top-level
+//! (`lambda/src`). The lists below are docs/architecture.md's "How it is built"; a new top-level
 //! module must be placed in one.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -185,7 +185,7 @@ fn messages_move_conversations_forward_through_the_deployed_stack() {
         Some(cruddur_infra::bundle::code_sha256(&std::fs::read(&zip).unwrap()).as_str()),
         "the deployed code is the bundle the test runs"
     );
-    // The size the function's build profile was tuned to (README, Measured).
+    // The size the function's build profile was tuned to (docs/measured.md).
     let size = std::fs::metadata(&zip).unwrap().len();
     assert!(
         size <= 2_500_000,

@@ -1,13 +1,43 @@
-//! The README's commands (the "Using it" list and the GitHub Actions example) use only
-//! commands and flags that exist: each is parsed by the real command-line definition.
+//! The README and `docs/`: every command they show uses only commands and flags that exist
+//! (each is parsed by the real command-line definition), the README stays short enough to
+//! read in five minutes and links only to pages that exist, and the CI guide's workflow
+//! passes actionlint.
 
 use clap::Parser;
 use cruddur_infra::cli::Cli;
 
-/// Every `cruddur-infra …` command line in the README's code blocks, continuation lines
-/// joined, comments, redirections and workflow expressions removed.
+/// The README and every page of `docs/`, by path.
+fn pages() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![(
+        "README.md".to_string(),
+        std::fs::read_to_string(root.join("README.md")).unwrap(),
+    )];
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    docs.sort();
+    for path in docs
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    {
+        let name = format!("docs/{}", path.file_name().unwrap().to_string_lossy());
+        pages.push((name, std::fs::read_to_string(path).unwrap()));
+    }
+    pages
+}
+
+/// Every `cruddur-infra …` command line in the README's and the docs' code blocks,
+/// continuation lines joined, comments, redirections and workflow expressions removed.
 fn readme_commands() -> Vec<String> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    pages()
+        .iter()
+        .flat_map(|(_, text)| commands_in(text))
+        .collect()
+}
+
+fn commands_in(text: &str) -> Vec<String> {
     let joined = text.replace("\\\n", " ");
     joined
         .lines()
@@ -28,20 +58,61 @@ fn readme_commands() -> Vec<String> {
         .collect()
 }
 
+/// The commands the command-line definition refuses, with why.
+fn unparsable(commands: &[String]) -> Vec<String> {
+    commands
+        .iter()
+        .filter_map(|command| {
+            let args = std::iter::once("cruddur-infra").chain(command.split_whitespace());
+            Cli::try_parse_from(args)
+                .err()
+                .map(|e| format!("`cruddur-infra {command}`: {e}"))
+        })
+        .collect()
+}
+
 #[test]
-fn every_command_in_the_readme_parses() {
+fn every_command_in_the_readme_and_the_docs_parses() {
     let commands = readme_commands();
-    assert!(commands.len() >= 20, "found only {commands:?}");
+    assert!(commands.len() >= 30, "found only {commands:?}");
     assert!(
         commands.iter().any(|c| c.contains("--env pr-42")),
         "the workflow's commands were not found: {commands:?}"
     );
-    for command in &commands {
-        let args = std::iter::once("cruddur-infra").chain(command.split_whitespace());
-        if let Err(e) = Cli::try_parse_from(args) {
-            panic!("README command `cruddur-infra {command}` does not parse:\n{e}");
+    assert_eq!(unparsable(&commands), Vec::<String>::new());
+    // The check can fail: a flag that does not exist is caught, as is a command.
+    let made_up = commands_in(
+        "```sh\ncruddur-infra plan --env dev --no-such-flag\ncruddur-infra teleport\n```\n",
+    );
+    assert_eq!(unparsable(&made_up).len(), 2, "{made_up:?}");
+}
+
+#[test]
+fn the_readme_is_short_and_links_to_pages_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(lines <= 300, "README.md has {lines} lines; at most 300");
+    let mut linked = 0;
+    for (page, text) in pages() {
+        let dir = root.join(&page).parent().unwrap().to_path_buf();
+        for link in text
+            .split("](")
+            .skip(1)
+            .map(|rest| rest.split(')').next().unwrap())
+        {
+            if link.starts_with("http") || link.starts_with('#') {
+                continue;
+            }
+            let target = dir.join(link.split('#').next().unwrap());
+            assert!(
+                target.exists(),
+                "{page} links to {link}, which does not exist"
+            );
+            linked += 1;
         }
     }
+    assert!(linked >= 12, "only {linked} links found");
 }
 
 /// The README's GitHub Actions workflow passes actionlint (the checker made for workflow
@@ -50,10 +121,8 @@ fn every_command_in_the_readme_parses() {
 #[test]
 fn the_readmes_workflow_passes_actionlint() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let section = text
-        .find("### In CI (GitHub Actions)")
-        .expect("the CI section");
+    let text = std::fs::read_to_string(root.join("docs/ci.md")).unwrap();
+    let section = text.find("# In CI (GitHub Actions)").expect("the CI guide");
     let start = section + text[section..].find("```yaml\n").expect("its workflow") + 8;
     let end = start + text[start..].find("\n```").unwrap();
     let dir = tempfile::tempdir().unwrap();
