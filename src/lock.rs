@@ -212,12 +212,6 @@ impl Current {
     }
 }
 
-/// Who holds the lock of `id` (`<stack>/<env>`), if anyone (an expired lease included:
-/// nobody took it over yet). No lock table is no lock.
-pub async fn holder(aws: &Aws, id: &str) -> anyhow::Result<Option<Current>> {
-    read_holder(aws, id).await
-}
-
 /// Removes the lease `holder` of the lock of `id`, and only it: when the lock changed hands
 /// since it was read (a new run took it), nothing is removed and the new holder is named.
 pub async fn force_release(aws: &Aws, id: &str, holder: &str) -> anyhow::Result<()> {
@@ -243,7 +237,9 @@ pub async fn force_release(aws: &Aws, id: &str, holder: &str) -> anyhow::Result<
     }
 }
 
-async fn read_holder(aws: &Aws, id: &str) -> anyhow::Result<Option<Current>> {
+/// Who holds the lock of `id` (`<stack>/<env>`), if anyone (an expired lease included:
+/// nobody took it over yet). No lock table is no lock.
+pub async fn read_holder(aws: &Aws, id: &str) -> anyhow::Result<Option<Current>> {
     let request = aws
         .dynamodb
         .get_item()

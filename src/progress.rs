@@ -159,59 +159,50 @@ impl Tracker {
 
     pub fn status(&self, message: impl AsRef<str>) {
         let message = message.as_ref();
-        if self.json {
-            let mut last = self.last.lock().expect("progress lock");
-            if *last != message {
-                let resource = self.label.clone();
-                let elapsed_ms = millis(self.started);
-                Event::State {
-                    resource,
-                    state: message.to_string(),
-                    elapsed_ms,
-                }
-                .print();
-                *last = message.to_string();
-            }
+        if let Some(bar) = &self.bar {
+            return bar.set_message(message.to_string());
+        }
+        // Lines and events: one per change of state, not per poll.
+        let mut last = self.last.lock().expect("progress lock");
+        if *last == message {
             return;
         }
-        match &self.bar {
-            Some(bar) => bar.set_message(message.to_string()),
-            None => {
-                let mut last = self.last.lock().expect("progress lock");
-                if *last != message {
-                    eprintln!("{}: {message} [{}]", self.label, elapsed(self.started));
-                    *last = message.to_string();
-                }
-            }
+        *last = message.to_string();
+        match self.json {
+            true => self.emit(|resource, elapsed_ms| Event::State {
+                resource,
+                state: message.to_string(),
+                elapsed_ms,
+            }),
+            false => eprintln!("{}: {message} [{}]", self.label, elapsed(self.started)),
         }
     }
 
     pub fn finish(&self, message: &str) {
         if self.json {
-            let resource = self.label.clone();
-            let elapsed_ms = millis(self.started);
-            return Event::Done {
+            return self.emit(|resource, elapsed_ms| Event::Done {
                 resource,
                 message: message.to_string(),
                 elapsed_ms,
-            }
-            .print();
+            });
         }
         self.end(format!("✓ {message} in {}", elapsed(self.started)));
     }
 
     pub fn fail(&self, error: &str) {
         if self.json {
-            let resource = self.label.clone();
-            let elapsed_ms = millis(self.started);
-            return Event::Failed {
+            return self.emit(|resource, elapsed_ms| Event::Failed {
                 resource,
                 error: error.to_string(),
                 elapsed_ms,
-            }
-            .print();
+            });
         }
         self.end(format!("✗ failed after {}: {error}", elapsed(self.started)));
+    }
+
+    /// Prints the event `make` builds from this resource's label and elapsed time.
+    fn emit(&self, make: impl FnOnce(String, u64) -> Event) {
+        make(self.label.clone(), millis(self.started)).print();
     }
 
     fn end(&self, line: String) {

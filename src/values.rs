@@ -53,11 +53,9 @@ impl ArnFormat {
         prefix: &'static str,
     ) -> ArnFormat {
         ArnFormat {
-            service,
-            resource_type,
-            prefix,
             regional: false,
             pathed: true,
+            ..ArnFormat::regional(service, resource_type, prefix)
         }
     }
 

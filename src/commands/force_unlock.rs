@@ -18,7 +18,9 @@ pub async fn run(g: &Global, lease: Option<&str>, yes: bool) -> anyhow::Result<E
     let stack = common::load(g)?;
     let id = stack.owner();
     let aws = common::connect(g, &stack).await?;
-    let held = lock::holder(&aws, &id).await.map_err(|e| aws.explain(e))?;
+    let held = lock::read_holder(&aws, &id)
+        .await
+        .map_err(|e| aws.explain(e))?;
     let Some(held) = held else {
         println!("No deploy lock is held for {id}: nothing to remove.");
         return Ok(ExitCode::SUCCESS);
