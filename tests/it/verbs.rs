@@ -127,6 +127,38 @@ fn an_unknown_name_to_replace_is_refused_before_any_request() {
     }
 }
 
+#[test]
+fn an_unknown_name_to_target_is_refused_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = default_stack_in(dir.path());
+    let file = file.to_str().unwrap();
+    let commands = [
+        &["plan"][..],
+        &["apply", "--auto-approve"],
+        &["destroy", "--auto-approve"],
+    ];
+    for command in commands {
+        let mut args = vec![
+            "-f",
+            file,
+            "--env",
+            "local",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ];
+        args.extend_from_slice(command);
+        args.extend_from_slice(&["--target", "processor", "--target", "procesor"]);
+        let run = cli(&args, dir.path()).expect_code(1);
+        assert!(
+            run.stderr
+                .contains("--target procesor: the stack file declares no resource `procesor`"),
+            "{command:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("reach"), "{}", run.stderr);
+    }
+}
+
 fn memory(live: &Live) -> i32 {
     let request = live
         .lambda
