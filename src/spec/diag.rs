@@ -175,7 +175,23 @@ impl Diags {
     pub fn has_errors(&self) -> bool {
         self.error_count() > 0
     }
+
+    /// Where validation of one thing starts: [`Diags::clean_since`] then tells whether it
+    /// found an error.
+    pub fn mark(&self) -> Mark {
+        Mark(self.error_count())
+    }
+
+    /// `Some(())` when no error was reported since `mark`: `diags.clean_since(start)?` ends a
+    /// validation that found one, after every check has had its say.
+    pub fn clean_since(&self, mark: Mark) -> Option<()> {
+        (self.error_count() == mark.0).then_some(())
+    }
 }
+
+/// The count of errors when a validation started (see [`Diags::mark`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Mark(usize);
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ use crate::spec::template::{Context, Template, syntax_error};
 use serde_saphyr::Location;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::Path;
 
 /// Where a resource is declared, for the kind's validation messages.
@@ -185,16 +186,106 @@ pub fn int_field(
     }
 }
 
-/// How a kind names its resources in AWS, for [`physical_name`].
+/// How a kind names its resources in AWS, for [`physical_name`]: AWS's rule as data, so
+/// the check and the hint that states it are made from one description and cannot disagree.
 pub struct NameRules {
     /// `table`, `role`: used in messages.
     pub what: &'static str,
+    /// A name to show when none is given.
     pub example: &'static str,
-    pub valid: fn(&str) -> bool,
-    /// AWS's rules, said plainly, for the hint.
-    pub rules: &'static str,
+    /// How many characters a name has.
+    length: RangeInclusive<usize>,
+    chars: NameChars,
+    /// What the rule leaves out, said after it (e.g. FIFO queues).
+    note: Option<&'static str>,
     /// Whether AWS takes `Foo` and `foo` for one name (IAM does).
     pub ignores_case: bool,
+}
+
+/// The characters a name may use.
+enum NameChars {
+    /// ASCII letters and digits, and these.
+    LettersDigitsAnd(&'static str),
+    /// Anything printable (no control characters).
+    Printable,
+}
+
+impl NameRules {
+    /// Names of `length` characters among ASCII letters, digits and those in `others`.
+    pub const fn letters_digits_and(
+        what: &'static str,
+        length: RangeInclusive<usize>,
+        others: &'static str,
+    ) -> Self {
+        Self::new(what, length, NameChars::LettersDigitsAnd(others))
+    }
+
+    /// Names of `length` characters, any but control characters.
+    pub const fn printable(what: &'static str, length: RangeInclusive<usize>) -> Self {
+        Self::new(what, length, NameChars::Printable)
+    }
+
+    const fn new(what: &'static str, length: RangeInclusive<usize>, chars: NameChars) -> Self {
+        Self {
+            what,
+            example: "",
+            length,
+            chars,
+            note: None,
+            ignores_case: false,
+        }
+    }
+
+    pub const fn example(self, example: &'static str) -> Self {
+        Self { example, ..self }
+    }
+
+    pub const fn note(self, note: &'static str) -> Self {
+        Self {
+            note: Some(note),
+            ..self
+        }
+    }
+
+    pub const fn ignoring_case(self) -> Self {
+        Self {
+            ignores_case: true,
+            ..self
+        }
+    }
+
+    /// Whether AWS takes `name`.
+    pub fn allows(&self, name: &str) -> bool {
+        let chars_ok = match self.chars {
+            NameChars::LettersDigitsAnd(others) => name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || others.contains(c)),
+            NameChars::Printable => !name.chars().any(char::is_control),
+        };
+        chars_ok && self.length.contains(&name.chars().count())
+    }
+
+    /// The rule, said plainly: `1-80 characters: letters, digits, `-` and `_``.
+    pub fn says(&self) -> String {
+        let length = format!("{}-{} characters", self.length.start(), self.length.end());
+        let chars = match self.chars {
+            NameChars::LettersDigitsAnd(others) => {
+                let quoted: Vec<String> = others.chars().map(|c| format!("`{c}`")).collect();
+                match quoted.split_last() {
+                    Some((last, [])) => format!(": letters, digits and {last}"),
+                    Some((last, rest)) => {
+                        format!(": letters, digits, {} and {last}", rest.join(", "))
+                    }
+                    None => ": letters and digits".into(),
+                }
+            }
+            NameChars::Printable => ", no control characters".into(),
+        };
+        match self.note {
+            Some(note) => format!("{length}{chars} ({note})"),
+            None => format!("{length}{chars}"),
+        }
+    }
 }
 
 /// The resource's `name:`: required; `${env}` and `${stack}` allowed, references not (a name
@@ -230,14 +321,14 @@ pub fn physical_name(
             );
             None
         }
-        Some(name) if !(rules.valid)(&name) => {
+        Some(name) if !rules.allows(&name) => {
             diags.push(
                 Diagnostic::new(
                     &n.referenced,
                     &field,
                     format!("invalid {} name `{name}`", rules.what),
                 )
-                .hint(rules.rules),
+                .hint(rules.says()),
             );
             None
         }
@@ -266,5 +357,29 @@ pub fn physical_name(
             taken.insert((rules.what, key), cx.path.clone());
             Some(name)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NameRules;
+
+    #[test]
+    fn a_name_rule_checks_and_says_the_same_limits() {
+        let queues = NameRules::letters_digits_and("queue", 1..=80, "-_").note("no FIFO");
+        assert!(queues.allows("cruddur-failures_dev"));
+        assert!(!queues.allows("cruddur.fifo"));
+        assert!(!queues.allows(""));
+        assert!(!queues.allows(&"q".repeat(81)));
+        assert_eq!(
+            queues.says(),
+            "1-80 characters: letters, digits, `-` and `_` (no FIFO)"
+        );
+        let alarms = NameRules::printable("alarm", 1..=255);
+        assert!(alarms.allows("Errors > 0 (processor)"));
+        assert!(!alarms.allows("tab\there"));
+        assert_eq!(alarms.says(), "1-255 characters, no control characters");
+        let one = NameRules::letters_digits_and("thing", 3..=5, "_");
+        assert_eq!(one.says(), "3-5 characters: letters, digits and `_`");
     }
 }

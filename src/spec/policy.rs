@@ -197,7 +197,7 @@ pub fn validate_statements(
     for (i, statement) in raw.iter().enumerate() {
         let path = format!("{path}[{i}]");
         let r = &statement.value;
-        let errors_before = diags.error_count();
+        let start = diags.mark();
         if let Some(sid) = &r.sid
             && let first = *sids.entry(&sid.value).or_insert(i)
             && first != i
@@ -330,7 +330,7 @@ pub fn validate_statements(
             }
             conditions.insert(operator.value.clone(), by_key);
         }
-        if diags.error_count() == errors_before {
+        if diags.clean_since(start).is_some() {
             out.push(StatementSpec {
                 sid: r.sid.as_ref().map(|s| s.value.clone()),
                 effect: r.effect.as_ref().map_or(Effect::Allow, |e| e.value),

@@ -70,13 +70,8 @@ pub struct Alarm {
     pub ok_actions: Vec<Template>,
 }
 
-const ALARM_NAMES: NameRules = NameRules {
-    what: "alarm",
-    example: "cruddur-processor-errors-${env}",
-    valid: |s| (1..=255).contains(&s.chars().count()) && !s.chars().any(char::is_control),
-    rules: "1-255 characters, no control characters",
-    ignores_case: false,
-};
+const ALARM_NAMES: NameRules =
+    NameRules::printable("alarm", 1..=255).example("cruddur-processor-errors-${env}");
 
 const MAX_DIMENSIONS: usize = 30;
 const MAX_ACTIONS: usize = 5;
@@ -86,7 +81,7 @@ const SEVEN_DAYS: i64 = 7 * ONE_DAY;
 impl Validate<Alarm> for RawAlarm {
     fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Alarm> {
         let raw = self;
-        let errors_before = diags.error_count();
+        let start = diags.mark();
         let name = physical_name(raw.name(), &ALARM_NAMES, cx, diags);
         let text = |value: Option<&Spanned<String>>,
                     field: &str,
@@ -245,9 +240,7 @@ impl Validate<Alarm> for RawAlarm {
         let alarm_actions = actions(raw.alarm_actions(), "alarm_actions", cx, diags);
         let ok_actions = actions(raw.ok_actions(), "ok_actions", cx, diags);
 
-        if diags.error_count() > errors_before {
-            return None;
-        }
+        diags.clean_since(start)?;
         Some(Alarm {
             name: name?,
             description,

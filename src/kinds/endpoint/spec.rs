@@ -61,7 +61,7 @@ fn service_ok(s: &str) -> bool {
 impl Validate<Endpoint> for RawEndpoint {
     fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Endpoint> {
         let raw = self;
-        let errors_before = diags.error_count();
+        let start = diags.mark();
         let service = match raw.service() {
             None => {
                 diags.push(
@@ -143,9 +143,7 @@ impl Validate<Endpoint> for RawEndpoint {
             }
             policy::validate_statements(&statements.value, cx.template, &cx.field("policy"), diags)
         });
-        if diags.error_count() > errors_before {
-            return None;
-        }
+        diags.clean_since(start)?;
         Some(Endpoint {
             service,
             vpc,

@@ -100,17 +100,8 @@ pub struct Function {
     pub log_retention_days: i32,
 }
 
-const FUNCTION_NAMES: NameRules = NameRules {
-    what: "function",
-    example: "cruddur-stream-processor-${env}",
-    valid: |s| {
-        (1..=64).contains(&s.len())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    },
-    rules: "1-64 characters: letters, digits, `-` and `_`",
-    ignores_case: false,
-};
+const FUNCTION_NAMES: NameRules = NameRules::letters_digits_and("function", 1..=64, "-_")
+    .example("cruddur-stream-processor-${env}");
 
 /// The runtimes a bundled `bootstrap` runs on: the OS-only ones.
 const RUNTIMES: &[&str] = &["provided.al2023", "provided.al2"];
@@ -162,7 +153,7 @@ impl Function {
 impl Validate<Function> for RawFunction {
     fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Function> {
         let raw = self;
-        let errors_before = diags.error_count();
+        let start = diags.mark();
         let name = physical_name(raw.name(), &FUNCTION_NAMES, cx, diags);
         let architecture = raw.architecture().map_or(Architecture::X86_64, |a| a.value);
 
@@ -375,9 +366,7 @@ impl Validate<Function> for RawFunction {
             }
         });
 
-        if diags.error_count() > errors_before {
-            return None;
-        }
+        diags.clean_since(start)?;
         Some(Function {
             name: name?,
             package,

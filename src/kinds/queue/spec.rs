@@ -43,22 +43,14 @@ const MIN_RETENTION: i64 = 60;
 const MAX_VISIBILITY: i64 = 43_200;
 const DEFAULT_VISIBILITY: i64 = 30;
 
-const QUEUE_NAMES: NameRules = NameRules {
-    what: "queue",
-    example: "cruddur-processor-failures-${env}",
-    valid: |s| {
-        (1..=80).contains(&s.len())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    },
-    rules: "1-80 characters: letters, digits, `-` and `_` (FIFO queues, named `.fifo`, are not supported)",
-    ignores_case: false,
-};
+const QUEUE_NAMES: NameRules = NameRules::letters_digits_and("queue", 1..=80, "-_")
+    .example("cruddur-processor-failures-${env}")
+    .note("FIFO queues, named `.fifo`, are not supported");
 
 impl Validate<Queue> for RawQueue {
     fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Queue> {
         let raw = self;
-        let errors_before = diags.error_count();
+        let start = diags.mark();
         let name = physical_name(raw.name(), &QUEUE_NAMES, cx, diags);
         let message_retention_seconds = int_field(
             raw.message_retention_seconds(),
@@ -79,9 +71,7 @@ impl Validate<Queue> for RawQueue {
             diags,
         );
         let encryption = raw.encryption().map_or(Encryption::Sqs, |e| e.value);
-        if diags.error_count() > errors_before {
-            return None;
-        }
+        diags.clean_since(start)?;
         Some(Queue {
             name: name?,
             message_retention_seconds,

@@ -59,20 +59,12 @@ const DEFAULT_TRUSTED_SERVICE: &str = "lambda.amazonaws.com";
 
 pub const DEFAULT_MAX_SESSION: i64 = 3600;
 
-const ROLE_NAMES: NameRules = NameRules {
-    what: "role",
-    example: "cruddur-stream-processor-${env}",
-    valid: |s| iam_name(s, 64),
-    rules: "1-64 characters: letters, digits and + = , . @ _ -",
-    ignores_case: true,
-};
-
 /// IAM's characters for role and policy names: letters, digits and `+=,.@_-`.
-fn iam_name(s: &str, max: usize) -> bool {
-    (1..=max).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
-}
+const IAM_CHARS: &str = "+=,.@_-";
+const ROLE_NAMES: NameRules = NameRules::letters_digits_and("role", 1..=64, IAM_CHARS)
+    .example("cruddur-stream-processor-${env}")
+    .ignoring_case();
+const POLICY_NAMES: NameRules = NameRules::letters_digits_and("policy", 1..=128, IAM_CHARS);
 
 fn valid_path(p: &str) -> bool {
     (1..=512).contains(&p.len())
@@ -117,7 +109,7 @@ impl Role {
 impl Validate<Role> for RawRole {
     fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Role> {
         let raw = self;
-        let errors_before = diags.error_count();
+        let start = diags.mark();
         let name = physical_name(raw.name(), &ROLE_NAMES, cx, diags);
         let path = raw
             .path()
@@ -257,14 +249,14 @@ impl Validate<Role> for RawRole {
         let mut policies = BTreeMap::new();
         for (policy_name, statements) in raw.policies().iter().flat_map(|p| p.iter()) {
             let path = format!("{}.policies.{}", cx.path, policy_name.value);
-            if !iam_name(&policy_name.value, 128) {
+            if !POLICY_NAMES.allows(&policy_name.value) {
                 diags.push(
                     Diagnostic::new(
                         &policy_name.referenced,
                         &path,
                         format!("invalid policy name `{}`", policy_name.value),
                     )
-                    .hint("1-128 characters: letters, digits and + = , . @ _ -"),
+                    .hint(POLICY_NAMES.says()),
                 );
             }
             if statements.value.is_empty() {
@@ -280,9 +272,7 @@ impl Validate<Role> for RawRole {
             let specs = policy::validate_statements(&statements.value, cx.template, &path, diags);
             policies.insert(policy_name.value.clone(), specs);
         }
-        if diags.error_count() > errors_before {
-            return None;
-        }
+        diags.clean_since(start)?;
         Some(Role {
             name: name?,
             path,
@@ -325,9 +315,14 @@ mod tests {
 
     #[test]
     fn names_and_paths() {
-        assert!(iam_name("cruddur-stream-processor-dev", 64));
-        assert!(!iam_name("has space", 64));
-        assert!(!iam_name(&"x".repeat(65), 64));
+        assert!(ROLE_NAMES.allows("cruddur-stream-processor-dev"));
+        assert!(!ROLE_NAMES.allows("has space"));
+        assert!(!ROLE_NAMES.allows(&"x".repeat(65)));
+        assert!(POLICY_NAMES.allows(&"x".repeat(65)));
+        assert_eq!(
+            POLICY_NAMES.says(),
+            "1-128 characters: letters, digits, `+`, `=`, `,`, `.`, `@`, `_` and `-`"
+        );
         assert!(valid_path("/"));
         assert!(valid_path("/cruddur/"));
         assert!(!valid_path("cruddur/"));

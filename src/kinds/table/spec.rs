@@ -97,19 +97,9 @@ const MAX_CAPACITY: i64 = 40_000;
 
 const MAX_GSIS: usize = 20;
 
-const TABLE_NAMES: NameRules = NameRules {
-    what: "table",
-    example: "cruddur-messages-${env}",
-    valid: valid_table_name,
-    rules: "3-255 characters: letters, digits, `_`, `-` and `.`",
-    ignores_case: false,
-};
-
-fn valid_table_name(s: &str) -> bool {
-    (3..=255).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-}
+/// DynamoDB's rule for table and index names.
+const TABLE_NAMES: NameRules =
+    NameRules::letters_digits_and("table", 3..=255, "_-.").example("cruddur-messages-${env}");
 
 /// Reads the capacity pair for the billing mode, reporting what is missing or out of range.
 fn capacity(
@@ -216,14 +206,14 @@ fn index_of(
     diags: &mut Diags,
 ) -> IndexState {
     let r = &raw.value;
-    if !valid_table_name(&r.name.value) {
+    if !TABLE_NAMES.allows(&r.name.value) {
         diags.push(
             Diagnostic::new(
                 &r.name.referenced,
                 format!("{path}.name"),
                 format!("invalid index name `{}`", r.name.value),
             )
-            .hint("3-255 characters: letters, digits, `_`, `-` and `.`"),
+            .hint(TABLE_NAMES.says()),
         );
     }
     let key = key_of(&r.key, attributes, &format!("{path}.key"), diags);
@@ -295,7 +285,7 @@ fn index_of(
 impl Validate<Table> for RawTable {
     fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Table> {
         let raw = self;
-        let errors_before = diags.error_count();
+        let start = diags.mark();
         let name = physical_name(raw.name(), &TABLE_NAMES, cx, diags);
 
         let mut attributes = BTreeMap::new();
@@ -411,9 +401,7 @@ impl Validate<Table> for RawTable {
             );
         }
 
-        if diags.error_count() > errors_before {
-            return None;
-        }
+        diags.clean_since(start)?;
         Some(Table {
             name: name?,
             state: TableState {

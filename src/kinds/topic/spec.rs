@@ -49,21 +49,13 @@ pub struct Subscription {
     pub endpoint: Template,
 }
 
-const TOPIC_NAMES: NameRules = NameRules {
-    what: "topic",
-    example: "cruddur-alerts-${env}",
-    valid: |s| {
-        (1..=256).contains(&s.len())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    },
-    rules: "1-256 characters: letters, digits, `-` and `_` (FIFO topics, named `.fifo`, are not supported)",
-    ignores_case: false,
-};
+const TOPIC_NAMES: NameRules = NameRules::letters_digits_and("topic", 1..=256, "-_")
+    .example("cruddur-alerts-${env}")
+    .note("FIFO topics, named `.fifo`, are not supported");
 
 impl Validate<Topic> for RawTopic {
     fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Topic> {
-        let errors_before = diags.error_count();
+        let start = diags.mark();
         let name = physical_name(self.name(), &TOPIC_NAMES, cx, diags);
         let mut subscriptions = Vec::new();
         let mut seen = BTreeSet::new();
@@ -98,9 +90,7 @@ impl Validate<Topic> for RawTopic {
                 endpoint: template,
             });
         }
-        if diags.error_count() > errors_before {
-            return None;
-        }
+        diags.clean_since(start)?;
         Some(Topic {
             name: name?,
             subscriptions,

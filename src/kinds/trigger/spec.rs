@@ -58,7 +58,7 @@ pub struct Trigger {
 impl Validate<Trigger> for RawTrigger {
     fn validate(self, cx: &ValidateCtx, diags: &mut Diags) -> Option<Trigger> {
         let raw = self;
-        let errors_before = diags.error_count();
+        let start = diags.mark();
         let required =
             |value: Option<&Spanned<String>>, field: &str, hint: &str, diags: &mut Diags| {
                 match value {
@@ -163,9 +163,7 @@ impl Validate<Trigger> for RawTrigger {
         let on_failure = raw
             .on_failure()
             .and_then(|s| template_field(s, cx, cx.field("on_failure"), diags));
-        if diags.error_count() > errors_before {
-            return None;
-        }
+        diags.clean_since(start)?;
         Some(Trigger {
             function: function?,
             source: source?,
