@@ -4,6 +4,7 @@
 use crate::aws::Aws;
 use crate::prebuild::Prebuilds;
 use crate::progress::Tracker;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use std::time::Duration;
 
 pub struct ExecCtx<'a> {
@@ -13,4 +14,23 @@ pub struct ExecCtx<'a> {
     pub wait_timeout: Duration,
     /// Bundles whose builds started with the change (see [`crate::prebuild`]).
     pub prebuilds: &'a Prebuilds,
+}
+
+impl ExecCtx<'_> {
+    /// Shows `doing` on the resource's progress line, then sends one request (`sent`, the
+    /// SDK's `send()`), with an AWS error turned into a readable one naming `operation`
+    /// (see [`crate::aws::sdk`]).
+    pub async fn send<T, E, R>(
+        &self,
+        doing: impl AsRef<str>,
+        operation: &str,
+        sent: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> anyhow::Result<T>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        self.tracker.status(doing);
+        crate::aws::sdk(operation, sent.await)
+    }
 }

@@ -125,10 +125,6 @@ pub async fn put(
         before != *desired
     });
     if definition_changes {
-        cx.tracker.status(match live {
-            None => "creating alarm",
-            Some(_) => "updating alarm",
-        });
         let dimensions = desired
             .dimensions
             .iter()
@@ -156,7 +152,11 @@ pub async fn put(
         if live.is_none() {
             request = request.set_tags(Some(sdk_tags(&desired.tags)));
         }
-        sdk("PutMetricAlarm", request.send().await)?;
+        let doing = match live {
+            None => "creating alarm",
+            Some(_) => "updating alarm",
+        };
+        cx.send(doing, "PutMetricAlarm", request.send()).await?;
     }
     if let Some(live) = live {
         crate::tags::sync(cx, &AlarmTags(&live.arn), &live.state.tags, &desired.tags).await?;
@@ -168,10 +168,11 @@ pub async fn put(
 }
 
 pub async fn delete(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<()> {
-    cx.tracker.status("deleting alarm");
     // Deleting an alarm that is not there succeeds.
     let request = cx.aws.cloudwatch.delete_alarms().alarm_names(name);
-    sdk("DeleteAlarms", request.send().await).map(drop)
+    cx.send("deleting alarm", "DeleteAlarms", request.send())
+        .await
+        .map(drop)
 }
 
 crate::tag_api!(

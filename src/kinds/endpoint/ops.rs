@@ -226,7 +226,6 @@ pub async fn update(
             settled: true,
         });
     }
-    cx.tracker.status("modifying endpoint");
     let request = cx
         .aws
         .ec2
@@ -235,7 +234,8 @@ pub async fn update(
         .set_add_route_table_ids((!add.is_empty()).then_some(add))
         .set_remove_route_table_ids((!remove.is_empty()).then_some(remove))
         .set_policy_document(policy_changes.then(|| policy::document(&desired.policy)));
-    sdk("ModifyVpcEndpoint", request.send().await)?;
+    cx.send("modifying endpoint", "ModifyVpcEndpoint", request.send())
+        .await?;
     wait_available(cx, &live.id).await
 }
 

@@ -250,23 +250,25 @@ async fn set_concurrency(
 ) -> anyhow::Result<()> {
     match reserved {
         Some(n) => {
-            cx.tracker.status(format!("reserving concurrency {n}"));
             let request = cx
                 .aws
                 .lambda
                 .put_function_concurrency()
                 .function_name(name)
                 .reserved_concurrent_executions(n);
-            sdk("PutFunctionConcurrency", request.send().await)?;
+            let doing = format!("reserving concurrency {n}");
+            cx.send(doing, "PutFunctionConcurrency", request.send())
+                .await?;
         }
         None => {
-            cx.tracker.status("removing the concurrency reservation");
             let request = cx
                 .aws
                 .lambda
                 .delete_function_concurrency()
                 .function_name(name);
-            sdk("DeleteFunctionConcurrency", request.send().await)?;
+            let doing = "removing the concurrency reservation";
+            cx.send(doing, "DeleteFunctionConcurrency", request.send())
+                .await?;
         }
     }
     Ok(())
@@ -297,14 +299,14 @@ async fn ensure_log_group(
         }
     }
     if let Some(days) = desired.log_retention_days {
-        cx.tracker.status(format!("keeping logs {days} days"));
         let request = cx
             .aws
             .logs
             .put_retention_policy()
             .log_group_name(&name)
             .retention_in_days(days);
-        sdk("PutRetentionPolicy", request.send().await)?;
+        let doing = format!("keeping logs {days} days");
+        cx.send(doing, "PutRetentionPolicy", request.send()).await?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 
 use super::{LiveQueue, QueueState};
 use crate::aws::needs::Need;
-use crate::aws::{Aws, error_code, sdk};
+use crate::aws::{Aws, error_code};
 use crate::exec::ExecCtx;
 use crate::tags::same_owner;
 use crate::wait::{self, Check};
@@ -209,14 +209,14 @@ pub async fn update(
         changed.insert(Attr::KmsMasterKeyId, String::new());
     }
     if !changed.is_empty() {
-        cx.tracker.status("updating the attributes");
         let request = cx
             .aws
             .sqs
             .set_queue_attributes()
             .queue_url(&live.url)
             .set_attributes(Some(changed));
-        sdk("SetQueueAttributes", request.send().await)?;
+        let doing = "updating the attributes";
+        cx.send(doing, "SetQueueAttributes", request.send()).await?;
     }
     crate::tags::sync(cx, &QueueTags(&live.url), &before.tags, &desired.tags).await?;
     read_back(cx, &live.url).await

@@ -100,14 +100,15 @@ pub async fn create(
     name: &str,
     desired: &TopicState,
 ) -> anyhow::Result<LiveTopic> {
-    cx.tracker.status("creating topic");
     let request = cx
         .aws
         .sns
         .create_topic()
         .name(name)
         .set_tags(Some(sdk_tags(&desired.tags)?));
-    let out = sdk("CreateTopic", request.send().await)?;
+    let out = cx
+        .send("creating topic", "CreateTopic", request.send())
+        .await?;
     let arn = out.topic_arn.context("CreateTopic returned no topic ARN")?;
     let mut live = LiveTopic {
         state: TopicState {
@@ -165,10 +166,6 @@ async fn subscribe_all(
         .cloned()
         .collect();
     for wanted in missing {
-        cx.tracker.status(format!(
-            "subscribing {} {}",
-            wanted.protocol, wanted.endpoint
-        ));
         let request = cx
             .aws
             .sns
@@ -177,7 +174,8 @@ async fn subscribe_all(
             .protocol(&wanted.protocol)
             .endpoint(&wanted.endpoint)
             .return_subscription_arn(true);
-        let out = sdk("Subscribe", request.send().await)?;
+        let doing = format!("subscribing {} {}", wanted.protocol, wanted.endpoint);
+        let out = cx.send(doing, "Subscribe", request.send()).await?;
         // With ReturnSubscriptionArn SNS gives the ARN even while confirmation is
         // pending; what is pending is read back as such by the next plan.
         if let Some(arn) = out.subscription_arn.filter(|a| a != PENDING) {
@@ -191,7 +189,8 @@ async fn subscribe_all(
 /// Deletes the topic, and with it its subscriptions (DeleteTopic of a topic already gone
 /// succeeds).
 pub async fn delete(cx: &ExecCtx<'_>, arn: &str) -> anyhow::Result<()> {
-    cx.tracker.status("deleting topic");
     let request = cx.aws.sns.delete_topic().topic_arn(arn);
-    sdk("DeleteTopic", request.send().await).map(drop)
+    cx.send("deleting topic", "DeleteTopic", request.send())
+        .await
+        .map(drop)
 }

@@ -85,12 +85,29 @@ pub async fn read(
     Ok(Some(live))
 }
 
+/// Sets the settings that CreateEventSourceMapping and UpdateEventSourceMapping both take.
+/// Their builders share no trait, so one macro serves both: a setting added here reaches
+/// both requests.
+macro_rules! with_settings {
+    ($request:expr, $settings:expr) => {{
+        let s: &Settings = $settings;
+        $request
+            .batch_size(s.batch_size)
+            .maximum_batching_window_in_seconds(s.batching_window_seconds)
+            .maximum_retry_attempts(s.maximum_retry_attempts)
+            .maximum_record_age_in_seconds(s.maximum_record_age_seconds)
+            .bisect_batch_on_function_error(s.bisect_on_error)
+            .set_function_response_types(Some(response_types(s)))
+            .enabled(s.enabled)
+    }};
+}
+
 /// Creates the mapping (tagged as ours from the start) exactly once, and waits until it
 /// settles.
 pub async fn create(cx: &ExecCtx<'_>, desired: &TriggerState) -> anyhow::Result<LiveTrigger> {
     cx.tracker.status("creating the mapping");
     let s = &desired.settings;
-    let mut request = cx
+    let request = cx
         .aws
         .lambda
         .create_event_source_mapping()
@@ -100,15 +117,9 @@ pub async fn create(cx: &ExecCtx<'_>, desired: &TriggerState) -> anyhow::Result<
             StartingPosition::Latest => lambda::EventSourcePosition::Latest,
             StartingPosition::TrimHorizon => lambda::EventSourcePosition::TrimHorizon,
         })
-        .batch_size(s.batch_size)
-        .maximum_batching_window_in_seconds(s.batching_window_seconds)
-        .maximum_retry_attempts(s.maximum_retry_attempts)
-        .maximum_record_age_in_seconds(s.maximum_record_age_seconds)
-        .bisect_batch_on_function_error(s.bisect_on_error)
-        .set_function_response_types(Some(response_types(s)))
         .set_filter_criteria(filter_criteria(s))
-        .set_destination_config(destination(desired))
-        .enabled(s.enabled);
+        .set_destination_config(destination(desired));
+    let mut request = with_settings!(request, s);
     // Tags go on with the create, so the mapping is recognisably ours at once.
     for (k, v) in &desired.tags {
         request = request.tags(k, v);
@@ -164,12 +175,6 @@ pub async fn update(
             .update_event_source_mapping()
             .uuid(&live.uuid)
             .function_name(&desired.function)
-            .batch_size(s.batch_size)
-            .maximum_batching_window_in_seconds(s.batching_window_seconds)
-            .maximum_retry_attempts(s.maximum_retry_attempts)
-            .maximum_record_age_in_seconds(s.maximum_record_age_seconds)
-            .bisect_batch_on_function_error(s.bisect_on_error)
-            .set_function_response_types(Some(response_types(s)))
             // An empty criteria object removes the filters.
             .filter_criteria(filter_criteria(s).unwrap_or_else(|| {
                 lambda::FilterCriteria::builder()
@@ -180,8 +185,8 @@ pub async fn update(
                 lambda::DestinationConfig::builder()
                     .on_failure(lambda::OnFailure::builder().destination("").build())
                     .build()
-            }))
-            .enabled(s.enabled);
+            }));
+        let request = with_settings!(request, s);
         wait::until(cx, "updating the mapping", || async {
             match request.clone().send().await {
                 Ok(_) => Ok(Check::Done(())),
