@@ -12,7 +12,7 @@ use crate::aws::Aws;
 use crate::bundle;
 use crate::exec::ExecCtx;
 use crate::index::{self, Entry};
-use crate::kinds::kind::{Held, Identity, Kind, Live, Observation, PlanCtx, Tags};
+use crate::kinds::kind::{Changes, Held, Identity, Kind, Live, Observation, PlanCtx, Tags};
 use crate::plan::{
     Action, Assessment, Existing, FieldChange, ResourceChange, Wanted, contains_unknown,
     diff_values,
@@ -90,7 +90,7 @@ pub struct Declared<K: Kind> {
 
 /// Builds a resource of kind `K` from its raw form: the environment's override, the fields
 /// every kind has, then the kind's own validation. `None` when there were errors.
-pub fn build<K: Kind, O: Keeps<K>>(
+pub fn build<K: Changes, O: Keeps<K>>(
     raw: K::Raw,
     cx: &ValidateCtx,
     base_tags: &BTreeMap<String, Template>,
@@ -279,7 +279,7 @@ impl<K: Kind> crate::spec::Resource for Declared<K> {
 }
 
 #[async_trait]
-impl<K: Kind, O: Keeps<K>> Resource<O> for Declared<K> {
+impl<K: Changes, O: Keeps<K>> Resource<O> for Declared<K> {
     fn known_name(&self) -> Option<String> {
         self.spec.known_name()
     }

@@ -235,6 +235,11 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     fn known_name(&self) -> Option<String> {
         None
     }
+    /// What its ARN names after the resource type, when the file alone determines it: by
+    /// default its known name (a role's path comes first).
+    fn arn_name(&self) -> Option<String> {
+        self.known_name()
+    }
     /// The code this resource deploys, for `cruddur-infra build`.
     fn bundle_source(&self) -> Option<bundle::Source> {
         None
@@ -311,10 +316,10 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
             .map(|attribute| {
                 let value = match *attribute {
                     "name" => name.clone(),
-                    "arn" => name
-                        .as_ref()
+                    "arn" => self
+                        .arn_name()
                         .zip(context)
-                        .map(|(n, at)| Self::ARN.of(at, n)),
+                        .map(|(n, at)| Self::ARN.of(at, &n)),
                     _ => None,
                 };
                 (*attribute, value)
@@ -361,20 +366,13 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     /// tagged as the stack's. By default its own ARN, when the file names it.
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
         let arn = |name: String| (Self::ARN.resource_type, Self::ARN.of(at, &name));
-        self.known_name().map(arn).into_iter().collect()
+        self.arn_name().map(arn).into_iter().collect()
     }
     /// Patterns matching every resource of the kind, by resource type: where its orphans
     /// (tagged as the stack's) may be. By default its own ARN's.
     fn any_arns(at: &DeploymentContext) -> Vec<(&'static str, String)> {
         vec![(Self::ARN.resource_type, Self::ARN.of(at, "*"))]
     }
-
-    // --- Changing (deleting is [`Live::delete`]) -----------------------------------------
-
-    /// Makes the resource `desired` describes.
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self>;
-    /// Changes `live` in place until it is as described (`to`).
-    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self>;
 
     /// For tests: the live resource an apply of `desired` would leave (names and ARNs
     /// made up in the emulator's style).
@@ -385,4 +383,19 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     fn resolved_for_tests(&self) -> Self::Resolved {
         Self::Resolved::default()
     }
+}
+
+/// How a kind's resources are made and changed in AWS: what its `ops.rs` implements, next
+/// to the calls it makes. Deleting is [`Live::delete`], as orphans are deleted too.
+#[async_trait]
+pub trait Changes: Kind {
+    /// Makes the resource `desired` describes.
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self>;
+    /// Changes `live` in place until it is as described (`desired`).
+    async fn update(
+        &self,
+        cx: &ExecCtx<'_>,
+        live: &Self::Live,
+        desired: &Self::State,
+    ) -> Made<Self>;
 }

@@ -12,7 +12,7 @@ pub use spec::Alarm;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Kind, Live, Made, Tags};
+use crate::kinds::kind::{Kind, Live, Tags};
 use crate::spec::arn::ArnField;
 use crate::spec::template::{Inputs, Template};
 use crate::values::ArnFormat;
@@ -179,14 +179,6 @@ impl Kind for Alarm {
             ok_actions: self.ok_actions.iter().map(|a| inputs.render(a)).collect(),
             tags,
         }
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
-        ops::put(cx, &self.name, desired, None).await
-    }
-
-    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
-        ops::put(cx, &self.name, to, Some(live)).await
     }
 
     #[cfg(test)]

@@ -1,11 +1,13 @@
 //! Reading, putting and deleting an alarm. DescribeAlarms finds it by name; its tags are a
 //! second read, by its ARN (unless the tagging API listed them).
 
-use super::{AlarmState, LiveAlarm};
+use super::{Alarm, AlarmState, LiveAlarm};
 use crate::aws::needs::Need;
 use crate::aws::{Aws, sdk};
 use crate::exec::ExecCtx;
+use crate::kinds::kind::{Changes, Made};
 use anyhow::Context;
+use async_trait::async_trait;
 use aws_sdk_cloudwatch::types as cw;
 use std::collections::BTreeMap;
 
@@ -110,10 +112,21 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<cw::Tag> {
         .collect()
 }
 
+#[async_trait]
+impl Changes for Alarm {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &AlarmState) -> Made<Self> {
+        put(cx, &self.name, desired, None).await
+    }
+
+    async fn update(&self, cx: &ExecCtx<'_>, live: &LiveAlarm, desired: &AlarmState) -> Made<Self> {
+        put(cx, &self.name, desired, Some(live)).await
+    }
+}
+
 /// Creates the alarm (`live` is `None`, and the tags go with it) or replaces its
 /// definition (then the tags are changed on their own: PutMetricAlarm ignores them for an
 /// alarm that exists).
-pub async fn put(
+async fn put(
     cx: &ExecCtx<'_>,
     name: &str,
     desired: &AlarmState,

@@ -16,7 +16,7 @@ pub use spec::Endpoint;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Made, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::policy::{self, Principal, Statement};
 use crate::spec::policy::StatementSpec;
@@ -170,14 +170,6 @@ impl Kind for Endpoint {
             ("vpc", at.arn("ec2", true, "vpc/*")),
             ("route-table", at.arn("ec2", true, "route-table/*")),
         ]
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
-        ops::create(cx, desired).await
-    }
-
-    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
-        ops::update(cx, live, to).await
     }
 
     #[cfg(test)]

@@ -8,11 +8,12 @@ use crate::aws::vpc::filter;
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::create_once;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::Identity;
+use crate::kinds::kind::{Changes, Identity, Made};
 use crate::policy;
 use crate::tags::{RESOURCE_TAG, STACK_TAG};
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
+use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_sdk_ec2::types as ec2;
 use std::collections::{BTreeMap, BTreeSet};
@@ -155,88 +156,94 @@ async fn resolve_route_tables(
     }
 }
 
-/// Creates the endpoint (tagged as ours from the start) exactly once, and waits until it
-/// is available.
-pub async fn create(cx: &ExecCtx<'_>, desired: &EndpointState) -> anyhow::Result<LiveEndpoint> {
-    cx.tracker.status("creating endpoint");
-    let tags = ec2::TagSpecification::builder()
-        .resource_type(ec2::ResourceType::VpcEndpoint)
-        .set_tags(Some(sdk_tags(&desired.tags)))
-        .build();
-    let request = cx
-        .aws
-        .ec2
-        .create_vpc_endpoint()
-        .vpc_endpoint_type(ec2::VpcEndpointType::Gateway)
-        .vpc_id(&desired.vpc_id)
-        .service_name(&desired.service_name)
-        .set_route_table_ids(Some(desired.route_table_ids.iter().cloned().collect()))
-        .policy_document(policy::document(&desired.policy))
-        // Tags go on with the create, so the endpoint is recognisably ours at once.
-        .tag_specifications(tags)
-        // One token for every send: AWS hands back the endpoint a token already made.
-        .client_token(client_token());
-    // The SDK does not resend it (the emulator ignores the token, and AWS keeps a
-    // token only for a while); `create_once` looks for it by its tags first.
-    let send = || async {
-        let sent = request
-            .clone()
-            .customize()
-            .config_override(aws_sdk_ec2::Config::builder().retry_config(RetryConfig::disabled()))
-            .send()
-            .await;
-        create_once::attempt("CreateVpcEndpoint", sent)?.map(|out| {
-            out.vpc_endpoint
-                .and_then(|e| e.vpc_endpoint_id)
-                .context("CreateVpcEndpoint returned no endpoint id")
-        })
-    };
-    let find = || find_tagged(cx.aws, &desired.tags);
-    let id = create_once::create_once(cx, "creating the endpoint", send, find).await?;
-    wait_available(cx, &id).await
-}
+#[async_trait]
+impl Changes for Endpoint {
+    /// Creates the endpoint (tagged as ours from the start) exactly once, and waits until it
+    /// is available.
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &EndpointState) -> Made<Self> {
+        cx.tracker.status("creating endpoint");
+        let tags = ec2::TagSpecification::builder()
+            .resource_type(ec2::ResourceType::VpcEndpoint)
+            .set_tags(Some(sdk_tags(&desired.tags)))
+            .build();
+        let request = cx
+            .aws
+            .ec2
+            .create_vpc_endpoint()
+            .vpc_endpoint_type(ec2::VpcEndpointType::Gateway)
+            .vpc_id(&desired.vpc_id)
+            .service_name(&desired.service_name)
+            .set_route_table_ids(Some(desired.route_table_ids.iter().cloned().collect()))
+            .policy_document(policy::document(&desired.policy))
+            // Tags go on with the create, so the endpoint is recognisably ours at once.
+            .tag_specifications(tags)
+            // One token for every send: AWS hands back the endpoint a token already made.
+            .client_token(client_token());
+        // The SDK does not resend it (the emulator ignores the token, and AWS keeps a
+        // token only for a while); `create_once` looks for it by its tags first.
+        let send = || async {
+            let sent = request
+                .clone()
+                .customize()
+                .config_override(
+                    aws_sdk_ec2::Config::builder().retry_config(RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            create_once::attempt("CreateVpcEndpoint", sent)?.map(|out| {
+                out.vpc_endpoint
+                    .and_then(|e| e.vpc_endpoint_id)
+                    .context("CreateVpcEndpoint returned no endpoint id")
+            })
+        };
+        let find = || find_tagged(cx.aws, &desired.tags);
+        let id = create_once::create_once(cx, "creating the endpoint", send, find).await?;
+        wait_available(cx, &id).await
+    }
 
-/// Changes the route tables and the policy in place (tags first).
-pub async fn update(
-    cx: &ExecCtx<'_>,
-    live: &LiveEndpoint,
-    desired: &EndpointState,
-) -> anyhow::Result<LiveEndpoint> {
-    if !live.settled {
-        wait_available(cx, &live.id).await?;
+    /// Changes the route tables and the policy in place (tags first).
+    async fn update(
+        &self,
+        cx: &ExecCtx<'_>,
+        live: &LiveEndpoint,
+        desired: &EndpointState,
+    ) -> Made<Self> {
+        if !live.settled {
+            wait_available(cx, &live.id).await?;
+        }
+        let before = &live.state;
+        // Tags first: adopting an endpoint makes it ours before anything else changes.
+        crate::tags::sync(cx, &EndpointTags(&live.id), &before.tags, &desired.tags).await?;
+        let add: Vec<String> = desired
+            .route_table_ids
+            .difference(&before.route_table_ids)
+            .cloned()
+            .collect();
+        let remove: Vec<String> = before
+            .route_table_ids
+            .difference(&desired.route_table_ids)
+            .cloned()
+            .collect();
+        let policy_changes = before.policy != desired.policy;
+        if add.is_empty() && remove.is_empty() && !policy_changes {
+            return Ok(LiveEndpoint {
+                state: desired.clone(),
+                id: live.id.clone(),
+                settled: true,
+            });
+        }
+        let request = cx
+            .aws
+            .ec2
+            .modify_vpc_endpoint()
+            .vpc_endpoint_id(&live.id)
+            .set_add_route_table_ids((!add.is_empty()).then_some(add))
+            .set_remove_route_table_ids((!remove.is_empty()).then_some(remove))
+            .set_policy_document(policy_changes.then(|| policy::document(&desired.policy)));
+        cx.send("modifying endpoint", "ModifyVpcEndpoint", request.send())
+            .await?;
+        wait_available(cx, &live.id).await
     }
-    let before = &live.state;
-    // Tags first: adopting an endpoint makes it ours before anything else changes.
-    crate::tags::sync(cx, &EndpointTags(&live.id), &before.tags, &desired.tags).await?;
-    let add: Vec<String> = desired
-        .route_table_ids
-        .difference(&before.route_table_ids)
-        .cloned()
-        .collect();
-    let remove: Vec<String> = before
-        .route_table_ids
-        .difference(&desired.route_table_ids)
-        .cloned()
-        .collect();
-    let policy_changes = before.policy != desired.policy;
-    if add.is_empty() && remove.is_empty() && !policy_changes {
-        return Ok(LiveEndpoint {
-            state: desired.clone(),
-            id: live.id.clone(),
-            settled: true,
-        });
-    }
-    let request = cx
-        .aws
-        .ec2
-        .modify_vpc_endpoint()
-        .vpc_endpoint_id(&live.id)
-        .set_add_route_table_ids((!add.is_empty()).then_some(add))
-        .set_remove_route_table_ids((!remove.is_empty()).then_some(remove))
-        .set_policy_document(policy_changes.then(|| policy::document(&desired.policy)));
-    cx.send("modifying endpoint", "ModifyVpcEndpoint", request.send())
-        .await?;
-    wait_available(cx, &live.id).await
 }
 
 /// Every endpoint tagged as `owner`'s.

@@ -24,7 +24,7 @@ use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::bundle;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Identity, Kind, Live, Made, Observation, Tags};
+use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
 use crate::plan::{Action, FieldChange, ResourceChange};
 use crate::spec::arn::ArnField;
 use crate::spec::template::{Inputs, Template};
@@ -184,14 +184,6 @@ impl Kind for Function {
             ("function", Self::ARN.of(at, "*")),
             ("log-group", LOG_GROUP.of(at, &log_group_name("*"))),
         ]
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
-        ops::create(self, cx, desired).await
-    }
-
-    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
-        ops::update(self, cx, live, to).await
     }
 
     #[cfg(test)]

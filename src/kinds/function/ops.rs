@@ -10,10 +10,12 @@ use crate::aws::needs::Need;
 use crate::aws::{describe_error, error_code, sdk};
 use crate::bundle::{self, CODE_HASH_TAG, CODE_SHA_TAG};
 use crate::exec::ExecCtx;
+use crate::kinds::kind::{Changes, Made};
 use crate::prebuild;
 use crate::tags::same_owner;
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
+use async_trait::async_trait;
 use aws_sdk_lambda::types as lambda;
 
 /// The IAM actions a function's code calls (`read.rs` and this file); see
@@ -318,122 +320,123 @@ crate::tag_api!(
     |aws, arn, keys| aws.lambda.untag_resource().resource(arn).set_tag_keys(Some(keys.to_vec())) => "UntagResource",
 );
 
-/// Builds the code, creates the log group and then the function (tagged as ours, with the
-/// hash of what it was built from), retrying while a new role is not usable by Lambda.
-pub async fn create(
-    function: &Function,
-    cx: &ExecCtx<'_>,
-    desired: &FunctionState,
-) -> anyhow::Result<LiveFunction> {
-    let (bundle, hash) = build(function, cx).await?;
-    // The log group first, so the first invocation already logs under its retention.
-    ensure_log_group(cx, &function.name, false, desired).await?;
-    let mut tags = desired.tags.clone();
-    tags.insert(CODE_HASH_TAG.to_string(), hash);
-    tags.insert(CODE_SHA_TAG.to_string(), bundle.code_sha256.clone());
-    let mut request = cx
-        .aws
-        .lambda
-        .create_function()
-        .function_name(&function.name)
-        .runtime(lambda::Runtime::from(desired.runtime.as_str()))
-        .role(&desired.role)
-        .handler("bootstrap")
-        .code(
-            lambda::FunctionCode::builder()
-                .zip_file(aws_sdk_lambda::primitives::Blob::new(bundle.zip))
-                .build(),
-        )
-        .memory_size(desired.memory)
-        .timeout(desired.timeout)
-        .architectures(sdk_architecture(desired.architecture))
-        .environment(sdk_environment(&desired.environment))
-        .set_tags(Some(tags.into_iter().collect()));
-    if let Some(vpc) = &desired.vpc {
-        request = request.vpc_config(sdk_vpc(vpc));
-    }
-    cx.tracker.status("creating function");
-    wait::until(cx, "creating the function", || async {
-        match request.clone().send().await {
-            Ok(_) => Ok(Check::Done(())),
-            Err(e) if role_not_ready(&e) => {
-                tracing::debug!(error = %describe_error("CreateFunction", &e), "retrying");
-                Ok(Check::Waiting(
-                    "the new role is not usable by Lambda yet (IAM propagation)".into(),
-                ))
-            }
-            // Made by this create whose answer was lost (the SDK sent it again): carry
-            // on with it.
-            Err(e) if error_code(&e) == Some("ResourceConflictException") => {
-                match read_function(cx.aws, &function.name).await? {
-                    Some(live) if same_owner(&desired.tags, &live.state.tags) => {
-                        Ok(Check::Done(()))
-                    }
-                    _ => bail!(
-                        "{}; it is not this stack's: someone created it since plan ran (run plan again)",
-                        describe_error("CreateFunction", &e)
-                    ),
-                }
-            }
-            Err(e) => Err(crate::aws::errors::error("CreateFunction", &e)),
-        }
-    })
-    .await?;
-    wait_settled(cx, &function.name).await?;
-    if let Some(reserved) = desired.reserved_concurrency {
-        set_concurrency(cx, &function.name, Some(reserved)).await?;
-    }
-    read_back(cx, &function.name).await
-}
-
-/// Changes the function in place: tags, configuration, code (rebuilt), concurrency, logs.
-pub async fn update(
-    function: &Function,
-    cx: &ExecCtx<'_>,
-    live: &LiveFunction,
-    desired: &FunctionState,
-) -> anyhow::Result<LiveFunction> {
-    let before = &live.state;
-    let name = function.name.as_str();
-    if !live.settled {
-        wait_settled(cx, name).await?;
-    }
-    crate::tags::sync(cx, &LambdaTags(&live.arn), &before.tags, &desired.tags)
-        .await
-        .context("updating the function's tags")?;
-    if configuration_differs(before, desired) {
-        update_configuration(cx, name, desired)
-            .await
-            .context("updating the function's configuration")?;
-    }
-    if before.code_hash != desired.code_hash || before.architecture != desired.architecture {
+#[async_trait]
+impl Changes for Function {
+    /// Builds the code, creates the log group and then the function (tagged as ours, with the
+    /// hash of what it was built from), retrying while a new role is not usable by Lambda.
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &FunctionState) -> Made<Self> {
+        let function = self;
         let (bundle, hash) = build(function, cx).await?;
-        let code_sha256 = bundle.code_sha256.clone();
-        cx.tracker.status("uploading the code");
-        let request = cx
+        // The log group first, so the first invocation already logs under its retention.
+        ensure_log_group(cx, &function.name, false, desired).await?;
+        let mut tags = desired.tags.clone();
+        tags.insert(CODE_HASH_TAG.to_string(), hash);
+        tags.insert(CODE_SHA_TAG.to_string(), bundle.code_sha256.clone());
+        let mut request = cx
             .aws
             .lambda
-            .update_function_code()
-            .function_name(name)
-            .zip_file(aws_sdk_lambda::primitives::Blob::new(bundle.zip))
-            .architectures(sdk_architecture(desired.architecture));
-        retry_while_updating(cx, "UpdateFunctionCode", || request.clone().send()).await?;
-        wait_settled(cx, name).await?;
-        // Only now: the tag says what the deployed code was built from.
-        let request = cx
-            .aws
-            .lambda
-            .tag_resource()
-            .resource(&live.arn)
-            .tags(CODE_HASH_TAG, hash)
-            .tags(CODE_SHA_TAG, code_sha256);
-        sdk("TagResource", request.send().await)?;
+            .create_function()
+            .function_name(&function.name)
+            .runtime(lambda::Runtime::from(desired.runtime.as_str()))
+            .role(&desired.role)
+            .handler("bootstrap")
+            .code(
+                lambda::FunctionCode::builder()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(bundle.zip))
+                    .build(),
+            )
+            .memory_size(desired.memory)
+            .timeout(desired.timeout)
+            .architectures(sdk_architecture(desired.architecture))
+            .environment(sdk_environment(&desired.environment))
+            .set_tags(Some(tags.into_iter().collect()));
+        if let Some(vpc) = &desired.vpc {
+            request = request.vpc_config(sdk_vpc(vpc));
+        }
+        cx.tracker.status("creating function");
+        wait::until(cx, "creating the function", || async {
+            match request.clone().send().await {
+                Ok(_) => Ok(Check::Done(())),
+                Err(e) if role_not_ready(&e) => {
+                    tracing::debug!(error = %describe_error("CreateFunction", &e), "retrying");
+                    Ok(Check::Waiting(
+                        "the new role is not usable by Lambda yet (IAM propagation)".into(),
+                    ))
+                }
+                // Made by this create whose answer was lost (the SDK sent it again): carry
+                // on with it.
+                Err(e) if error_code(&e) == Some("ResourceConflictException") => {
+                    match read_function(cx.aws, &function.name).await? {
+                        Some(live) if same_owner(&desired.tags, &live.state.tags) => {
+                            Ok(Check::Done(()))
+                        }
+                        _ => bail!(
+                            "{}; it is not this stack's: someone created it since plan ran (run plan again)",
+                            describe_error("CreateFunction", &e)
+                        ),
+                    }
+                }
+                Err(e) => Err(crate::aws::errors::error("CreateFunction", &e)),
+            }
+        })
+        .await?;
+        wait_settled(cx, &function.name).await?;
+        if let Some(reserved) = desired.reserved_concurrency {
+            set_concurrency(cx, &function.name, Some(reserved)).await?;
+        }
+        read_back(cx, &function.name).await
     }
-    if before.reserved_concurrency != desired.reserved_concurrency {
-        set_concurrency(cx, name, desired.reserved_concurrency).await?;
+
+    /// Changes the function in place: tags, configuration, code (rebuilt), concurrency, logs.
+    async fn update(
+        &self,
+        cx: &ExecCtx<'_>,
+        live: &LiveFunction,
+        desired: &FunctionState,
+    ) -> Made<Self> {
+        let function = self;
+        let before = &live.state;
+        let name = function.name.as_str();
+        if !live.settled {
+            wait_settled(cx, name).await?;
+        }
+        crate::tags::sync(cx, &LambdaTags(&live.arn), &before.tags, &desired.tags)
+            .await
+            .context("updating the function's tags")?;
+        if configuration_differs(before, desired) {
+            update_configuration(cx, name, desired)
+                .await
+                .context("updating the function's configuration")?;
+        }
+        if before.code_hash != desired.code_hash || before.architecture != desired.architecture {
+            let (bundle, hash) = build(function, cx).await?;
+            let code_sha256 = bundle.code_sha256.clone();
+            cx.tracker.status("uploading the code");
+            let request = cx
+                .aws
+                .lambda
+                .update_function_code()
+                .function_name(name)
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(bundle.zip))
+                .architectures(sdk_architecture(desired.architecture));
+            retry_while_updating(cx, "UpdateFunctionCode", || request.clone().send()).await?;
+            wait_settled(cx, name).await?;
+            // Only now: the tag says what the deployed code was built from.
+            let request = cx
+                .aws
+                .lambda
+                .tag_resource()
+                .resource(&live.arn)
+                .tags(CODE_HASH_TAG, hash)
+                .tags(CODE_SHA_TAG, code_sha256);
+            sdk("TagResource", request.send().await)?;
+        }
+        if before.reserved_concurrency != desired.reserved_concurrency {
+            set_concurrency(cx, name, desired.reserved_concurrency).await?;
+        }
+        if !live.log_group_exists || before.log_retention_days != desired.log_retention_days {
+            ensure_log_group(cx, name, live.log_group_exists, desired).await?;
+        }
+        read_back(cx, &function.name).await
     }
-    if !live.log_group_exists || before.log_retention_days != desired.log_retention_days {
-        ensure_log_group(cx, name, live.log_group_exists, desired).await?;
-    }
-    read_back(cx, &function.name).await
 }

@@ -11,7 +11,7 @@ pub use spec::Queue;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Kind, Live, Made, Tags};
+use crate::kinds::kind::{Kind, Live, Tags};
 use crate::plan::FieldChange;
 use crate::spec::template::Inputs;
 use crate::values::{ArnFormat, Attributes};
@@ -80,10 +80,6 @@ impl Kind for Queue {
         ops::read_queue(aws, name, Some(owner)).await
     }
 
-    fn planned_id(&self, _resolved: &()) -> String {
-        self.name.clone()
-    }
-
     fn desired(&self, _resolved: &(), _inputs: &Inputs, tags: Tags) -> QueueState {
         QueueState {
             message_retention_seconds: self.message_retention_seconds,
@@ -96,14 +92,6 @@ impl Kind for Queue {
     fn note(&self, change: &FieldChange, _live: &LiveQueue) -> Option<String> {
         (change.path.key(0) == Some("message_retention_seconds"))
             .then(|| "SQS applies a new retention within 15 minutes".into())
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
-        ops::create(cx, &self.name, desired).await
-    }
-
-    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
-        ops::update(cx, live, to).await
     }
 
     #[cfg(test)]

@@ -1,13 +1,15 @@
 //! Reading, creating, changing and deleting a queue. SQS addresses a queue by its URL, which
 //! GetQueueUrl gives from the name; its settings are attributes, all read in one call.
 
-use super::{LiveQueue, QueueState};
+use super::{LiveQueue, Queue, QueueState};
 use crate::aws::needs::Need;
 use crate::aws::{Aws, error_code};
 use crate::exec::ExecCtx;
+use crate::kinds::kind::{Changes, Made};
 use crate::tags::same_owner;
 use crate::wait::{self, Check};
 use anyhow::Context;
+use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName as Attr;
 use std::collections::{BTreeMap, HashMap};
 
@@ -146,44 +148,69 @@ fn sdk_attributes(state: &QueueState) -> HashMap<Attr, String> {
     ])
 }
 
-pub async fn create(
-    cx: &ExecCtx<'_>,
-    name: &str,
-    desired: &QueueState,
-) -> anyhow::Result<LiveQueue> {
-    let request = cx
-        .aws
-        .sqs
-        .create_queue()
-        .queue_name(name)
-        .set_attributes(Some(sdk_attributes(desired)))
-        .set_tags(Some(desired.tags.clone().into_iter().collect()));
-    cx.tracker.status("creating queue");
-    // SQS refuses a queue's name for 60 seconds after a queue of that name was deleted.
-    let url = wait::until(cx, "creating the queue", || async {
-        match request.clone().send().await {
-            Ok(out) => Ok(Check::Done(out.queue_url)),
-            Err(e) if error_code(&e) == Some("QueueDeletedRecently") => Ok(Check::Waiting(
-                "a queue of this name was deleted less than 60 s ago".into(),
-            )),
-            // Created by an earlier attempt whose answer was lost (CreateQueue answers
-            // with the existing queue when the attributes are the same; these differ
-            // only if someone else made it).
-            Err(e) if error_code(&e) == Some("QueueNameExists") => {
-                let live = read_queue(cx.aws, name, None).await?;
-                match live {
-                    Some(live) if same_owner(&desired.tags, &live.state.tags) => {
-                        Ok(Check::Done(Some(live.url)))
+#[async_trait]
+impl Changes for Queue {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &QueueState) -> Made<Self> {
+        let name = &self.name;
+        let request = cx
+            .aws
+            .sqs
+            .create_queue()
+            .queue_name(name)
+            .set_attributes(Some(sdk_attributes(desired)))
+            .set_tags(Some(desired.tags.clone().into_iter().collect()));
+        cx.tracker.status("creating queue");
+        // SQS refuses a queue's name for 60 seconds after a queue of that name was deleted.
+        let url = wait::until(cx, "creating the queue", || async {
+            match request.clone().send().await {
+                Ok(out) => Ok(Check::Done(out.queue_url)),
+                Err(e) if error_code(&e) == Some("QueueDeletedRecently") => Ok(Check::Waiting(
+                    "a queue of this name was deleted less than 60 s ago".into(),
+                )),
+                // Created by an earlier attempt whose answer was lost (CreateQueue answers
+                // with the existing queue when the attributes are the same; these differ
+                // only if someone else made it).
+                Err(e) if error_code(&e) == Some("QueueNameExists") => {
+                    let live = read_queue(cx.aws, name, None).await?;
+                    match live {
+                        Some(live) if same_owner(&desired.tags, &live.state.tags) => {
+                            Ok(Check::Done(Some(live.url)))
+                        }
+                        _ => Err(crate::aws::errors::error("CreateQueue", &e)),
                     }
-                    _ => Err(crate::aws::errors::error("CreateQueue", &e)),
                 }
+                Err(e) => Err(crate::aws::errors::error("CreateQueue", &e)),
             }
-            Err(e) => Err(crate::aws::errors::error("CreateQueue", &e)),
+        })
+        .await?
+        .context("CreateQueue returned no queue URL")?;
+        read_back(cx, &url).await
+    }
+
+    async fn update(&self, cx: &ExecCtx<'_>, live: &LiveQueue, desired: &QueueState) -> Made<Self> {
+        let before = &live.state;
+        let current = sdk_attributes(before);
+        let mut changed: HashMap<Attr, String> = sdk_attributes(desired)
+            .into_iter()
+            .filter(|(k, v)| current.get(k) != Some(v))
+            .collect();
+        // A KMS key set out of band is taken off: the file asks for SSE-SQS or none.
+        if before.encryption.starts_with("kms") {
+            changed.insert(Attr::KmsMasterKeyId, String::new());
         }
-    })
-    .await?
-    .context("CreateQueue returned no queue URL")?;
-    read_back(cx, &url).await
+        if !changed.is_empty() {
+            let request = cx
+                .aws
+                .sqs
+                .set_queue_attributes()
+                .queue_url(&live.url)
+                .set_attributes(Some(changed));
+            let doing = "updating the attributes";
+            cx.send(doing, "SetQueueAttributes", request.send()).await?;
+        }
+        crate::tags::sync(cx, &QueueTags(&live.url), &before.tags, &desired.tags).await?;
+        read_back(cx, &live.url).await
+    }
 }
 
 async fn read_back(cx: &ExecCtx<'_>, url: &str) -> anyhow::Result<LiveQueue> {
@@ -191,35 +218,6 @@ async fn read_back(cx: &ExecCtx<'_>, url: &str) -> anyhow::Result<LiveQueue> {
     read_at(cx.aws, url, None)
         .await?
         .with_context(|| format!("queue {url} disappeared while it was being changed"))
-}
-
-pub async fn update(
-    cx: &ExecCtx<'_>,
-    live: &LiveQueue,
-    desired: &QueueState,
-) -> anyhow::Result<LiveQueue> {
-    let before = &live.state;
-    let current = sdk_attributes(before);
-    let mut changed: HashMap<Attr, String> = sdk_attributes(desired)
-        .into_iter()
-        .filter(|(k, v)| current.get(k) != Some(v))
-        .collect();
-    // A KMS key set out of band is taken off: the file asks for SSE-SQS or none.
-    if before.encryption.starts_with("kms") {
-        changed.insert(Attr::KmsMasterKeyId, String::new());
-    }
-    if !changed.is_empty() {
-        let request = cx
-            .aws
-            .sqs
-            .set_queue_attributes()
-            .queue_url(&live.url)
-            .set_attributes(Some(changed));
-        let doing = "updating the attributes";
-        cx.send(doing, "SetQueueAttributes", request.send()).await?;
-    }
-    crate::tags::sync(cx, &QueueTags(&live.url), &before.tags, &desired.tags).await?;
-    read_back(cx, &live.url).await
 }
 
 pub async fn delete(cx: &ExecCtx<'_>, live: &LiveQueue) -> anyhow::Result<()> {

@@ -14,12 +14,12 @@ pub use spec::Role;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Made, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::policy::{self, Statement};
 use crate::spec::policy::StatementSpec;
 use crate::spec::template::{Inputs, Template};
-use crate::values::{ArnFormat, Attributes, DeploymentContext};
+use crate::values::ArnFormat;
 use async_trait::async_trait;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -81,6 +81,11 @@ impl Kind for Role {
         Some(self.name.clone())
     }
 
+    /// Its path (without the leading `/`), then its name.
+    fn arn_name(&self) -> Option<String> {
+        Some(self.path_and_name())
+    }
+
     async fn read(&self, aws: &Aws, _me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
         Ok(Observation {
             live: ops::read_role(aws, &self.name, &self.policy_names()).await?,
@@ -99,19 +104,6 @@ impl Kind for Role {
 
     fn index_key(&self, _desired: &RoleState) -> Option<String> {
         Some(self.name.clone())
-    }
-
-    fn planned_id(&self, _resolved: &()) -> String {
-        self.name.clone()
-    }
-
-    fn planned_attributes(
-        &self,
-        _resolved: &(),
-        context: Option<&DeploymentContext>,
-    ) -> Attributes {
-        let arn = context.map(|c| Self::ARN.of(c, &self.path_and_name()));
-        BTreeMap::from([("name", Some(self.name.clone())), ("arn", arn)])
     }
 
     fn desired(&self, _resolved: &(), inputs: &Inputs, tags: Tags) -> RoleState {
@@ -166,22 +158,13 @@ impl Kind for Role {
             .then(|| "attached to the role but not in the stack file: it is detached".into())
     }
 
-    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
-        vec![("role", Self::ARN.of(at, &self.path_and_name()))]
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
-        ops::create(cx, &self.name, desired).await
-    }
-
-    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
-        ops::update(cx, &self.name, live, to).await
-    }
-
     #[cfg(test)]
     fn applied(&self, desired: RoleState, _resolved: &()) -> LiveRole {
         LiveRole {
-            arn: Self::ARN.of(&DeploymentContext::example(), &self.path_and_name()),
+            arn: Self::ARN.of(
+                &crate::values::DeploymentContext::example(),
+                &self.path_and_name(),
+            ),
             state: desired,
         }
     }

@@ -2,14 +2,15 @@
 //! its managed policy attachments and its tags.
 
 use super::spec::DEFAULT_MAX_SESSION;
-use super::{LiveRole, RoleState};
+use super::{LiveRole, Role, RoleState};
 use crate::aws::needs::Need;
 use crate::aws::{Aws, describe_error, error_code, sdk};
 use crate::exec::ExecCtx;
-use crate::kinds::kind::Kind;
+use crate::kinds::kind::{Changes, Kind, Made};
 use crate::policy::{self, Statement};
 use crate::tags::{Owner, owner_of, same_owner};
 use anyhow::{Context, bail};
+use async_trait::async_trait;
 use aws_sdk_iam::types as iam;
 use futures::future::try_join_all;
 use std::collections::{BTreeMap, BTreeSet};
@@ -251,113 +252,113 @@ async fn read_tags(
     Ok(tags.into_iter().map(|t| (t.key, t.value)).collect())
 }
 
-/// Creates the role (tagged as ours from the start), then its policies.
-pub async fn create(cx: &ExecCtx<'_>, name: &str, desired: &RoleState) -> anyhow::Result<LiveRole> {
-    cx.tracker.status("creating role");
-    let request = cx
-        .aws
-        .iam
-        .create_role()
-        .role_name(name)
-        .path(&desired.path)
-        .assume_role_policy_document(policy::document(&desired.trust_policy))
-        .set_description((!desired.description.is_empty()).then(|| desired.description.clone()))
-        .max_session_duration(desired.max_session_duration)
-        .set_permissions_boundary(desired.permissions_boundary.clone())
-        // Tags go on with the create, so the role is recognisably ours from the start.
-        .set_tags(Some(sdk_tags(&desired.tags)?));
-    let arn = match request.send().await {
-        Ok(created) => created.role.context("CreateRole returned no role")?.arn,
-        // Made by this create whose answer was lost (the SDK sent it again): carry on
-        // from what is there.
-        Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {
-            let live = read_role(cx.aws, name, &[]).await?;
-            match live {
-                Some(live) if same_owner(&desired.tags, &live.state.tags) => {
-                    return update(cx, name, &live, desired).await;
+#[async_trait]
+impl Changes for Role {
+    /// Creates the role (tagged as ours from the start), then its policies.
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &RoleState) -> Made<Self> {
+        let name = &self.name;
+        cx.tracker.status("creating role");
+        let request = cx
+            .aws
+            .iam
+            .create_role()
+            .role_name(name)
+            .path(&desired.path)
+            .assume_role_policy_document(policy::document(&desired.trust_policy))
+            .set_description((!desired.description.is_empty()).then(|| desired.description.clone()))
+            .max_session_duration(desired.max_session_duration)
+            .set_permissions_boundary(desired.permissions_boundary.clone())
+            // Tags go on with the create, so the role is recognisably ours from the start.
+            .set_tags(Some(sdk_tags(&desired.tags)?));
+        let arn = match request.send().await {
+            Ok(created) => created.role.context("CreateRole returned no role")?.arn,
+            // Made by this create whose answer was lost (the SDK sent it again): carry on
+            // from what is there.
+            Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {
+                let live = read_role(cx.aws, name, &[]).await?;
+                match live {
+                    Some(live) if same_owner(&desired.tags, &live.state.tags) => {
+                        return self.update(cx, &live, desired).await;
+                    }
+                    _ => bail!(
+                        "{}; it is not this stack's: someone created it since plan ran (run plan again)",
+                        describe_error("CreateRole", &e)
+                    ),
                 }
-                _ => bail!(
-                    "{}; it is not this stack's: someone created it since plan ran (run plan again)",
-                    describe_error("CreateRole", &e)
-                ),
             }
-        }
-        Err(e) => return Err(crate::aws::errors::error("CreateRole", &e)),
-    };
-    let empty = RoleState {
-        policies: BTreeMap::new(),
-        managed_policies: BTreeSet::new(),
-        ..desired.clone()
-    };
-    sync_policies(cx, name, &empty, desired).await?;
-    Ok(LiveRole {
-        state: desired.clone(),
-        arn,
-    })
-}
+            Err(e) => return Err(crate::aws::errors::error("CreateRole", &e)),
+        };
+        let empty = RoleState {
+            policies: BTreeMap::new(),
+            managed_policies: BTreeSet::new(),
+            ..desired.clone()
+        };
+        sync_policies(cx, name, &empty, desired).await?;
+        Ok(LiveRole {
+            state: desired.clone(),
+            arn,
+        })
+    }
 
-/// Changes the role in place: tags first (adopting a role makes it ours before anything
-/// else about it changes), then everything else at once.
-pub async fn update(
-    cx: &ExecCtx<'_>,
-    name: &str,
-    live: &LiveRole,
-    desired: &RoleState,
-) -> anyhow::Result<LiveRole> {
-    let before = &live.state;
-    crate::tags::sync(cx, &RoleTags(name), &before.tags, &desired.tags).await?;
-    cx.tracker.status("updating role");
-    let iam = &cx.aws.iam;
-    let trust = async {
-        if before.trust_policy != desired.trust_policy {
-            let request = iam
-                .update_assume_role_policy()
-                .role_name(name)
-                .policy_document(policy::document(&desired.trust_policy));
-            sdk("UpdateAssumeRolePolicy", request.send().await)?;
-        }
-        anyhow::Ok(())
-    };
-    let settings = async {
-        if before.description != desired.description
-            || before.max_session_duration != desired.max_session_duration
-        {
-            let request = iam
-                .update_role()
-                .role_name(name)
-                .description(&desired.description)
-                .max_session_duration(desired.max_session_duration);
-            sdk("UpdateRole", request.send().await)?;
-        }
-        anyhow::Ok(())
-    };
-    let boundary = async {
-        match (&before.permissions_boundary, &desired.permissions_boundary) {
-            (old, Some(new)) if old.as_ref() != Some(new) => {
+    /// Changes the role in place: tags first (adopting a role makes it ours before anything
+    /// else about it changes), then everything else at once.
+    async fn update(&self, cx: &ExecCtx<'_>, live: &LiveRole, desired: &RoleState) -> Made<Self> {
+        let name = &self.name;
+        let before = &live.state;
+        crate::tags::sync(cx, &RoleTags(name), &before.tags, &desired.tags).await?;
+        cx.tracker.status("updating role");
+        let iam = &cx.aws.iam;
+        let trust = async {
+            if before.trust_policy != desired.trust_policy {
                 let request = iam
-                    .put_role_permissions_boundary()
+                    .update_assume_role_policy()
                     .role_name(name)
-                    .permissions_boundary(new);
-                sdk("PutRolePermissionsBoundary", request.send().await)?;
+                    .policy_document(policy::document(&desired.trust_policy));
+                sdk("UpdateAssumeRolePolicy", request.send().await)?;
             }
-            (Some(_), None) => {
-                let request = iam.delete_role_permissions_boundary().role_name(name);
-                sdk("DeleteRolePermissionsBoundary", request.send().await)?;
+            anyhow::Ok(())
+        };
+        let settings = async {
+            if before.description != desired.description
+                || before.max_session_duration != desired.max_session_duration
+            {
+                let request = iam
+                    .update_role()
+                    .role_name(name)
+                    .description(&desired.description)
+                    .max_session_duration(desired.max_session_duration);
+                sdk("UpdateRole", request.send().await)?;
             }
-            _ => {}
-        }
-        anyhow::Ok(())
-    };
-    tokio::try_join!(
-        trust,
-        settings,
-        boundary,
-        sync_policies(cx, name, before, desired)
-    )?;
-    Ok(LiveRole {
-        state: desired.clone(),
-        arn: live.arn.clone(),
-    })
+            anyhow::Ok(())
+        };
+        let boundary = async {
+            match (&before.permissions_boundary, &desired.permissions_boundary) {
+                (old, Some(new)) if old.as_ref() != Some(new) => {
+                    let request = iam
+                        .put_role_permissions_boundary()
+                        .role_name(name)
+                        .permissions_boundary(new);
+                    sdk("PutRolePermissionsBoundary", request.send().await)?;
+                }
+                (Some(_), None) => {
+                    let request = iam.delete_role_permissions_boundary().role_name(name);
+                    sdk("DeleteRolePermissionsBoundary", request.send().await)?;
+                }
+                _ => {}
+            }
+            anyhow::Ok(())
+        };
+        tokio::try_join!(
+            trust,
+            settings,
+            boundary,
+            sync_policies(cx, name, before, desired)
+        )?;
+        Ok(LiveRole {
+            state: desired.clone(),
+            arn: live.arn.clone(),
+        })
+    }
 }
 
 /// The roles the stack's index names (but those in `skip`), read in full; only those whose

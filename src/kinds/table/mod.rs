@@ -21,7 +21,7 @@ pub use state::{LiveTable, StreamView, TableState};
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Kind, Live, Made, Tags};
+use crate::kinds::kind::{Kind, Live, Tags};
 use crate::plan::FieldChange;
 use crate::spec::template::Inputs;
 use crate::values::{ArnFormat, Attributes, DeploymentContext, UNKNOWN};
@@ -69,10 +69,6 @@ impl Kind for Table {
 
     async fn read_named(aws: &Aws, name: &str, owner: &str) -> anyhow::Result<Option<LiveTable>> {
         read_table(aws, name, Some(owner)).await
-    }
-
-    fn planned_id(&self, _resolved: &()) -> String {
-        self.name.clone()
     }
 
     fn planned_attributes(
@@ -185,14 +181,6 @@ impl Kind for Table {
         }
         attributes.insert("index_names", Some(index_names(desired)));
         attributes
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
-        ops::create(cx, &self.name, desired).await
-    }
-
-    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
-        ops::update(cx, &self.name, live, to).await
     }
 
     #[cfg(test)]

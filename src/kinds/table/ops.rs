@@ -1,6 +1,7 @@
 //! Changing a table: create, the in-place updates in the order DynamoDB accepts them, and
 //! deletion, each waited for.
 
+use super::Table;
 use super::read::{describe, list_tags, read_table, read_ttl, ready_state, status_text};
 use super::state::{
     BillingMode, IndexState, LiveTable, StreamView, TableState, sdk_billing, sdk_class,
@@ -9,9 +10,11 @@ use super::state::{
 use crate::aws::needs::Need;
 use crate::aws::{describe_error, error_code, sdk};
 use crate::exec::ExecCtx;
+use crate::kinds::kind::{Changes, Made};
 use crate::tags::same_owner;
 use crate::wait::{self, Check};
 use anyhow::{Context, bail};
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types as ddb;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -357,127 +360,124 @@ async fn wait_ready(cx: &ExecCtx<'_>, name: &str, what: &str) -> anyhow::Result<
     .await
 }
 
-/// Creates the table (tagged as ours from the start) with its indexes and stream, then
-/// point-in-time recovery and TTL, and reads back what DynamoDB made.
-pub async fn create(
-    cx: &ExecCtx<'_>,
-    name: &str,
-    desired: &TableState,
-) -> anyhow::Result<LiveTable> {
-    cx.tracker.status("creating table");
-    let definitions = desired.definitions_for(desired.global_secondary_indexes.values());
-    let indexes = desired
-        .global_secondary_indexes
-        .iter()
-        .map(|(name, index)| sdk_index(name, index))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut request = cx
-        .aws
-        .dynamodb
-        .create_table()
-        .table_name(name)
-        .set_attribute_definitions(Some(sdk_definitions(&definitions)?))
-        .set_key_schema(Some(sdk_key(&desired.key)?))
-        .billing_mode(sdk_billing(desired.billing_mode))
-        .set_provisioned_throughput(desired.capacity().map(sdk_throughput).transpose()?)
-        .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
-        .table_class(sdk_class(desired.table_class))
-        .deletion_protection_enabled(desired.deletion_protection)
-        // Tags go on with the create, so there is never a moment when a table we made
-        // is not recognisably ours.
-        .set_tags(Some(sdk_tags(&desired.tags)?));
-    if desired.stream != StreamView::Disabled {
-        request = request.stream_specification(sdk_stream(desired.stream)?);
-    }
-    match request.clone().send().await {
-        Ok(_) => {}
-        // A table of this name is still being deleted (an earlier destroy or
-        // replacement): wait for it to go, then create. Or this create was carried
-        // out and its answer lost (the SDK sent it again): carry on with that table.
-        Err(e) if error_code(&e) == Some("ResourceInUseException") => {
-            match describe(cx.aws, name).await? {
-                Some(desc) if desc.table_status() != Some(&ddb::TableStatus::Deleting) => {
-                    let arn = desc.table_arn().unwrap_or_default();
-                    if !same_owner(&desired.tags, &list_tags(cx.aws, arn).await?) {
-                        bail!(
-                            "{}; it is not this stack's: someone created it since plan ran (run plan again)",
-                            describe_error("CreateTable", &e)
-                        );
+#[async_trait]
+impl Changes for Table {
+    /// Creates the table (tagged as ours from the start) with its indexes and stream, then
+    /// point-in-time recovery and TTL, and reads back what DynamoDB made.
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &TableState) -> Made<Self> {
+        let name = &self.name;
+        cx.tracker.status("creating table");
+        let definitions = desired.definitions_for(desired.global_secondary_indexes.values());
+        let indexes = desired
+            .global_secondary_indexes
+            .iter()
+            .map(|(name, index)| sdk_index(name, index))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut request = cx
+            .aws
+            .dynamodb
+            .create_table()
+            .table_name(name)
+            .set_attribute_definitions(Some(sdk_definitions(&definitions)?))
+            .set_key_schema(Some(sdk_key(&desired.key)?))
+            .billing_mode(sdk_billing(desired.billing_mode))
+            .set_provisioned_throughput(desired.capacity().map(sdk_throughput).transpose()?)
+            .set_global_secondary_indexes((!indexes.is_empty()).then_some(indexes))
+            .table_class(sdk_class(desired.table_class))
+            .deletion_protection_enabled(desired.deletion_protection)
+            // Tags go on with the create, so there is never a moment when a table we made
+            // is not recognisably ours.
+            .set_tags(Some(sdk_tags(&desired.tags)?));
+        if desired.stream != StreamView::Disabled {
+            request = request.stream_specification(sdk_stream(desired.stream)?);
+        }
+        match request.clone().send().await {
+            Ok(_) => {}
+            // A table of this name is still being deleted (an earlier destroy or
+            // replacement): wait for it to go, then create. Or this create was carried
+            // out and its answer lost (the SDK sent it again): carry on with that table.
+            Err(e) if error_code(&e) == Some("ResourceInUseException") => {
+                match describe(cx.aws, name).await? {
+                    Some(desc) if desc.table_status() != Some(&ddb::TableStatus::Deleting) => {
+                        let arn = desc.table_arn().unwrap_or_default();
+                        if !same_owner(&desired.tags, &list_tags(cx.aws, arn).await?) {
+                            bail!(
+                                "{}; it is not this stack's: someone created it since plan ran (run plan again)",
+                                describe_error("CreateTable", &e)
+                            );
+                        }
+                    }
+                    _ => {
+                        wait_deleted(cx, name).await?;
+                        sdk("CreateTable", request.send().await)?;
                     }
                 }
-                _ => {
-                    wait_deleted(cx, name).await?;
-                    sdk("CreateTable", request.send().await)?;
-                }
             }
+            Err(e) => return Err(crate::aws::errors::error("CreateTable", &e)),
         }
-        Err(e) => return Err(crate::aws::errors::error("CreateTable", &e)),
-    }
-    wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
-    if desired.point_in_time_recovery {
-        set_pitr(cx, name, true).await?;
-    }
-    if let Some(attribute) = &desired.ttl_attribute {
-        set_ttl(cx, name, attribute, true).await?;
-    }
-    read_back(cx, name).await
-}
-
-/// Changes the table in place, one step at a time, each waited for: tags first (adopting a
-/// table makes it ours before anything else about it changes), then deletion protection,
-/// indexes and capacity, stream, table class, point-in-time recovery and TTL.
-pub async fn update(
-    cx: &ExecCtx<'_>,
-    name: &str,
-    live: &LiveTable,
-    desired: &TableState,
-) -> anyhow::Result<LiveTable> {
-    let before = &live.state;
-    if !live.active {
-        wait_ready(cx, name, "waiting for an earlier change to finish").await?;
-    }
-    crate::tags::sync(cx, &TableTags(&live.arn), &before.tags, &desired.tags)
-        .await
-        .context("updating the table's tags")?;
-    if before.deletion_protection != desired.deletion_protection {
-        cx.tracker.status("setting deletion protection");
-        let request = update_of(cx, name).deletion_protection_enabled(desired.deletion_protection);
-        update_table(cx, &request)
-            .await
-            .context("setting deletion protection")?;
         wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
-    }
-    update_indexes_and_capacity(cx, name, before, desired)
-        .await
-        .context("updating indexes, billing mode or capacity")?;
-    if before.stream != desired.stream {
-        update_stream(cx, name, before.stream, desired.stream).await?;
-    }
-    if before.table_class != desired.table_class {
-        cx.tracker.status("changing the table class");
-        let request = update_of(cx, name).table_class(sdk_class(desired.table_class));
-        update_table(cx, &request)
-            .await
-            .context("changing the table class")?;
-        wait_ready(cx, name, "waiting for the table class change").await?;
-    }
-    if before.point_in_time_recovery != desired.point_in_time_recovery {
-        set_pitr(cx, name, desired.point_in_time_recovery)
-            .await
-            .context("changing point-in-time recovery")?;
-    }
-    // At most one TTL change per apply (see `update_blocker`).
-    match (&before.ttl_attribute, &desired.ttl_attribute) {
-        (None, Some(new)) => set_ttl(cx, name, new, true).await.context("enabling TTL")?,
-        (Some(old), None) => set_ttl(cx, name, old, false)
-            .await
-            .context("disabling TTL")?,
-        (Some(old), Some(new)) if old != new => {
-            bail!("TTL cannot move from `{old}` to `{new}` in one apply; run plan again")
+        if desired.point_in_time_recovery {
+            set_pitr(cx, name, true).await?;
         }
-        _ => {}
+        if let Some(attribute) = &desired.ttl_attribute {
+            set_ttl(cx, name, attribute, true).await?;
+        }
+        read_back(cx, name).await
     }
-    read_back(cx, name).await
+
+    /// Changes the table in place, one step at a time, each waited for: tags first (adopting a
+    /// table makes it ours before anything else about it changes), then deletion protection,
+    /// indexes and capacity, stream, table class, point-in-time recovery and TTL.
+    async fn update(&self, cx: &ExecCtx<'_>, live: &LiveTable, desired: &TableState) -> Made<Self> {
+        let name = &self.name;
+        let before = &live.state;
+        if !live.active {
+            wait_ready(cx, name, "waiting for an earlier change to finish").await?;
+        }
+        crate::tags::sync(cx, &TableTags(&live.arn), &before.tags, &desired.tags)
+            .await
+            .context("updating the table's tags")?;
+        if before.deletion_protection != desired.deletion_protection {
+            cx.tracker.status("setting deletion protection");
+            let request =
+                update_of(cx, name).deletion_protection_enabled(desired.deletion_protection);
+            update_table(cx, &request)
+                .await
+                .context("setting deletion protection")?;
+            wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
+        }
+        update_indexes_and_capacity(cx, name, before, desired)
+            .await
+            .context("updating indexes, billing mode or capacity")?;
+        if before.stream != desired.stream {
+            update_stream(cx, name, before.stream, desired.stream).await?;
+        }
+        if before.table_class != desired.table_class {
+            cx.tracker.status("changing the table class");
+            let request = update_of(cx, name).table_class(sdk_class(desired.table_class));
+            update_table(cx, &request)
+                .await
+                .context("changing the table class")?;
+            wait_ready(cx, name, "waiting for the table class change").await?;
+        }
+        if before.point_in_time_recovery != desired.point_in_time_recovery {
+            set_pitr(cx, name, desired.point_in_time_recovery)
+                .await
+                .context("changing point-in-time recovery")?;
+        }
+        // At most one TTL change per apply (see `update_blocker`).
+        match (&before.ttl_attribute, &desired.ttl_attribute) {
+            (None, Some(new)) => set_ttl(cx, name, new, true).await.context("enabling TTL")?,
+            (Some(old), None) => set_ttl(cx, name, old, false)
+                .await
+                .context("disabling TTL")?,
+            (Some(old), Some(new)) if old != new => {
+                bail!("TTL cannot move from `{old}` to `{new}` in one apply; run plan again")
+            }
+            _ => {}
+        }
+        read_back(cx, name).await
+    }
 }
 
 async fn read_back(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<LiveTable> {

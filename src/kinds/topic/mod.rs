@@ -16,7 +16,7 @@ pub use spec::Topic;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Kind, Live, Made, Tags};
+use crate::kinds::kind::{Kind, Live, Tags};
 use crate::plan::FieldChange;
 use crate::spec::arn::ArnField;
 use crate::spec::template::{Inputs, Template};
@@ -167,14 +167,6 @@ impl Kind for Topic {
             _ => return None,
         };
         Some(note.into())
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
-        ops::create(cx, &self.name, desired).await
-    }
-
-    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
-        ops::update(cx, live, to).await
     }
 
     #[cfg(test)]

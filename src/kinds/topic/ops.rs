@@ -6,8 +6,9 @@ use super::{LiveTopic, Subscribed, Topic, TopicState};
 use crate::aws::needs::Need;
 use crate::aws::{Aws, error_code, sdk};
 use crate::exec::ExecCtx;
-use crate::kinds::kind::Kind;
+use crate::kinds::kind::{Changes, Kind, Made};
 use anyhow::Context;
+use async_trait::async_trait;
 use aws_sdk_sns::types as sns;
 use std::collections::BTreeMap;
 
@@ -93,65 +94,61 @@ crate::tag_api!(
     |aws, arn, keys| aws.sns.untag_resource().resource_arn(arn).set_tag_keys(Some(keys.to_vec())) => "UntagResource",
 );
 
-/// Creates the topic, tagged as ours (CreateTopic answers with the same topic when it
-/// exists with the same tags: a retried create makes no second one), then subscribes.
-pub async fn create(
-    cx: &ExecCtx<'_>,
-    name: &str,
-    desired: &TopicState,
-) -> anyhow::Result<LiveTopic> {
-    let request = cx
-        .aws
-        .sns
-        .create_topic()
-        .name(name)
-        .set_tags(Some(sdk_tags(&desired.tags)?));
-    let out = cx
-        .send("creating topic", "CreateTopic", request.send())
-        .await?;
-    let arn = out.topic_arn.context("CreateTopic returned no topic ARN")?;
-    let mut live = LiveTopic {
-        state: TopicState {
-            subscriptions: Default::default(),
-            tags: desired.tags.clone(),
-        },
-        arn,
-        confirmed: BTreeMap::new(),
-    };
-    subscribe_all(cx, &mut live, desired).await?;
-    Ok(live)
-}
-
-/// Changes the topic in place: tags first (adopting a topic makes it ours before anything
-/// else about it changes), then subscriptions: the new ones added, the ones no longer in
-/// the file removed (one still pending confirmation cannot be: it is left to lapse).
-pub async fn update(
-    cx: &ExecCtx<'_>,
-    live: &LiveTopic,
-    desired: &TopicState,
-) -> anyhow::Result<LiveTopic> {
-    crate::tags::sync(cx, &TopicTags(&live.arn), &live.state.tags, &desired.tags).await?;
-    let mut after = LiveTopic {
-        state: TopicState {
-            subscriptions: live.state.subscriptions.clone(),
-            tags: desired.tags.clone(),
-        },
-        arn: live.arn.clone(),
-        confirmed: live.confirmed.clone(),
-    };
-    for gone in live.state.subscriptions.difference(&desired.subscriptions) {
-        let Some(arn) = live.confirmed.get(gone) else {
-            continue;
+#[async_trait]
+impl Changes for Topic {
+    /// Creates the topic, tagged as ours (CreateTopic answers with the same topic when it
+    /// exists with the same tags: a retried create makes no second one), then subscribes.
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &TopicState) -> Made<Self> {
+        let name = &self.name;
+        let request = cx
+            .aws
+            .sns
+            .create_topic()
+            .name(name)
+            .set_tags(Some(sdk_tags(&desired.tags)?));
+        let out = cx
+            .send("creating topic", "CreateTopic", request.send())
+            .await?;
+        let arn = out.topic_arn.context("CreateTopic returned no topic ARN")?;
+        let mut live = LiveTopic {
+            state: TopicState {
+                subscriptions: Default::default(),
+                tags: desired.tags.clone(),
+            },
+            arn,
+            confirmed: BTreeMap::new(),
         };
-        cx.tracker
-            .status(format!("unsubscribing {} {}", gone.protocol, gone.endpoint));
-        let request = cx.aws.sns.unsubscribe().subscription_arn(arn);
-        sdk("Unsubscribe", request.send().await)?;
-        after.state.subscriptions.remove(gone);
-        after.confirmed.remove(gone);
+        subscribe_all(cx, &mut live, desired).await?;
+        Ok(live)
     }
-    subscribe_all(cx, &mut after, desired).await?;
-    Ok(after)
+
+    /// Changes the topic in place: tags first (adopting a topic makes it ours before anything
+    /// else about it changes), then subscriptions: the new ones added, the ones no longer in
+    /// the file removed (one still pending confirmation cannot be: it is left to lapse).
+    async fn update(&self, cx: &ExecCtx<'_>, live: &LiveTopic, desired: &TopicState) -> Made<Self> {
+        crate::tags::sync(cx, &TopicTags(&live.arn), &live.state.tags, &desired.tags).await?;
+        let mut after = LiveTopic {
+            state: TopicState {
+                subscriptions: live.state.subscriptions.clone(),
+                tags: desired.tags.clone(),
+            },
+            arn: live.arn.clone(),
+            confirmed: live.confirmed.clone(),
+        };
+        for gone in live.state.subscriptions.difference(&desired.subscriptions) {
+            let Some(arn) = live.confirmed.get(gone) else {
+                continue;
+            };
+            cx.tracker
+                .status(format!("unsubscribing {} {}", gone.protocol, gone.endpoint));
+            let request = cx.aws.sns.unsubscribe().subscription_arn(arn);
+            sdk("Unsubscribe", request.send().await)?;
+            after.state.subscriptions.remove(gone);
+            after.confirmed.remove(gone);
+        }
+        subscribe_all(cx, &mut after, desired).await?;
+        Ok(after)
+    }
 }
 
 /// Subscribes what `desired` has and `live` does not, recording each in `live`.

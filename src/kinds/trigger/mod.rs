@@ -16,7 +16,7 @@ pub use spec::Trigger;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Made, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::spec::arn::ArnField;
 use crate::spec::template::{Inputs, Template};
@@ -201,14 +201,6 @@ impl Kind for Trigger {
             "starting_position" => Some("the starting position of a mapping cannot change".into()),
             _ => None,
         }
-    }
-
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
-        ops::create(cx, desired).await
-    }
-
-    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
-        ops::update(cx, live, to).await
     }
 
     #[cfg(test)]

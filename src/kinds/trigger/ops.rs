@@ -9,10 +9,11 @@ use crate::aws::{Aws, error_code, sdk};
 use crate::create_once::{self, Attempt};
 use crate::exec::ExecCtx;
 use crate::kinds::function::LambdaTags;
-use crate::kinds::kind::{Identity, Kind};
+use crate::kinds::kind::{Changes, Identity, Kind, Made};
 use crate::tags::{RESOURCE_TAG, STACK_TAG, same_owner};
 use crate::wait::{self, Check};
 use anyhow::Context;
+use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_sdk_lambda::types as lambda;
 use futures::future::try_join_all;
@@ -102,103 +103,107 @@ macro_rules! with_settings {
     }};
 }
 
-/// Creates the mapping (tagged as ours from the start) exactly once, and waits until it
-/// settles.
-pub async fn create(cx: &ExecCtx<'_>, desired: &TriggerState) -> anyhow::Result<LiveTrigger> {
-    cx.tracker.status("creating the mapping");
-    let s = &desired.settings;
-    let request = cx
-        .aws
-        .lambda
-        .create_event_source_mapping()
-        .function_name(&desired.function)
-        .event_source_arn(&desired.source)
-        .starting_position(match s.starting_position {
-            StartingPosition::Latest => lambda::EventSourcePosition::Latest,
-            StartingPosition::TrimHorizon => lambda::EventSourcePosition::TrimHorizon,
-        })
-        .set_filter_criteria(filter_criteria(s))
-        .set_destination_config(destination(desired));
-    let mut request = with_settings!(request, s);
-    // Tags go on with the create, so the mapping is recognisably ours at once.
-    for (k, v) in &desired.tags {
-        request = request.tags(k, v);
-    }
-    // The SDK does not resend it (a resent create makes a second mapping on the
-    // emulator); `create_once` looks for it by its tags first.
-    let send = || async {
-        let sent = request
-            .clone()
-            .customize()
-            .config_override(
-                aws_sdk_lambda::Config::builder().retry_config(RetryConfig::disabled()),
-            )
-            .send()
-            .await;
-        match sent {
-            // The function is still being created or updated, or (on AWS) a resent
-            // create found the mapping its lost answer made: look, then send again.
-            Err(e) if error_code(&e) == Some("ResourceConflictException") => Ok(Attempt::Unknown(
-                create_once::brief("CreateEventSourceMapping", &e),
-            )),
-            sent => create_once::attempt("CreateEventSourceMapping", sent)?.map(|out| {
-                out.uuid
-                    .context("CreateEventSourceMapping returned no UUID")
-            }),
-        }
-    };
-    let find = || find_tagged(cx.aws, &desired.function, &desired.tags);
-    let uuid = create_once::create_once(cx, "creating the mapping", send, find).await?;
-    wait_settled(cx, &uuid).await
-}
-
-/// Changes the mapping's settings in place (tags first).
-pub async fn update(
-    cx: &ExecCtx<'_>,
-    live: &LiveTrigger,
-    desired: &TriggerState,
-) -> anyhow::Result<LiveTrigger> {
-    if !settled(&live.status) {
-        wait_settled(cx, &live.uuid).await?;
-    }
-    crate::tags::sync(cx, &LambdaTags(&live.arn), &live.state.tags, &desired.tags).await?;
-    let before = &live.state;
-    let changed = before.settings != desired.settings
-        || before.function != desired.function
-        || before.on_failure != desired.on_failure;
-    if changed {
-        cx.tracker.status("updating the mapping");
+#[async_trait]
+impl Changes for Trigger {
+    /// Creates the mapping (tagged as ours from the start) exactly once, and waits until it
+    /// settles.
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &TriggerState) -> Made<Self> {
+        cx.tracker.status("creating the mapping");
         let s = &desired.settings;
         let request = cx
             .aws
             .lambda
-            .update_event_source_mapping()
-            .uuid(&live.uuid)
+            .create_event_source_mapping()
             .function_name(&desired.function)
-            // An empty criteria object removes the filters.
-            .filter_criteria(filter_criteria(s).unwrap_or_else(|| {
-                lambda::FilterCriteria::builder()
-                    .set_filters(Some(Vec::new()))
-                    .build()
-            }))
-            .destination_config(destination(desired).unwrap_or_else(|| {
-                lambda::DestinationConfig::builder()
-                    .on_failure(lambda::OnFailure::builder().destination("").build())
-                    .build()
-            }));
-        let request = with_settings!(request, s);
-        wait::until(cx, "updating the mapping", || async {
-            match request.clone().send().await {
-                Ok(_) => Ok(Check::Done(())),
-                Err(e) if in_progress(&e) => {
-                    Ok(Check::Waiting("another change is in progress".into()))
-                }
-                Err(e) => Err(crate::aws::errors::error("UpdateEventSourceMapping", &e)),
+            .event_source_arn(&desired.source)
+            .starting_position(match s.starting_position {
+                StartingPosition::Latest => lambda::EventSourcePosition::Latest,
+                StartingPosition::TrimHorizon => lambda::EventSourcePosition::TrimHorizon,
+            })
+            .set_filter_criteria(filter_criteria(s))
+            .set_destination_config(destination(desired));
+        let mut request = with_settings!(request, s);
+        // Tags go on with the create, so the mapping is recognisably ours at once.
+        for (k, v) in &desired.tags {
+            request = request.tags(k, v);
+        }
+        // The SDK does not resend it (a resent create makes a second mapping on the
+        // emulator); `create_once` looks for it by its tags first.
+        let send = || async {
+            let sent = request
+                .clone()
+                .customize()
+                .config_override(
+                    aws_sdk_lambda::Config::builder().retry_config(RetryConfig::disabled()),
+                )
+                .send()
+                .await;
+            match sent {
+                // The function is still being created or updated, or (on AWS) a resent
+                // create found the mapping its lost answer made: look, then send again.
+                Err(e) if error_code(&e) == Some("ResourceConflictException") => Ok(
+                    Attempt::Unknown(create_once::brief("CreateEventSourceMapping", &e)),
+                ),
+                sent => create_once::attempt("CreateEventSourceMapping", sent)?.map(|out| {
+                    out.uuid
+                        .context("CreateEventSourceMapping returned no UUID")
+                }),
             }
-        })
-        .await?;
+        };
+        let find = || find_tagged(cx.aws, &desired.function, &desired.tags);
+        let uuid = create_once::create_once(cx, "creating the mapping", send, find).await?;
+        wait_settled(cx, &uuid).await
     }
-    wait_settled(cx, &live.uuid).await
+
+    /// Changes the mapping's settings in place (tags first).
+    async fn update(
+        &self,
+        cx: &ExecCtx<'_>,
+        live: &LiveTrigger,
+        desired: &TriggerState,
+    ) -> Made<Self> {
+        if !settled(&live.status) {
+            wait_settled(cx, &live.uuid).await?;
+        }
+        crate::tags::sync(cx, &LambdaTags(&live.arn), &live.state.tags, &desired.tags).await?;
+        let before = &live.state;
+        let changed = before.settings != desired.settings
+            || before.function != desired.function
+            || before.on_failure != desired.on_failure;
+        if changed {
+            cx.tracker.status("updating the mapping");
+            let s = &desired.settings;
+            let request = cx
+                .aws
+                .lambda
+                .update_event_source_mapping()
+                .uuid(&live.uuid)
+                .function_name(&desired.function)
+                // An empty criteria object removes the filters.
+                .filter_criteria(filter_criteria(s).unwrap_or_else(|| {
+                    lambda::FilterCriteria::builder()
+                        .set_filters(Some(Vec::new()))
+                        .build()
+                }))
+                .destination_config(destination(desired).unwrap_or_else(|| {
+                    lambda::DestinationConfig::builder()
+                        .on_failure(lambda::OnFailure::builder().destination("").build())
+                        .build()
+                }));
+            let request = with_settings!(request, s);
+            wait::until(cx, "updating the mapping", || async {
+                match request.clone().send().await {
+                    Ok(_) => Ok(Check::Done(())),
+                    Err(e) if in_progress(&e) => {
+                        Ok(Check::Waiting("another change is in progress".into()))
+                    }
+                    Err(e) => Err(crate::aws::errors::error("UpdateEventSourceMapping", &e)),
+                }
+            })
+            .await?;
+        }
+        wait_settled(cx, &live.uuid).await
+    }
 }
 
 /// The mappings tagged as `owner`'s on the functions the stack's index names (each
