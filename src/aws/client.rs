@@ -209,9 +209,7 @@ impl Aws {
             "GetCallerIdentity",
             self.sts.get_caller_identity().send().await,
         )?;
-        let account = identity
-            .account
-            .context("GetCallerIdentity returned no account")?;
+        let account = super::errors::returned(identity.account, "GetCallerIdentity", "account")?;
         // arn:<partition>:sts::<account>:...
         let partition = identity
             .arn

@@ -292,6 +292,12 @@ pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&s
     }
 }
 
+/// A field of an answer that AWS always fills in, though the SDK's model makes it optional
+/// (an ARN, an id): its value, or an error naming the operation and the field.
+pub fn returned<T>(value: Option<T>, operation: &str, field: &str) -> anyhow::Result<T> {
+    value.ok_or_else(|| anyhow::anyhow!("{operation} returned no {field}"))
+}
+
 /// Turns an SDK result into one with a readable error (see [`error`]).
 pub fn sdk<T, E, R>(operation: &str, result: Result<T, SdkError<E, R>>) -> anyhow::Result<T>
 where

@@ -158,31 +158,68 @@ pub fn template_field(
         .ok()
 }
 
-/// An integer field that `ok` accepts (`allowed` says which values, for the message), or
-/// `default` when it is absent or refused (then reported in `diags`).
-pub fn int_field(
-    value: Option<&Spanned<i64>>,
+/// An integer field's rule: the values AWS takes (said in the message as they are
+/// checked), the value when the field is left out, and what the values mean.
+pub struct IntRule {
+    allowed: Allowed,
     default: i64,
-    ok: impl Fn(i64) -> bool,
-    allowed: &str,
-    field: String,
-    hint: &str,
-    diags: &mut Diags,
-) -> i64 {
-    match value {
-        Some(v) if !ok(v.value) => {
-            diags.push(
-                Diagnostic::new(
-                    &v.referenced,
-                    field,
-                    format!("{} is out of range ({allowed})", v.value),
-                )
-                .hint(hint),
-            );
-            default
+    hint: &'static str,
+}
+
+enum Allowed {
+    Range(RangeInclusive<i64>),
+    /// Any other rule, and how it is said.
+    Other(fn(i64) -> bool, &'static str),
+}
+
+impl IntRule {
+    pub const fn range(allowed: RangeInclusive<i64>, default: i64, hint: &'static str) -> Self {
+        Self {
+            allowed: Allowed::Range(allowed),
+            default,
+            hint,
         }
-        Some(v) => v.value,
-        None => default,
+    }
+
+    /// A rule that is not one range: `ok` checks it, `says` says it.
+    pub const fn other(
+        ok: fn(i64) -> bool,
+        says: &'static str,
+        default: i64,
+        hint: &'static str,
+    ) -> Self {
+        Self {
+            allowed: Allowed::Other(ok, says),
+            default,
+            hint,
+        }
+    }
+
+    /// The field's value, or the default when it is left out or refused (then reported in
+    /// `diags` at `field`).
+    pub fn read(&self, value: Option<&Spanned<i64>>, field: String, diags: &mut Diags) -> i64 {
+        let Some(v) = value else {
+            return self.default;
+        };
+        let (ok, says) = match &self.allowed {
+            Allowed::Range(range) => (
+                range.contains(&v.value),
+                format!("{}-{}", range.start(), range.end()),
+            ),
+            Allowed::Other(ok, says) => (ok(v.value), says.to_string()),
+        };
+        if ok {
+            return v.value;
+        }
+        diags.push(
+            Diagnostic::new(
+                &v.referenced,
+                field,
+                format!("{} is out of range ({says})", v.value),
+            )
+            .hint(self.hint),
+        );
+        self.default
     }
 }
 

@@ -62,59 +62,80 @@ pub fn vpc_choice(
     }
 }
 
-/// Reads `<what>_ids` / `<what>_tags` (e.g. `subnet_ids` / `subnet_tags`), checking the
-/// id form with `id_prefix`.
-pub fn member_choice(
-    ids: Option<&Spanned<Vec<Spanned<String>>>>,
-    tags: Option<&SpannedMap<Spanned<String>>>,
-    what: &str,
-    id_prefix: &str,
-    cx: &ValidateCtx,
-    diags: &mut Diags,
-) -> MemberChoice {
-    let ids_field = cx.field(&format!("{what}_ids"));
-    match (ids, tags) {
-        (Some(ids), Some(_)) => {
-            diags.push(
-                Diagnostic::new(
-                    &ids.referenced,
-                    ids_field,
-                    format!("give `{what}_ids` or `{what}_tags`, not both"),
-                )
-                .hint("or neither, for the VPC's default"),
-            );
-            MemberChoice::Default
-        }
-        (Some(ids), None) => {
-            if ids.value.is_empty() {
+/// Members of a VPC that a resource chooses by `<what>_ids` or `<what>_tags`.
+pub struct Members {
+    /// `subnet`: what the fields are named after.
+    what: &'static str,
+    /// How their ids start.
+    id_prefix: &'static str,
+}
+
+pub const SUBNETS: Members = Members {
+    what: "subnet",
+    id_prefix: "subnet-",
+};
+
+pub const SECURITY_GROUPS: Members = Members {
+    what: "security_group",
+    id_prefix: "sg-",
+};
+
+impl Members {
+    /// Reads `<what>_ids` / `<what>_tags` (e.g. `subnet_ids` / `subnet_tags`), checking the
+    /// form of the ids.
+    pub fn choice(
+        &self,
+        ids: Option<&Spanned<Vec<Spanned<String>>>>,
+        tags: Option<&SpannedMap<Spanned<String>>>,
+        cx: &ValidateCtx,
+        diags: &mut Diags,
+    ) -> MemberChoice {
+        let Members { what, id_prefix } = *self;
+        let ids_field = cx.field(&format!("{what}_ids"));
+        match (ids, tags) {
+            (Some(ids), Some(_)) => {
                 diags.push(
-                    Diagnostic::new(&ids.referenced, &ids_field, "the list is empty")
-                        .hint("name at least one, or leave the field out for the VPC's default"),
+                    Diagnostic::new(
+                        &ids.referenced,
+                        ids_field,
+                        format!("give `{what}_ids` or `{what}_tags`, not both"),
+                    )
+                    .hint("or neither, for the VPC's default"),
                 );
+                MemberChoice::Default
             }
-            for id in &ids.value {
-                if !ec2_id(&id.value, id_prefix) {
+            (Some(ids), None) => {
+                if ids.value.is_empty() {
                     diags.push(
-                        Diagnostic::new(
-                            &id.referenced,
-                            &ids_field,
-                            format!("`{}` is not a {what} id", id.value),
-                        )
-                        .hint(format!("{what} ids look like {id_prefix}0a1b2c3d4e5f60718")),
+                        Diagnostic::new(&ids.referenced, &ids_field, "the list is empty").hint(
+                            "name at least one, or leave the field out for the VPC's default",
+                        ),
                     );
                 }
+                for id in &ids.value {
+                    if !ec2_id(&id.value, id_prefix) {
+                        diags.push(
+                            Diagnostic::new(
+                                &id.referenced,
+                                &ids_field,
+                                format!("`{}` is not a {what} id", id.value),
+                            )
+                            .hint(format!("{what} ids look like {id_prefix}0a1b2c3d4e5f60718")),
+                        );
+                    }
+                }
+                MemberChoice::Ids(ids.value.iter().map(|i| i.value.clone()).collect())
             }
-            MemberChoice::Ids(ids.value.iter().map(|i| i.value.clone()).collect())
+            (None, Some(tags)) if tags.0.is_empty() => {
+                diags.error(
+                    &cx.loc,
+                    cx.field(&format!("{what}_tags")),
+                    format!("`{what}_tags` needs at least one tag"),
+                );
+                MemberChoice::Default
+            }
+            (None, Some(tags)) => MemberChoice::Tags(tag_map(tags)),
+            (None, None) => MemberChoice::Default,
         }
-        (None, Some(tags)) if tags.0.is_empty() => {
-            diags.error(
-                &cx.loc,
-                cx.field(&format!("{what}_tags")),
-                format!("`{what}_tags` needs at least one tag"),
-            );
-            MemberChoice::Default
-        }
-        (None, Some(tags)) => MemberChoice::Tags(tag_map(tags)),
-        (None, None) => MemberChoice::Default,
     }
 }

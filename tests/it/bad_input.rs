@@ -503,7 +503,7 @@ const CASES: &[Case] = &[
             "    stream: NEW_IMAGE\n  role:\n    type: iam_role\n    name: processor\n    max_session_duration: 60\n",
         )],
         env: "test",
-        expect: "23:27: resources.role.max_session_duration: 60 seconds is out of range",
+        expect: "23:27: resources.role.max_session_duration: 60 is out of range (3600-43200)",
     },
     Case {
         name: "resource that is not an ARN",

@@ -3,7 +3,7 @@
 
 use super::{Alarm, AlarmState, LiveAlarm};
 use crate::aws::needs::Need;
-use crate::aws::{Aws, sdk};
+use crate::aws::{Aws, returned, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Made};
 use anyhow::Context;
@@ -39,10 +39,7 @@ pub async fn read_alarm(
     else {
         return Ok(None);
     };
-    let arn = alarm
-        .alarm_arn()
-        .context("DescribeAlarms returned no alarm ARN")?
-        .to_string();
+    let arn = returned(alarm.alarm_arn(), "DescribeAlarms", "alarm ARN")?.to_string();
     let tags = crate::kinds::tagged::tags_or(aws, owner, &arn, || list_tags(aws, &arn)).await?;
     Ok(Some(LiveAlarm {
         state: state_from(alarm, tags),

@@ -4,7 +4,7 @@
 use super::{Comparison, MissingData, Statistic};
 use crate::kinds::kind::Validate;
 use crate::spec::diag::{Diagnostic, Diags};
-use crate::spec::fields::{NameRules, ValidateCtx, int_field, physical_name, template_field};
+use crate::spec::fields::{IntRule, NameRules, ValidateCtx, physical_name, template_field};
 use crate::spec::raw::{Spanned, SpannedMap, raw_resource};
 use crate::spec::template::Template;
 use std::collections::BTreeMap;
@@ -73,6 +73,19 @@ pub struct Alarm {
 const ALARM_NAMES: NameRules =
     NameRules::printable("alarm", 1..=255).example("cruddur-processor-errors-${env}");
 
+/// CloudWatch's limits.
+const PERIOD: IntRule = IntRule::other(
+    |p| matches!(p, 10 | 20 | 30) || (p >= 60 && p % 60 == 0),
+    "10, 20, 30 or a multiple of 60",
+    60,
+    "seconds; periods under a minute need high-resolution metrics",
+);
+const EVALUATION_PERIODS: IntRule = IntRule::other(
+    |n| n >= 1,
+    "at least 1",
+    1,
+    "how many periods in a row the alarm looks at",
+);
 const MAX_DIMENSIONS: usize = 30;
 const MAX_ACTIONS: usize = 5;
 const ONE_DAY: i64 = 86_400;
@@ -169,22 +182,10 @@ impl Validate<Alarm> for RawAlarm {
             }
         }
 
-        let period = int_field(
-            raw.period(),
-            60,
-            |p| matches!(p, 10 | 20 | 30) || (p >= 60 && p % 60 == 0),
-            "10, 20, 30 or a multiple of 60",
-            cx.field("period"),
-            "seconds; periods under a minute need high-resolution metrics",
-            diags,
-        );
-        let evaluation_periods = int_field(
+        let period = PERIOD.read(raw.period(), cx.field("period"), diags);
+        let evaluation_periods = EVALUATION_PERIODS.read(
             raw.evaluation_periods(),
-            1,
-            |n| n >= 1,
-            "at least 1",
             cx.field("evaluation_periods"),
-            "how many periods in a row the alarm looks at",
             diags,
         );
         let longest = if period >= 3600 { SEVEN_DAYS } else { ONE_DAY };

@@ -5,7 +5,7 @@ use super::{EndpointState, LiveEndpoint, Resolved, full_access};
 use crate::aws::lookup;
 use crate::aws::needs::Need;
 use crate::aws::vpc::filter;
-use crate::aws::{Aws, describe_error, error_code, sdk};
+use crate::aws::{Aws, describe_error, error_code, returned, sdk};
 use crate::create_once;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Identity, Made};
@@ -191,9 +191,8 @@ impl Changes for Endpoint {
                 .send()
                 .await;
             create_once::attempt("CreateVpcEndpoint", sent)?.map(|out| {
-                out.vpc_endpoint
-                    .and_then(|e| e.vpc_endpoint_id)
-                    .context("CreateVpcEndpoint returned no endpoint id")
+                let id = out.vpc_endpoint.and_then(|e| e.vpc_endpoint_id);
+                returned(id, "CreateVpcEndpoint", "endpoint id")
             })
         };
         let find = || find_tagged(cx.aws, &desired.tags);

@@ -4,9 +4,8 @@
 use super::spec::VpcSpec;
 use super::state::{FunctionState, LiveFunction, VpcState, log_group_name};
 use crate::aws::lookup;
-use crate::aws::{Aws, error_code, sdk};
+use crate::aws::{Aws, error_code, returned, sdk};
 use crate::bundle::{Architecture, CODE_HASH_TAG, CODE_SHA_TAG};
-use anyhow::Context;
 use aws_sdk_lambda::types as lambda;
 use std::collections::BTreeMap;
 
@@ -22,9 +21,7 @@ pub async fn read_function(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveF
     let Some(out) = function else {
         return Ok(None);
     };
-    let config = out
-        .configuration()
-        .context("GetFunction returned no configuration")?;
+    let config = returned(out.configuration(), "GetFunction", "configuration")?;
     let mut tags: BTreeMap<String, String> = out
         .tags()
         .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -74,10 +71,7 @@ pub async fn read_function(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveF
             log_retention_days: log_group.flatten(),
             tags,
         },
-        arn: config
-            .function_arn()
-            .context("GetFunction returned no function ARN")?
-            .to_string(),
+        arn: returned(config.function_arn(), "GetFunction", "function ARN")?.to_string(),
         log_group_exists: log_group.is_some(),
         settled,
     }))

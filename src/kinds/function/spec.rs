@@ -4,8 +4,8 @@ use crate::aws::vpc::{MemberChoice, VpcChoice};
 use crate::bundle::{self, Architecture};
 use crate::kinds::kind::Validate;
 use crate::spec::diag::{Diagnostic, Diags};
-use crate::spec::fields::{NameRules, ValidateCtx, int_field, physical_name, template_field};
-use crate::spec::network;
+use crate::spec::fields::{IntRule, NameRules, ValidateCtx, physical_name, template_field};
+use crate::spec::network::{self, SECURITY_GROUPS, SUBNETS};
 use crate::spec::raw::Spanned;
 use crate::spec::raw::{SpannedMap, raw_resource};
 use crate::spec::template::Template;
@@ -104,6 +104,19 @@ const FUNCTION_NAMES: NameRules = NameRules::letters_digits_and("function", 1..=
     .example("cruddur-stream-processor-${env}");
 
 /// The runtimes a bundled `bootstrap` runs on: the OS-only ones.
+/// Lambda's limits.
+const MEMORY: IntRule = IntRule::range(128..=10240, 128, "memory is in MB, 128 to 10240");
+const TIMEOUT: IntRule = IntRule::range(
+    1..=900,
+    3,
+    "timeout is in seconds, at most 900 (15 minutes)",
+);
+const RESERVED: IntRule = IntRule::range(
+    0..=10_000,
+    0,
+    "0 stops the function; leave it out for no reservation",
+);
+
 const RUNTIMES: &[&str] = &["provided.al2023", "provided.al2"];
 
 const DEFAULT_RUNTIME: &str = "provided.al2023";
@@ -196,35 +209,11 @@ impl Validate<Function> for RawFunction {
             Some(r) => r.value.clone(),
             None => DEFAULT_RUNTIME.to_string(),
         };
-        let memory = int_field(
-            raw.memory(),
-            128,
-            |v| (128..=10240).contains(&v),
-            "128-10240",
-            cx.field("memory"),
-            "memory is in MB, 128 to 10240",
-            diags,
-        );
-        let timeout = int_field(
-            raw.timeout(),
-            3,
-            |v| (1..=900).contains(&v),
-            "1-900",
-            cx.field("timeout"),
-            "timeout is in seconds, at most 900 (15 minutes)",
-            diags,
-        );
-        let reserved_concurrency = raw.reserved_concurrency().map(|r| {
-            int_field(
-                Some(r),
-                0,
-                |v| (0..=10_000).contains(&v),
-                "0-10000",
-                cx.field("reserved_concurrency"),
-                "0 stops the function; leave it out for no reservation",
-                diags,
-            )
-        });
+        let memory = MEMORY.read(raw.memory(), cx.field("memory"), diags);
+        let timeout = TIMEOUT.read(raw.timeout(), cx.field("timeout"), diags);
+        let reserved_concurrency = raw
+            .reserved_concurrency()
+            .map(|r| RESERVED.read(Some(r), cx.field("reserved_concurrency"), diags));
         let log_retention_days = match raw.log_retention_days() {
             Some(d) if !RETENTION_DAYS.contains(&d.value) => {
                 diags.push(
@@ -347,19 +336,10 @@ impl Validate<Function> for RawFunction {
             }
             VpcSpec {
                 vpc: network::vpc_choice(r.vpc.as_ref(), r.vpc_tags.as_ref(), &sub, "", diags),
-                subnets: network::member_choice(
-                    r.subnet_ids.as_ref(),
-                    r.subnet_tags.as_ref(),
-                    "subnet",
-                    "subnet-",
-                    &sub,
-                    diags,
-                ),
-                security_groups: network::member_choice(
+                subnets: SUBNETS.choice(r.subnet_ids.as_ref(), r.subnet_tags.as_ref(), &sub, diags),
+                security_groups: SECURITY_GROUPS.choice(
                     r.security_group_ids.as_ref(),
                     r.security_group_tags.as_ref(),
-                    "security_group",
-                    "sg-",
                     &sub,
                     diags,
                 ),

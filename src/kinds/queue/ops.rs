@@ -3,7 +3,7 @@
 
 use super::{LiveQueue, Queue, QueueState};
 use crate::aws::needs::Need;
-use crate::aws::{Aws, error_code};
+use crate::aws::{Aws, error_code, returned};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Made};
 use crate::tags::same_owner;
@@ -121,9 +121,7 @@ fn live_from(
             tags,
         },
         url: url.to_string(),
-        arn: get(Attr::QueueArn)
-            .context("GetQueueAttributes returned no QueueArn")?
-            .to_string(),
+        arn: returned(get(Attr::QueueArn), "GetQueueAttributes", "QueueArn")?.to_string(),
         messages: number(Attr::ApproximateNumberOfMessages)?
             + number(Attr::ApproximateNumberOfMessagesNotVisible)?
             + number(Attr::ApproximateNumberOfMessagesDelayed)?,

@@ -3,7 +3,7 @@
 use super::Encryption;
 use crate::kinds::kind::Validate;
 use crate::spec::diag::Diags;
-use crate::spec::fields::{NameRules, ValidateCtx, int_field, physical_name};
+use crate::spec::fields::{IntRule, NameRules, ValidateCtx, physical_name};
 use crate::spec::raw::Spanned;
 use crate::spec::raw::raw_resource;
 
@@ -37,11 +37,14 @@ pub struct Queue {
     pub encryption: Encryption,
 }
 
-/// SQS's limits (the CreateQueue API reference).
-pub const MAX_RETENTION: i64 = 1_209_600;
-const MIN_RETENTION: i64 = 60;
-const MAX_VISIBILITY: i64 = 43_200;
-const DEFAULT_VISIBILITY: i64 = 30;
+/// SQS's limits (the CreateQueue API reference). Records given up on are worth keeping
+/// as long as possible, so the retention's default is its most.
+const RETENTION: IntRule = IntRule::range(
+    60..=1_209_600,
+    1_209_600,
+    "seconds from one minute to 14 days; records given up on are worth keeping as long as possible",
+);
+const VISIBILITY: IntRule = IntRule::range(0..=43_200, 30, "seconds from 0 to 12 hours");
 
 const QUEUE_NAMES: NameRules = NameRules::letters_digits_and("queue", 1..=80, "-_")
     .example("cruddur-processor-failures-${env}")
@@ -52,22 +55,14 @@ impl Validate<Queue> for RawQueue {
         let raw = self;
         let start = diags.mark();
         let name = physical_name(raw.name(), &QUEUE_NAMES, cx, diags);
-        let message_retention_seconds = int_field(
+        let message_retention_seconds = RETENTION.read(
             raw.message_retention_seconds(),
-            MAX_RETENTION,
-            |v| (MIN_RETENTION..=MAX_RETENTION).contains(&v),
-            "60-1209600",
             cx.field("message_retention_seconds"),
-            "seconds from one minute to 14 days; records given up on are worth keeping as long as possible",
             diags,
         );
-        let visibility_timeout_seconds = int_field(
+        let visibility_timeout_seconds = VISIBILITY.read(
             raw.visibility_timeout_seconds(),
-            DEFAULT_VISIBILITY,
-            |v| (0..=MAX_VISIBILITY).contains(&v),
-            "0-43200",
             cx.field("visibility_timeout_seconds"),
-            "seconds from 0 to 12 hours",
             diags,
         );
         let encryption = raw.encryption().map_or(Encryption::Sqs, |e| e.value);

@@ -4,7 +4,7 @@
 use super::spec::DEFAULT_MAX_SESSION;
 use super::{LiveRole, Role, RoleState};
 use crate::aws::needs::Need;
-use crate::aws::{Aws, describe_error, error_code, sdk};
+use crate::aws::{Aws, describe_error, error_code, returned, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Kind, Made};
 use crate::policy::{self, Statement};
@@ -59,7 +59,7 @@ pub async fn read_role(
 ) -> anyhow::Result<Option<LiveRole>> {
     let get_role = async {
         match aws.iam.get_role().role_name(name).send().await {
-            Ok(out) => Ok(Some(out.role.context("GetRole returned no role")?)),
+            Ok(out) => Ok(Some(returned(out.role, "GetRole", "role")?)),
             Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
             Err(e) => Err(crate::aws::errors::error("GetRole", &e)),
         }
@@ -271,7 +271,7 @@ impl Changes for Role {
             // Tags go on with the create, so the role is recognisably ours from the start.
             .set_tags(Some(sdk_tags(&desired.tags)?));
         let arn = match request.send().await {
-            Ok(created) => created.role.context("CreateRole returned no role")?.arn,
+            Ok(created) => returned(created.role, "CreateRole", "role")?.arn,
             // Made by this create whose answer was lost (the SDK sent it again): carry on
             // from what is there.
             Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {

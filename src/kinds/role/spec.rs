@@ -5,7 +5,7 @@ use crate::policy::{
     Principal, Statement, TRUST_POLICY_DEFAULT_MAX, TRUST_POLICY_RAISED_MAX, iam_size,
 };
 use crate::spec::diag::{Diagnostic, Diags};
-use crate::spec::fields::{NameRules, ValidateCtx, physical_name};
+use crate::spec::fields::{IntRule, NameRules, ValidateCtx, physical_name};
 use crate::spec::policy::{self, RawStatement, StatementSpec};
 use crate::spec::raw::Spanned;
 use crate::spec::raw::{SpannedMap, raw_resource};
@@ -58,6 +58,11 @@ const MAX_MANAGED_POLICIES: usize = 20;
 const DEFAULT_TRUSTED_SERVICE: &str = "lambda.amazonaws.com";
 
 pub const DEFAULT_MAX_SESSION: i64 = 3600;
+const MAX_SESSION: IntRule = IntRule::range(
+    3600..=43200,
+    DEFAULT_MAX_SESSION,
+    "seconds: IAM allows 3600 (one hour) to 43200 (twelve hours)",
+);
 
 /// IAM's characters for role and policy names: letters, digits and `+=,.@_-`.
 const IAM_CHARS: &str = "+=,.@_-";
@@ -203,21 +208,8 @@ impl Validate<Role> for RawRole {
                     .hint("IAM and AWS STS quotas: raise it to 4,096, or the role's creation fails mid-apply")
             });
         }
-        let max_session = raw
-            .max_session_duration()
-            .map_or(DEFAULT_MAX_SESSION, |m| m.value);
-        if let Some(m) = raw.max_session_duration()
-            && !(3600..=43200).contains(&m.value)
-        {
-            diags.push(
-                Diagnostic::new(
-                    &m.referenced,
-                    cx.field("max_session_duration"),
-                    format!("{} seconds is out of range", m.value),
-                )
-                .hint("IAM allows 3600 (one hour) to 43200 (twelve hours)"),
-            );
-        }
+        let max_session = raw.max_session_duration();
+        let max_session = MAX_SESSION.read(max_session, cx.field("max_session_duration"), diags);
         let permissions_boundary = raw
             .permissions_boundary()
             .and_then(|b| policy_arn(b, cx, &cx.field("permissions_boundary"), diags));

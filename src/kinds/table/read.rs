@@ -5,7 +5,7 @@ use super::state::{
     BillingMode, IndexState, LiveTable, ProjectionType, StreamView, TableClass, TableState,
     attr_type, key_from,
 };
-use crate::aws::{Aws, error_code};
+use crate::aws::{Aws, error_code, returned};
 use crate::wait::Check;
 use anyhow::Context;
 use aws_sdk_dynamodb::types as ddb;
@@ -33,10 +33,7 @@ pub async fn read_table(
     if desc.table_status() == Some(&ddb::TableStatus::Deleting) {
         return Ok(None);
     }
-    let arn = desc
-        .table_arn()
-        .context("DescribeTable returned no table ARN")?
-        .to_string();
+    let arn = returned(desc.table_arn(), "DescribeTable", "table ARN")?.to_string();
     let tags = crate::kinds::tagged::tags_or(aws, owner, &arn, || list_tags(aws, &arn)).await?;
     // Created just after the TTL or backup read was answered: ask again. Not found then
     // either means it was deleted meanwhile.

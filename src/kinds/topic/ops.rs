@@ -4,10 +4,9 @@
 
 use super::{LiveTopic, Subscribed, Topic, TopicState};
 use crate::aws::needs::Need;
-use crate::aws::{Aws, error_code, sdk};
+use crate::aws::{Aws, error_code, returned, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Kind, Made};
-use anyhow::Context;
 use async_trait::async_trait;
 use aws_sdk_sns::types as sns;
 use std::collections::BTreeMap;
@@ -109,7 +108,7 @@ impl Changes for Topic {
         let out = cx
             .send("creating topic", "CreateTopic", request.send())
             .await?;
-        let arn = out.topic_arn.context("CreateTopic returned no topic ARN")?;
+        let arn = returned(out.topic_arn, "CreateTopic", "topic ARN")?;
         let mut live = LiveTopic {
             state: TopicState {
                 subscriptions: Default::default(),

@@ -5,7 +5,7 @@ use super::{
     LiveTrigger, Settings, StartingPosition, TriggerState, canonical_filters, function_name,
 };
 use crate::aws::needs::Need;
-use crate::aws::{Aws, error_code, sdk};
+use crate::aws::{Aws, error_code, returned, sdk};
 use crate::create_once::{self, Attempt};
 use crate::exec::ExecCtx;
 use crate::kinds::function::LambdaTags;
@@ -144,10 +144,8 @@ impl Changes for Trigger {
                 Err(e) if error_code(&e) == Some("ResourceConflictException") => Ok(
                     Attempt::Unknown(create_once::brief("CreateEventSourceMapping", &e)),
                 ),
-                sent => create_once::attempt("CreateEventSourceMapping", sent)?.map(|out| {
-                    out.uuid
-                        .context("CreateEventSourceMapping returned no UUID")
-                }),
+                sent => create_once::attempt("CreateEventSourceMapping", sent)?
+                    .map(|out| returned(out.uuid, "CreateEventSourceMapping", "UUID")),
             }
         };
         let find = || find_tagged(cx.aws, &desired.function, &desired.tags);

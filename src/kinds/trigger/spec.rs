@@ -3,7 +3,7 @@
 use super::{Settings, StartingPosition, canonical_filters, function_name};
 use crate::kinds::kind::Validate;
 use crate::spec::diag::{Diagnostic, Diags};
-use crate::spec::fields::{ValidateCtx, int_field, template_field};
+use crate::spec::fields::{IntRule, ValidateCtx, template_field};
 use crate::spec::raw::Spanned;
 use crate::spec::raw::raw_resource;
 use crate::spec::template::Template;
@@ -45,6 +45,21 @@ raw_resource! {
         enabled: Spanned<bool>,
     }
 }
+
+/// Lambda's limits on a stream mapping.
+const BATCH_SIZE: IntRule = IntRule::range(1..=10_000, 100, "1 to 10000 records per batch");
+const BATCHING_WINDOW: IntRule = IntRule::range(0..=300, 0, "0 to 300 seconds");
+const RETRY_ATTEMPTS: IntRule = IntRule::range(
+    -1..=10_000,
+    -1,
+    "-1 (retry until the record expires) or 0 to 10000",
+);
+const RECORD_AGE: IntRule = IntRule::other(
+    |v| v == -1 || (60..=604_800).contains(&v),
+    "-1 or 60-604800",
+    -1,
+    "-1 (no limit) or 60 to 604800 seconds",
+);
 
 /// A validated `event_source_mapping`.
 #[derive(Debug)]
@@ -97,42 +112,14 @@ impl Validate<Trigger> for RawTrigger {
             "the stream, usually a reference: `source: ${messages.stream_arn}`",
             diags,
         );
-        let batch_size = int_field(
-            raw.batch_size(),
-            100,
-            |v| (1..=10_000).contains(&v),
-            "1-10000",
-            cx.field("batch_size"),
-            "1 to 10000 records per batch",
-            diags,
-        ) as i32;
-        let batching_window_seconds = int_field(
-            raw.batching_window_seconds(),
-            0,
-            |v| (0..=300).contains(&v),
-            "0-300",
-            cx.field("batching_window_seconds"),
-            "0 to 300 seconds",
-            diags,
-        ) as i32;
-        let maximum_retry_attempts = int_field(
-            raw.maximum_retry_attempts(),
-            -1,
-            |v| (-1..=10_000).contains(&v),
-            "-1-10000",
-            cx.field("maximum_retry_attempts"),
-            "-1 (retry until the record expires) or 0 to 10000",
-            diags,
-        ) as i32;
-        let maximum_record_age_seconds = int_field(
-            raw.maximum_record_age_seconds(),
-            -1,
-            |v| v == -1 || (60..=604_800).contains(&v),
-            "-1 or 60-604800",
-            cx.field("maximum_record_age_seconds"),
-            "-1 (no limit) or 60 to 604800 seconds",
-            diags,
-        ) as i32;
+        // Each rule's values fit in an i32, the SDK's type for these.
+        let batch_size = BATCH_SIZE.read(raw.batch_size(), cx.field("batch_size"), diags);
+        let window = raw.batching_window_seconds();
+        let window = BATCHING_WINDOW.read(window, cx.field("batching_window_seconds"), diags);
+        let retries = raw.maximum_retry_attempts();
+        let retries = RETRY_ATTEMPTS.read(retries, cx.field("maximum_retry_attempts"), diags);
+        let age = raw.maximum_record_age_seconds();
+        let age = RECORD_AGE.read(age, cx.field("maximum_record_age_seconds"), diags);
         let mut filters = Vec::new();
         for (i, f) in raw
             .filters()
@@ -168,13 +155,13 @@ impl Validate<Trigger> for RawTrigger {
             function: function?,
             source: source?,
             settings: Settings {
-                batch_size,
-                batching_window_seconds,
+                batch_size: batch_size as i32,
+                batching_window_seconds: window as i32,
                 starting_position: raw
                     .starting_position()
                     .map_or(StartingPosition::Latest, |p| p.value),
-                maximum_retry_attempts,
-                maximum_record_age_seconds,
+                maximum_retry_attempts: retries as i32,
+                maximum_record_age_seconds: age as i32,
                 bisect_on_error: raw.bisect_on_error().is_some_and(|b| b.value),
                 report_batch_item_failures: raw
                     .report_batch_item_failures()
