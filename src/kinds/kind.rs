@@ -391,11 +391,6 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
 pub trait Changes: Kind {
     /// Makes the resource `desired` describes.
     async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self>;
-    /// Changes `live` in place until it is as described (`desired`).
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &Self::Live,
-        desired: &Self::State,
-    ) -> Made<Self>;
+    /// Changes `live` in place until it is as described (`to`).
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self>;
 }

@@ -111,12 +111,12 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> Vec<cw::Tag> {
 
 #[async_trait]
 impl Changes for Alarm {
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &AlarmState) -> Made<Self> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         put(cx, &self.name, desired, None).await
     }
 
-    async fn update(&self, cx: &ExecCtx<'_>, live: &LiveAlarm, desired: &AlarmState) -> Made<Self> {
-        put(cx, &self.name, desired, Some(live)).await
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
+        put(cx, &self.name, to, Some(live)).await
     }
 }
 

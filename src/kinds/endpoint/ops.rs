@@ -160,7 +160,7 @@ async fn resolve_route_tables(
 impl Changes for Endpoint {
     /// Creates the endpoint (tagged as ours from the start) exactly once, and waits until it
     /// is available.
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &EndpointState) -> Made<Self> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         cx.tracker.status("creating endpoint");
         let tags = ec2::TagSpecification::builder()
             .resource_type(ec2::ResourceType::VpcEndpoint)
@@ -201,32 +201,27 @@ impl Changes for Endpoint {
     }
 
     /// Changes the route tables and the policy in place (tags first).
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &LiveEndpoint,
-        desired: &EndpointState,
-    ) -> Made<Self> {
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
         if !live.settled {
             wait_available(cx, &live.id).await?;
         }
         let before = &live.state;
         // Tags first: adopting an endpoint makes it ours before anything else changes.
-        crate::tags::sync(cx, &EndpointTags(&live.id), &before.tags, &desired.tags).await?;
-        let add: Vec<String> = desired
+        crate::tags::sync(cx, &EndpointTags(&live.id), &before.tags, &to.tags).await?;
+        let add: Vec<String> = to
             .route_table_ids
             .difference(&before.route_table_ids)
             .cloned()
             .collect();
         let remove: Vec<String> = before
             .route_table_ids
-            .difference(&desired.route_table_ids)
+            .difference(&to.route_table_ids)
             .cloned()
             .collect();
-        let policy_changes = before.policy != desired.policy;
+        let policy_changes = before.policy != to.policy;
         if add.is_empty() && remove.is_empty() && !policy_changes {
             return Ok(LiveEndpoint {
-                state: desired.clone(),
+                state: to.clone(),
                 id: live.id.clone(),
                 settled: true,
             });
@@ -238,7 +233,7 @@ impl Changes for Endpoint {
             .vpc_endpoint_id(&live.id)
             .set_add_route_table_ids((!add.is_empty()).then_some(add))
             .set_remove_route_table_ids((!remove.is_empty()).then_some(remove))
-            .set_policy_document(policy_changes.then(|| policy::document(&desired.policy)));
+            .set_policy_document(policy_changes.then(|| policy::document(&to.policy)));
         cx.send("modifying endpoint", "ModifyVpcEndpoint", request.send())
             .await?;
         wait_available(cx, &live.id).await

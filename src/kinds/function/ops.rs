@@ -151,7 +151,6 @@ async fn update_configuration(
     name: &str,
     desired: &FunctionState,
 ) -> anyhow::Result<()> {
-    cx.tracker.status("updating the configuration");
     let vpc = desired.vpc.as_ref().map_or_else(
         // Empty lists take the function out of its VPC.
         || {
@@ -173,14 +172,19 @@ async fn update_configuration(
         .timeout(desired.timeout)
         .environment(sdk_environment(&desired.environment))
         .vpc_config(vpc);
-    retry_while_updating(cx, "UpdateFunctionConfiguration", || request.clone().send()).await?;
+    let doing = "updating the configuration";
+    retry_while_updating(cx, doing, "UpdateFunctionConfiguration", || {
+        request.clone().send()
+    })
+    .await?;
     wait_settled(cx, name).await
 }
 
-/// Sends a function update, waiting out ResourceConflictException (another update of the
-/// function still in progress, by us or anyone) and a role not yet propagated.
+/// Shows `doing` and sends a function update, waiting out ResourceConflictException (another
+/// update of the function still in progress, by us or anyone) and a role not yet propagated.
 async fn retry_while_updating<T, E, F, Fut>(
     cx: &ExecCtx<'_>,
+    doing: &str,
     operation: &str,
     send: F,
 ) -> anyhow::Result<()>
@@ -194,7 +198,8 @@ where
         >,
     E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    wait::until(cx, &format!("sending {operation}"), || async {
+    cx.tracker.status(doing);
+    wait::until(cx, doing, || async {
         match send().await {
             Ok(_) => Ok(Check::Done(())),
             Err(e) if error_code(&e) == Some("ResourceConflictException") => {
@@ -324,7 +329,7 @@ crate::tag_api!(
 impl Changes for Function {
     /// Builds the code, creates the log group and then the function (tagged as ours, with the
     /// hash of what it was built from), retrying while a new role is not usable by Lambda.
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &FunctionState) -> Made<Self> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         let function = self;
         let (bundle, hash) = build(function, cx).await?;
         // The log group first, so the first invocation already logs under its retention.
@@ -388,38 +393,34 @@ impl Changes for Function {
     }
 
     /// Changes the function in place: tags, configuration, code (rebuilt), concurrency, logs.
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &LiveFunction,
-        desired: &FunctionState,
-    ) -> Made<Self> {
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
         let function = self;
         let before = &live.state;
         let name = function.name.as_str();
         if !live.settled {
             wait_settled(cx, name).await?;
         }
-        crate::tags::sync(cx, &LambdaTags(&live.arn), &before.tags, &desired.tags)
+        crate::tags::sync(cx, &LambdaTags(&live.arn), &before.tags, &to.tags)
             .await
             .context("updating the function's tags")?;
-        if configuration_differs(before, desired) {
-            update_configuration(cx, name, desired)
+        if configuration_differs(before, to) {
+            update_configuration(cx, name, to)
                 .await
                 .context("updating the function's configuration")?;
         }
-        if before.code_hash != desired.code_hash || before.architecture != desired.architecture {
+        if before.code_hash != to.code_hash || before.architecture != to.architecture {
             let (bundle, hash) = build(function, cx).await?;
             let code_sha256 = bundle.code_sha256.clone();
-            cx.tracker.status("uploading the code");
             let request = cx
                 .aws
                 .lambda
                 .update_function_code()
                 .function_name(name)
                 .zip_file(aws_sdk_lambda::primitives::Blob::new(bundle.zip))
-                .architectures(sdk_architecture(desired.architecture));
-            retry_while_updating(cx, "UpdateFunctionCode", || request.clone().send()).await?;
+                .architectures(sdk_architecture(to.architecture));
+            let doing = "uploading the code";
+            retry_while_updating(cx, doing, "UpdateFunctionCode", || request.clone().send())
+                .await?;
             wait_settled(cx, name).await?;
             // Only now: the tag says what the deployed code was built from.
             let request = cx
@@ -431,11 +432,11 @@ impl Changes for Function {
                 .tags(CODE_SHA_TAG, code_sha256);
             sdk("TagResource", request.send().await)?;
         }
-        if before.reserved_concurrency != desired.reserved_concurrency {
-            set_concurrency(cx, name, desired.reserved_concurrency).await?;
+        if before.reserved_concurrency != to.reserved_concurrency {
+            set_concurrency(cx, name, to.reserved_concurrency).await?;
         }
-        if !live.log_group_exists || before.log_retention_days != desired.log_retention_days {
-            ensure_log_group(cx, name, live.log_group_exists, desired).await?;
+        if !live.log_group_exists || before.log_retention_days != to.log_retention_days {
+            ensure_log_group(cx, name, live.log_group_exists, to).await?;
         }
         read_back(cx, &function.name).await
     }

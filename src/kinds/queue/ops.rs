@@ -148,7 +148,7 @@ fn sdk_attributes(state: &QueueState) -> HashMap<Attr, String> {
 
 #[async_trait]
 impl Changes for Queue {
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &QueueState) -> Made<Self> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         let name = &self.name;
         let request = cx
             .aws
@@ -185,10 +185,10 @@ impl Changes for Queue {
         read_back(cx, &url).await
     }
 
-    async fn update(&self, cx: &ExecCtx<'_>, live: &LiveQueue, desired: &QueueState) -> Made<Self> {
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
         let before = &live.state;
         let current = sdk_attributes(before);
-        let mut changed: HashMap<Attr, String> = sdk_attributes(desired)
+        let mut changed: HashMap<Attr, String> = sdk_attributes(to)
             .into_iter()
             .filter(|(k, v)| current.get(k) != Some(v))
             .collect();
@@ -206,7 +206,7 @@ impl Changes for Queue {
             let doing = "updating the attributes";
             cx.send(doing, "SetQueueAttributes", request.send()).await?;
         }
-        crate::tags::sync(cx, &QueueTags(&live.url), &before.tags, &desired.tags).await?;
+        crate::tags::sync(cx, &QueueTags(&live.url), &before.tags, &to.tags).await?;
         read_back(cx, &live.url).await
     }
 }

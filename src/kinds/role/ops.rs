@@ -255,7 +255,7 @@ async fn read_tags(
 #[async_trait]
 impl Changes for Role {
     /// Creates the role (tagged as ours from the start), then its policies.
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &RoleState) -> Made<Self> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         let name = &self.name;
         cx.tracker.status("creating role");
         let request = cx
@@ -302,37 +302,37 @@ impl Changes for Role {
 
     /// Changes the role in place: tags first (adopting a role makes it ours before anything
     /// else about it changes), then everything else at once.
-    async fn update(&self, cx: &ExecCtx<'_>, live: &LiveRole, desired: &RoleState) -> Made<Self> {
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
         let name = &self.name;
         let before = &live.state;
-        crate::tags::sync(cx, &RoleTags(name), &before.tags, &desired.tags).await?;
+        crate::tags::sync(cx, &RoleTags(name), &before.tags, &to.tags).await?;
         cx.tracker.status("updating role");
         let iam = &cx.aws.iam;
         let trust = async {
-            if before.trust_policy != desired.trust_policy {
+            if before.trust_policy != to.trust_policy {
                 let request = iam
                     .update_assume_role_policy()
                     .role_name(name)
-                    .policy_document(policy::document(&desired.trust_policy));
+                    .policy_document(policy::document(&to.trust_policy));
                 sdk("UpdateAssumeRolePolicy", request.send().await)?;
             }
             anyhow::Ok(())
         };
         let settings = async {
-            if before.description != desired.description
-                || before.max_session_duration != desired.max_session_duration
+            if before.description != to.description
+                || before.max_session_duration != to.max_session_duration
             {
                 let request = iam
                     .update_role()
                     .role_name(name)
-                    .description(&desired.description)
-                    .max_session_duration(desired.max_session_duration);
+                    .description(&to.description)
+                    .max_session_duration(to.max_session_duration);
                 sdk("UpdateRole", request.send().await)?;
             }
             anyhow::Ok(())
         };
         let boundary = async {
-            match (&before.permissions_boundary, &desired.permissions_boundary) {
+            match (&before.permissions_boundary, &to.permissions_boundary) {
                 (old, Some(new)) if old.as_ref() != Some(new) => {
                     let request = iam
                         .put_role_permissions_boundary()
@@ -352,10 +352,10 @@ impl Changes for Role {
             trust,
             settings,
             boundary,
-            sync_policies(cx, name, before, desired)
+            sync_policies(cx, name, before, to)
         )?;
         Ok(LiveRole {
-            state: desired.clone(),
+            state: to.clone(),
             arn: live.arn.clone(),
         })
     }

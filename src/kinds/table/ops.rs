@@ -364,7 +364,7 @@ async fn wait_ready(cx: &ExecCtx<'_>, name: &str, what: &str) -> anyhow::Result<
 impl Changes for Table {
     /// Creates the table (tagged as ours from the start) with its indexes and stream, then
     /// point-in-time recovery and TTL, and reads back what DynamoDB made.
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &TableState) -> Made<Self> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         let name = &self.name;
         cx.tracker.status("creating table");
         let definitions = desired.definitions_for(desired.global_secondary_indexes.values());
@@ -428,45 +428,44 @@ impl Changes for Table {
     /// Changes the table in place, one step at a time, each waited for: tags first (adopting a
     /// table makes it ours before anything else about it changes), then deletion protection,
     /// indexes and capacity, stream, table class, point-in-time recovery and TTL.
-    async fn update(&self, cx: &ExecCtx<'_>, live: &LiveTable, desired: &TableState) -> Made<Self> {
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
         let name = &self.name;
         let before = &live.state;
         if !live.active {
             wait_ready(cx, name, "waiting for an earlier change to finish").await?;
         }
-        crate::tags::sync(cx, &TableTags(&live.arn), &before.tags, &desired.tags)
+        crate::tags::sync(cx, &TableTags(&live.arn), &before.tags, &to.tags)
             .await
             .context("updating the table's tags")?;
-        if before.deletion_protection != desired.deletion_protection {
+        if before.deletion_protection != to.deletion_protection {
             cx.tracker.status("setting deletion protection");
-            let request =
-                update_of(cx, name).deletion_protection_enabled(desired.deletion_protection);
+            let request = update_of(cx, name).deletion_protection_enabled(to.deletion_protection);
             update_table(cx, &request)
                 .await
                 .context("setting deletion protection")?;
             wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
         }
-        update_indexes_and_capacity(cx, name, before, desired)
+        update_indexes_and_capacity(cx, name, before, to)
             .await
             .context("updating indexes, billing mode or capacity")?;
-        if before.stream != desired.stream {
-            update_stream(cx, name, before.stream, desired.stream).await?;
+        if before.stream != to.stream {
+            update_stream(cx, name, before.stream, to.stream).await?;
         }
-        if before.table_class != desired.table_class {
+        if before.table_class != to.table_class {
             cx.tracker.status("changing the table class");
-            let request = update_of(cx, name).table_class(sdk_class(desired.table_class));
+            let request = update_of(cx, name).table_class(sdk_class(to.table_class));
             update_table(cx, &request)
                 .await
                 .context("changing the table class")?;
             wait_ready(cx, name, "waiting for the table class change").await?;
         }
-        if before.point_in_time_recovery != desired.point_in_time_recovery {
-            set_pitr(cx, name, desired.point_in_time_recovery)
+        if before.point_in_time_recovery != to.point_in_time_recovery {
+            set_pitr(cx, name, to.point_in_time_recovery)
                 .await
                 .context("changing point-in-time recovery")?;
         }
         // At most one TTL change per apply (see `update_blocker`).
-        match (&before.ttl_attribute, &desired.ttl_attribute) {
+        match (&before.ttl_attribute, &to.ttl_attribute) {
             (None, Some(new)) => set_ttl(cx, name, new, true).await.context("enabling TTL")?,
             (Some(old), None) => set_ttl(cx, name, old, false)
                 .await

@@ -97,7 +97,7 @@ crate::tag_api!(
 impl Changes for Topic {
     /// Creates the topic, tagged as ours (CreateTopic answers with the same topic when it
     /// exists with the same tags: a retried create makes no second one), then subscribes.
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &TopicState) -> Made<Self> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         let name = &self.name;
         let request = cx
             .aws
@@ -124,17 +124,17 @@ impl Changes for Topic {
     /// Changes the topic in place: tags first (adopting a topic makes it ours before anything
     /// else about it changes), then subscriptions: the new ones added, the ones no longer in
     /// the file removed (one still pending confirmation cannot be: it is left to lapse).
-    async fn update(&self, cx: &ExecCtx<'_>, live: &LiveTopic, desired: &TopicState) -> Made<Self> {
-        crate::tags::sync(cx, &TopicTags(&live.arn), &live.state.tags, &desired.tags).await?;
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
+        crate::tags::sync(cx, &TopicTags(&live.arn), &live.state.tags, &to.tags).await?;
         let mut after = LiveTopic {
             state: TopicState {
                 subscriptions: live.state.subscriptions.clone(),
-                tags: desired.tags.clone(),
+                tags: to.tags.clone(),
             },
             arn: live.arn.clone(),
             confirmed: live.confirmed.clone(),
         };
-        for gone in live.state.subscriptions.difference(&desired.subscriptions) {
+        for gone in live.state.subscriptions.difference(&to.subscriptions) {
             let Some(arn) = live.confirmed.get(gone) else {
                 continue;
             };
@@ -145,7 +145,7 @@ impl Changes for Topic {
             after.state.subscriptions.remove(gone);
             after.confirmed.remove(gone);
         }
-        subscribe_all(cx, &mut after, desired).await?;
+        subscribe_all(cx, &mut after, to).await?;
         Ok(after)
     }
 }

@@ -107,7 +107,7 @@ macro_rules! with_settings {
 impl Changes for Trigger {
     /// Creates the mapping (tagged as ours from the start) exactly once, and waits until it
     /// settles.
-    async fn create(&self, cx: &ExecCtx<'_>, desired: &TriggerState) -> Made<Self> {
+    async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
         cx.tracker.status("creating the mapping");
         let s = &desired.settings;
         let request = cx
@@ -154,36 +154,31 @@ impl Changes for Trigger {
     }
 
     /// Changes the mapping's settings in place (tags first).
-    async fn update(
-        &self,
-        cx: &ExecCtx<'_>,
-        live: &LiveTrigger,
-        desired: &TriggerState,
-    ) -> Made<Self> {
+    async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
         if !settled(&live.status) {
             wait_settled(cx, &live.uuid).await?;
         }
-        crate::tags::sync(cx, &LambdaTags(&live.arn), &live.state.tags, &desired.tags).await?;
+        crate::tags::sync(cx, &LambdaTags(&live.arn), &live.state.tags, &to.tags).await?;
         let before = &live.state;
-        let changed = before.settings != desired.settings
-            || before.function != desired.function
-            || before.on_failure != desired.on_failure;
+        let changed = before.settings != to.settings
+            || before.function != to.function
+            || before.on_failure != to.on_failure;
         if changed {
             cx.tracker.status("updating the mapping");
-            let s = &desired.settings;
+            let s = &to.settings;
             let request = cx
                 .aws
                 .lambda
                 .update_event_source_mapping()
                 .uuid(&live.uuid)
-                .function_name(&desired.function)
+                .function_name(&to.function)
                 // An empty criteria object removes the filters.
                 .filter_criteria(filter_criteria(s).unwrap_or_else(|| {
                     lambda::FilterCriteria::builder()
                         .set_filters(Some(Vec::new()))
                         .build()
                 }))
-                .destination_config(destination(desired).unwrap_or_else(|| {
+                .destination_config(destination(to).unwrap_or_else(|| {
                     lambda::DestinationConfig::builder()
                         .on_failure(lambda::OnFailure::builder().destination("").build())
                         .build()
