@@ -1,5 +1,5 @@
 //! Resource kinds, one folder each, and the registry that lists them. A kind implements
-//! [`Kind`] and [`Live`] (`kind.rs`) and says its own facts once: its ARN's format, whether
+//! [`Kind`], [`Changes`] and [`Live`] (`kind.rs`) and says its own facts once: its ARN's format, whether
 //! the tagging API lists it, which kinds it uses. [`declared`] adapts any kind to the
 //! engine; the [`kinds!`] line below registers it, and everything kept per kind is derived
 //! from that line: the stack file's `type:`, a place for its observations, its part in
@@ -19,7 +19,7 @@ pub mod topic;
 pub mod trigger;
 
 pub use declared::{Keeps, Reading, Resource};
-pub use kind::{Discovery, Held, Identity, Kind, Live, Observation, PlanCtx, Tags};
+pub use kind::{Changes, Discovery, Held, Identity, Kind, Live, Observation, PlanCtx, Tags};
 
 use crate::aws::Aws;
 use crate::spec::diag::{Diags, SpecErrors};
