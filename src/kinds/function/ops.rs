@@ -330,10 +330,9 @@ impl Changes for Function {
     /// Builds the code, creates the log group and then the function (tagged as ours, with the
     /// hash of what it was built from), retrying while a new role is not usable by Lambda.
     async fn create(&self, cx: &ExecCtx<'_>, desired: &Self::State) -> Made<Self> {
-        let function = self;
-        let (bundle, hash) = build(function, cx).await?;
+        let (bundle, hash) = build(self, cx).await?;
         // The log group first, so the first invocation already logs under its retention.
-        ensure_log_group(cx, &function.name, false, desired).await?;
+        ensure_log_group(cx, &self.name, false, desired).await?;
         let mut tags = desired.tags.clone();
         tags.insert(CODE_HASH_TAG.to_string(), hash);
         tags.insert(CODE_SHA_TAG.to_string(), bundle.code_sha256.clone());
@@ -341,7 +340,7 @@ impl Changes for Function {
             .aws
             .lambda
             .create_function()
-            .function_name(&function.name)
+            .function_name(&self.name)
             .runtime(lambda::Runtime::from(desired.runtime.as_str()))
             .role(&desired.role)
             .handler("bootstrap")
@@ -371,7 +370,7 @@ impl Changes for Function {
                 // Made by this create whose answer was lost (the SDK sent it again): carry
                 // on with it.
                 Err(e) if error_code(&e) == Some("ResourceConflictException") => {
-                    match read_function(cx.aws, &function.name).await? {
+                    match read_function(cx.aws, &self.name).await? {
                         Some(live) if same_owner(&desired.tags, &live.state.tags) => {
                             Ok(Check::Done(()))
                         }
@@ -385,18 +384,17 @@ impl Changes for Function {
             }
         })
         .await?;
-        wait_settled(cx, &function.name).await?;
+        wait_settled(cx, &self.name).await?;
         if let Some(reserved) = desired.reserved_concurrency {
-            set_concurrency(cx, &function.name, Some(reserved)).await?;
+            set_concurrency(cx, &self.name, Some(reserved)).await?;
         }
-        read_back(cx, &function.name).await
+        read_back(cx, &self.name).await
     }
 
     /// Changes the function in place: tags, configuration, code (rebuilt), concurrency, logs.
     async fn update(&self, cx: &ExecCtx<'_>, live: &Self::Live, to: &Self::State) -> Made<Self> {
-        let function = self;
         let before = &live.state;
-        let name = function.name.as_str();
+        let name = self.name.as_str();
         if !live.settled {
             wait_settled(cx, name).await?;
         }
@@ -409,7 +407,7 @@ impl Changes for Function {
                 .context("updating the function's configuration")?;
         }
         if before.code_hash != to.code_hash || before.architecture != to.architecture {
-            let (bundle, hash) = build(function, cx).await?;
+            let (bundle, hash) = build(self, cx).await?;
             let code_sha256 = bundle.code_sha256.clone();
             let request = cx
                 .aws
@@ -438,6 +436,6 @@ impl Changes for Function {
         if !live.log_group_exists || before.log_retention_days != to.log_retention_days {
             ensure_log_group(cx, name, live.log_group_exists, to).await?;
         }
-        read_back(cx, &function.name).await
+        read_back(cx, &self.name).await
     }
 }

@@ -112,7 +112,6 @@ impl Validate<Trigger> for RawTrigger {
             "the stream, usually a reference: `source: ${messages.stream_arn}`",
             diags,
         );
-        // Each rule's values fit in an i32, the SDK's type for these.
         let batch_size = BATCH_SIZE.read(raw.batch_size(), cx.field("batch_size"), diags);
         let window = raw.batching_window_seconds();
         let window = BATCHING_WINDOW.read(window, cx.field("batching_window_seconds"), diags);
@@ -154,6 +153,7 @@ impl Validate<Trigger> for RawTrigger {
         Some(Trigger {
             function: function?,
             source: source?,
+            // The rules keep each value within an i32, the SDK's type for these.
             settings: Settings {
                 batch_size: batch_size as i32,
                 batching_window_seconds: window as i32,
