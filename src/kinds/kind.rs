@@ -1,7 +1,7 @@
 //! What a resource kind is: [`Kind`] for the resource as the stack file declares it (its
-//! validation, its reads, its desired state, how it is created and changed), and [`Live`]
-//! for the resource as AWS holds it (its tags and attributes, what deleting it means, and
-//! the deletion itself). Deleting needs only the live resource, so a declared resource and
+//! validation, its reads, its desired state), [`Changes`] for how it is created and
+//! changed, and [`Live`] for the resource as AWS holds it (its tags and attributes, what
+//! deleting it means, and the deletion itself). Deleting needs only the live resource, so a declared resource and
 //! an orphan (tagged as ours, no longer declared) are deleted by the same code.
 
 use crate::aws::Aws;

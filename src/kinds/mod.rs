@@ -1,10 +1,10 @@
 //! Resource kinds, one folder each, and the registry that lists them. A kind implements
-//! [`Kind`], [`Changes`] and [`Live`] (`kind.rs`) and says its own facts once: its ARN's format, whether
-//! the tagging API lists it, which kinds it uses. [`declared`] adapts any kind to the
-//! engine; the [`kinds!`] line below registers it, and everything kept per kind is derived
-//! from that line: the stack file's `type:`, a place for its observations, its part in
-//! orphan discovery and in the order orphans are deleted, its schema and its permissions.
-//! A new kind is one new folder and one line there.
+//! [`Kind`], [`Changes`] and [`Live`] (`kind.rs`) and says its own facts once: its ARN's
+//! format, whether the tagging API lists it, which kinds it uses. [`declared`] adapts any
+//! kind to the engine; the [`kinds!`] line below registers it, and everything kept per kind
+//! is derived from that line: the stack file's `type:`, a place for its observations, its
+//! part in orphan discovery and in the order orphans are deleted, its schema and its
+//! permissions. A new kind is one new folder and one line there.
 
 pub mod alarm;
 pub mod declared;

@@ -229,7 +229,7 @@ pub struct NameRules {
     /// `table`, `role`: used in messages.
     pub what: &'static str,
     /// A name to show when none is given.
-    pub example: &'static str,
+    example: Option<&'static str>,
     /// How many characters a name has.
     length: RangeInclusive<usize>,
     chars: NameChars,
@@ -265,7 +265,7 @@ impl NameRules {
     const fn new(what: &'static str, length: RangeInclusive<usize>, chars: NameChars) -> Self {
         Self {
             what,
-            example: "",
+            example: None,
             length,
             chars,
             note: None,
@@ -274,7 +274,10 @@ impl NameRules {
     }
 
     pub const fn example(self, example: &'static str) -> Self {
-        Self { example, ..self }
+        Self {
+            example: Some(example),
+            ..self
+        }
     }
 
     pub const fn note(self, note: &'static str) -> Self {
@@ -336,10 +339,10 @@ pub fn physical_name(
     let field = cx.field("name");
     let Some(n) = name else {
         diags.push(
-            Diagnostic::new(&cx.loc, &field, "missing field `name`").hint(format!(
-                "the {}'s name in AWS, e.g. `{}`",
-                rules.what, rules.example
-            )),
+            Diagnostic::new(&cx.loc, &field, "missing field `name`").hint(match rules.example {
+                Some(example) => format!("the {}'s name in AWS, e.g. `{example}`", rules.what),
+                None => format!("the {}'s name in AWS", rules.what),
+            }),
         );
         return None;
     };

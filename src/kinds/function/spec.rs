@@ -103,7 +103,6 @@ pub struct Function {
 const FUNCTION_NAMES: NameRules = NameRules::letters_digits_and("function", 1..=64, "-_")
     .example("cruddur-stream-processor-${env}");
 
-/// The runtimes a bundled `bootstrap` runs on: the OS-only ones.
 /// Lambda's limits.
 const MEMORY: IntRule = IntRule::range(128..=10240, 128, "memory is in MB, 128 to 10240");
 const TIMEOUT: IntRule = IntRule::range(
@@ -117,6 +116,7 @@ const RESERVED: IntRule = IntRule::range(
     "0 stops the function; leave it out for no reservation",
 );
 
+/// The runtimes a bundled `bootstrap` runs on: the OS-only ones.
 const RUNTIMES: &[&str] = &["provided.al2023", "provided.al2"];
 
 const DEFAULT_RUNTIME: &str = "provided.al2023";

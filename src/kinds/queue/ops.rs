@@ -159,7 +159,7 @@ impl Changes for Queue {
             .set_tags(Some(desired.tags.clone().into_iter().collect()));
         cx.tracker.status("creating queue");
         // SQS refuses a queue's name for 60 seconds after a queue of that name was deleted.
-        let url = wait::until(cx, "creating the queue", || async {
+        let answered = wait::until(cx, "creating the queue", || async {
             match request.clone().send().await {
                 Ok(out) => Ok(Check::Done(out.queue_url)),
                 Err(e) if error_code(&e) == Some("QueueDeletedRecently") => Ok(Check::Waiting(
@@ -180,8 +180,8 @@ impl Changes for Queue {
                 Err(e) => Err(crate::aws::errors::error("CreateQueue", &e)),
             }
         })
-        .await?
-        .context("CreateQueue returned no queue URL")?;
+        .await?;
+        let url = returned(answered, "CreateQueue", "queue URL")?;
         read_back(cx, &url).await
     }
 

@@ -138,10 +138,9 @@ impl Changes for Topic {
             let Some(arn) = live.confirmed.get(gone) else {
                 continue;
             };
-            cx.tracker
-                .status(format!("unsubscribing {} {}", gone.protocol, gone.endpoint));
             let request = cx.aws.sns.unsubscribe().subscription_arn(arn);
-            sdk("Unsubscribe", request.send().await)?;
+            let doing = format!("unsubscribing {} {}", gone.protocol, gone.endpoint);
+            cx.send(doing, "Unsubscribe", request.send()).await?;
             after.state.subscriptions.remove(gone);
             after.confirmed.remove(gone);
         }

@@ -49,8 +49,9 @@ raw_resource! {
 /// Lambda's limits on a stream mapping.
 const BATCH_SIZE: IntRule = IntRule::range(1..=10_000, 100, "1 to 10000 records per batch");
 const BATCHING_WINDOW: IntRule = IntRule::range(0..=300, 0, "0 to 300 seconds");
-const RETRY_ATTEMPTS: IntRule = IntRule::range(
-    -1..=10_000,
+const RETRY_ATTEMPTS: IntRule = IntRule::other(
+    |v| (-1..=10_000).contains(&v),
+    "-1 or 0-10000",
     -1,
     "-1 (retry until the record expires) or 0 to 10000",
 );
