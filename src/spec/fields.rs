@@ -402,7 +402,37 @@ pub fn physical_name(
 
 #[cfg(test)]
 mod tests {
-    use super::NameRules;
+    use super::{IntRule, NameRules};
+    use crate::spec::diag::Diags;
+    use crate::spec::raw::Spanned;
+    use serde_saphyr::Location;
+
+    #[test]
+    fn an_integer_rule_takes_what_it_allows_and_says_its_range_when_it_refuses() {
+        let rule = IntRule::range(1..=900, 3, "seconds");
+        let written = |value| Spanned {
+            value,
+            referenced: Location::UNKNOWN,
+        };
+        let mut diags = Diags::default();
+        assert_eq!(rule.read(None, "f.timeout".into(), &mut diags), 3);
+        assert_eq!(
+            rule.read(Some(&written(900)), "f.timeout".into(), &mut diags),
+            900
+        );
+        assert!(!diags.has_errors());
+        assert_eq!(
+            rule.read(Some(&written(901)), "f.timeout".into(), &mut diags),
+            3
+        );
+        let said = &diags.0[0];
+        assert_eq!(said.path, "f.timeout");
+        assert_eq!(said.message, "901 is out of range (1-900)");
+        assert_eq!(said.hint.as_deref(), Some("seconds"));
+        let other = IntRule::other(|n| n % 60 == 0, "a multiple of 60", 60, "seconds");
+        assert_eq!(other.read(Some(&written(61)), "p".into(), &mut diags), 60);
+        assert_eq!(diags.0[1].message, "61 is out of range (a multiple of 60)");
+    }
 
     #[test]
     fn a_name_rule_checks_and_says_the_same_limits() {
