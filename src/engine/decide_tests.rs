@@ -37,6 +37,39 @@ struct Case {
     allow_data_loss: bool,
 }
 
+impl Case {
+    /// A resource that exists, owned as `exists` says (see the constants below).
+    fn exists(exists: Option<Option<&'static str>>) -> Case {
+        Case {
+            exists,
+            ..Case::default()
+        }
+    }
+
+    /// The same situation with the named flags set, e.g. `"differs replaces"`.
+    fn with(mut self, flags: &str) -> Case {
+        for flag in flags.split_whitespace() {
+            let set = match flag {
+                "differs" => &mut self.differs,
+                "replaces" => &mut self.replaces,
+                "safe_to_replace" => &mut self.safe_to_replace,
+                "protected" => &mut self.protected,
+                "at_risk" => &mut self.at_risk,
+                "update_blocked" => &mut self.update_blocked,
+                "refused" => &mut self.refused,
+                "unread" => &mut self.unread,
+                "adopt" => &mut self.adopt,
+                "forced" => &mut self.forced,
+                "allow_replace" => &mut self.allow_replace,
+                "allow_data_loss" => &mut self.allow_data_loss,
+                other => panic!("no flag `{other}` in a Case"),
+            };
+            *set = true;
+        }
+        self
+    }
+}
+
 fn assessment(case: Case, destroying: bool) -> Assessment {
     let change = FieldChange {
         path: Path(vec![Segment::Key("key".into())]),
@@ -113,171 +146,77 @@ const ANOTHER_ENV: Option<Option<&str>> = Some(Some("shop/prod"));
 fn apply_decides_by_owner_then_by_difference() {
     let rows: &[(&str, Case, &str)] = &[
         ("missing", Case::default(), "Create"),
-        (
-            "ours, the same",
-            Case {
-                exists: OURS_,
-                ..Case::default()
-            },
-            "NoOp",
-        ),
+        ("ours, the same", Case::exists(OURS_), "NoOp"),
         (
             "ours, different",
-            Case {
-                exists: OURS_,
-                differs: true,
-                ..Case::default()
-            },
+            Case::exists(OURS_).with("differs"),
             "Update",
         ),
-        (
-            "untagged",
-            Case {
-                exists: UNTAGGED,
-                ..Case::default()
-            },
-            "Conflict",
-        ),
+        ("untagged", Case::exists(UNTAGGED), "Conflict"),
         (
             "untagged, --adopt",
-            Case {
-                exists: UNTAGGED,
-                adopt: true,
-                ..Case::default()
-            },
+            Case::exists(UNTAGGED).with("adopt"),
             "Adopt",
         ),
         (
             "untagged, different, --adopt",
-            Case {
-                exists: UNTAGGED,
-                adopt: true,
-                differs: true,
-                ..Case::default()
-            },
+            Case::exists(UNTAGGED).with("adopt differs"),
             "Adopt",
         ),
-        (
-            "another stack's",
-            Case {
-                exists: ANOTHER_STACK,
-                ..Case::default()
-            },
-            "Conflict",
-        ),
+        ("another stack's", Case::exists(ANOTHER_STACK), "Conflict"),
         (
             "another stack's, --adopt",
-            Case {
-                exists: ANOTHER_STACK,
-                adopt: true,
-                ..Case::default()
-            },
+            Case::exists(ANOTHER_STACK).with("adopt"),
             "Conflict",
         ),
         (
             "another environment's",
-            Case {
-                exists: ANOTHER_ENV,
-                ..Case::default()
-            },
+            Case::exists(ANOTHER_ENV),
             "Conflict",
         ),
         (
             "ours, replaced",
-            Case {
-                exists: OURS_,
-                differs: true,
-                replaces: true,
-                ..Case::default()
-            },
+            Case::exists(OURS_).with("differs replaces"),
             "Replace, refused without --allow-replace",
         ),
         (
             "ours, replaced, --allow-replace",
-            Case {
-                exists: OURS_,
-                differs: true,
-                replaces: true,
-                allow_replace: true,
-                ..Case::default()
-            },
+            Case::exists(OURS_).with("differs replaces allow_replace"),
             "Replace",
         ),
         (
             "ours, replaced, loses nothing",
-            Case {
-                exists: OURS_,
-                differs: true,
-                replaces: true,
-                safe_to_replace: true,
-                ..Case::default()
-            },
+            Case::exists(OURS_).with("differs replaces safe_to_replace"),
             "Replace",
         ),
         (
             "ours, replaced, protected",
-            Case {
-                exists: OURS_,
-                differs: true,
-                replaces: true,
-                protected: true,
-                allow_replace: true,
-                ..Case::default()
-            },
+            Case::exists(OURS_).with("differs replaces protected allow_replace"),
             "Replace, blocked: deletion protection is on",
         ),
         (
             "untagged, replaced, --adopt --allow-replace",
-            Case {
-                exists: UNTAGGED,
-                differs: true,
-                replaces: true,
-                adopt: true,
-                allow_replace: true,
-                ..Case::default()
-            },
+            Case::exists(UNTAGGED).with("differs replaces adopt allow_replace"),
             "Replace, blocked: it was not created by cruddur-infra and adopting it would mean \
              deleting it; cruddur-infra never deletes what it does not own. Change the file so \
              it matches the resource's key, adopt it, then change it",
         ),
         (
             "ours, different, cannot now",
-            Case {
-                exists: OURS_,
-                differs: true,
-                update_blocked: true,
-                ..Case::default()
-            },
+            Case::exists(OURS_).with("differs update_blocked"),
             "Update, blocked: TTL is still changing",
         ),
         (
             "ours, different, refused by AWS",
-            Case {
-                exists: OURS_,
-                differs: true,
-                update_blocked: true,
-                refused: true,
-                ..Case::default()
-            },
+            Case::exists(OURS_).with("differs update_blocked refused"),
             "Update, blocked: its policy is too large",
         ),
         (
             "missing, refused by AWS",
-            Case {
-                refused: true,
-                ..Case::default()
-            },
+            Case::default().with("refused"),
             "Create, blocked: its policy is too large",
         ),
-        (
-            "not read",
-            Case {
-                unread: true,
-                exists: OURS_,
-                ..Case::default()
-            },
-            "Conflict",
-        ),
+        ("not read", Case::exists(OURS_).with("unread"), "Conflict"),
     ];
     for (situation, case, expected) in rows {
         assert_eq!(apply(*case).0, *expected, "{situation}");
@@ -288,75 +227,26 @@ fn apply_decides_by_owner_then_by_difference() {
 fn destroy_deletes_only_what_is_ours_and_guards_what_is_lost() {
     let rows: &[(&str, Case, &str)] = &[
         ("missing", Case::default(), "NoOp"),
-        (
-            "ours",
-            Case {
-                exists: OURS_,
-                ..Case::default()
-            },
-            "Delete",
-        ),
-        (
-            "untagged",
-            Case {
-                exists: UNTAGGED,
-                ..Case::default()
-            },
-            "NoOp",
-        ),
-        (
-            "another stack's",
-            Case {
-                exists: ANOTHER_STACK,
-                ..Case::default()
-            },
-            "NoOp",
-        ),
-        (
-            "another environment's",
-            Case {
-                exists: ANOTHER_ENV,
-                ..Case::default()
-            },
-            "NoOp",
-        ),
+        ("ours", Case::exists(OURS_), "Delete"),
+        ("untagged", Case::exists(UNTAGGED), "NoOp"),
+        ("another stack's", Case::exists(ANOTHER_STACK), "NoOp"),
+        ("another environment's", Case::exists(ANOTHER_ENV), "NoOp"),
         (
             "ours, protected",
-            Case {
-                exists: OURS_,
-                protected: true,
-                ..Case::default()
-            },
+            Case::exists(OURS_).with("protected"),
             "Delete, blocked: deletion protection is on; destroy --allow-data-loss deletes it anyway",
         ),
         (
             "ours, data at risk",
-            Case {
-                exists: OURS_,
-                at_risk: true,
-                ..Case::default()
-            },
+            Case::exists(OURS_).with("at_risk"),
             "Delete, blocked: the table holds 3 items; destroy --allow-data-loss deletes it anyway",
         ),
         (
             "ours, data at risk, --allow-data-loss",
-            Case {
-                exists: OURS_,
-                at_risk: true,
-                allow_data_loss: true,
-                ..Case::default()
-            },
+            Case::exists(OURS_).with("at_risk allow_data_loss"),
             "Delete",
         ),
-        (
-            "not read",
-            Case {
-                unread: true,
-                exists: OURS_,
-                ..Case::default()
-            },
-            "Conflict",
-        ),
+        ("not read", Case::exists(OURS_).with("unread"), "Conflict"),
     ];
     for (situation, case, expected) in rows {
         assert_eq!(destroy(*case).0, *expected, "{situation}");
@@ -367,69 +257,41 @@ fn destroy_deletes_only_what_is_ours_and_guards_what_is_lost() {
 fn each_decision_says_why() {
     let reasons = |(_, change): (String, ResourceChange)| change.reasons.join(" | ");
     assert_eq!(
-        reasons(apply(Case {
-            exists: ANOTHER_ENV,
-            ..Case::default()
-        })),
+        reasons(apply(Case::exists(ANOTHER_ENV))),
         "it exists and belongs to stack/environment `shop/prod`; it is left alone (remove its \
          `cruddur-infra:stack` tag in AWS to release it)"
     );
     assert_eq!(
-        reasons(apply(Case {
-            exists: UNTAGGED,
-            ..Case::default()
-        })),
+        reasons(apply(Case::exists(UNTAGGED))),
         "it exists but was not created by cruddur-infra (no ownership tags); it is left alone \
          unless you run apply with --adopt to take it over"
     );
     // A replacement says why, then what it loses.
     assert_eq!(
-        reasons(apply(Case {
-            exists: OURS_,
-            differs: true,
-            replaces: true,
-            ..Case::default()
-        })),
+        reasons(apply(Case::exists(OURS_).with("differs replaces"))),
         "the key schema changes | its 3 items are deleted with it"
     );
     assert_eq!(
-        reasons(destroy(Case {
-            exists: ANOTHER_STACK,
-            ..Case::default()
-        })),
+        reasons(destroy(Case::exists(ANOTHER_STACK))),
         "belongs to `billing/dev`, not to this stack: left alone"
     );
     assert_eq!(
-        reasons(destroy(Case {
-            exists: UNTAGGED,
-            ..Case::default()
-        })),
+        reasons(destroy(Case::exists(UNTAGGED))),
         "not created by cruddur-infra (no ownership tags): left alone"
     );
     assert_eq!(
-        reasons(destroy(Case {
-            exists: OURS_,
-            at_risk: true,
-            allow_data_loss: true,
-            ..Case::default()
-        })),
+        reasons(destroy(Case::exists(OURS_).with("at_risk allow_data_loss"))),
         "its 3 items are deleted with it | the table holds 3 items (allowed by --allow-data-loss)"
     );
     assert_eq!(
-        reasons(apply(Case {
-            unread: true,
-            ..Case::default()
-        })),
+        reasons(apply(Case::default().with("unread"))),
         "it was not read from AWS, so nothing is known about it; run plan again"
     );
 }
 
 #[test]
 fn a_conflict_keeps_what_exists_and_a_create_what_is_planned() {
-    let case = Case {
-        exists: ANOTHER_STACK,
-        ..Case::default()
-    };
+    let case = Case::exists(ANOTHER_STACK);
     let mut assessment = assessment(case, false);
     if let Some(existing) = assessment.existing.as_mut() {
         existing.attributes = [("name", Some("theirs".to_string()))].into();

@@ -3,7 +3,7 @@
 //! for every k, and a second apply must converge to the same end state, with no duplicate
 //! endpoint or mapping, and a clean plan afterwards.
 
-use crate::support::{Emulator, Live, cli, cli_command, ddb, default_stack_in};
+use crate::support::{Emulator, Live, Run, cli, cli_command, ddb, default_stack_in};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -107,48 +107,69 @@ fn killed_at_each_step_of_an_apply_the_next_apply_converges() {
     assert!(k > 5, "too few kill points: {k}");
 }
 
+/// The default stack, built once in its own directory, with an emulator and a client of
+/// it: what each lock test starts from.
+struct Setup {
+    dir: tempfile::TempDir,
+    file: String,
+    emulator: Emulator,
+    live: Live,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, _) = default_stack_in(dir.path());
+        let file = file.to_str().unwrap().to_string();
+        cli(&["-f", &file, "--env", "local", "build"], dir.path()).expect_code(0);
+        let emulator = Emulator::start();
+        let live = Live::new(&emulator);
+        Setup {
+            dir,
+            file,
+            emulator,
+            live,
+        }
+    }
+
+    /// The tool, run against the emulator with `rest` after the common flags.
+    fn run(&self, rest: &[&str]) -> Run {
+        cli(&args(&self.file, &self.emulator.url, rest), self.dir.path())
+    }
+
+    /// Kills an apply after its first change, so that its lease is left behind.
+    fn kill_an_apply(&self) {
+        assert!(
+            apply_killed_after(&self.emulator, &self.file, 1),
+            "apply finished first"
+        );
+    }
+}
+
 /// A killed run's lock is left behind, and expires: the next apply says whom it waits for,
 /// waits out the lease (60 s after the last renewal), takes the lock and converges.
 #[test]
 fn a_killed_runs_lock_expires_and_the_next_apply_takes_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let (file, _) = default_stack_in(dir.path());
-    let file = file.to_str().unwrap();
-    cli(&["-f", file, "--env", "local", "build"], dir.path()).expect_code(0);
-    let emulator = Emulator::start();
-    let live = Live::new(&emulator);
-    assert!(
-        apply_killed_after(&emulator, file, 1),
-        "apply finished first"
-    );
+    let s = Setup::new();
+    s.kill_an_apply();
     // The lock is still there, held by the killed process.
     assert!(
-        live.lock_item("cruddur/local").is_some(),
+        s.live.lock_item("cruddur/local").is_some(),
         "the killed run left no lock"
     );
 
-    let next = cli(
-        &args(
-            file,
-            &emulator.url,
-            &["--lock-timeout", "180", "apply", "--auto-approve"],
-        ),
-        dir.path(),
-    )
-    .expect_code(0);
+    let next = s
+        .run(&["--lock-timeout", "180", "apply", "--auto-approve"])
+        .expect_code(0);
     assert!(
         next.stderr
             .contains("Waiting for the deploy lock of cruddur/local: held by"),
         "{}",
         next.stderr
     );
-    cli(
-        &args(file, &emulator.url, &["plan", "--detailed-exitcode"]),
-        dir.path(),
-    )
-    .expect_code(0);
+    s.run(&["plan", "--detailed-exitcode"]).expect_code(0);
     // Released at the end.
-    let after = live.lock_item("cruddur/local");
+    let after = s.live.lock_item("cruddur/local");
     assert!(after.is_none(), "lock not released: {after:?}");
 }
 
@@ -162,17 +183,8 @@ fn lease(live: &Live) -> String {
 /// command, since when), removes that lease only, and the next apply starts at once.
 #[test]
 fn force_unlock_removes_a_killed_runs_lease_and_the_next_apply_starts_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let (file, _) = default_stack_in(dir.path());
-    let file = file.to_str().unwrap();
-    cli(&["-f", file, "--env", "local", "build"], dir.path()).expect_code(0);
-    let emulator = Emulator::start();
-    let live = Live::new(&emulator);
-    let nothing = cli(
-        &args(file, &emulator.url, &["force-unlock", "--yes"]),
-        dir.path(),
-    )
-    .expect_code(0);
+    let s = Setup::new();
+    let nothing = s.run(&["force-unlock", "--yes"]).expect_code(0);
     assert!(
         nothing
             .stdout
@@ -180,27 +192,20 @@ fn force_unlock_removes_a_killed_runs_lease_and_the_next_apply_starts_at_once() 
         "{}",
         nothing.stdout
     );
-    assert!(
-        apply_killed_after(&emulator, file, 1),
-        "apply finished first"
-    );
-    let killed = lease(&live);
+    s.kill_an_apply();
+    let killed = lease(&s.live);
 
     // Nobody to ask, and no --yes: refused before any request.
-    emulator.clear_requests();
-    let refused = cli(&args(file, &emulator.url, &["force-unlock"]), dir.path()).expect_code(1);
+    s.emulator.clear_requests();
+    let refused = s.run(&["force-unlock"]).expect_code(1);
     assert!(
         refused.stderr.contains("re-run with --yes"),
         "{}",
         refused.stderr
     );
-    assert_eq!(lease(&live), killed);
+    assert_eq!(lease(&s.live), killed);
 
-    let run = cli(
-        &args(file, &emulator.url, &["force-unlock", "--yes"]),
-        dir.path(),
-    )
-    .expect_code(0);
+    let run = s.run(&["force-unlock", "--yes"]).expect_code(0);
     let process = killed.split(':').nth(1).unwrap();
     for shown in [
         format!("lease {killed}"),
@@ -212,15 +217,11 @@ fn force_unlock_removes_a_killed_runs_lease_and_the_next_apply_starts_at_once() 
         assert!(run.stdout.contains(&shown), "{shown}: {}", run.stdout);
     }
     assert!(
-        live.lock_item("cruddur/local").is_none(),
+        s.live.lock_item("cruddur/local").is_none(),
         "the lease is still there"
     );
 
-    let next = cli(
-        &args(file, &emulator.url, &["apply", "--auto-approve"]),
-        dir.path(),
-    )
-    .expect_code(0);
+    let next = s.run(&["apply", "--auto-approve"]).expect_code(0);
     assert!(
         !next.stderr.contains("Waiting for the deploy lock"),
         "{}",
@@ -232,19 +233,12 @@ fn force_unlock_removes_a_killed_runs_lease_and_the_next_apply_starts_at_once() 
 /// changed hands meanwhile (another run took the lock) is left with its new holder.
 #[test]
 fn force_unlock_refuses_a_lease_that_changed_hands() {
-    let dir = tempfile::tempdir().unwrap();
-    let (file, _) = default_stack_in(dir.path());
-    let file = file.to_str().unwrap();
-    cli(&["-f", file, "--env", "local", "build"], dir.path()).expect_code(0);
-    let emulator = Emulator::start();
-    let live = Live::new(&emulator);
-    assert!(
-        apply_killed_after(&emulator, file, 1),
-        "apply finished first"
-    );
-    let killed = lease(&live);
+    let s = Setup::new();
+    s.kill_an_apply();
+    let killed = lease(&s.live);
     // Meanwhile another run takes the lock over (as it would once the lease expired).
-    let request = live
+    let request = s
+        .live
         .client
         .put_item()
         .table_name("cruddur-infra-locks")
@@ -256,13 +250,9 @@ fn force_unlock_refuses_a_lease_that_changed_hands() {
         .item("command", ddb::AttributeValue::S("destroy".into()))
         .item("acquired_at", ddb::AttributeValue::N("1".into()))
         .item("expires_at", ddb::AttributeValue::N("99999999999".into()));
-    live.block_on(request.send()).unwrap();
+    s.live.block_on(request.send()).unwrap();
 
-    let run = cli(
-        &args(file, &emulator.url, &["force-unlock", &killed]),
-        dir.path(),
-    )
-    .expect_code(1);
+    let run = s.run(&["force-unlock", &killed]).expect_code(1);
     assert!(
         run.stderr.contains(&format!("is no longer lease {killed}"))
             && run.stderr.contains("runner-2:77:00c0ffee")
@@ -271,7 +261,7 @@ fn force_unlock_refuses_a_lease_that_changed_hands() {
         run.stderr
     );
     assert_eq!(
-        lease(&live),
+        lease(&s.live),
         "runner-2:77:00c0ffee",
         "the new holder's lease went"
     );

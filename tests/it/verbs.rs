@@ -102,41 +102,32 @@ fn replacing_a_table_on_request_still_needs_allow_replace() {
 
 #[test]
 fn an_unknown_name_to_replace_is_refused_before_any_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let (file, _) = default_stack_in(dir.path());
-    let file = file.to_str().unwrap();
-    for command in [&["plan"][..], &["apply", "--auto-approve"]] {
-        let mut args = vec![
-            "-f",
-            file,
-            "--env",
-            "local",
-            "--endpoint-url",
-            "http://127.0.0.1:9",
-        ];
-        args.extend_from_slice(command);
-        args.extend_from_slice(&["--replace", "trigger", "--replace", "triggr"]);
-        let run = cli(&args, dir.path()).expect_code(1);
-        assert!(
-            run.stderr
-                .contains("--replace triggr: the stack file declares no resource `triggr`"),
-            "{}",
-            run.stderr
-        );
-        assert!(!run.stderr.contains("reach"), "{}", run.stderr);
-    }
+    let commands = [&["plan"][..], &["apply", "--auto-approve"]];
+    unknown_name_is_refused_before_any_request("--replace", "trigger", "triggr", &commands);
 }
 
 #[test]
 fn an_unknown_name_to_target_is_refused_before_any_request() {
-    let dir = tempfile::tempdir().unwrap();
-    let (file, _) = default_stack_in(dir.path());
-    let file = file.to_str().unwrap();
     let commands = [
         &["plan"][..],
         &["apply", "--auto-approve"],
         &["destroy", "--auto-approve"],
     ];
+    unknown_name_is_refused_before_any_request("--target", "processor", "procesor", &commands);
+}
+
+/// Runs each of `commands` naming a declared resource and a misspelt one with `flag`,
+/// against an endpoint nothing listens on: the misspelt name must be refused before any
+/// request is attempted.
+fn unknown_name_is_refused_before_any_request(
+    flag: &str,
+    known: &str,
+    typo: &str,
+    commands: &[&[&str]],
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _) = default_stack_in(dir.path());
+    let file = file.to_str().unwrap();
     for command in commands {
         let mut args = vec![
             "-f",
@@ -147,14 +138,10 @@ fn an_unknown_name_to_target_is_refused_before_any_request() {
             "http://127.0.0.1:9",
         ];
         args.extend_from_slice(command);
-        args.extend_from_slice(&["--target", "processor", "--target", "procesor"]);
+        args.extend_from_slice(&[flag, known, flag, typo]);
         let run = cli(&args, dir.path()).expect_code(1);
-        assert!(
-            run.stderr
-                .contains("--target procesor: the stack file declares no resource `procesor`"),
-            "{command:?}: {}",
-            run.stderr
-        );
+        let refusal = format!("{flag} {typo}: the stack file declares no resource `{typo}`");
+        assert!(run.stderr.contains(&refusal), "{command:?}: {}", run.stderr);
         assert!(!run.stderr.contains("reach"), "{}", run.stderr);
     }
 }
