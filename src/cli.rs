@@ -139,7 +139,7 @@ pub enum Command {
     /// shell's completions live.
     Completions {
         #[arg(value_enum)]
-        shell: Shell,
+        shell: clap_complete::aot::Shell,
     },
     /// Remove the deploy lock of the environment, for the day a runner died holding it:
     /// shows who holds it (host, process, command, since when) and asks first. Only that
@@ -282,28 +282,6 @@ pub enum PermissionsFor {
     All,
     /// plan, drift and outputs: reading only.
     Plan,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-    Powershell,
-    Elvish,
-}
-
-impl Shell {
-    /// The name clap_complete knows it by.
-    pub fn name(self) -> &'static str {
-        match self {
-            Shell::Bash => "bash",
-            Shell::Zsh => "zsh",
-            Shell::Fish => "fish",
-            Shell::Powershell => "powershell",
-            Shell::Elvish => "elvish",
-        }
-    }
 }
 
 /// What completion needs of a stack file: its environments and its resources' types, read

@@ -15,6 +15,9 @@
 use crate::aws::needs::{Condition, Need};
 use crate::aws::{Aws, error_code, sdk};
 use anyhow::{Context, bail};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::types as ddb;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -178,8 +181,8 @@ pub struct Current {
     pub holder: String,
     pub command: String,
     /// Seconds since the Unix epoch.
-    pub acquired_at: u64,
-    pub expires_at: u64,
+    acquired_at: u64,
+    expires_at: u64,
 }
 
 impl Current {
@@ -201,13 +204,13 @@ impl Current {
         now().saturating_sub(self.acquired_at)
     }
 
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         format!(
             "held by {} ({}) for {}s, lease expiring in {}s",
             self.holder,
             self.command,
-            now().saturating_sub(self.acquired_at),
-            self.expires_at.saturating_sub(now())
+            self.held_for(),
+            self.expires_in()
         )
     }
 }
@@ -215,6 +218,32 @@ impl Current {
 /// Removes the lease `holder` of the lock of `id`, and only it: when the lock changed hands
 /// since it was read (a new run took it), nothing is removed and the new holder is named.
 pub async fn force_release(aws: &Aws, id: &str, holder: &str) -> anyhow::Result<()> {
+    match delete_if_held(aws, id, holder).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(not_held_by(
+            id,
+            holder,
+            read_holder(aws, id).await?.as_ref(),
+        )),
+        Err(e) => Err(crate::aws::errors::error("DeleteItem (deploy lock)", &e)),
+    }
+}
+
+/// Why a lease cannot be removed: the lock of `id` is now `current`'s, or nobody's.
+pub fn not_held_by(id: &str, holder: &str, current: Option<&Current>) -> anyhow::Error {
+    let now = current.map_or_else(|| "nobody holds it".into(), Current::describe);
+    anyhow::anyhow!(
+        "the deploy lock of {id} is no longer lease {holder} ({now}); nothing was removed"
+    )
+}
+
+/// Deletes the lock of `id` if the lease `holder` still holds it; `Ok(false)` when it does
+/// not (it expired and another run took it, or it is gone).
+async fn delete_if_held(
+    aws: &Aws,
+    id: &str,
+    holder: &str,
+) -> Result<bool, SdkError<DeleteItemError, HttpResponse>> {
     let request = aws
         .dynamodb
         .delete_item()
@@ -223,17 +252,9 @@ pub async fn force_release(aws: &Aws, id: &str, holder: &str) -> anyhow::Result<
         .condition_expression("holder = :lease")
         .expression_attribute_values(":lease", s(holder));
     match request.send().await {
-        Ok(_) => Ok(()),
-        Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => {
-            let now = match read_holder(aws, id).await? {
-                Some(current) => current.describe(),
-                None => "nobody holds it".into(),
-            };
-            bail!(
-                "the deploy lock of {id} is no longer lease {holder} ({now}); nothing was removed"
-            )
-        }
-        Err(e) => Err(crate::aws::errors::error("DeleteItem (deploy lock)", &e)),
+        Ok(_) => Ok(true),
+        Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -386,18 +407,9 @@ impl Lock {
     /// Gives the lock back (only if still ours).
     pub async fn release(self) -> anyhow::Result<()> {
         self.renewer.abort();
-        let request = self
-            .aws
-            .dynamodb
-            .delete_item()
-            .table_name(TABLE)
-            .key("lock_id", s(&self.id))
-            .condition_expression("holder = :me")
-            .expression_attribute_values(":me", s(&self.holder));
-        match request.send().await {
+        match delete_if_held(&self.aws, &self.id, &self.holder).await {
+            // `false`: expired and taken by someone else meanwhile, nothing of ours to release.
             Ok(_) => Ok(()),
-            // Expired and taken by someone else meanwhile: nothing of ours to release.
-            Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => Ok(()),
             Err(e) => Err(anyhow::anyhow!(crate::aws::describe_error(
                 "DeleteItem (deploy lock)",
                 &e

@@ -2,7 +2,7 @@
 //! out a saved plan exactly, or refuse saying what changed since it was made.
 
 use super::common;
-use super::confirm::{check_can_confirm, confirm};
+use super::confirm::{check_can_confirm, check_can_stream, confirm};
 use super::saved;
 use crate::cli::{ApplyArgs, Global, Output};
 use crate::engine::{self, PlanRequest};
@@ -16,25 +16,19 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     if let Some(file) = &args.plan_file {
         return run_saved(g, args, file).await;
     }
-    check_can_confirm(args.auto_approve, "apply", "--auto-approve")?;
     let json = args.output == Output::Json;
-    if json && !args.auto_approve {
-        bail!(
-            "--output json needs --auto-approve (or a plan file): a question would break the stream of events"
-        );
-    }
+    check_can_stream(json, args.auto_approve, " (or a plan file)")?;
+    check_can_confirm(args.auto_approve, "apply", "--auto-approve")?;
     let stack = common::load(g)?;
-    common::check_names(&stack, "--replace", &args.replace)?;
-    common::check_names(&stack, "--target", &args.target)?;
-    let aws = common::connect(g, &stack).await?;
     let request = PlanRequest {
         operation: Operation::Apply,
         adopt: args.adopt,
         allow_replace: args.allow_replace,
         allow_data_loss: args.allow_data_loss,
-        replace: args.replace.iter().cloned().collect(),
-        targets: args.target.iter().cloned().collect(),
+        replace: common::chosen(&stack, "--replace", &args.replace)?,
+        targets: common::chosen(&stack, "--target", &args.target)?,
     };
+    let aws = common::connect(g, &stack).await?;
     common::with_lock(g, &stack, &aws, "apply", async {
         let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
         if !common::show_and_check(g, &plan, json)? {

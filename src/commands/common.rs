@@ -11,6 +11,7 @@ use crate::plan::{Action, Operation, Plan};
 use crate::progress::{Display, Event, Progress};
 use crate::render::Styles;
 use anyhow::{Context, bail};
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -18,20 +19,20 @@ use std::time::Duration;
 /// Exit code for "there are changes" (plan --detailed-exitcode) and drift.
 pub const EXIT_CHANGES: u8 = 2;
 
-/// Loads the stack for the chosen environment (offline): errors here mean no AWS call.
-/// Refuses `names` given to `flag` that the stack file does not declare, before any
-/// request.
-pub fn check_names(stack: &Stack, flag: &str, names: &[String]) -> anyhow::Result<()> {
+/// The resources `names` given to `flag` (`--replace`, `--target`), refused before any
+/// request when the stack file does not declare one.
+pub fn chosen(stack: &Stack, flag: &str, names: &[String]) -> anyhow::Result<BTreeSet<String>> {
     let declared: Vec<&str> = stack.nodes.iter().map(|n| n.name()).collect();
-    match names.iter().find(|n| !declared.contains(&n.as_str())) {
-        Some(unknown) => anyhow::bail!(
+    if let Some(unknown) = names.iter().find(|n| !declared.contains(&n.as_str())) {
+        bail!(
             "{flag} {unknown}: the stack file declares no resource `{unknown}` (it declares: {})",
             declared.join(", ")
-        ),
-        None => Ok(()),
+        );
     }
+    Ok(names.iter().cloned().collect())
 }
 
+/// Loads the stack for the chosen environment (offline): errors here mean no AWS call.
 pub fn load(g: &Global) -> anyhow::Result<Stack> {
     let env = g.env.as_deref().context(
         "no environment chosen: pass --env NAME (or set CRUDDUR_ENV); `cruddur-infra validate` lists the declared ones",
@@ -138,20 +139,20 @@ pub async fn carry_out(
         Operation::Apply => "Apply",
         Operation::Destroy => "Destroy",
     };
-    let summary = format!(
-        "{} added, {} changed, {} replaced, {} destroyed",
+    let (added, changed) = (
         count(&[Action::Create]),
         count(&[Action::Update, Action::Adopt]),
-        count(&[Action::Replace]),
-        count(&[Action::Delete]),
     );
+    let (replaced, destroyed) = (count(&[Action::Replace]), count(&[Action::Delete]));
+    let summary =
+        format!("{added} added, {changed} changed, {replaced} replaced, {destroyed} destroyed");
     if json {
         Event::Summary {
             operation: verb.to_lowercase(),
-            added: count(&[Action::Create]),
-            changed: count(&[Action::Update, Action::Adopt]),
-            replaced: count(&[Action::Replace]),
-            destroyed: count(&[Action::Delete]),
+            added,
+            changed,
+            replaced,
+            destroyed,
             failed: outcome
                 .failed
                 .iter()

@@ -14,6 +14,17 @@ pub fn check_can_confirm(approved: bool, command: &str, flag: &str) -> anyhow::R
     Ok(())
 }
 
+/// Refuses up front a change whose events stream as JSON (`--output json`) and that would
+/// still ask: a question would break the stream. `alternative` says what else approves it.
+pub fn check_can_stream(json: bool, approved: bool, alternative: &str) -> anyhow::Result<()> {
+    if json && !approved {
+        bail!(
+            "--output json needs --auto-approve{alternative}: a question would break the stream of events"
+        );
+    }
+    Ok(())
+}
+
 /// Asks `question`; true only for the answer `yes`.
 pub fn confirm(question: &str) -> anyhow::Result<bool> {
     print!("{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ");

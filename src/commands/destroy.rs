@@ -3,10 +3,9 @@
 //! protection stop it unless --allow-data-loss.
 
 use super::common;
-use super::confirm::{check_can_confirm, confirm};
+use super::confirm::{check_can_confirm, check_can_stream, confirm};
 use crate::cli::{Global, Output};
 use crate::engine::{self, PlanRequest};
-use anyhow::bail;
 use std::process::ExitCode;
 
 pub async fn run(
@@ -16,19 +15,16 @@ pub async fn run(
     targets: &[String],
     output: Output,
 ) -> anyhow::Result<ExitCode> {
-    check_can_confirm(auto_approve, "destroy", "--auto-approve")?;
     let json = output == Output::Json;
-    if json && !auto_approve {
-        bail!("--output json needs --auto-approve: a question would break the stream of events");
-    }
+    check_can_stream(json, auto_approve, "")?;
+    check_can_confirm(auto_approve, "destroy", "--auto-approve")?;
     let stack = common::load(g)?;
-    common::check_names(&stack, "--target", targets)?;
-    let aws = common::connect(g, &stack).await?;
     let request = PlanRequest {
         allow_data_loss,
-        targets: targets.iter().cloned().collect(),
+        targets: common::chosen(&stack, "--target", targets)?,
         ..PlanRequest::destroy()
     };
+    let aws = common::connect(g, &stack).await?;
     common::with_lock(g, &stack, &aws, "destroy", async {
         let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
         if !common::show_and_check(g, &plan, json)? {

@@ -27,6 +27,10 @@ pub async fn run(g: &Global, lease: Option<&str>, yes: bool) -> anyhow::Result<E
     };
     println!("{}", shown(&id, &held));
     let lease = match lease {
+        // Another lease than the one read: nothing to remove, said without a request.
+        Some(lease) if lease != held.holder => {
+            return Err(lock::not_held_by(&id, lease, Some(&held)));
+        }
         Some(lease) => lease.to_string(),
         None if yes || confirm::confirm("Remove this lease?")? => held.holder.clone(),
         None => {

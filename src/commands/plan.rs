@@ -13,9 +13,6 @@ use std::process::ExitCode;
 
 pub async fn run(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
     let stack = common::load(g)?;
-    common::check_names(&stack, "--replace", &args.replace)?;
-    common::check_names(&stack, "--target", &args.target)?;
-    let aws = common::connect(g, &stack).await?;
     let request = PlanRequest {
         operation: if args.destroy {
             Operation::Destroy
@@ -26,9 +23,10 @@ pub async fn run(g: &Global, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         // Plan shows replacements; only apply refuses them.
         allow_replace: true,
         allow_data_loss: args.allow_data_loss,
-        replace: args.replace.iter().cloned().collect(),
-        targets: args.target.iter().cloned().collect(),
+        replace: common::chosen(&stack, "--replace", &args.replace)?,
+        targets: common::chosen(&stack, "--target", &args.target)?,
     };
+    let aws = common::connect(g, &stack).await?;
     let (observed, plan) = engine::prepare(&stack, &aws, &request)
         .await
         .map_err(|e| aws.explain(e))?;

@@ -8,6 +8,7 @@ use crate::plan::{Operation, Plan};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 /// 2 since the plan inside is `plan --output json` format 2.
@@ -23,11 +24,11 @@ pub struct SavedPlan {
     pub adopt: bool,
     pub allow_data_loss: bool,
     /// `plan --replace`: the resources replaced on request.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub replace: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub replace: BTreeSet<String>,
     /// `plan --target`: the resources the plan was limited to.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub targets: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub targets: BTreeSet<String>,
     /// SHA-256 of the stack file's text.
     pub stack_file_sha256: String,
     /// SHA-256 of every resource's observed state and of the deployment context.
@@ -44,8 +45,8 @@ impl SavedPlan {
             adopt: self.adopt,
             allow_replace,
             allow_data_loss: self.allow_data_loss,
-            replace: self.replace.iter().cloned().collect(),
-            targets: self.targets.iter().cloned().collect(),
+            replace: self.replace.clone(),
+            targets: self.targets.clone(),
         }
     }
 }
@@ -100,8 +101,8 @@ pub fn save(
         operation: plan.operation,
         adopt: request.adopt,
         allow_data_loss: request.allow_data_loss,
-        replace: request.replace.iter().cloned().collect(),
-        targets: request.targets.iter().cloned().collect(),
+        replace: request.replace.clone(),
+        targets: request.targets.clone(),
         stack_file_sha256: file_sha256(stack_file)?,
         observed_sha256: observed_sha256(stack, observed),
         plan: serde_json::to_value(plan)?,

@@ -1,8 +1,9 @@
 //! `completions` and `man`: what a shell and `man` need, made from the CLI's own
 //! definition (clap_complete, clap_mangen), so they cannot fall behind it.
 
-use crate::cli::{Cli, Shell};
+use crate::cli::Cli;
 use clap::CommandFactory;
+use clap_complete::aot::Shell;
 use clap_complete::env::Shells;
 use std::process::ExitCode;
 
@@ -14,8 +15,8 @@ pub const COMPLETE_VAR: &str = "CRUDDUR_INFRA_COMPLETE";
 pub fn completions(shell: Shell) -> anyhow::Result<ExitCode> {
     let shells = Shells::builtins();
     let completer = shells
-        .completer(shell.name())
-        .ok_or_else(|| anyhow::anyhow!("no completions for {}", shell.name()))?;
+        .completer(&shell.to_string())
+        .ok_or_else(|| anyhow::anyhow!("no completions for {shell}"))?;
     let binary = std::env::current_exe()?;
     let mut out = std::io::stdout().lock();
     let name = Cli::command().get_name().to_string();

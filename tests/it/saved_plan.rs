@@ -125,6 +125,36 @@ fn a_changed_stack_file_or_a_file_that_is_no_plan_is_refused() {
     assert!(run.stderr.contains("is not a saved plan"), "{}", run.stderr);
 }
 
+/// What a plan was made with is part of the saved plan: `apply FILE` takes no --adopt,
+/// --replace or --target of its own, and says so before reading anything.
+#[test]
+fn apply_file_refuses_options_that_belong_to_the_plan() {
+    let (emulator, file, _live, _table, dir) = setup("file-options");
+    let saved = dir.path().join("plan.json");
+    let saved = saved.to_str().unwrap();
+    file.run(&["plan", "--out", saved]).expect_code(0);
+    emulator.clear_requests();
+    for option in [
+        &["--adopt"][..],
+        &["--replace", "messages"],
+        &["--target", "messages"],
+    ] {
+        let mut args = vec!["apply", saved];
+        args.extend_from_slice(option);
+        let run = file.run(&args).expect_code(1);
+        assert!(
+            run.stderr.contains("are part of the saved plan"),
+            "{option:?}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        emulator.requests().len(),
+        0,
+        "a refused apply FILE read AWS"
+    );
+}
+
 #[test]
 fn a_saved_destroy_plan_destroys() {
     let (_emulator, file, live, table, dir) = setup("saved-destroy");

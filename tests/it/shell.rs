@@ -1,6 +1,6 @@
 //! What a shell and `man` get: completion scripts for every shell, completions that come
-//! from the stack file in the current directory (environments, functions), the manual
-//! page, and `--help` that keeps the global options in their own section.
+//! from the stack file in the current directory (environments, functions, resources), the
+//! manual page, and `--help` that keeps the global options in their own section.
 
 use crate::support::{cli, cli_with_env, repo_root};
 
@@ -43,6 +43,15 @@ fn names_complete_from_the_stack_file() {
     assert_eq!(complete(&["--env", ""]), ["dev", "local", "prod"]);
     assert_eq!(complete(&["plan", "--env", "p"]), ["prod"]);
     assert_eq!(complete(&["invoke", ""])[0], "processor");
+    // Resource names after --target and --replace.
+    let targets = complete(&["apply", "--target", "proc"]);
+    assert!(targets.contains(&"processor".to_string()), "{targets:?}");
+    assert!(
+        targets.contains(&"processor_role".to_string()),
+        "{targets:?}"
+    );
+    assert!(!targets.contains(&"messages".to_string()), "{targets:?}");
+    assert_eq!(complete(&["plan", "--replace", "trig"]), ["trigger"]);
     assert!(complete(&["pl"]).contains(&"plan".to_string()));
     assert!(complete(&["apply", "--allow-"]).contains(&"--allow-replace".to_string()));
 }

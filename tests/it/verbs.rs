@@ -298,6 +298,14 @@ fn apply_and_destroy_stream_events_as_json_lines() {
         "{}",
         refused.stderr
     );
+    let refused = f.file.run(&["destroy", "--output", "json"]).expect_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("--output json needs --auto-approve: a question would break"),
+        "{}",
+        refused.stderr
+    );
 
     let run = f
         .file
