@@ -53,7 +53,7 @@ pub fn same_owner(desired: &BTreeMap<String, String>, live: &BTreeMap<String, St
 }
 
 /// What to set (new or changed values) and what to remove to turn `before` into `after`.
-pub fn changes(
+fn changes(
     before: &BTreeMap<String, String>,
     after: &BTreeMap<String, String>,
 ) -> (BTreeMap<String, String>, Vec<String>) {

@@ -85,12 +85,6 @@ impl ArnFormat {
         })
     }
 
-    /// `name_in`, or the empty string for an ARN that is not of this format (AWS gave it,
-    /// so it is).
-    pub fn name(&self, arn: &str) -> String {
-        self.name_in(arn).unwrap_or_default().to_string()
-    }
-
     /// An example, as AWS would give it: what load-time checks judge references by.
     pub fn sample(&self) -> String {
         self.of(&DeploymentContext::example(), "sample")

@@ -292,6 +292,23 @@ pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&s
     }
 }
 
+/// The answer of `operation`, or `None` when AWS answered with one of `absent`, the codes
+/// by which it says there is no such resource (they differ by service and call).
+pub fn absent_on<T, E, R>(
+    absent: &[&str],
+    operation: &str,
+    result: Result<T, SdkError<E, R>>,
+) -> anyhow::Result<Option<T>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Err(e) if error_code(&e).is_some_and(|code| absent.contains(&code)) => Ok(None),
+        result => sdk(operation, result).map(Some),
+    }
+}
+
 /// A field of an answer that AWS always fills in, though the SDK's model makes it optional
 /// (an ARN, an id): its value, or an error naming the operation and the field.
 pub fn returned<T>(value: Option<T>, operation: &str, field: &str) -> anyhow::Result<T> {

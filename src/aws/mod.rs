@@ -11,4 +11,4 @@ pub mod reads;
 pub mod vpc;
 
 pub use client::{Aws, AwsFlags, Settings, check_url};
-pub use errors::{describe_error, error_code, returned, sdk};
+pub use errors::{absent_on, describe_error, error_code, returned, sdk};

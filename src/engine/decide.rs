@@ -14,12 +14,13 @@ use crate::values::Attributes;
 /// `forced`: `--replace` names it, so it is replaced even where it could be left alone or
 /// changed in place (under the same guards as any replacement).
 pub fn apply(
-    a: &Assessment,
+    mut a: Assessment,
     owner: &str,
     adopt: bool,
     forced: bool,
 ) -> (ResourceChange, Attributes) {
-    let mut wanted = a.wanted.clone().unwrap_or_default();
+    let mut wanted = a.wanted.take().unwrap_or_default();
+    let a = &a;
     if !a.observed {
         return (unread(a), wanted.planned_attributes);
     }

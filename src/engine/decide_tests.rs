@@ -119,7 +119,7 @@ fn outcome(change: &ResourceChange, case: Case) -> String {
 }
 
 fn apply(case: Case) -> (String, ResourceChange) {
-    let (mut change, _) = decide::apply(&assessment(case, false), OURS, case.adopt, case.forced);
+    let (mut change, _) = decide::apply(assessment(case, false), OURS, case.adopt, case.forced);
     guard(&mut change, case, "apply");
     (outcome(&change, case), change)
 }
@@ -296,13 +296,13 @@ fn a_conflict_keeps_what_exists_and_a_create_what_is_planned() {
     if let Some(existing) = assessment.existing.as_mut() {
         existing.attributes = [("name", Some("theirs".to_string()))].into();
     }
-    let (_, attributes) = decide::apply(&assessment, OURS, true, false);
+    let (_, attributes) = decide::apply(assessment, OURS, true, false);
     assert_eq!(attributes["name"].as_deref(), Some("theirs"));
     let mut missing = self::assessment(Case::default(), false);
     if let Some(wanted) = missing.wanted.as_mut() {
         wanted.planned_attributes = [("name", Some("cruddur-messages".to_string()))].into();
     }
-    let (change, attributes) = decide::apply(&missing, OURS, false, false);
+    let (change, attributes) = decide::apply(missing, OURS, false, false);
     assert_eq!(attributes["name"].as_deref(), Some("cruddur-messages"));
     assert_eq!(
         change.changes.len(),

@@ -48,9 +48,14 @@ type Key = (Option<&'static str>, Scoping, Option<Condition>);
 struct Grants(BTreeMap<Key, (BTreeSet<&'static str>, BTreeSet<String>)>);
 
 impl Grants {
-    fn add(&mut self, key: Key, action: &'static str, resources: &BTreeSet<String>) {
-        let (actions, all) = self.0.entry(key).or_default();
-        actions.insert(action);
+    fn add(
+        &mut self,
+        key: Key,
+        actions: impl IntoIterator<Item = &'static str>,
+        resources: &BTreeSet<String>,
+    ) {
+        let (granted, all) = self.0.entry(key).or_default();
+        granted.extend(actions);
         all.extend(resources.iter().cloned());
     }
 }
@@ -87,9 +92,7 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
                     } else {
                         Scoping::Named
                     };
-                    for action in need.actions() {
-                        grants.add((None, scoping, need.condition), action, &star);
-                    }
+                    grants.add((None, scoping, need.condition), need.actions(), &star);
                 }
                 continue;
             };
@@ -101,16 +104,16 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
                     Some(named) => (Scoping::Named, named),
                     None => (Scoping::TaggedAsOurs, any),
                 };
-                for action in need.actions() {
-                    grants.add((Some(on), scoping, need.condition), action, resources);
-                }
+                grants.add(
+                    (Some(on), scoping, need.condition),
+                    need.actions(),
+                    resources,
+                );
             }
             // Orphans: read to be found and shown, then deleted.
             if need.usage != Use::Change && need.condition.is_none() && !any.is_empty() {
                 let key = (Some(on), Scoping::TaggedAsOurs, None);
-                for action in need.actions() {
-                    grants.add(key, action, any);
-                }
+                grants.add(key, need.actions(), any);
             }
         }
     }
@@ -132,9 +135,11 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
         } else {
             &star
         };
-        for action in need.actions() {
-            grants.add((need.on, Scoping::Named, need.condition), action, resources);
-        }
+        grants.add(
+            (need.on, Scoping::Named, need.condition),
+            need.actions(),
+            resources,
+        );
     }
     let owner = stack.owner();
     grants

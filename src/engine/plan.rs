@@ -35,7 +35,7 @@ pub fn plan(stack: &Stack, observed: &Observed, request: &PlanRequest) -> Plan {
             for node in stack.nodes.iter().filter(|n| planned(n.name())) {
                 let assessment = node.assess(&observed.resources, &cx, Some(&inputs));
                 let forced = request.replace.contains(node.name());
-                let (change, attributes) = decide::apply(&assessment, &cx.owner, cx.adopt, forced);
+                let (change, attributes) = decide::apply(assessment, &cx.owner, cx.adopt, forced);
                 tracing::debug!(
                     resource = %format!("{}.{}", node.kind(), node.name()),
                     action = ?change.action,
@@ -80,32 +80,36 @@ pub fn plan(stack: &Stack, observed: &Observed, request: &PlanRequest) -> Plan {
 }
 
 /// The resources `--target` names, with what they depend on (for a destroy: with what
-/// depends on them), by name; `None` without --target: all of them.
-fn targeted<'s>(stack: &'s Stack, request: &PlanRequest) -> Option<BTreeSet<&'s str>> {
+/// depends on them), by name; `None` without --target: all of them. The stack's resources
+/// are in dependency order, so one pass each way settles it: backwards, each chosen
+/// resource brings what it depends on; forwards, each resource that depends on a chosen one
+/// is chosen.
+fn targeted<'s>(stack: &'s Stack, request: &'s PlanRequest) -> Option<BTreeSet<&'s str>> {
     if request.targets.is_empty() {
         return None;
     }
-    let names = || stack.nodes.iter().map(|n| n.name());
-    let mut chosen: BTreeSet<&str> = names().filter(|n| request.targets.contains(*n)).collect();
-    // Until nothing is added: a dependency chain is at most the stack long.
-    loop {
-        let before = chosen.len();
-        for node in &stack.nodes {
-            let depends = node.dependencies();
-            match request.operation {
-                Operation::Apply if chosen.contains(node.name()) => {
-                    chosen.extend(names().filter(|n| depends.contains(*n)));
+    let mut chosen: BTreeSet<&str> = request.targets.iter().map(String::as_str).collect();
+    match request.operation {
+        Operation::Apply => {
+            for node in stack.nodes.iter().rev() {
+                if chosen.contains(node.name()) {
+                    chosen.extend(node.dependencies().iter().map(String::as_str));
                 }
-                Operation::Destroy if depends.iter().any(|d| chosen.contains(d.as_str())) => {
-                    chosen.insert(node.name());
-                }
-                _ => {}
             }
         }
-        if chosen.len() == before {
-            return Some(chosen);
+        Operation::Destroy => {
+            for node in &stack.nodes {
+                if node
+                    .dependencies()
+                    .iter()
+                    .any(|d| chosen.contains(d.as_str()))
+                {
+                    chosen.insert(node.name());
+                }
+            }
         }
     }
+    Some(chosen)
 }
 
 /// The orphans' deletions, in the order they will happen.

@@ -77,6 +77,7 @@ pub trait Held: Debug + Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     fn tags(&self) -> &Tags;
     /// For tests that make a resource someone else's.
+    #[cfg(test)]
     fn tags_mut(&mut self) -> &mut Tags;
     /// The comparable state as JSON: what plan compares with the file, field by field.
     fn state_json(&self) -> serde_json::Value;
@@ -99,6 +100,7 @@ macro_rules! live_of {
             fn tags(&self) -> &$crate::tags::Tags {
                 &self.state.tags
             }
+            #[cfg(test)]
             fn tags_mut(&mut self) -> &mut $crate::tags::Tags {
                 &mut self.state.tags
             }

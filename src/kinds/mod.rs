@@ -28,6 +28,7 @@ use crate::spec::template::Template;
 use crate::values::DeploymentContext;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::LazyLock;
 
 /// A declared resource of any kind, as the engine sees it.
 pub type Node = dyn Resource<Observations>;
@@ -196,7 +197,8 @@ kinds! {
 /// function before its role), so nothing is deleted while something of the stack still
 /// uses it. Derived from the kinds' [`Kind::USES`].
 pub fn deletion_rank(kind: &str) -> usize {
-    ranks(USES).get(kind).copied().unwrap_or(0)
+    static RANKS: LazyLock<BTreeMap<&str, usize>> = LazyLock::new(|| ranks(USES));
+    RANKS.get(kind).copied().unwrap_or(0)
 }
 
 /// A kind's rank: 0 when no kind uses it, else one more than the highest rank among the

@@ -41,7 +41,7 @@ where
 
 /// The tags of the resource `arn` if the tagging API lists it as `owner`'s; `None` when it
 /// does not (read its tags directly then: it may be someone else's, or untagged).
-pub async fn tags_of(aws: &Aws, owner: &str, arn: &str) -> anyhow::Result<Option<Tags>> {
+async fn tags_of(aws: &Aws, owner: &str, arn: &str) -> anyhow::Result<Option<Tags>> {
     Ok(tagged(aws, owner).await?.get(arn).cloned())
 }
 

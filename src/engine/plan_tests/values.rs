@@ -57,7 +57,7 @@ fn each_kinds_attributes_before_it_is_made() {
     let mut known = std::collections::BTreeMap::new();
     for node in &stack.nodes {
         let assessment = node.assess(&observed.resources, &cx, Some(&inputs));
-        let (_, attributes) = crate::engine::decide::apply(&assessment, &cx.owner, false, false);
+        let (_, attributes) = crate::engine::decide::apply(assessment, &cx.owner, false, false);
         inputs.insert(node.name(), attributes.clone());
         known.insert(node.name().to_string(), attributes);
     }

@@ -5,7 +5,7 @@ use super::{EndpointState, LiveEndpoint, Resolved, full_access};
 use crate::aws::lookup;
 use crate::aws::needs::Need;
 use crate::aws::vpc::filter;
-use crate::aws::{Aws, describe_error, error_code, returned, sdk};
+use crate::aws::{Aws, absent_on, describe_error, error_code, returned, sdk};
 use crate::create_once;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Identity, Made};
@@ -374,17 +374,18 @@ fn live_from(e: &ec2::VpcEndpoint) -> anyhow::Result<LiveEndpoint> {
 }
 
 async fn describe(aws: &Aws, id: &str) -> anyhow::Result<Option<ec2::VpcEndpoint>> {
-    match aws
+    let sent = aws
         .ec2
         .describe_vpc_endpoints()
         .vpc_endpoint_ids(id)
         .send()
-        .await
-    {
-        Ok(out) => Ok(out.vpc_endpoints.unwrap_or_default().into_iter().next()),
-        Err(e) if error_code(&e) == Some("InvalidVpcEndpointId.NotFound") => Ok(None),
-        Err(e) => Err(crate::aws::errors::error("DescribeVpcEndpoints", &e)),
-    }
+        .await;
+    let out = absent_on(
+        &["InvalidVpcEndpointId.NotFound"],
+        "DescribeVpcEndpoints",
+        sent,
+    )?;
+    Ok(out.and_then(|out| out.vpc_endpoints.unwrap_or_default().into_iter().next()))
 }
 
 async fn wait_available(cx: &ExecCtx<'_>, id: &str) -> anyhow::Result<LiveEndpoint> {

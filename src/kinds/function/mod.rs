@@ -211,7 +211,7 @@ impl Kind for Function {
 #[async_trait]
 impl Live for LiveFunction {
     fn attributes(&self) -> Attributes {
-        let name = Function::ARN.name(&self.arn);
+        let name = self.physical_id();
         BTreeMap::from([
             ("log_group", Some(log_group_name(&name))),
             ("name", Some(name)),
@@ -220,7 +220,7 @@ impl Live for LiveFunction {
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
-        ops::delete_function(cx, &Function::ARN.name(&self.arn), self).await
+        ops::delete_function(cx, &self.physical_id(), self).await
     }
 }
 

@@ -4,18 +4,15 @@
 use super::spec::VpcSpec;
 use super::state::{FunctionState, LiveFunction, VpcState, log_group_name};
 use crate::aws::lookup;
-use crate::aws::{Aws, error_code, returned, sdk};
+use crate::aws::{Aws, absent_on, returned, sdk};
 use crate::bundle::{Architecture, CODE_HASH_TAG, CODE_SHA_TAG};
 use aws_sdk_lambda::types as lambda;
 use std::collections::BTreeMap;
 
 pub async fn read_function(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveFunction>> {
     let function = async {
-        match aws.lambda.get_function().function_name(name).send().await {
-            Ok(out) => Ok(Some(out)),
-            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),
-            Err(e) => Err(crate::aws::errors::error("GetFunction", &e)),
-        }
+        let sent = aws.lambda.get_function().function_name(name).send().await;
+        absent_on(&["ResourceNotFoundException"], "GetFunction", sent)
     };
     let (function, log_group) = tokio::try_join!(function, read_log_group(aws, name))?;
     let Some(out) = function else {

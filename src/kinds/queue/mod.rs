@@ -112,7 +112,7 @@ impl Kind for Queue {
 impl Live for LiveQueue {
     fn attributes(&self) -> Attributes {
         BTreeMap::from([
-            ("name", Some(Queue::ARN.name(&self.arn))),
+            ("name", Some(self.physical_id())),
             ("arn", Some(self.arn.clone())),
             ("url", Some(self.url.clone())),
         ])

@@ -3,7 +3,7 @@
 
 use super::{LiveQueue, Queue, QueueState};
 use crate::aws::needs::Need;
-use crate::aws::{Aws, error_code, returned};
+use crate::aws::{Aws, absent_on, error_code, returned};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Made};
 use crate::tags::same_owner;
@@ -22,20 +22,16 @@ pub const NEEDS: &[Need] = &[Need::on(
 
 /// Error codes SQS gives for a queue that does not exist (the JSON protocol's and the
 /// older query protocol's).
-fn not_found(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some("QueueDoesNotExist") | Some("AWS.SimpleQueueService.NonExistentQueue")
-    )
-}
+/// How SQS says there is no queue.
+const NO_QUEUE: &[&str] = &[
+    "QueueDoesNotExist",
+    "AWS.SimpleQueueService.NonExistentQueue",
+];
 
 /// The queue's URL; `None` when there is no queue of that name.
 async fn queue_url(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
-    match aws.sqs.get_queue_url().queue_name(name).send().await {
-        Ok(out) => Ok(out.queue_url),
-        Err(e) if not_found(error_code(&e)) => Ok(None),
-        Err(e) => Err(crate::aws::errors::error("GetQueueUrl", &e)),
-    }
+    let sent = aws.sqs.get_queue_url().queue_name(name).send().await;
+    Ok(absent_on(NO_QUEUE, "GetQueueUrl", sent)?.and_then(|out| out.queue_url))
 }
 
 /// Everything about the queue `name`; `None` when it does not exist. With `owner`, its tags
@@ -55,24 +51,18 @@ pub async fn read_queue(
 /// `owner`'s resources when it has the queue, else read).
 async fn read_at(aws: &Aws, url: &str, owner: Option<&str>) -> anyhow::Result<Option<LiveQueue>> {
     let attributes = async {
-        match aws
-            .sqs
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(Attr::All)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(Some(out.attributes.unwrap_or_default())),
-            // Deleted between the two reads.
-            Err(e) if not_found(error_code(&e)) => Ok(None),
-            Err(e) => Err(crate::aws::errors::error("GetQueueAttributes", &e)),
-        }
+        let request = aws.sqs.get_queue_attributes().queue_url(url);
+        let sent = request.attribute_names(Attr::All).send().await;
+        // `None`: deleted between the two reads.
+        let out = absent_on(NO_QUEUE, "GetQueueAttributes", sent)?;
+        anyhow::Ok(out.map(|out| out.attributes.unwrap_or_default()))
     };
     let direct = || async {
         match aws.sqs.list_queue_tags().queue_url(url).send().await {
             Ok(out) => Ok(out.tags.unwrap_or_default().into_iter().collect()),
-            Err(e) if not_found(error_code(&e)) => Ok(BTreeMap::new()),
+            Err(e) if error_code(&e).is_some_and(|code| NO_QUEUE.contains(&code)) => {
+                Ok(BTreeMap::new())
+            }
             Err(e) => Err(crate::aws::errors::error("ListQueueTags", &e)),
         }
     };
@@ -222,7 +212,7 @@ pub async fn delete(cx: &ExecCtx<'_>, live: &LiveQueue) -> anyhow::Result<()> {
     cx.tracker.status("deleting queue");
     match cx.aws.sqs.delete_queue().queue_url(&live.url).send().await {
         Ok(_) => Ok(()),
-        Err(e) if not_found(error_code(&e)) => Ok(()),
+        Err(e) if error_code(&e).is_some_and(|code| NO_QUEUE.contains(&code)) => Ok(()),
         Err(e) => Err(crate::aws::errors::error("DeleteQueue", &e)),
     }
 }

@@ -177,7 +177,7 @@ impl Live for LiveRole {
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
-        ops::delete_role(cx, &Role::ARN.name(&self.arn), self).await
+        ops::delete_role(cx, &self.physical_id(), self).await
     }
 }
 

@@ -4,7 +4,7 @@
 use super::spec::DEFAULT_MAX_SESSION;
 use super::{LiveRole, Role, RoleState};
 use crate::aws::needs::Need;
-use crate::aws::{Aws, describe_error, error_code, returned, sdk};
+use crate::aws::{Aws, absent_on, describe_error, error_code, returned, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Kind, Made};
 use crate::policy::{self, Statement};
@@ -58,11 +58,10 @@ pub async fn read_role(
     expected: &[String],
 ) -> anyhow::Result<Option<LiveRole>> {
     let get_role = async {
-        match aws.iam.get_role().role_name(name).send().await {
-            Ok(out) => Ok(Some(returned(out.role, "GetRole", "role")?)),
-            Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(None),
-            Err(e) => Err(crate::aws::errors::error("GetRole", &e)),
-        }
+        let sent = aws.iam.get_role().role_name(name).send().await;
+        let out = absent_on(&["NoSuchEntity"], "GetRole", sent)?;
+        out.map(|out| returned(out.role, "GetRole", "role"))
+            .transpose()
     };
     let (role, names, managed_policies, documents) = tokio::join!(
         get_role,

@@ -206,7 +206,7 @@ impl Live for LiveTable {
             _ => self.stream_arn.clone(),
         };
         BTreeMap::from([
-            ("name", Some(Table::ARN.name(&self.arn))),
+            ("name", Some(self.physical_id())),
             ("arn", Some(self.arn.clone())),
             ("stream_arn", stream_arn),
             ("index_names", Some(index_names(&self.state))),
@@ -227,11 +227,11 @@ impl Live for LiveTable {
     }
 
     async fn data_at_risk(&self, aws: &Aws) -> anyhow::Result<Option<String>> {
-        items_at_risk(aws, &Table::ARN.name(&self.arn)).await
+        items_at_risk(aws, &self.physical_id()).await
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
-        ops::delete_table(cx, &Table::ARN.name(&self.arn), self).await
+        ops::delete_table(cx, &self.physical_id(), self).await
     }
 }
 

@@ -5,7 +5,7 @@ use super::state::{
     BillingMode, IndexState, LiveTable, ProjectionType, StreamView, TableClass, TableState,
     attr_type, key_from,
 };
-use crate::aws::{Aws, error_code, returned};
+use crate::aws::{Aws, absent_on, returned};
 use crate::wait::Check;
 use anyhow::Context;
 use aws_sdk_dynamodb::types as ddb;
@@ -101,37 +101,18 @@ async fn count_items(aws: &Aws, name: &str) -> anyhow::Result<ItemCount> {
     Ok(ItemCount::AtLeast(count))
 }
 
-/// The answer of `operation` on a table; `None` when it says there is no table (AWS's
-/// codes differ by call: ResourceNotFoundException, TableNotFoundException; the
-/// emulator's, ResourceNotFound).
-fn unless_gone<T, E, R>(
-    operation: &str,
-    result: Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>,
-) -> anyhow::Result<Option<T>>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    match result {
-        Err(e)
-            if matches!(
-                error_code(&e),
-                Some("ResourceNotFoundException" | "ResourceNotFound" | "TableNotFoundException")
-            ) =>
-        {
-            Ok(None)
-        }
-        result => crate::aws::sdk(operation, result).map(Some),
-    }
-}
+/// How DynamoDB says there is no table: its codes differ by call (ResourceNotFoundException,
+/// TableNotFoundException); the emulator says ResourceNotFound.
+const NO_TABLE: &[&str] = &[
+    "ResourceNotFoundException",
+    "ResourceNotFound",
+    "TableNotFoundException",
+];
 
 /// DescribeTable; `None` when the table does not exist.
 pub async fn describe(aws: &Aws, name: &str) -> anyhow::Result<Option<ddb::TableDescription>> {
-    match aws.dynamodb.describe_table().table_name(name).send().await {
-        Ok(out) => Ok(out.table),
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(crate::aws::errors::error("DescribeTable", &e)),
-    }
+    let sent = aws.dynamodb.describe_table().table_name(name).send().await;
+    Ok(absent_on(NO_TABLE, "DescribeTable", sent)?.and_then(|out| out.table))
 }
 
 pub async fn list_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, String>> {
@@ -163,7 +144,7 @@ pub async fn read_ttl(
     name: &str,
 ) -> anyhow::Result<Option<(Option<String>, Option<String>)>> {
     let request = aws.dynamodb.describe_time_to_live().table_name(name);
-    let Some(out) = unless_gone("DescribeTimeToLive", request.send().await)? else {
+    let Some(out) = absent_on(NO_TABLE, "DescribeTimeToLive", request.send().await)? else {
         return Ok(None);
     };
     let Some(ttl) = out.time_to_live_description else {
@@ -181,7 +162,7 @@ pub async fn read_ttl(
 /// Whether point-in-time recovery is on; `None` when the table does not exist.
 async fn read_pitr(aws: &Aws, name: &str) -> anyhow::Result<Option<bool>> {
     let request = aws.dynamodb.describe_continuous_backups().table_name(name);
-    let Some(out) = unless_gone("DescribeContinuousBackups", request.send().await)? else {
+    let Some(out) = absent_on(NO_TABLE, "DescribeContinuousBackups", request.send().await)? else {
         return Ok(None);
     };
     Ok(Some(

@@ -297,6 +297,5 @@ mod tests {
         assert!(Protocol::Email.refuses("oncall").is_some());
         assert!(Protocol::Email.refuses("@example.com").is_some());
         assert_eq!(Protocol::Sqs.refuses("arn:aws:sqs:us-east-1:1:q"), None);
-        assert!(Protocol::Lambda.refuses("my-function").is_some());
     }
 }

@@ -4,7 +4,7 @@
 
 use super::{LiveTopic, Subscribed, Topic, TopicState};
 use crate::aws::needs::Need;
-use crate::aws::{Aws, error_code, returned, sdk};
+use crate::aws::{Aws, absent_on, returned, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Kind, Made};
 use async_trait::async_trait;
@@ -64,11 +64,8 @@ pub async fn read_topic(
 /// The topic's subscriptions, every page; `None` when there is no topic.
 async fn subscriptions(aws: &Aws, arn: &str) -> anyhow::Result<Option<Vec<sns::Subscription>>> {
     let request = aws.sns.list_subscriptions_by_topic().topic_arn(arn);
-    match request.into_paginator().items().send().collect().await {
-        Ok(all) => Ok(Some(all)),
-        Err(e) if error_code(&e) == Some("NotFound") => Ok(None),
-        Err(e) => Err(crate::aws::errors::error("ListSubscriptionsByTopic", &e)),
-    }
+    let all = request.into_paginator().items().send().collect().await;
+    absent_on(&["NotFound"], "ListSubscriptionsByTopic", all)
 }
 
 async fn list_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, String>> {

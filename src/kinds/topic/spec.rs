@@ -67,10 +67,12 @@ impl Validate<Topic> for RawTopic {
             else {
                 continue;
             };
+            // An address is judged here; a queue's or a function's ARN by the load-time ARN
+            // checks (`arn_fields`), which judge references too.
             if let Some(problem) = template.literal().and_then(|l| protocol.refuses(&l)) {
                 diags.push(
                     Diagnostic::new(&endpoint.referenced, format!("{field}.endpoint"), problem)
-                        .hint(protocol.example()),
+                        .hint("an address such as oncall@example.com"),
                 );
                 continue;
             }
@@ -99,27 +101,14 @@ impl Validate<Topic> for RawTopic {
 }
 
 impl Protocol {
-    /// Why `endpoint`, written as it is, cannot be this protocol's, if it cannot.
+    /// Why `endpoint`, written as it is, cannot be this protocol's, if it cannot: an e-mail
+    /// address is checked here (loosely, as SNS does: something, `@`, a domain); ARNs are
+    /// left to the ARN checks.
     pub(super) fn refuses(self, endpoint: &str) -> Option<String> {
-        let fits = match self {
-            // SNS's own check is loose too: something, `@`, a domain.
-            Protocol::Email => endpoint
-                .split_once('@')
-                .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.')),
-            Protocol::Sqs | Protocol::Lambda => endpoint.starts_with("arn:"),
-        };
-        let what = match self {
-            Protocol::Email => "an e-mail address",
-            Protocol::Sqs | Protocol::Lambda => "an ARN",
-        };
-        (!fits).then(|| format!("`{endpoint}` is not {what}"))
-    }
-
-    fn example(self) -> &'static str {
-        match self {
-            Protocol::Email => "an address such as oncall@example.com",
-            Protocol::Sqs => "a queue's ARN, such as ${processor_failures.arn}",
-            Protocol::Lambda => "a function's ARN, such as ${processor.arn}",
-        }
+        let address = endpoint
+            .split_once('@')
+            .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
+        (self == Protocol::Email && !address)
+            .then(|| format!("`{endpoint}` is not an e-mail address"))
     }
 }
