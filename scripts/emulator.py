@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""The local AWS emulator: moto's server mode on loopback, with six fidelity fixes.
+"""The local AWS emulator: moto's server mode on loopback, with seven fidelity fixes.
 
-moto 5.2 differs from AWS in six ways that matter to a deployer (the fifth and sixth below,
-with their code); all are patched here, in the emulator process only, so that the tool is tested against AWS's behaviour:
+moto 5.2 differs from AWS in seven ways that matter to a deployer (the fifth and sixth below,
+with their code; the seventh, AWS's time, in emulator_time.py, on when
+CRUDDUR_EMULATOR_TIME is set); all are patched here, in the emulator process only, so that
+the tool is tested against AWS's behaviour:
 
 1. Re-enabling a stream after disabling it. DynamoDB creates a new stream (new label and
    ARN); moto refuses with StreamAlreadyEnabledException because it keeps the old label.
@@ -113,6 +115,24 @@ def transact_write_items(self, *args, **kwargs):
 
 
 DynamoDBBackend.transact_write_items = transact_write_items
+
+# (Also an error code: moto answers DescribeTimeToLive and UpdateTimeToLive for a table that
+# does not exist with `ResourceNotFound`; DynamoDB's API reference lists
+# ResourceNotFoundException for both, which is what the SDK's typed errors expect.)
+from moto.dynamodb.exceptions import ResourceNotFoundException as _NoTable
+
+
+def _ttl_call(method):
+    def patched(self, table_name, *args, **kwargs):
+        if table_name not in self.tables:
+            raise _NoTable(table_name=table_name)
+        return method(self, table_name, *args, **kwargs)
+
+    return patched
+
+
+DynamoDBBackend.describe_time_to_live = _ttl_call(DynamoDBBackend.describe_time_to_live)
+DynamoDBBackend.update_time_to_live = _ttl_call(DynamoDBBackend.update_time_to_live)
 
 
 # 5. A call the caller's IAM policies deny (with INITIAL_NO_AUTH_ACTION_COUNT set). AWS
@@ -287,6 +307,12 @@ def check_action_permitted(self, resource):
 IAMRequest.__init__ = iam_request_init
 IAMRequest.check_signature = check_signature
 IAMRequest.check_action_permitted = check_action_permitted
+
+# 7. AWS's time: with CRUDDUR_EMULATOR_TIME set, states last and calls are refused meanwhile
+#    as on AWS (scripts/emulator_time.py says which, and for how long).
+if os.environ.get("CRUDDUR_EMULATOR_TIME"):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import emulator_time  # noqa: F401  (it patches moto as it loads)
 
 if __name__ == "__main__":
     args = sys.argv[1:]
