@@ -9,8 +9,7 @@
 //! by its tags first, and sends again only when it is not there.
 
 use crate::aws::describe_error;
-use crate::exec::ExecCtx;
-use crate::wait::{self, Check};
+use crate::wait::{Check, Wait, until};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use std::future::Future;
@@ -103,12 +102,7 @@ pub fn brief<E: ProvideErrorMetadata, R>(operation: &str, err: &SdkError<E, R>) 
 /// Sends a create until it is made, exactly once: after an attempt that may have made it,
 /// `find` (a fresh read, never the plan's cached one) looks for the resource by its
 /// ownership tags, and what it finds is taken as the result.
-pub async fn create_once<T, S, SFut, F, FFut>(
-    cx: &ExecCtx<'_>,
-    what: &str,
-    send: S,
-    find: F,
-) -> anyhow::Result<T>
+pub async fn create_once<T, S, SFut, F, FFut>(wait: Wait<'_>, send: S, find: F) -> anyhow::Result<T>
 where
     S: Fn() -> SFut,
     SFut: Future<Output = anyhow::Result<Attempt<T>>>,
@@ -116,7 +110,8 @@ where
     FFut: Future<Output = anyhow::Result<Option<T>>>,
 {
     let maybe_made = AtomicBool::new(false);
-    wait::until(cx, what, || async {
+    let what = wait.doing;
+    until(wait, || async {
         if maybe_made.load(Ordering::Relaxed)
             && let Some(found) = find().await?
         {

@@ -1,9 +1,12 @@
 //! What carrying out one change needs: the AWS clients, the line its progress shows on, how
-//! long one step may take, and the builds started ahead for it.
+//! long one step may take, the builds started ahead for it, and where it says its values
+//! as soon as it knows them.
 
 use crate::aws::Aws;
 use crate::prebuild::Prebuilds;
 use crate::progress::Tracker;
+use crate::values::Attributes;
+use crate::wait::{Service, Wait};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use std::time::Duration;
 
@@ -14,6 +17,9 @@ pub struct ExecCtx<'a> {
     pub wait_timeout: Duration,
     /// Bundles whose builds started with the change (see [`crate::prebuild`]).
     pub prebuilds: &'a Prebuilds,
+    /// Where a change says the resource's attributes once they are known, before it is
+    /// ready: what needs only those values starts then (see `engine::execute`).
+    pub published: Option<&'a (dyn Fn(Attributes) + Send + Sync)>,
 }
 
 impl ExecCtx<'_> {
@@ -32,5 +38,23 @@ impl ExecCtx<'_> {
     {
         self.tracker.status(doing);
         crate::aws::sdk(operation, sent.await)
+    }
+
+    /// A wait of this change: shown on its line, within `--wait-timeout`.
+    pub fn wait<'w>(&'w self, doing: &'w str, service: Service) -> Wait<'w> {
+        Wait {
+            doing,
+            service,
+            timeout: self.wait_timeout,
+            tracker: Some(self.tracker),
+        }
+    }
+
+    /// Says the resource's attributes (its ARNs, say) as soon as they are known: what
+    /// refers to it only by those values may start before it is ready.
+    pub fn publish(&self, attributes: Attributes) {
+        if let Some(published) = self.published {
+            published(attributes);
+        }
     }
 }

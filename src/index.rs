@@ -17,8 +17,11 @@
 //! `engine::observe`), and the next apply writes the item.
 
 use crate::aws::needs::Need;
-use crate::aws::{Aws, error_code, sdk};
+use crate::aws::{Aws, answered, sdk};
 use anyhow::Context;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::get_item::GetItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types as ddb;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -96,7 +99,7 @@ async fn read_item(aws: &Aws, owner: &str) -> anyhow::Result<Option<Index>> {
     let item = match request.send().await {
         Ok(out) => out.item,
         // No lock table: nothing was ever applied in this account and region.
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => None,
+        Err(e) if answered(&e, GetItemError::is_resource_not_found_exception) => None,
         Err(e) => return Err(crate::aws::errors::error("GetItem (stack index)", &e)),
     };
     let Some(item) = item else {
@@ -137,7 +140,7 @@ pub async fn add(aws: &Aws, owner: &str, entries: &[Entry]) -> anyhow::Result<()
         Ok(_) => Ok(()),
         // Written under the deploy lock, whose table exists; made here only if someone
         // deleted it meanwhile.
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
+        Err(e) if answered(&e, UpdateItemError::is_resource_not_found_exception) => {
             crate::lock::create_table(aws).await?;
             sdk("UpdateItem (stack index)", request.send().await).map(drop)
         }
@@ -172,10 +175,8 @@ pub async fn remove(aws: &Aws, owner: &str, entries: &[Entry]) -> anyhow::Result
     match request.send().await {
         Ok(_) => Ok(()),
         Err(e)
-            if matches!(
-                error_code(&e),
-                Some("ConditionalCheckFailedException" | "ResourceNotFoundException")
-            ) =>
+            if answered(&e, UpdateItemError::is_conditional_check_failed_exception)
+                || answered(&e, UpdateItemError::is_resource_not_found_exception) =>
         {
             Ok(())
         }
@@ -193,7 +194,7 @@ pub async fn delete(aws: &Aws, owner: &str) -> anyhow::Result<()> {
         .key(crate::lock::KEY, item_key(owner));
     match request.send().await {
         Ok(_) => Ok(()),
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) if answered(&e, DeleteItemError::is_resource_not_found_exception) => Ok(()),
         Err(e) => Err(crate::aws::errors::error("DeleteItem (stack index)", &e)),
     }
 }

@@ -13,12 +13,19 @@
 //! the lease is long enough (60 s) that ordinary skew does not matter.
 
 use crate::aws::needs::{Condition, Need};
-use crate::aws::{Aws, error_code, sdk};
+use crate::aws::{Aws, answered, sdk};
+use crate::wait::{Check, GaveUp, Service, Wait, until};
 use anyhow::{Context, bail};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
+use aws_sdk_dynamodb::operation::get_item::GetItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types as ddb;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub const TABLE: &str = "cruddur-infra-locks";
@@ -48,8 +55,8 @@ pub const LEADING_KEYS: Condition = (
 
 pub const KEY: &str = "lock_id";
 const LEASE: Duration = Duration::from_secs(60);
-const FIRST_POLL: Duration = Duration::from_millis(250);
-const MAX_POLL: Duration = Duration::from_secs(5);
+/// How long the lock table may take to become ACTIVE on first use.
+const TABLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How soon a failed renewal is tried again.
 const RENEW_RETRY: Duration = Duration::from_secs(2);
 
@@ -103,39 +110,46 @@ pub async fn acquire(
     timeout: Duration,
 ) -> anyhow::Result<Lock> {
     let holder = holder_id();
-    let started = Instant::now();
-    let mut poll = FIRST_POLL;
-    let mut announced = false;
-    loop {
-        match try_take(aws, id, &holder, command).await? {
-            None => {
-                let renewer = tokio::spawn(renew(aws.clone(), id.to_string(), holder.clone()));
-                tracing::debug!(lock = id, %holder, "took the deploy lock");
-                return Ok(Lock {
-                    aws: aws.clone(),
-                    id: id.to_string(),
-                    holder,
-                    renewer,
-                });
-            }
+    let announced = AtomicBool::new(false);
+    let wait = Wait {
+        doing: "waiting for the deploy lock",
+        service: Service::DynamoDb,
+        timeout,
+        tracker: None,
+    };
+    let taken = until(wait, || async {
+        Ok(match try_take(aws, id, &holder, command).await? {
+            None => Check::Done(()),
             Some(current) => {
                 crate::stats::count_wait("waiting for the deploy lock");
-                if started.elapsed() + poll > timeout {
-                    bail!(
-                        "could not get the deploy lock of {id} within {}s: {current}. Another apply or destroy of this stack and environment is running; re-run later or raise --lock-timeout (a lock left by a killed run expires {}s after its last renewal)",
-                        timeout.as_secs(),
-                        LEASE.as_secs()
-                    );
-                }
-                if !announced {
+                if !announced.swap(true, Ordering::Relaxed) {
                     eprintln!("Waiting for the deploy lock of {id}: {current}");
-                    announced = true;
                 }
-                tokio::time::sleep(poll).await;
-                poll = (poll * 2).min(MAX_POLL);
+                Check::Waiting(current)
             }
-        }
+        })
+    })
+    .await;
+    match taken {
+        Ok(()) => {}
+        Err(e) => match e.downcast::<GaveUp>() {
+            Ok(gave_up) => bail!(
+                "could not get the deploy lock of {id} within {}s: {}. Another apply or destroy of this stack and environment is running; re-run later or raise --lock-timeout (a lock left by a killed run expires {}s after its last renewal)",
+                timeout.as_secs(),
+                gave_up.state,
+                LEASE.as_secs()
+            ),
+            Err(e) => return Err(e),
+        },
     }
+    let renewer = tokio::spawn(renew(aws.clone(), id.to_string(), holder.clone()));
+    tracing::debug!(lock = id, %holder, "took the deploy lock");
+    Ok(Lock {
+        aws: aws.clone(),
+        id: id.to_string(),
+        holder,
+        renewer,
+    })
 }
 
 /// One attempt: `None` when taken, else who holds it.
@@ -158,7 +172,7 @@ async fn try_take(
         .expression_attribute_values(":now", n(now()));
     match request.send().await {
         Ok(_) => Ok(None),
-        Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => {
+        Err(e) if answered(&e, PutItemError::is_conditional_check_failed_exception) => {
             match read_holder(aws, id).await? {
                 // Our own PutItem, carried out, its answer lost and sent again by the SDK.
                 Some(current) if current.holder == holder => Ok(None),
@@ -166,7 +180,9 @@ async fn try_take(
                 None => Ok(Some("just released".into())),
             }
         }
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
+        // No lock table, or (DynamoDB's answer for a table not yet ACTIVE) one still
+        // being made: make it, or wait for it.
+        Err(e) if answered(&e, PutItemError::is_resource_not_found_exception) => {
             create_table(aws).await?;
             Box::pin(try_take(aws, id, holder, command)).await
         }
@@ -253,7 +269,7 @@ async fn delete_if_held(
         .expression_attribute_values(":lease", s(holder));
     match request.send().await {
         Ok(_) => Ok(true),
-        Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) if answered(&e, DeleteItemError::is_conditional_check_failed_exception) => Ok(false),
         Err(e) => Err(e),
     }
 }
@@ -268,7 +284,7 @@ pub async fn read_holder(aws: &Aws, id: &str) -> anyhow::Result<Option<Current>>
         .key("lock_id", s(id));
     let out = match request.consistent_read(true).send().await {
         // No lock table yet: no lock.
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(None),
+        Err(e) if answered(&e, GetItemError::is_resource_not_found_exception) => return Ok(None),
         result => sdk("GetItem", result)?,
     };
     let Some(item) = out.item else {
@@ -321,8 +337,11 @@ pub async fn create_table(aws: &Aws) -> anyhow::Result<()> {
                 .build()?,
         );
     match request.send().await {
-        Ok(_) => {}
-        Err(e) if error_code(&e) == Some("ResourceInUseException") => {}
+        Ok(_) => eprintln!(
+            "Making the deploy lock table {TABLE} (its first use in this account and region)"
+        ),
+        // Another runner made it (or is making it) at the same moment.
+        Err(e) if answered(&e, CreateTableError::is_resource_in_use_exception) => {}
         Err(e) => {
             return Err(crate::aws::errors::error(
                 "CreateTable (deploy lock table)",
@@ -330,20 +349,40 @@ pub async fn create_table(aws: &Aws) -> anyhow::Result<()> {
             ));
         }
     }
-    let started = Instant::now();
-    let mut poll = FIRST_POLL;
-    loop {
-        let out = aws.dynamodb.describe_table().table_name(TABLE).send().await;
-        if let Ok(out) = out
-            && out.table.and_then(|t| t.table_status) == Some(ddb::TableStatus::Active)
-        {
-            return Ok(());
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("the deploy lock table {TABLE} did not become ACTIVE in 120s");
-        }
-        tokio::time::sleep(poll).await;
-        poll = (poll * 2).min(MAX_POLL);
+    let wait = Wait {
+        doing: "waiting for the deploy lock table to become ACTIVE",
+        service: Service::DynamoDb,
+        timeout: TABLE_TIMEOUT,
+        tracker: None,
+    };
+    // Every answer but the table's state is an error, said at once (a deployer without
+    // dynamodb:DescribeTable on the table hears so, not a timeout).
+    let active = until(wait, || async {
+        let sent = aws.dynamodb.describe_table().table_name(TABLE).send().await;
+        let gone = DescribeTableError::is_resource_not_found_exception;
+        Ok(
+            match crate::aws::absent_on(gone, "DescribeTable (deploy lock table)", sent)? {
+                // DescribeTable is eventually consistent right after CreateTable (its API
+                // reference).
+                None => Check::Waiting("not visible yet".into()),
+                Some(out) => match out.table.and_then(|t| t.table_status) {
+                    Some(ddb::TableStatus::Active) => Check::Done(()),
+                    status => Check::Waiting(status.map_or("?".into(), |s| s.as_str().to_string())),
+                },
+            },
+        )
+    })
+    .await;
+    match active {
+        Ok(()) => Ok(()),
+        Err(e) => match e.downcast::<GaveUp>() {
+            Ok(gave_up) => bail!(
+                "the deploy lock table {TABLE} did not become ACTIVE in {}s (still {})",
+                TABLE_TIMEOUT.as_secs(),
+                gave_up.state
+            ),
+            Err(e) => Err(e),
+        },
     }
 }
 
@@ -373,7 +412,7 @@ async fn renew(aws: Aws, id: String, holder: String) -> String {
                 pause = LEASE / 3;
                 tracing::debug!(lock = %id, "renewed the deploy lock");
             }
-            Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => {
+            Err(e) if answered(&e, UpdateItemError::is_conditional_check_failed_exception) => {
                 return match read_holder(&aws, &id).await {
                     Ok(Some(current)) => format!("was taken over: {}", current.describe()),
                     Ok(None) => "was deleted by someone else".to_string(),

@@ -284,7 +284,9 @@ pub fn explain(
     anyhow::anyhow!("{line}\n  hint: {hint}")
 }
 
-/// The AWS error code of a service error, if that is what `err` is.
+/// The AWS error code of a service error, if that is what `err` is. Only for saying it:
+/// what an answer means is matched by its typed variant ([`answered`]), or, where the SDK
+/// has none, by a [`crate::aws::codes::Code`].
 pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     match err {
         SdkError::ServiceError(service) => service.err().code(),
@@ -292,10 +294,16 @@ pub fn error_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&s
     }
 }
 
-/// The answer of `operation`, or `None` when AWS answered with one of `absent`, the codes
-/// by which it says there is no such resource (they differ by service and call).
+/// Whether `err` is the answer `is` names: one of the operation's typed errors, e.g.
+/// `answered(&e, UpdateTableError::is_resource_in_use_exception)`.
+pub fn answered<E, R>(err: &SdkError<E, R>, is: impl Fn(&E) -> bool) -> bool {
+    err.as_service_error().is_some_and(is)
+}
+
+/// The answer of `operation`, or `None` when AWS answered `absent` (the typed error by
+/// which the operation says there is no such resource: they differ by service and call).
 pub fn absent_on<T, E, R>(
-    absent: &[&str],
+    absent: impl Fn(&E) -> bool,
     operation: &str,
     result: Result<T, SdkError<E, R>>,
 ) -> anyhow::Result<Option<T>>
@@ -304,7 +312,7 @@ where
     R: fmt::Debug + Send + Sync + 'static,
 {
     match result {
-        Err(e) if error_code(&e).is_some_and(|code| absent.contains(&code)) => Ok(None),
+        Err(e) if answered(&e, absent) => Ok(None),
         result => sdk(operation, result).map(Some),
     }
 }

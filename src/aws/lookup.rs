@@ -2,7 +2,7 @@
 //! is observed: one that does not exist is an error at plan time.
 
 use super::client::Aws;
-use super::errors::{error_code, sdk};
+use super::errors::sdk;
 use super::needs::Need;
 use super::vpc::{MemberChoice, VpcChoice, filter};
 use anyhow::{Context, bail};
@@ -45,7 +45,7 @@ async fn describe_vpc(aws: &Aws, choice: &VpcChoice) -> anyhow::Result<String> {
     };
     let vpcs = match request.send().await {
         Ok(out) => out.vpcs.unwrap_or_default(),
-        Err(e) if error_code(&e) == Some("InvalidVpcID.NotFound") => Vec::new(),
+        Err(e) if super::codes::NO_SUCH_VPC.is(&e) => Vec::new(),
         Err(e) => return Err(crate::aws::errors::error("DescribeVpcs", &e)),
     };
     match vpcs.as_slice() {

@@ -3,6 +3,7 @@
 //! tags or default (`vpc`, `lookup`).
 
 pub mod client;
+pub mod codes;
 pub mod errors;
 pub mod lookup;
 pub mod needs;
@@ -11,4 +12,4 @@ pub mod reads;
 pub mod vpc;
 
 pub use client::{Aws, AwsFlags, Settings, check_url};
-pub use errors::{absent_on, describe_error, error_code, returned, sdk};
+pub use errors::{absent_on, answered, describe_error, error_code, returned, sdk};

@@ -33,7 +33,17 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         let (observed, plan) = engine::prepare(&stack, &aws, &request).await?;
         if !common::show_and_check(g, &plan, json)? {
             engine::repair_index(&stack, &observed, &aws).await?;
-            return Ok(ExitCode::SUCCESS);
+            // Nothing to change, but AWS may still be finishing an earlier change (of an
+            // interrupted run): apply ends with the stack ready.
+            let unsettled = observed.unsettled(&stack);
+            if unsettled.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!(
+                "AWS is still finishing an earlier change of {}; waiting for it.",
+                unsettled.join(", ")
+            );
+            return common::carry_out(g, &stack, &plan, &observed, &aws, json).await;
         }
         if !args.auto_approve && !confirm("\nDo you want to perform these actions?")? {
             println!("Apply cancelled.");

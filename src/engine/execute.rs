@@ -9,16 +9,17 @@ use super::observe::PLAN_STEP;
 use super::observed::Observed;
 use crate::aws::Aws;
 use crate::exec::ExecCtx;
-use crate::kinds::{Live, Node, Stack, deletion_rank};
+use crate::kinds::{Live, Needs, Node, Stack, deletion_rank};
 use crate::plan::{Action, Operation, Plan};
 use crate::prebuild::Prebuilds;
 use crate::progress::{Progress, Tracker};
-use crate::spec::template::Inputs;
+use crate::spec::template::{Inputs, Reference};
+use crate::values::Attributes;
 use anyhow::Context as _;
-use futures::StreamExt;
-use futures::future::join_all;
+use futures::future::{AbortHandle, Aborted, join_all};
 use futures::stream::FuturesUnordered;
-use std::collections::{BTreeSet, HashMap};
+use futures::{FutureExt, StreamExt};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 /// What happened to each resource.
@@ -138,12 +139,17 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn cx<'a>(&'a self, tracker: &'a Tracker) -> ExecCtx<'a> {
+    fn cx<'a>(
+        &'a self,
+        tracker: &'a Tracker,
+        published: &'a (dyn Fn(Attributes) + Send + Sync),
+    ) -> ExecCtx<'a> {
         ExecCtx {
             aws: self.aws,
             tracker,
             wait_timeout: self.wait_timeout,
             prebuilds: self.prebuilds,
+            published: Some(published),
         }
     }
 }
@@ -190,7 +196,7 @@ async fn orphans(plan: &Plan, observed: &Observed, run: &Run<'_>, after: &[Strin
                     .progress
                     .start(format!("{}.{logical} (orphan)", o.kind()), "destroying");
                 let began = Instant::now();
-                let cx = run.cx(&tracker);
+                let cx = run.cx(&tracker, &|_| {});
                 let result = match o.delete(&cx).await {
                     Ok(()) => crate::kinds::declared::forget(&cx, run.owner, *o).await,
                     Err(e) => Err(e),
@@ -217,7 +223,20 @@ async fn orphans(plan: &Plan, observed: &Observed, run: &Run<'_>, after: &[Strin
     outcome
 }
 
-/// The declared resources, along the dependency graph, after the steps `after`.
+/// What node `i` waits for of node `j`: what it needs (see [`Needs`]), and the attributes
+/// of `j` it refers to.
+struct Edge {
+    needs: Needs,
+    attributes: BTreeSet<String>,
+}
+
+/// The declared resources, along the dependency graph, after the steps `after`. For apply,
+/// a resource starts once it has what it needs of each resource it refers to: the values
+/// it names (known from the plan, or once the change that makes them knows them), that it
+/// exists, or that it is ready (see [`Needs`]); so a role's policy does not wait for its
+/// table to be ACTIVE. A resource started before something it refers to was done is
+/// stopped if that then fails. For destroy, a resource goes once what needs it to exist is
+/// gone (a policy that only names it does not keep it).
 async fn declared(
     stack: &Stack,
     plan: &Plan,
@@ -231,59 +250,136 @@ async fn declared(
         .enumerate()
         .map(|(i, n)| (n.name(), i))
         .collect();
-    let depends_on: Vec<BTreeSet<usize>> = nodes
+    let depends_on: Vec<BTreeMap<usize, Edge>> = nodes
         .iter()
         .map(|n| {
             n.dependencies()
                 .iter()
-                .filter_map(|d| index.get(d.as_str()).copied())
+                .filter_map(|d| {
+                    let (needs, attributes) = n.needs_of(d);
+                    Some((*index.get(d.as_str())?, Edge { needs, attributes }))
+                })
                 .collect()
         })
         .collect();
-    // waits_for[i]: what must finish before node i starts.
-    let waits_for: Vec<BTreeSet<usize>> = match plan.operation {
+    let action_of = |i: usize| plan.get(nodes[i].name()).map_or(Action::NoOp, |c| c.action);
+    // waits_for[i]: what node i waits for, and what it needs of each.
+    let waits_for: Vec<BTreeMap<usize, Edge>> = match plan.operation {
         Operation::Apply => depends_on,
         Operation::Destroy => (0..nodes.len())
             .map(|i| {
                 (0..nodes.len())
-                    .filter(|&j| depends_on[j].contains(&i))
+                    .filter(|&j| {
+                        depends_on[j]
+                            .get(&i)
+                            .is_some_and(|e| e.needs != Needs::Values)
+                    })
+                    .map(|j| {
+                        let gone = Edge {
+                            needs: Needs::Ready,
+                            attributes: BTreeSet::new(),
+                        };
+                        (j, gone)
+                    })
                     .collect()
             })
             .collect(),
     };
-    let mut remaining: Vec<usize> = waits_for.iter().map(BTreeSet::len).collect();
     let owner = stack.owner();
     let mut inputs = Inputs::new(observed.context.as_ref());
+    // What is known of a resource about to be made: its names and ARNs.
+    if plan.operation == Operation::Apply {
+        for (i, node) in nodes.iter().enumerate() {
+            if matches!(action_of(i), Action::Create | Action::Replace) {
+                let planned =
+                    node.planned_attributes(&observed.resources, observed.context.as_ref());
+                inputs.insert(node.name(), planned);
+            }
+        }
+    }
     let mut started = vec![false; nodes.len()];
+    let mut made = vec![false; nodes.len()];
+    // finished[j]: its run ended; succeeded[j] or failed[j]: how.
+    let mut finished = vec![false; nodes.len()];
+    let mut succeeded = vec![false; nodes.len()];
+    let mut failed = vec![false; nodes.len()];
+    // started_on[i]: what node i started before it was done.
+    let mut started_on: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); nodes.len()];
+    let mut stoppers: Vec<Option<AbortHandle>> = (0..nodes.len()).map(|_| None).collect();
     let mut outcome = Outcome::default();
     let mut running = FuturesUnordered::new();
+    let (publish, mut published) = tokio::sync::mpsc::unbounded_channel::<(usize, Attributes)>();
 
-    let start = |i: usize, inputs: Inputs| {
+    // Whether node i has what it needs of node j.
+    // Nothing is had of a resource that failed.
+    let has = |i: usize,
+               j: usize,
+               inputs: &Inputs,
+               made: &[bool],
+               succeeded: &[bool],
+               failed: &[bool]| {
+        let edge = &waits_for[i][&j];
+        succeeded[j]
+            || !failed[j]
+                && match edge.needs {
+                    Needs::Ready => false,
+                    Needs::Made => made[j],
+                    Needs::Values => edge.attributes.iter().all(|attribute| {
+                        let reference = Reference {
+                            resource: nodes[j].name().to_string(),
+                            attribute: attribute.clone(),
+                        };
+                        inputs
+                            .lookup(&reference)
+                            .is_some_and(|value| !value.contains(crate::values::UNKNOWN))
+                    }),
+                }
+    };
+
+    let start = |i: usize, inputs: Inputs, succeeded: &[bool]| {
         let node: &Node = nodes[i].as_ref();
-        let action = plan.get(node.name()).map_or(Action::NoOp, |c| c.action);
+        let action = action_of(i);
         let owner = owner.as_str();
-        // Its step waits for what it waits for, and for its build if one started ahead.
+        // Its step waits for what was done when it started, and for its build if one
+        // started ahead.
         let step_after: Vec<String> = [PLAN_STEP.to_string()]
             .into_iter()
             .chain(after.iter().cloned())
-            .chain(waits_for[i].iter().map(|&j| nodes[j].name().to_string()))
+            .chain(
+                waits_for[i]
+                    .keys()
+                    .filter(|&&j| succeeded[j])
+                    .map(|&j| nodes[j].name().to_string()),
+            )
             .chain(
                 node.bundle_source()
                     .and_then(|source| run.prebuilds.step_of(&source)),
             )
             .collect();
-        async move {
-            let tracker = match action {
-                Action::NoOp => Tracker::quiet(),
+        let publish = publish.clone();
+        let work = async move {
+            // Nothing to do is shown only when it means waiting for AWS to finish an
+            // earlier change.
+            let settled = node.live(&observed.resources).is_none_or(|l| l.settled());
+            let tracker = match (action, settled) {
+                (Action::NoOp, true) => Tracker::quiet(),
+                (Action::NoOp, false) => run.progress.start(
+                    format!("{}.{}", node.kind(), node.name()),
+                    "waiting for an earlier change to finish",
+                ),
                 _ => run
                     .progress
                     .start(format!("{}.{}", node.kind(), node.name()), doing(action)),
             };
             tracing::debug!(resource = node.name(), ?action, "starting");
             let began = Instant::now();
+            let published = move |attributes: Attributes| {
+                // The run may be over (and the receiver gone) only once this node is.
+                let _ = publish.send((i, attributes));
+            };
             let result = node
                 .execute(
-                    &run.cx(&tracker),
+                    &run.cx(&tracker, &published),
                     &observed.resources,
                     action,
                     owner,
@@ -296,29 +392,82 @@ async fn declared(
                 Ok(_) => tracker.finish(done(action)),
                 Err(e) => tracker.fail(&format!("{e:#}")),
             }
-            (i, action, result)
-        }
+            (action, result)
+        };
+        let (work, stopper) = futures::future::abortable(work);
+        (work.map(move |result| (i, result)), stopper)
     };
 
-    for i in (0..nodes.len()).filter(|&i| remaining[i] == 0) {
-        started[i] = true;
-        running.push(start(i, inputs.clone()));
+    // Starts every node that has what it needs.
+    macro_rules! start_ready {
+        () => {
+            for i in 0..nodes.len() {
+                if started[i]
+                    || !waits_for[i]
+                        .keys()
+                        .all(|&j| has(i, j, &inputs, &made, &succeeded, &failed))
+                {
+                    continue;
+                }
+                started[i] = true;
+                started_on[i] = waits_for[i]
+                    .keys()
+                    .copied()
+                    .filter(|&j| !finished[j])
+                    .collect();
+                let (work, stopper) = start(i, inputs.clone(), &succeeded);
+                stoppers[i] = Some(stopper);
+                running.push(work);
+            }
+        };
     }
-    while let Some((i, action, result)) = running.next().await {
-        let name = nodes[i].name().to_string();
-        match result {
-            Ok(attributes) => {
-                inputs.insert(&name, attributes);
-                outcome.done.push((name, action));
-                for j in (0..nodes.len()).filter(|&j| waits_for[j].contains(&i)) {
-                    remaining[j] -= 1;
-                    if remaining[j] == 0 {
-                        started[j] = true;
-                        running.push(start(j, inputs.clone()));
+
+    start_ready!();
+    loop {
+        tokio::select! {
+            Some((j, attributes)) = published.recv() => {
+                if finished[j] {
+                    continue;
+                }
+                tracing::debug!(resource = nodes[j].name(), "made; its values are known");
+                made[j] = true;
+                inputs.insert(nodes[j].name(), attributes);
+                start_ready!();
+            }
+            next = running.next() => {
+                let Some((j, result)) = next else { break };
+                finished[j] = true;
+                let name = nodes[j].name().to_string();
+                match result {
+                    Ok((action, Ok(attributes))) => {
+                        succeeded[j] = true;
+                        inputs.insert(&name, attributes);
+                        outcome.done.push((name, action));
+                        start_ready!();
+                    }
+                    Ok((_, Err(e))) => {
+                        failed[j] = true;
+                        outcome.failed.push((name, e));
+                        // What started on its values cannot go on.
+                        for i in 0..nodes.len() {
+                            if started_on[i].contains(&j) && !finished[i]
+                                && let Some(stopper) = &stoppers[i]
+                            {
+                                stopper.abort();
+                            }
+                        }
+                    }
+                    Err(Aborted) => {
+                        failed[j] = true;
+                        let stopped_by: Vec<&str> = started_on[j]
+                            .iter()
+                            .map(|&k| nodes[k].name())
+                            .collect();
+                        let e = anyhow::anyhow!("stopped: {} failed", stopped_by.join(", "));
+                        outcome.failed.push((name, e));
                     }
                 }
             }
-            Err(e) => outcome.failed.push((name, e)),
         }
     }
     outcome.skipped = (0..nodes.len())

@@ -36,6 +36,18 @@ impl Observed {
         Repair::of(self.index.as_ref(), &found)
     }
 
+    /// The stack's declared resources that AWS has not finished changing (a table CREATING,
+    /// a mapping Creating: an interrupted run's, or a change made out of band), as
+    /// `<type>.<name>`.
+    pub fn unsettled(&self, stack: &Stack) -> Vec<String> {
+        stack
+            .nodes
+            .iter()
+            .filter(|n| n.live(&self.resources).is_some_and(|l| !l.settled()))
+            .map(|n| format!("{}.{}", n.kind(), n.name()))
+            .collect()
+    }
+
     /// Whether anything observed is the stack's: its declared resources or orphans.
     pub fn holds_anything_of(&self, stack: &Stack) -> bool {
         self.ours(stack).next().is_some()

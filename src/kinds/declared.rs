@@ -12,7 +12,7 @@ use crate::aws::Aws;
 use crate::bundle;
 use crate::exec::ExecCtx;
 use crate::index::{self, Entry};
-use crate::kinds::kind::{Changes, Held, Identity, Kind, Live, Observation, PlanCtx, Tags};
+use crate::kinds::kind::{Changes, Held, Identity, Kind, Live, Needs, Observation, PlanCtx, Tags};
 use crate::plan::{
     Action, Assessment, Existing, FieldChange, ResourceChange, Wanted, contains_unknown,
     diff_values,
@@ -53,6 +53,16 @@ pub trait Resource<O>: crate::spec::Resource + Send + Sync {
     fn bundle_source(&self) -> Option<bundle::Source>;
     /// The code carrying out `change` builds and uploads, if any.
     fn bundle_needed(&self, change: &ResourceChange) -> Option<bundle::Source>;
+    /// What it needs of `dependency` before it starts (see [`Needs`]), and which of its
+    /// attributes it refers to.
+    fn needs_of(&self, dependency: &str) -> (Needs, BTreeSet<String>);
+    /// The attributes it will have once made, as far as they are known before (names and
+    /// ARNs: see [`Kind::planned_attributes`]).
+    fn planned_attributes(
+        &self,
+        observations: &O,
+        context: Option<&DeploymentContext>,
+    ) -> Attributes;
     /// Reads the live resource (and the spec's lookups) from AWS.
     async fn observe(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Reading<O>>;
     /// What observe found, whatever its owner.
@@ -86,6 +96,8 @@ pub struct Declared<K: Kind> {
     /// User tags: stack-wide, then environment, then the resource's own (later wins).
     tags: BTreeMap<String, Template>,
     dependencies: BTreeSet<String>,
+    /// Those named by `depends_on`: always waited for until ready.
+    explicit: BTreeSet<String>,
 }
 
 /// Builds a resource of kind `K` from its raw form: the environment's override, the fields
@@ -115,7 +127,8 @@ pub fn build<K: Changes, O: Keeps<K>>(
         );
         return None;
     }
-    let mut dependencies: BTreeSet<String> = common.depends_on.into_iter().collect();
+    let explicit: BTreeSet<String> = common.depends_on.into_iter().collect();
+    let mut dependencies = explicit.clone();
     // `${aws.*}` is the account and region, not a resource.
     dependencies.extend(
         spec.templates()
@@ -129,6 +142,7 @@ pub fn build<K: Changes, O: Keeps<K>>(
         spec,
         tags,
         dependencies,
+        explicit,
     }))
 }
 
@@ -292,6 +306,39 @@ impl<K: Changes, O: Keeps<K>> Resource<O> for Declared<K> {
         self.spec.bundle_source()
     }
 
+    fn needs_of(&self, dependency: &str) -> (Needs, BTreeSet<String>) {
+        let mut needs = match self.explicit.contains(dependency) {
+            true => Needs::Ready,
+            false => Needs::Values,
+        };
+        let mut attributes = BTreeSet::new();
+        let spec = self
+            .spec
+            .templates()
+            .into_iter()
+            .map(|t| (t, self.spec.needs(t)));
+        // A tag's value is only a value.
+        let tags = self.tags.values().map(|t| (t, Needs::Values));
+        for (template, need) in spec.chain(tags) {
+            for reference in template.references().filter(|r| r.resource == dependency) {
+                needs = needs.max(need);
+                attributes.insert(reference.attribute.clone());
+            }
+        }
+        (needs, attributes)
+    }
+
+    fn planned_attributes(
+        &self,
+        observations: &O,
+        context: Option<&DeploymentContext>,
+    ) -> Attributes {
+        match self.observation(observations) {
+            Some(seen) => self.spec.planned_attributes(&seen.resolved, context),
+            None => unknown_attributes::<K>(),
+        }
+    }
+
     fn bundle_needed(&self, change: &ResourceChange) -> Option<bundle::Source> {
         self.spec
             .rebuilds(change)
@@ -377,7 +424,17 @@ impl<K: Changes, O: Keeps<K>> Resource<O> for Declared<K> {
         let live_or_gone =
             || live.ok_or_else(|| anyhow::anyhow!("it no longer exists; run plan again"));
         let result: anyhow::Result<Attributes> = match action {
-            Action::NoOp => Ok(live.map(Live::attributes).unwrap_or_default()),
+            Action::NoOp => match live {
+                Some(live) => {
+                    // Left mid-change (an interrupted run, a change out of band): ready it
+                    // is when apply ends, as what depends on it expects.
+                    if !live.settled() {
+                        live.settle(cx).await?;
+                    }
+                    Ok(live.attributes())
+                }
+                None => Ok(Attributes::new()),
+            },
             Action::Create => {
                 let desired = desired()?;
                 self.index(cx, owner, &desired).await?;
@@ -400,6 +457,16 @@ impl<K: Changes, O: Keeps<K>> Resource<O> for Declared<K> {
                 if moved || action == Action::Adopt {
                     self.index(cx, owner, &desired).await?;
                 }
+                // What it will be referred to by is known already (unless the update makes
+                // a new ARN): what needs only that starts now.
+                let after = K::attributes_after_update(live, &desired);
+                if !after
+                    .values()
+                    .flatten()
+                    .any(|v| v.contains(crate::values::UNKNOWN))
+                {
+                    cx.publish(after);
+                }
                 let updated = self.spec.update(cx, live, &desired).await?;
                 if moved && tags::owner_of(live.tags()) == tags::Owner::Stack(owner) {
                     forget(cx, owner, live).await?;
@@ -416,11 +483,20 @@ impl<K: Changes, O: Keeps<K>> Resource<O> for Declared<K> {
                 if moved {
                     self.index(cx, owner, &desired).await?;
                 }
-                live.delete(cx).await?;
+                // The new one first where both may exist at once and the resource must
+                // never be missing (a stream's trigger); otherwise the old one goes first.
+                let made = if self.spec.replaces_by_creating_first(live, &desired) {
+                    let made = self.spec.create(cx, &desired).await?;
+                    live.delete(cx).await?;
+                    made
+                } else {
+                    live.delete(cx).await?;
+                    self.spec.create(cx, &desired).await?
+                };
                 if moved {
                     forget(cx, owner, live).await?;
                 }
-                Ok(self.spec.create(cx, &desired).await?.attributes())
+                Ok(made.attributes())
             }
             Action::Delete => {
                 let live = live_or_gone()?;

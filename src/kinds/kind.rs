@@ -25,6 +25,22 @@ use std::fmt::Debug;
 
 pub use crate::tags::Tags;
 
+/// What a resource needs of another that it refers to before its change can start. Waiting
+/// only for that is what keeps a deploy close to AWS's own time: a role's policy names a
+/// table's ARNs, which are known before the table is ACTIVE, or even made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Needs {
+    /// Only the values it names, once they are known (ARNs in a policy, which IAM stores
+    /// without looking at them; a name in an environment variable).
+    Values,
+    /// That it exists (a function's role: Lambda looks it up, and waits out its
+    /// propagation itself).
+    Made,
+    /// That it is ready (a mapping's stream enabled, its function Active). What
+    /// `depends_on` names is always waited for until ready.
+    Ready,
+}
+
 /// What a change of a resource of kind `K` leaves: the resource as AWS now holds it.
 pub type Made<K> = anyhow::Result<<K as Kind>::Live>;
 
@@ -157,6 +173,16 @@ pub trait Live: Held {
     async fn data_at_risk(&self, _aws: &Aws) -> anyhow::Result<Option<String>> {
         Ok(None)
     }
+    /// Whether AWS has finished changing it (a table not CREATING, a function not
+    /// Pending): a resource left mid-change by an interrupted run, or changed out of band.
+    fn settled(&self) -> bool {
+        true
+    }
+    /// Waits until AWS has finished changing it (see [`Live::settled`]): an apply leaves
+    /// every resource of the stack ready, also those it had nothing to change in.
+    async fn settle(&self, _cx: &ExecCtx<'_>) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// Deletes it and waits until it is gone.
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()>;
 }
@@ -185,6 +211,7 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     /// The kinds its resources may use (reference, send to, run as): when orphans of
     /// several kinds are deleted, its go before theirs (see `kinds::deletion_rank`).
     const USES: &'static [&'static str] = &[];
+
     /// The stack-file form, as written.
     type Raw: RawBody + Debug + DeserializeOwned + Validate<Self>;
     /// The comparable form: built from the spec (desired) or from AWS (live). Its JSON
@@ -203,6 +230,11 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     /// Strings in the spec that may reference other resources (besides tags).
     fn templates(&self) -> Vec<&Template> {
         Vec::new()
+    }
+    /// What it needs of the resource that a reference in `template` (one of
+    /// [`Kind::templates`]) names, before it can start: by default, that it is ready.
+    fn needs(&self, _template: &Template) -> Needs {
+        Needs::Ready
     }
     /// Its policy statements, for the scoping lint.
     fn policies(&self) -> Vec<&StatementSpec> {
@@ -331,6 +363,12 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     /// What the file asks for, with references rendered (or [`crate::values::UNKNOWN`])
     /// and `tags` the complete tag set (user tags plus ownership tags).
     fn desired(&self, resolved: &Self::Resolved, inputs: &Inputs, tags: Tags) -> Self::State;
+    /// Whether a replacement makes the new resource before deleting `live`: possible where
+    /// both may exist at once, and better where the resource must never be missing (a
+    /// stream's trigger). By default the old one goes first.
+    fn replaces_by_creating_first(&self, _live: &Self::Live, _desired: &Self::State) -> bool {
+        false
+    }
     /// Why `change` (one field's) cannot be made in place, if it cannot: the resource is
     /// then replaced, and this is the reason the plan gives.
     fn replaces(&self, _change: &FieldChange, _live: &Self::Live) -> Option<String> {

@@ -19,7 +19,7 @@ pub mod topic;
 pub mod trigger;
 
 pub use declared::{Keeps, Reading, Resource};
-pub use kind::{Changes, Discovery, Held, Identity, Kind, Live, Observation, PlanCtx, Tags};
+pub use kind::{Changes, Discovery, Held, Identity, Kind, Live, Needs, Observation, PlanCtx, Tags};
 
 use crate::aws::Aws;
 use crate::spec::diag::{Diags, SpecErrors};

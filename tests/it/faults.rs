@@ -285,12 +285,21 @@ fn busy_errors_are_waited_out_logged_and_counted() {
 
     // Visible with -v: each wait names what it waits for.
     let log = &applied.stderr;
+    let waits_for = |state: &str| {
+        log.lines()
+            .filter(|l| l.contains("not yet") && l.contains(state))
+            .count()
+    };
     assert_eq!(
-        log.matches("UpdateTable refused for now; retrying").count(),
+        waits_for("the table or an index is still being changed"),
         2,
         "{log}"
     );
-    assert!(log.contains("another update is in progress"), "{log}");
+    assert_eq!(
+        waits_for("Lambda is still applying an earlier change"),
+        2,
+        "{log}"
+    );
     // Counted: four waits by the tool, and the SDK's own retry of LimitExceededException
     // (a throttling error to it).
     let waits = log

@@ -565,7 +565,7 @@ fn creation_waits_for_a_role_that_is_not_assumable_yet() {
         .unwrap();
     let run = apply.join().unwrap().expect_code(0);
     assert!(
-        run.stderr.contains("not usable by Lambda yet"),
+        run.stderr.contains("IAM has not yet propagated the role"),
         "the retry is not visible with -v: {}",
         run.stderr
     );

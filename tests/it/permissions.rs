@@ -503,3 +503,46 @@ fn a_bad_account_or_no_region_is_refused_before_any_request() {
         emulator.requests().len()
     );
 }
+
+#[test]
+fn a_deploy_lock_table_that_may_not_be_described_is_said_at_once_not_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = versions(dir.path());
+    let account = Account::new();
+    // The printed policy but for dynamodb:DescribeTable on the lock's table (denied: other
+    // statements grant it on every table, for orphans): the table is made on first use,
+    // then cannot be looked at.
+    let mut policy = printed(dir.path(), &files[0], &[]);
+    policy["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "Sid": "NotTheLockTable",
+            "Effect": "Deny",
+            "Action": "dynamodb:DescribeTable",
+            "Resource": format!("arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/cruddur-infra-locks"),
+        }));
+    account.allow(&policy);
+    let started = std::time::Instant::now();
+    let run = account.run(dir.path(), &files[0], &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "it waited {:?}:\n{}",
+        started.elapsed(),
+        run.stderr
+    );
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            "error: AWS denied dynamodb:DescribeTable on arn:aws:dynamodb:us-east-1:123456789012:table/cruddur-infra-locks to arn:aws:iam::123456789012:user/ci"
+        ],
+        "{}",
+        run.stderr
+    );
+}

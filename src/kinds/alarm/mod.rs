@@ -12,7 +12,7 @@ pub use spec::Alarm;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Kind, Live, Tags};
+use crate::kinds::kind::{Kind, Live, Needs, Tags};
 use crate::spec::arn::ArnField;
 use crate::spec::template::{Inputs, Template};
 use crate::values::ArnFormat;
@@ -145,6 +145,15 @@ impl Kind for Alarm {
             .chain(&self.alarm_actions)
             .chain(&self.ok_actions)
             .collect()
+    }
+
+    /// A metric's dimensions are only values (a function's name); what the alarm notifies
+    /// must exist.
+    fn needs(&self, template: &Template) -> Needs {
+        match self.dimensions.values().any(|d| std::ptr::eq(d, template)) {
+            true => Needs::Values,
+            false => Needs::Made,
+        }
     }
 
     fn known_name(&self) -> Option<String> {

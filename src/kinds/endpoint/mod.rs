@@ -16,7 +16,7 @@ pub use spec::Endpoint;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Needs, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::policy::{self, Principal, Statement};
 use crate::spec::policy::StatementSpec;
@@ -82,6 +82,11 @@ impl Kind for Endpoint {
 
     fn policies(&self) -> Vec<&StatementSpec> {
         self.policy.iter().flatten().collect()
+    }
+
+    /// EC2 stores the endpoint policy's resources without looking at them.
+    fn needs(&self, _template: &Template) -> Needs {
+        Needs::Values
     }
 
     fn templates(&self) -> Vec<&Template> {
@@ -198,6 +203,14 @@ impl Live for LiveEndpoint {
             ("id", Some(self.id.clone())),
             ("vpc_id", Some(self.state.vpc_id.clone())),
         ])
+    }
+
+    fn settled(&self) -> bool {
+        self.settled
+    }
+
+    async fn settle(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
+        ops::wait_available(cx, &self.id).await.map(drop)
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {

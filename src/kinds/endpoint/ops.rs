@@ -2,16 +2,17 @@
 
 use super::spec::{Endpoint, RouteTableChoice};
 use super::{EndpointState, LiveEndpoint, Resolved, full_access};
+use crate::aws::codes::NO_SUCH_ENDPOINT;
 use crate::aws::lookup;
 use crate::aws::needs::Need;
 use crate::aws::vpc::filter;
-use crate::aws::{Aws, absent_on, describe_error, error_code, returned, sdk};
+use crate::aws::{Aws, describe_error, returned, sdk};
 use crate::create_once;
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Identity, Made};
 use crate::policy;
 use crate::tags::{RESOURCE_TAG, STACK_TAG};
-use crate::wait::{self, Check};
+use crate::wait::{Check, Service::Ec2, until};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
@@ -196,7 +197,8 @@ impl Changes for Endpoint {
             })
         };
         let find = || find_tagged(cx.aws, &desired.tags);
-        let id = create_once::create_once(cx, "creating the endpoint", send, find).await?;
+        let id =
+            create_once::create_once(cx.wait("creating the endpoint", Ec2), send, find).await?;
         wait_available(cx, &id).await
     }
 
@@ -306,7 +308,7 @@ pub async fn delete_endpoint(cx: &ExecCtx<'_>, live: &LiveEndpoint) -> anyhow::R
                     failure.message.unwrap_or_default()
                 )
             }),
-        Err(e) if error_code(&e) == Some("InvalidVpcEndpointId.NotFound") => return Ok(()),
+        Err(e) if NO_SUCH_ENDPOINT.is(&e) => return Ok(()),
         Err(e) => Some(describe_error("DeleteVpcEndpoints", &e)),
     };
     if let Some(why) = refused {
@@ -318,13 +320,13 @@ pub async fn delete_endpoint(cx: &ExecCtx<'_>, live: &LiveEndpoint) -> anyhow::R
     }
     let aws = cx.aws;
     let id = live.id.as_str();
-    wait::until(
-        cx,
-        "waiting for the endpoint to be deleted",
+    until(
+        cx.wait("waiting for the endpoint to be deleted", Ec2),
         move || async move {
             Ok(match describe(aws, id).await? {
                 None => Check::Done(()),
-                Some(e) if gone(&e) => Check::Done(()),
+                // `deleting` still holds the endpoint's routes: wait for it to end.
+                Some(e) if gone(&e) && state_of(&e) != "deleting" => Check::Done(()),
                 Some(e) => Check::Waiting(state_of(&e)),
             })
         },
@@ -380,19 +382,17 @@ async fn describe(aws: &Aws, id: &str) -> anyhow::Result<Option<ec2::VpcEndpoint
         .vpc_endpoint_ids(id)
         .send()
         .await;
-    let out = absent_on(
-        &["InvalidVpcEndpointId.NotFound"],
-        "DescribeVpcEndpoints",
-        sent,
-    )?;
+    let out = match sent {
+        Err(e) if NO_SUCH_ENDPOINT.is(&e) => None,
+        sent => Some(sdk("DescribeVpcEndpoints", sent)?),
+    };
     Ok(out.and_then(|out| out.vpc_endpoints.unwrap_or_default().into_iter().next()))
 }
 
-async fn wait_available(cx: &ExecCtx<'_>, id: &str) -> anyhow::Result<LiveEndpoint> {
+pub async fn wait_available(cx: &ExecCtx<'_>, id: &str) -> anyhow::Result<LiveEndpoint> {
     let aws = cx.aws;
-    wait::until(
-        cx,
-        "waiting for the endpoint to become available",
+    until(
+        cx.wait("waiting for the endpoint to become available", Ec2),
         move || async move {
             let e = describe(aws, id)
                 .await?

@@ -24,7 +24,7 @@ use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::bundle;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Identity, Kind, Live, Needs, Observation, Tags};
 use crate::plan::{Action, FieldChange, ResourceChange};
 use crate::spec::arn::ArnField;
 use crate::spec::template::{Inputs, Template};
@@ -68,6 +68,15 @@ impl Kind for Function {
         std::iter::once(&self.role)
             .chain(self.environment.values())
             .collect()
+    }
+
+    /// Its role must exist (Lambda looks it up; a role it cannot use yet is waited out in
+    /// `ops.rs`); its environment holds only values.
+    fn needs(&self, template: &Template) -> Needs {
+        match std::ptr::eq(template, &self.role) {
+            true => Needs::Made,
+            false => Needs::Values,
+        }
     }
 
     fn known_name(&self) -> Option<String> {
@@ -217,6 +226,14 @@ impl Live for LiveFunction {
             ("name", Some(name)),
             ("arn", Some(self.arn.clone())),
         ])
+    }
+
+    fn settled(&self) -> bool {
+        self.settled
+    }
+
+    async fn settle(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
+        ops::wait_settled(cx, &self.physical_id()).await
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {

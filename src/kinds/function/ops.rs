@@ -7,16 +7,23 @@ use super::state::{
     FunctionState, LiveFunction, log_group_name, sdk_architecture, sdk_environment, sdk_vpc,
 };
 use crate::aws::needs::Need;
-use crate::aws::{describe_error, error_code, sdk};
+use crate::aws::{answered, describe_error, sdk};
 use crate::bundle::{self, CODE_HASH_TAG, CODE_SHA_TAG};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Made};
 use crate::prebuild;
 use crate::tags::same_owner;
-use crate::wait::{self, Check};
+use crate::wait::{Check, Service::Lambda, propagating, until};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
+use aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupError;
+use aws_sdk_cloudwatchlogs::operation::delete_log_group::DeleteLogGroupError;
+use aws_sdk_lambda::operation::create_function::CreateFunctionError;
+use aws_sdk_lambda::operation::delete_function::DeleteFunctionError;
+use aws_sdk_lambda::operation::update_function_code::UpdateFunctionCodeError;
+use aws_sdk_lambda::operation::update_function_configuration::UpdateFunctionConfigurationError;
 use aws_sdk_lambda::types as lambda;
+use std::sync::Mutex;
 
 /// The IAM actions a function's code calls (`read.rs` and this file); see
 /// `crate::aws::needs`.
@@ -102,7 +109,7 @@ pub async fn delete_function(
         .await
     {
         Ok(_) => {}
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {}
+        Err(e) if answered(&e, DeleteFunctionError::is_resource_not_found_exception) => {}
         Err(e) => return Err(crate::aws::errors::error("DeleteFunction", &e)),
     }
     // Its logs go with it: a torn-down environment leaves nothing that costs money.
@@ -116,26 +123,62 @@ pub async fn delete_function(
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) if answered(&e, DeleteLogGroupError::is_resource_not_found_exception) => Ok(()),
         Err(e) => Err(crate::aws::errors::error("DeleteLogGroup", &e)),
     }
 }
 
-/// The "role cannot be assumed" family of errors a new role gives for a few seconds, until
-/// IAM has propagated it (and its policies) to Lambda.
-fn role_not_ready<E, R>(e: &aws_sdk_lambda::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_lambda::error::ProvideErrorMetadata,
-{
-    let Some(service) = e.as_service_error() else {
-        return false;
-    };
-    service.code() == Some("InvalidParameterValueException")
-        && service.message().is_some_and(|m| {
+/// What Lambda refuses only for now, by an update's or a create's typed error: another
+/// change of the function in progress, or a role (or its policies) not yet usable by Lambda.
+trait NotYet {
+    /// ResourceConflictException: https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html
+    /// ("The following operations fail while function creation is pending ...
+    /// UpdateFunctionCode, UpdateFunctionConfiguration"; the same while an update is
+    /// InProgress).
+    fn in_progress(&self) -> bool;
+    /// The message of an InvalidParameterValueException.
+    fn invalid_parameter(&self) -> Option<&str>;
+}
+
+macro_rules! not_yet {
+    ($($error:ty),*) => {$(
+        impl NotYet for $error {
+            fn in_progress(&self) -> bool {
+                self.is_resource_conflict_exception()
+            }
+            fn invalid_parameter(&self) -> Option<&str> {
+                match self.is_invalid_parameter_value_exception() {
+                    true => aws_sdk_lambda::error::ProvideErrorMetadata::message(self),
+                    false => None,
+                }
+            }
+        }
+    )*};
+}
+
+not_yet!(
+    CreateFunctionError,
+    UpdateFunctionCodeError,
+    UpdateFunctionConfigurationError
+);
+
+/// The role Lambda is given cannot be used by it yet: a new role, or one whose policies
+/// changed, reaches Lambda seconds after IAM accepted it (IAM is eventually consistent:
+/// https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+/// Lambda then answers InvalidParameterValueException, "The role defined for the function
+/// cannot be assumed by Lambda.", or, for a function in a VPC, "The provided execution role
+/// does not have permissions to call CreateNetworkInterface on EC2".
+fn role_not_ready<E: NotYet, R>(e: &aws_sdk_lambda::error::SdkError<E, R>) -> bool {
+    e.as_service_error()
+        .and_then(NotYet::invalid_parameter)
+        .is_some_and(|m| {
             m.contains("cannot be assumed by Lambda")
                 || m.contains("does not have permissions to call")
         })
 }
+
+/// How progress says that Lambda waits for a role to propagate.
+const ROLE_PROPAGATING: &str = "IAM has not yet propagated the role or its policies to Lambda";
 
 fn configuration_differs(before: &FunctionState, after: &FunctionState) -> bool {
     before.runtime != after.runtime
@@ -196,18 +239,25 @@ where
                 aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>,
             >,
         >,
-    E: aws_sdk_lambda::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: NotYet
+        + aws_sdk_lambda::error::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
 {
     cx.tracker.status(doing);
-    wait::until(cx, doing, || async {
+    let refused = Mutex::new(None);
+    until(cx.wait(doing, Lambda), || async {
         match send().await {
             Ok(_) => Ok(Check::Done(())),
-            Err(e) if error_code(&e) == Some("ResourceConflictException") => {
-                Ok(Check::Waiting("another update is in progress".into()))
-            }
-            Err(e) if role_not_ready(&e) => Ok(Check::Waiting(
-                "the role is not usable by Lambda yet (IAM propagation)".into(),
+            Err(e) if answered(&e, E::in_progress) => Ok(Check::Waiting(
+                "Lambda is still applying an earlier change".into(),
             )),
+            Err(e) if role_not_ready(&e) => {
+                propagating(&refused, || crate::aws::errors::error(operation, &e))?;
+                Ok(Check::Waiting(ROLE_PROPAGATING.into()))
+            }
             Err(e) => Err(crate::aws::errors::error(operation, &e)),
         }
     })
@@ -215,38 +265,38 @@ where
 }
 
 /// Waits until the function is Active and no update is in progress; a failed create or
-/// update is an error with Lambda's reason.
-async fn wait_settled(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<()> {
+/// update is an error with Lambda's reason (as AWS's FunctionActiveV2 and FunctionUpdatedV2
+/// waiters judge it).
+pub async fn wait_settled(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<()> {
     let aws = cx.aws;
-    wait::until(
-        cx,
-        "waiting for Lambda to apply the change",
-        move || async move {
-            let request = aws.lambda.get_function_configuration().function_name(name);
-            let config = sdk("GetFunctionConfiguration", request.send().await)?;
-            if config.state() == Some(&lambda::State::Failed) {
-                bail!(
-                    "the function failed to become active: {}",
-                    config.state_reason().unwrap_or("no reason given")
-                );
+    let doing = "waiting for Lambda to apply the change";
+    until(cx.wait(doing, Lambda), move || async move {
+        let request = aws.lambda.get_function_configuration().function_name(name);
+        let config = sdk("GetFunctionConfiguration", request.send().await)?;
+        if config.state() == Some(&lambda::State::Failed) {
+            bail!(
+                "the function failed to become active: {}",
+                config.state_reason().unwrap_or("no reason given")
+            );
+        }
+        if config.last_update_status() == Some(&lambda::LastUpdateStatus::Failed) {
+            bail!(
+                "Lambda could not apply the update: {}",
+                config
+                    .last_update_status_reason()
+                    .unwrap_or("no reason given")
+            );
+        }
+        Ok(match (config.state(), config.last_update_status()) {
+            (Some(lambda::State::Pending), _) => {
+                Check::Waiting("Pending: Lambda is setting the function up".into())
             }
-            if config.last_update_status() == Some(&lambda::LastUpdateStatus::Failed) {
-                bail!(
-                    "Lambda could not apply the update: {}",
-                    config
-                        .last_update_status_reason()
-                        .unwrap_or("no reason given")
-                );
+            (_, Some(lambda::LastUpdateStatus::InProgress)) => {
+                Check::Waiting("update InProgress".into())
             }
-            Ok(match (config.state(), config.last_update_status()) {
-                (Some(lambda::State::Pending), _) => Check::Waiting("Pending".into()),
-                (_, Some(lambda::LastUpdateStatus::InProgress)) => {
-                    Check::Waiting("update InProgress".into())
-                }
-                _ => Check::Done(()),
-            })
-        },
-    )
+            _ => Check::Done(()),
+        })
+    })
     .await
 }
 
@@ -301,7 +351,11 @@ async fn ensure_log_group(
         match request.send().await {
             Ok(_) => {}
             // Lambda makes it itself on the first invocation; then it is simply there.
-            Err(e) if error_code(&e) == Some("ResourceAlreadyExistsException") => {}
+            Err(e)
+                if answered(
+                    &e,
+                    CreateLogGroupError::is_resource_already_exists_exception,
+                ) => {}
             Err(e) => return Err(crate::aws::errors::error("CreateLogGroup", &e)),
         }
     }
@@ -358,18 +412,21 @@ impl Changes for Function {
             request = request.vpc_config(sdk_vpc(vpc));
         }
         cx.tracker.status("creating function");
-        wait::until(cx, "creating the function", || async {
+        let refused = Mutex::new(None);
+        until(cx.wait("creating the function", Lambda), || async {
             match request.clone().send().await {
                 Ok(_) => Ok(Check::Done(())),
                 Err(e) if role_not_ready(&e) => {
                     tracing::debug!(error = %describe_error("CreateFunction", &e), "retrying");
-                    Ok(Check::Waiting(
-                        "the new role is not usable by Lambda yet (IAM propagation)".into(),
-                    ))
+                    propagating(&refused, || {
+                        crate::aws::errors::error("CreateFunction", &e)
+                            .context(format!("the role {} is not usable by Lambda: does it exist, and trust lambda.amazonaws.com?", desired.role))
+                    })?;
+                    Ok(Check::Waiting(ROLE_PROPAGATING.into()))
                 }
                 // Made by this create whose answer was lost (the SDK sent it again): carry
                 // on with it.
-                Err(e) if error_code(&e) == Some("ResourceConflictException") => {
+                Err(e) if answered(&e, CreateFunctionError::is_resource_conflict_exception) => {
                     match read_function(cx.aws, &self.name).await? {
                         Some(live) if same_owner(&desired.tags, &live.state.tags) => {
                             Ok(Check::Done(()))

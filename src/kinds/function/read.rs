@@ -6,13 +6,18 @@ use super::state::{FunctionState, LiveFunction, VpcState, log_group_name};
 use crate::aws::lookup;
 use crate::aws::{Aws, absent_on, returned, sdk};
 use crate::bundle::{Architecture, CODE_HASH_TAG, CODE_SHA_TAG};
+use aws_sdk_lambda::operation::get_function::GetFunctionError;
 use aws_sdk_lambda::types as lambda;
 use std::collections::BTreeMap;
 
 pub async fn read_function(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveFunction>> {
     let function = async {
         let sent = aws.lambda.get_function().function_name(name).send().await;
-        absent_on(&["ResourceNotFoundException"], "GetFunction", sent)
+        absent_on(
+            GetFunctionError::is_resource_not_found_exception,
+            "GetFunction",
+            sent,
+        )
     };
     let (function, log_group) = tokio::try_join!(function, read_log_group(aws, name))?;
     let Some(out) = function else {

@@ -3,13 +3,18 @@
 
 use super::{LiveQueue, Queue, QueueState};
 use crate::aws::needs::Need;
-use crate::aws::{Aws, absent_on, error_code, returned};
+use crate::aws::{Aws, absent_on, answered, returned};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Made};
 use crate::tags::same_owner;
-use crate::wait::{self, Check};
+use crate::wait::{Check, Service::Sqs, until};
 use anyhow::Context;
 use async_trait::async_trait;
+use aws_sdk_sqs::operation::create_queue::CreateQueueError;
+use aws_sdk_sqs::operation::delete_queue::DeleteQueueError;
+use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesError;
+use aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError;
+use aws_sdk_sqs::operation::list_queue_tags::ListQueueTagsError;
 use aws_sdk_sqs::types::QueueAttributeName as Attr;
 use std::collections::{BTreeMap, HashMap};
 
@@ -20,18 +25,11 @@ pub const NEEDS: &[Need] = &[Need::on(
     "read: sqs:GetQueueUrl sqs:GetQueueAttributes sqs:ListQueueTags; create: sqs:CreateQueue; change: sqs:SetQueueAttributes sqs:TagQueue sqs:UntagQueue; delete: sqs:DeleteQueue",
 )];
 
-/// Error codes SQS gives for a queue that does not exist (the JSON protocol's and the
-/// older query protocol's).
-/// How SQS says there is no queue.
-const NO_QUEUE: &[&str] = &[
-    "QueueDoesNotExist",
-    "AWS.SimpleQueueService.NonExistentQueue",
-];
-
 /// The queue's URL; `None` when there is no queue of that name.
 async fn queue_url(aws: &Aws, name: &str) -> anyhow::Result<Option<String>> {
     let sent = aws.sqs.get_queue_url().queue_name(name).send().await;
-    Ok(absent_on(NO_QUEUE, "GetQueueUrl", sent)?.and_then(|out| out.queue_url))
+    let gone = GetQueueUrlError::is_queue_does_not_exist;
+    Ok(absent_on(gone, "GetQueueUrl", sent)?.and_then(|out| out.queue_url))
 }
 
 /// Everything about the queue `name`; `None` when it does not exist. With `owner`, its tags
@@ -54,13 +52,14 @@ async fn read_at(aws: &Aws, url: &str, owner: Option<&str>) -> anyhow::Result<Op
         let request = aws.sqs.get_queue_attributes().queue_url(url);
         let sent = request.attribute_names(Attr::All).send().await;
         // `None`: deleted between the two reads.
-        let out = absent_on(NO_QUEUE, "GetQueueAttributes", sent)?;
+        let gone = GetQueueAttributesError::is_queue_does_not_exist;
+        let out = absent_on(gone, "GetQueueAttributes", sent)?;
         anyhow::Ok(out.map(|out| out.attributes.unwrap_or_default()))
     };
     let direct = || async {
         match aws.sqs.list_queue_tags().queue_url(url).send().await {
             Ok(out) => Ok(out.tags.unwrap_or_default().into_iter().collect()),
-            Err(e) if error_code(&e).is_some_and(|code| NO_QUEUE.contains(&code)) => {
+            Err(e) if answered(&e, ListQueueTagsError::is_queue_does_not_exist) => {
                 Ok(BTreeMap::new())
             }
             Err(e) => Err(crate::aws::errors::error("ListQueueTags", &e)),
@@ -148,17 +147,22 @@ impl Changes for Queue {
             .set_attributes(Some(sdk_attributes(desired)))
             .set_tags(Some(desired.tags.clone().into_iter().collect()));
         cx.tracker.status("creating queue");
-        // SQS refuses a queue's name for 60 seconds after a queue of that name was deleted.
-        let answered = wait::until(cx, "creating the queue", || async {
+        // The SDK reports SQS's errors by their query-compatible codes (the
+        // x-amzn-query-error header: AWS.SimpleQueueService.QueueDeletedRecently,
+        // QueueAlreadyExists), which its typed variants match.
+        let made = until(cx.wait("creating the queue", Sqs), || async {
             match request.clone().send().await {
                 Ok(out) => Ok(Check::Done(out.queue_url)),
-                Err(e) if error_code(&e) == Some("QueueDeletedRecently") => Ok(Check::Waiting(
-                    "a queue of this name was deleted less than 60 s ago".into(),
-                )),
+                // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_DeleteQueue.html:
+                // "When you delete a queue, you must wait at least 60 seconds before
+                // creating a queue with the same name."
+                Err(e) if answered(&e, CreateQueueError::is_queue_deleted_recently) => Ok(
+                    Check::Waiting("SQS keeps a deleted queue's name for 60 s".into()),
+                ),
                 // Created by an earlier attempt whose answer was lost (CreateQueue answers
                 // with the existing queue when the attributes are the same; these differ
                 // only if someone else made it).
-                Err(e) if error_code(&e) == Some("QueueNameExists") => {
+                Err(e) if answered(&e, CreateQueueError::is_queue_name_exists) => {
                     let live = read_queue(cx.aws, name, None).await?;
                     match live {
                         Some(live) if same_owner(&desired.tags, &live.state.tags) => {
@@ -171,7 +175,7 @@ impl Changes for Queue {
             }
         })
         .await?;
-        let url = returned(answered, "CreateQueue", "queue URL")?;
+        let url = returned(made, "CreateQueue", "queue URL")?;
         read_back(cx, &url).await
     }
 
@@ -212,7 +216,7 @@ pub async fn delete(cx: &ExecCtx<'_>, live: &LiveQueue) -> anyhow::Result<()> {
     cx.tracker.status("deleting queue");
     match cx.aws.sqs.delete_queue().queue_url(&live.url).send().await {
         Ok(_) => Ok(()),
-        Err(e) if error_code(&e).is_some_and(|code| NO_QUEUE.contains(&code)) => Ok(()),
+        Err(e) if answered(&e, DeleteQueueError::is_queue_does_not_exist) => Ok(()),
         Err(e) => Err(crate::aws::errors::error("DeleteQueue", &e)),
     }
 }

@@ -14,7 +14,7 @@ pub use spec::Role;
 use crate::aws::Aws;
 use crate::aws::needs::Need;
 use crate::exec::ExecCtx;
-use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
+use crate::kinds::kind::{Discovery, Identity, Kind, Live, Needs, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::policy::{self, Statement};
 use crate::spec::policy::StatementSpec;
@@ -62,6 +62,11 @@ impl Kind for Role {
 
     fn policies(&self) -> Vec<&StatementSpec> {
         self.policies.values().flatten().collect()
+    }
+
+    /// IAM stores a policy's resources without looking at them.
+    fn needs(&self, _template: &Template) -> Needs {
+        Needs::Values
     }
 
     fn templates(&self) -> Vec<&Template> {

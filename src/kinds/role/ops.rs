@@ -4,13 +4,19 @@
 use super::spec::DEFAULT_MAX_SESSION;
 use super::{LiveRole, Role, RoleState};
 use crate::aws::needs::Need;
-use crate::aws::{Aws, absent_on, describe_error, error_code, returned, sdk};
+use crate::aws::{Aws, absent_on, answered, describe_error, returned, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Kind, Made};
 use crate::policy::{self, Statement};
 use crate::tags::{Owner, owner_of, same_owner};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
+use aws_sdk_iam::operation::create_role::CreateRoleError;
+use aws_sdk_iam::operation::delete_role::DeleteRoleError;
+use aws_sdk_iam::operation::delete_role_policy::DeleteRolePolicyError;
+use aws_sdk_iam::operation::detach_role_policy::DetachRolePolicyError;
+use aws_sdk_iam::operation::get_role::GetRoleError;
+use aws_sdk_iam::operation::get_role_policy::GetRolePolicyError;
 use aws_sdk_iam::types as iam;
 use futures::future::try_join_all;
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,8 +45,8 @@ pub async fn delete_role(cx: &ExecCtx<'_>, name: &str, live: &LiveRole) -> anyho
     cx.tracker.status("deleting role");
     match cx.aws.iam.delete_role().role_name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(()),
-        Err(e) if error_code(&e) == Some("DeleteConflict") => bail!(
+        Err(e) if answered(&e, DeleteRoleError::is_no_such_entity_exception) => Ok(()),
+        Err(e) if answered(&e, DeleteRoleError::is_delete_conflict_exception) => bail!(
             "{}; something outside the stack still uses the role (an instance profile, or a policy attached since plan ran): detach it, then run this again",
             describe_error("DeleteRole", &e)
         ),
@@ -59,7 +65,7 @@ pub async fn read_role(
 ) -> anyhow::Result<Option<LiveRole>> {
     let get_role = async {
         let sent = aws.iam.get_role().role_name(name).send().await;
-        let out = absent_on(&["NoSuchEntity"], "GetRole", sent)?;
+        let out = absent_on(GetRoleError::is_no_such_entity_exception, "GetRole", sent)?;
         out.map(|out| returned(out.role, "GetRole", "role"))
             .transpose()
     };
@@ -138,7 +144,12 @@ async fn sync_policies(
         .filter(|policy| !after.policies.contains_key(*policy))
         .map(|policy| async move {
             let request = iam.delete_role_policy().role_name(name).policy_name(policy);
-            gone_is_done("DeleteRolePolicy", request.send().await)
+            let sent = request.send().await;
+            gone_is_done(
+                "DeleteRolePolicy",
+                DeleteRolePolicyError::is_no_such_entity_exception,
+                sent,
+            )
         });
     let attaches = after
         .managed_policies
@@ -152,7 +163,12 @@ async fn sync_policies(
         .difference(&after.managed_policies)
         .map(|arn| async move {
             let request = iam.detach_role_policy().role_name(name).policy_arn(arn);
-            gone_is_done("DetachRolePolicy", request.send().await)
+            let sent = request.send().await;
+            gone_is_done(
+                "DetachRolePolicy",
+                DetachRolePolicyError::is_no_such_entity_exception,
+                sent,
+            )
         });
     tokio::try_join!(
         try_join_all(puts),
@@ -167,16 +183,14 @@ async fn sync_policies(
 /// answer was lost, or someone removed it meanwhile.
 fn gone_is_done<T, E, R>(
     operation: &str,
+    gone: impl Fn(&E) -> bool,
     result: Result<T, aws_sdk_iam::error::SdkError<E, R>>,
 ) -> anyhow::Result<()>
 where
     E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    match result {
-        Err(e) if error_code(&e) == Some("NoSuchEntity") => Ok(()),
-        result => sdk(operation, result).map(drop),
-    }
+    absent_on(gone, operation, result).map(drop)
 }
 
 crate::tag_api!(
@@ -214,7 +228,9 @@ async fn read_inline_policies(
             .policy_name(policy);
         let out = match request.send().await {
             Ok(out) => out,
-            Err(e) if error_code(&e) == Some("NoSuchEntity") => return anyhow::Ok(None),
+            Err(e) if answered(&e, GetRolePolicyError::is_no_such_entity_exception) => {
+                return anyhow::Ok(None);
+            }
             Err(e) => return Err(crate::aws::errors::error("GetRolePolicy", &e)),
         };
         let statements = policy::parse_document(&out.policy_document)
@@ -273,7 +289,7 @@ impl Changes for Role {
             Ok(created) => returned(created.role, "CreateRole", "role")?.arn,
             // Made by this create whose answer was lost (the SDK sent it again): carry on
             // from what is there.
-            Err(e) if error_code(&e) == Some("EntityAlreadyExists") => {
+            Err(e) if answered(&e, CreateRoleError::is_entity_already_exists_exception) => {
                 let live = read_role(cx.aws, name, &[]).await?;
                 match live {
                     Some(live) if same_owner(&desired.tags, &live.state.tags) => {
@@ -287,6 +303,12 @@ impl Changes for Role {
             }
             Err(e) => return Err(crate::aws::errors::error("CreateRole", &e)),
         };
+        // Its name and ARN are what others refer to it by (a function's role): they may go
+        // on while its policies are put.
+        cx.publish(BTreeMap::from([
+            ("name", Some(name.clone())),
+            ("arn", Some(arn.clone())),
+        ]));
         let empty = RoleState {
             policies: BTreeMap::new(),
             managed_policies: BTreeSet::new(),

@@ -198,19 +198,35 @@ impl Kind for Table {
     }
 }
 
+/// A table's attributes: its name, ARNs and indexes (the stream ARN only while `state` has
+/// a stream).
+fn attributes_of(
+    name: &str,
+    arn: &str,
+    stream_arn: Option<&str>,
+    state: &TableState,
+) -> Attributes {
+    let stream_arn = match state.stream {
+        StreamView::Disabled => None,
+        _ => stream_arn.map(str::to_string),
+    };
+    BTreeMap::from([
+        ("name", Some(name.to_string())),
+        ("arn", Some(arn.to_string())),
+        ("stream_arn", stream_arn),
+        ("index_names", Some(index_names(state))),
+    ])
+}
+
 #[async_trait]
 impl Live for LiveTable {
     fn attributes(&self) -> Attributes {
-        let stream_arn = match self.state.stream {
-            StreamView::Disabled => None,
-            _ => self.stream_arn.clone(),
-        };
-        BTreeMap::from([
-            ("name", Some(self.physical_id())),
-            ("arn", Some(self.arn.clone())),
-            ("stream_arn", stream_arn),
-            ("index_names", Some(index_names(&self.state))),
-        ])
+        attributes_of(
+            &self.physical_id(),
+            &self.arn,
+            self.stream_arn.as_deref(),
+            &self.state,
+        )
     }
 
     fn deletion_warning(&self) -> Option<String> {
@@ -228,6 +244,14 @@ impl Live for LiveTable {
 
     async fn data_at_risk(&self, aws: &Aws) -> anyhow::Result<Option<String>> {
         items_at_risk(aws, &self.physical_id()).await
+    }
+
+    fn settled(&self) -> bool {
+        self.active
+    }
+
+    async fn settle(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
+        ops::settle(cx, &self.physical_id()).await
     }
 
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {

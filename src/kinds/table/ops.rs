@@ -7,14 +7,20 @@ use super::state::{
     BillingMode, IndexState, LiveTable, StreamView, TableState, sdk_billing, sdk_class,
     sdk_definitions, sdk_index, sdk_key, sdk_projection, sdk_stream, sdk_tags, sdk_throughput,
 };
+use crate::aws::codes::VALIDATION;
 use crate::aws::needs::Need;
-use crate::aws::{describe_error, error_code, sdk};
+use crate::aws::{answered, describe_error, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Made};
 use crate::tags::same_owner;
-use crate::wait::{self, Check};
+use crate::wait::{Check, Service::DynamoDb, until};
 use anyhow::{Context, bail};
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::operation::delete_table::DeleteTableError;
+use aws_sdk_dynamodb::operation::update_continuous_backups::UpdateContinuousBackupsError;
+use aws_sdk_dynamodb::operation::update_table::UpdateTableError;
+use aws_sdk_dynamodb::operation::update_time_to_live::UpdateTimeToLiveError;
 use aws_sdk_dynamodb::types as ddb;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -31,7 +37,7 @@ pub const NEEDS: &[Need] = &[Need::on(
 async fn wait_deleted(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<()> {
     let aws = cx.aws;
     let started = Instant::now();
-    wait::until(cx, "waiting for the table to be deleted", move || async move {
+    until(cx.wait("waiting for the table to be deleted", DynamoDb), move || async move {
         Ok(match describe(aws, name).await? {
             None => Check::Done(()),
             Some(desc) if desc.table_status() == Some(&ddb::TableStatus::Deleting) => {
@@ -64,18 +70,32 @@ pub async fn delete_table(cx: &ExecCtx<'_>, name: &str, live: &LiveTable) -> any
         wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
     }
     cx.tracker.status("deleting table");
-    let result = cx.aws.dynamodb.delete_table().table_name(name).send().await;
-    match result {
-        Ok(_) => {}
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => return Ok(()),
-        // A resend after a lost answer finds the table already being deleted.
-        Err(e)
-            if error_code(&e) == Some("ResourceInUseException")
-                && describe(cx.aws, name).await?.is_none_or(|desc| {
-                    desc.table_status() == Some(&ddb::TableStatus::Deleting)
-                }) => {}
-        Err(e) => return Err(crate::aws::errors::error("DeleteTable", &e)),
-    }
+    let request = cx.aws.dynamodb.delete_table().table_name(name);
+    // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html:
+    // "If a table is in CREATING or UPDATING states, then DynamoDB returns a
+    // ResourceInUseException" (so does a table whose index is being built); "if table is
+    // already in the DELETING state, no error is returned".
+    until(cx.wait("deleting the table", DynamoDb), || async {
+        match request.clone().send().await {
+            Ok(_) => Ok(Check::Done(())),
+            Err(e) if answered(&e, DeleteTableError::is_resource_not_found_exception) => {
+                Ok(Check::Done(()))
+            }
+            Err(e) if answered(&e, DeleteTableError::is_resource_in_use_exception) => {
+                Ok(match describe(cx.aws, name).await? {
+                    None => Check::Done(()),
+                    Some(desc) => match ready_state(&desc) {
+                        Check::Waiting(state) => Check::Waiting(format!(
+                            "{state}: DynamoDB deletes a table only once it is ACTIVE"
+                        )),
+                        Check::Done(()) => Check::Waiting("the table is still in use".into()),
+                    },
+                })
+            }
+            Err(e) => Err(crate::aws::errors::error("DeleteTable", &e)),
+        }
+    })
+    .await?;
     wait_deleted(cx, name).await
 }
 
@@ -172,37 +192,34 @@ async fn delete_index(cx: &ExecCtx<'_>, name: &str, index: &str) -> anyhow::Resu
         update_of(cx, name).global_secondary_index_updates(index_update(|u| u.delete(delete)));
     update_table(cx, &request).await?;
     let aws = cx.aws;
-    wait::until(
-        cx,
-        &format!("waiting for index {index} to be deleted"),
-        move || async move {
-            let desc = describe(aws, name)
-                .await?
-                .context("the table disappeared")?;
-            if let Some(gsi) = desc
-                .global_secondary_indexes()
-                .iter()
-                .find(|g| g.index_name() == Some(index))
-            {
-                return Ok(Check::Waiting(format!(
-                    "index {}",
-                    status_text(gsi.index_status())
-                )));
-            }
-            Ok(ready_state(&desc))
-        },
-    )
+    let doing = format!("waiting for index {index} to be deleted");
+    until(cx.wait(&doing, DynamoDb), move || async move {
+        let desc = describe(aws, name)
+            .await?
+            .context("the table disappeared")?;
+        if let Some(gsi) = desc
+            .global_secondary_indexes()
+            .iter()
+            .find(|g| g.index_name() == Some(index))
+        {
+            return Ok(Check::Waiting(format!(
+                "index {}",
+                status_text(gsi.index_status())
+            )));
+        }
+        Ok(ready_state(&desc))
+    })
     .await
 }
 
 /// A stream's view type cannot change in place: the old stream is disabled, then a new one
-/// enabled (with a new ARN).
+/// enabled (with a new ARN, returned).
 async fn update_stream(
     cx: &ExecCtx<'_>,
     name: &str,
     before: StreamView,
     after: StreamView,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<String>> {
     if before != StreamView::Disabled {
         cx.tracker.status("disabling the stream");
         let spec = ddb::StreamSpecification::builder()
@@ -214,18 +231,22 @@ async fn update_stream(
             .context("disabling the stream")?;
         wait_ready(cx, name, "waiting for the stream to be disabled").await?;
     }
-    if after != StreamView::Disabled {
-        cx.tracker.status("enabling the stream");
-        let request = update_of(cx, name).stream_specification(sdk_stream(after)?);
-        // If this fails after the old stream was disabled, the table has no stream until
-        // the next apply enables it: say so rather than leave the reader guessing.
-        update_table(cx, &request).await.with_context(|| {
-            "enabling the new stream (the table has no stream now; apply again to enable it)"
-                .to_string()
-        })?;
-        wait_ready(cx, name, "waiting for the stream to be enabled").await?;
+    if after == StreamView::Disabled {
+        return Ok(None);
     }
-    Ok(())
+    cx.tracker.status("enabling the stream");
+    let request = update_of(cx, name).stream_specification(sdk_stream(after)?);
+    // If this fails after the old stream was disabled, the table has no stream until
+    // the next apply enables it: say so rather than leave the reader guessing.
+    let enabled = update_table(cx, &request).await.with_context(|| {
+        "enabling the new stream (the table has no stream now; apply again to enable it)"
+            .to_string()
+    })?;
+    let stream_arn = enabled
+        .table_description
+        .and_then(|t| t.latest_stream_arn)
+        .context("UpdateTable returned no stream ARN for the new stream")?;
+    Ok(Some(stream_arn))
 }
 
 async fn set_pitr(cx: &ExecCtx<'_>, name: &str, enabled: bool) -> anyhow::Result<()> {
@@ -243,17 +264,28 @@ async fn set_pitr(cx: &ExecCtx<'_>, name: &str, enabled: bool) -> anyhow::Result
         .update_continuous_backups()
         .table_name(name)
         .point_in_time_recovery_specification(spec);
-    // Right after a table is created its backups are not set up yet, and DynamoDB says so
-    // with ContinuousBackupsUnavailableException: wait for them, as for any other state.
-    wait::until(cx, "waiting for continuous backups", || async {
-        match request.clone().send().await {
-            Ok(_) => Ok(Check::Done(())),
-            Err(e) if error_code(&e) == Some("ContinuousBackupsUnavailableException") => {
-                Ok(Check::Waiting("backups not available yet".into()))
+    // Right after a table is created its backups are not set up yet: DynamoDB answers
+    // ContinuousBackupsUnavailableException ("Backups have not yet been enabled for this
+    // table", UpdateContinuousBackups' API reference) until they are.
+    until(
+        cx.wait("setting point-in-time recovery", DynamoDb),
+        || async {
+            match request.clone().send().await {
+                Ok(_) => Ok(Check::Done(())),
+                Err(e)
+                    if answered(
+                        &e,
+                        UpdateContinuousBackupsError::is_continuous_backups_unavailable_exception,
+                    ) =>
+                {
+                    Ok(Check::Waiting(
+                        "DynamoDB is still enabling the new table's backups".into(),
+                    ))
+                }
+                Err(e) => Err(crate::aws::errors::error("UpdateContinuousBackups", &e)),
             }
-            Err(e) => Err(crate::aws::errors::error("UpdateContinuousBackups", &e)),
-        }
-    })
+        },
+    )
     .await
 }
 
@@ -277,20 +309,29 @@ async fn set_ttl(
         .update_time_to_live()
         .table_name(name)
         .time_to_live_specification(spec);
-    match request.send().await {
-        Ok(_) => Ok(()),
-        // DynamoDB refuses to set what is already set, which is what a resend after a lost
-        // answer (or a change made meanwhile) finds: done if the table is as wanted.
-        Err(e) if error_code(&e) == Some("ValidationException") => {
-            let (in_effect, _) = read_ttl(cx.aws, name).await?.unwrap_or_default();
-            if (in_effect.as_deref() == Some(attribute)) == enabled {
-                Ok(())
-            } else {
-                Err(crate::aws::errors::error("UpdateTimeToLive", &e))
+    until(cx.wait("setting TTL", DynamoDb), || async {
+        match request.clone().send().await {
+            Ok(_) => Ok(Check::Done(())),
+            // UpdateTimeToLive's API reference lists ResourceInUseException for a table
+            // that is still being changed.
+            Err(e) if answered(&e, UpdateTimeToLiveError::is_resource_in_use_exception) => {
+                Ok(Check::Waiting("the table is still being changed".into()))
             }
+            // DynamoDB refuses to set what is already set, which is what a resend after a
+            // lost answer (or a change made meanwhile) finds: done if the table is as
+            // wanted.
+            Err(e) if VALIDATION.is(&e) => {
+                let (in_effect, _) = read_ttl(cx.aws, name).await?.unwrap_or_default();
+                if (in_effect.as_deref() == Some(attribute)) == enabled {
+                    Ok(Check::Done(()))
+                } else {
+                    Err(crate::aws::errors::error("UpdateTimeToLive", &e))
+                }
+            }
+            Err(e) => Err(crate::aws::errors::error("UpdateTimeToLive", &e)),
         }
-        Err(e) => Err(crate::aws::errors::error("UpdateTimeToLive", &e)),
-    }
+    })
+    .await
 }
 
 crate::tag_api!(
@@ -319,24 +360,29 @@ fn index_update(
 
 /// Sends an UpdateTable, waiting out what DynamoDB says is only "not now": the table or an
 /// index still being changed (ResourceInUseException: by an earlier step, an interrupted
-/// run, or someone else), or too many index builds at once in the account
-/// (LimitExceededException). Each retry shows with -v and counts in --stats.
+/// run, or someone else; UpdateTable's API reference: "While it's UPDATING, you can't issue
+/// another UpdateTable request"), or an index being built ("Only 1 online index can be
+/// created or deleted simultaneously per table", LimitExceededException; GSI.OnlineOps.html).
+/// Each retry shows with -v and counts in --stats.
 async fn update_table(
     cx: &ExecCtx<'_>,
     request: &aws_sdk_dynamodb::operation::update_table::builders::UpdateTableFluentBuilder,
 ) -> anyhow::Result<aws_sdk_dynamodb::operation::update_table::UpdateTableOutput> {
-    wait::until(cx, "waiting for DynamoDB to accept the change", || async {
-        match request.clone().send().await {
-            Ok(out) => Ok(Check::Done(out)),
-            Err(e) => match error_code(&e) {
-                Some(code @ ("ResourceInUseException" | "LimitExceededException")) => {
-                    tracing::debug!(code, "UpdateTable refused for now; retrying");
-                    Ok(Check::Waiting(code.to_string()))
-                }
-                _ => Err(crate::aws::errors::error("UpdateTable", &e)),
-            },
-        }
-    })
+    until(
+        cx.wait("waiting for DynamoDB to accept the change", DynamoDb),
+        || async {
+            match request.clone().send().await {
+                Ok(out) => Ok(Check::Done(out)),
+                Err(e) if answered(&e, UpdateTableError::is_resource_in_use_exception) => Ok(
+                    Check::Waiting("the table or an index is still being changed".into()),
+                ),
+                Err(e) if answered(&e, UpdateTableError::is_limit_exceeded_exception) => Ok(
+                    Check::Waiting("DynamoDB builds one index of a table at a time".into()),
+                ),
+                Err(e) => Err(crate::aws::errors::error("UpdateTable", &e)),
+            }
+        },
+    )
     .await
 }
 
@@ -345,10 +391,15 @@ async fn update_table(
 /// deleted can still look ACTIVE, for a moment.
 const CONSISTENCY_GRACE: Duration = Duration::from_secs(30);
 
+/// Waits until the table and its indexes are ACTIVE (after an earlier change).
+pub async fn settle(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<()> {
+    wait_ready(cx, name, "waiting for an earlier change to finish").await
+}
+
 async fn wait_ready(cx: &ExecCtx<'_>, name: &str, what: &str) -> anyhow::Result<()> {
     let aws = cx.aws;
     let started = Instant::now();
-    wait::until(cx, what, move || async move {
+    until(cx.wait(what, DynamoDb), move || async move {
         match describe(aws, name).await? {
             Some(desc) => Ok(ready_state(&desc)),
             None if started.elapsed() < CONSISTENCY_GRACE => {
@@ -391,14 +442,16 @@ impl Changes for Table {
         if desired.stream != StreamView::Disabled {
             request = request.stream_specification(sdk_stream(desired.stream)?);
         }
-        match request.clone().send().await {
-            Ok(_) => {}
+        let made = match request.clone().send().await {
+            Ok(out) => out.table_description,
             // A table of this name is still being deleted (an earlier destroy or
             // replacement): wait for it to go, then create. Or this create was carried
             // out and its answer lost (the SDK sent it again): carry on with that table.
-            Err(e) if error_code(&e) == Some("ResourceInUseException") => {
+            Err(e) if answered(&e, CreateTableError::is_resource_in_use_exception) => {
                 match describe(cx.aws, name).await? {
                     Some(desc) if desc.table_status() != Some(&ddb::TableStatus::Deleting) => {
+                        // A table's tags cannot be read while it is CREATING.
+                        wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
                         let arn = desc.table_arn().unwrap_or_default();
                         if !same_owner(&desired.tags, &list_tags(cx.aws, arn).await?) {
                             bail!(
@@ -406,14 +459,25 @@ impl Changes for Table {
                                 describe_error("CreateTable", &e)
                             );
                         }
+                        Some(desc)
                     }
                     _ => {
                         wait_deleted(cx, name).await?;
-                        sdk("CreateTable", request.send().await)?;
+                        sdk("CreateTable", request.send().await)?.table_description
                     }
                 }
             }
             Err(e) => return Err(crate::aws::errors::error("CreateTable", &e)),
+        };
+        // Its name and ARNs are known now: what needs only those (a role's policy) need not
+        // wait for the table to be ACTIVE.
+        if let Some(made) = made {
+            cx.publish(super::attributes_of(
+                name,
+                made.table_arn().unwrap_or_default(),
+                made.latest_stream_arn(),
+                desired,
+            ));
         }
         wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
         if desired.point_in_time_recovery {
@@ -449,7 +513,16 @@ impl Changes for Table {
             .await
             .context("updating indexes, billing mode or capacity")?;
         if before.stream != to.stream {
-            update_stream(cx, name, before.stream, to.stream).await?;
+            let stream_arn = update_stream(cx, name, before.stream, to.stream).await?;
+            // The new stream's ARN is known: what needs it (a role's policy) may go on
+            // while the table finishes.
+            cx.publish(super::attributes_of(
+                name,
+                &live.arn,
+                stream_arn.as_deref(),
+                to,
+            ));
+            wait_ready(cx, name, "waiting for the stream to be enabled").await?;
         }
         if before.table_class != to.table_class {
             cx.tracker.status("changing the table class");

@@ -8,6 +8,9 @@ use super::state::{
 use crate::aws::{Aws, absent_on, returned};
 use crate::wait::Check;
 use anyhow::Context;
+use aws_sdk_dynamodb::operation::describe_continuous_backups::DescribeContinuousBackupsError;
+use aws_sdk_dynamodb::operation::describe_table::DescribeTableError;
+use aws_sdk_dynamodb::operation::describe_time_to_live::DescribeTimeToLiveError;
 use aws_sdk_dynamodb::types as ddb;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -101,18 +104,11 @@ async fn count_items(aws: &Aws, name: &str) -> anyhow::Result<ItemCount> {
     Ok(ItemCount::AtLeast(count))
 }
 
-/// How DynamoDB says there is no table: its codes differ by call (ResourceNotFoundException,
-/// TableNotFoundException); the emulator says ResourceNotFound.
-const NO_TABLE: &[&str] = &[
-    "ResourceNotFoundException",
-    "ResourceNotFound",
-    "TableNotFoundException",
-];
-
 /// DescribeTable; `None` when the table does not exist.
 pub async fn describe(aws: &Aws, name: &str) -> anyhow::Result<Option<ddb::TableDescription>> {
     let sent = aws.dynamodb.describe_table().table_name(name).send().await;
-    Ok(absent_on(NO_TABLE, "DescribeTable", sent)?.and_then(|out| out.table))
+    let gone = DescribeTableError::is_resource_not_found_exception;
+    Ok(absent_on(gone, "DescribeTable", sent)?.and_then(|out| out.table))
 }
 
 pub async fn list_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, String>> {
@@ -144,7 +140,8 @@ pub async fn read_ttl(
     name: &str,
 ) -> anyhow::Result<Option<(Option<String>, Option<String>)>> {
     let request = aws.dynamodb.describe_time_to_live().table_name(name);
-    let Some(out) = absent_on(NO_TABLE, "DescribeTimeToLive", request.send().await)? else {
+    let gone = DescribeTimeToLiveError::is_resource_not_found_exception;
+    let Some(out) = absent_on(gone, "DescribeTimeToLive", request.send().await)? else {
         return Ok(None);
     };
     let Some(ttl) = out.time_to_live_description else {
@@ -162,7 +159,9 @@ pub async fn read_ttl(
 /// Whether point-in-time recovery is on; `None` when the table does not exist.
 async fn read_pitr(aws: &Aws, name: &str) -> anyhow::Result<Option<bool>> {
     let request = aws.dynamodb.describe_continuous_backups().table_name(name);
-    let Some(out) = absent_on(NO_TABLE, "DescribeContinuousBackups", request.send().await)? else {
+    // This call says TableNotFoundException where the others say ResourceNotFoundException.
+    let gone = DescribeContinuousBackupsError::is_table_not_found_exception;
+    let Some(out) = absent_on(gone, "DescribeContinuousBackups", request.send().await)? else {
         return Ok(None);
     };
     Ok(Some(

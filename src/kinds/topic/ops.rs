@@ -8,6 +8,7 @@ use crate::aws::{Aws, absent_on, returned, sdk};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Kind, Made};
 use async_trait::async_trait;
+use aws_sdk_sns::operation::list_subscriptions_by_topic::ListSubscriptionsByTopicError;
 use aws_sdk_sns::types as sns;
 use std::collections::BTreeMap;
 
@@ -65,7 +66,8 @@ pub async fn read_topic(
 async fn subscriptions(aws: &Aws, arn: &str) -> anyhow::Result<Option<Vec<sns::Subscription>>> {
     let request = aws.sns.list_subscriptions_by_topic().topic_arn(arn);
     let all = request.into_paginator().items().send().collect().await;
-    absent_on(&["NotFound"], "ListSubscriptionsByTopic", all)
+    let gone = ListSubscriptionsByTopicError::is_not_found_exception;
+    absent_on(gone, "ListSubscriptionsByTopic", all)
 }
 
 async fn list_tags(aws: &Aws, arn: &str) -> anyhow::Result<BTreeMap<String, String>> {

@@ -186,6 +186,13 @@ impl Kind for Trigger {
         }
     }
 
+    /// A mapping on a new stream is made before the old one goes, so that the stack is
+    /// never without a trigger (two mappings of one function on different streams may
+    /// exist at once; on the same stream Lambda refuses the second).
+    fn replaces_by_creating_first(&self, live: &LiveTrigger, desired: &TriggerState) -> bool {
+        live.state.source != desired.source
+    }
+
     fn replaces(&self, change: &FieldChange, live: &LiveTrigger) -> Option<String> {
         match change.path.key(0)? {
             "source" => Some(match change.after.as_str().filter(|s| is_unknown(s)) {
@@ -247,6 +254,14 @@ impl Live for LiveTrigger {
             );
         }
         warnings
+    }
+
+    fn settled(&self) -> bool {
+        ops::settled(&self.status)
+    }
+
+    async fn settle(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
+        ops::wait_settled(cx, &self.uuid).await.map(drop)
     }
 
     fn index_key(&self) -> Option<String> {

@@ -5,20 +5,26 @@ use super::{
     LiveTrigger, Settings, StartingPosition, TriggerState, canonical_filters, function_name,
 };
 use crate::aws::needs::Need;
-use crate::aws::{Aws, error_code, returned, sdk};
+use crate::aws::{Aws, answered, returned, sdk};
 use crate::create_once::{self, Attempt};
 use crate::exec::ExecCtx;
 use crate::kinds::function::LambdaTags;
 use crate::kinds::kind::{Changes, Identity, Kind, Made};
 use crate::tags::{RESOURCE_TAG, STACK_TAG, same_owner};
-use crate::wait::{self, Check};
+use crate::wait::{Check, Service::Lambda, propagating, until};
 use anyhow::Context;
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
+use aws_sdk_lambda::operation::create_event_source_mapping::CreateEventSourceMappingError;
+use aws_sdk_lambda::operation::delete_event_source_mapping::DeleteEventSourceMappingError;
+use aws_sdk_lambda::operation::get_event_source_mapping::GetEventSourceMappingError;
+use aws_sdk_lambda::operation::list_event_source_mappings::ListEventSourceMappingsError;
+use aws_sdk_lambda::operation::update_event_source_mapping::UpdateEventSourceMappingError;
 use aws_sdk_lambda::types as lambda;
 use futures::future::try_join_all;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 /// The IAM actions a trigger's code calls; see `crate::aws::needs`. Mappings are found
 /// by their function, tagged with Lambda's tagging API (`LambdaTags`).
@@ -129,6 +135,7 @@ impl Changes for Trigger {
         }
         // The SDK does not resend it (a resent create makes a second mapping on the
         // emulator); `create_once` looks for it by its tags first.
+        let refused = Mutex::new(None);
         let send = || async {
             let sent = request
                 .clone()
@@ -140,16 +147,33 @@ impl Changes for Trigger {
                 .await;
             match sent {
                 // The function is still being created or updated, or (on AWS) a resent
-                // create found the mapping its lost answer made: look, then send again.
-                Err(e) if error_code(&e) == Some("ResourceConflictException") => Ok(
-                    Attempt::Unknown(create_once::brief("CreateEventSourceMapping", &e)),
-                ),
+                // create found the mapping its lost answer made ("provided mapping already
+                // exists"): look, then send again.
+                Err(e)
+                    if answered(
+                        &e,
+                        CreateEventSourceMappingError::is_resource_conflict_exception,
+                    ) =>
+                {
+                    Ok(Attempt::Unknown(create_once::brief(
+                        "CreateEventSourceMapping",
+                        &e,
+                    )))
+                }
+                // The role's policy for this stream (or queue) has not reached Lambda yet.
+                Err(e) if policy_not_visible(&e) => {
+                    propagating(&refused, || {
+                        crate::aws::errors::error("CreateEventSourceMapping", &e)
+                    })?;
+                    Ok(Attempt::NotYet(POLICY_PROPAGATING.into()))
+                }
                 sent => create_once::attempt("CreateEventSourceMapping", sent)?
                     .map(|out| returned(out.uuid, "CreateEventSourceMapping", "UUID")),
             }
         };
-        let find = || find_tagged(cx.aws, &desired.function, &desired.tags);
-        let uuid = create_once::create_once(cx, "creating the mapping", send, find).await?;
+        let find = || find_tagged(cx.aws, desired);
+        let wait = cx.wait("creating the mapping", Lambda);
+        let uuid = create_once::create_once(wait, send, find).await?;
         wait_settled(cx, &uuid).await
     }
 
@@ -184,11 +208,19 @@ impl Changes for Trigger {
                         .build()
                 }));
             let request = with_settings!(request, s);
-            wait::until(cx, "updating the mapping", || async {
+            until(cx.wait("updating the mapping", Lambda), || async {
                 match request.clone().send().await {
                     Ok(_) => Ok(Check::Done(())),
-                    Err(e) if in_progress(&e) => {
-                        Ok(Check::Waiting("another change is in progress".into()))
+                    Err(e)
+                        if answered(
+                            &e,
+                            UpdateEventSourceMappingError::is_resource_in_use_exception,
+                        ) || answered(
+                            &e,
+                            UpdateEventSourceMappingError::is_resource_conflict_exception,
+                        ) =>
+                    {
+                        Ok(Check::Waiting(IN_USE.into()))
                     }
                     Err(e) => Err(crate::aws::errors::error("UpdateEventSourceMapping", &e)),
                 }
@@ -247,22 +279,40 @@ pub async fn discover_deep(aws: &Aws, owner: &str) -> anyhow::Result<Vec<LiveTri
 pub async fn delete_mapping(cx: &ExecCtx<'_>, live: &LiveTrigger) -> anyhow::Result<()> {
     cx.tracker.status("deleting the mapping");
     let request = cx.aws.lambda.delete_event_source_mapping().uuid(&live.uuid);
-    wait::until(cx, "deleting the mapping", || async {
+    until(cx.wait("deleting the mapping", Lambda), || async {
         match request.clone().send().await {
             Ok(_) => Ok(Check::Done(())),
-            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Check::Done(())),
-            Err(e) if in_progress(&e) => Ok(Check::Waiting("another change is in progress".into())),
+            Err(e)
+                if answered(
+                    &e,
+                    DeleteEventSourceMappingError::is_resource_not_found_exception,
+                ) =>
+            {
+                Ok(Check::Done(()))
+            }
+            Err(e)
+                if answered(
+                    &e,
+                    DeleteEventSourceMappingError::is_resource_in_use_exception,
+                ) || answered(
+                    &e,
+                    DeleteEventSourceMappingError::is_resource_conflict_exception,
+                ) =>
+            {
+                Ok(Check::Waiting(IN_USE.into()))
+            }
             Err(e) => Err(crate::aws::errors::error("DeleteEventSourceMapping", &e)),
         }
     })
     .await?;
     let aws = cx.aws;
     let uuid = live.uuid.as_str();
-    // Deleting takes a moment; a mapping still Deleting would make a re-created one
-    // with the same source fail.
-    wait::until(
-        cx,
-        "waiting for the mapping to be deleted",
+    // https://docs.aws.amazon.com/lambda/latest/api/API_DeleteEventSourceMapping.html: "When
+    // you delete an event source mapping, it enters a Deleting state and might not be
+    // completely deleted for several seconds"; meanwhile a new mapping of the same function
+    // and stream is refused.
+    until(
+        cx.wait("waiting for the mapping to be deleted", Lambda),
         move || async move {
             match aws
                 .lambda
@@ -272,7 +322,12 @@ pub async fn delete_mapping(cx: &ExecCtx<'_>, live: &LiveTrigger) -> anyhow::Res
                 .await
             {
                 Ok(m) => Ok(Check::Waiting(m.state().unwrap_or("?").to_string())),
-                Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
+                Err(e)
+                    if answered(
+                        &e,
+                        GetEventSourceMappingError::is_resource_not_found_exception,
+                    ) =>
+                {
                     Ok(Check::Done(()))
                 }
                 Err(e) => Err(crate::aws::errors::error("GetEventSourceMapping", &e)),
@@ -282,25 +337,41 @@ pub async fn delete_mapping(cx: &ExecCtx<'_>, live: &LiveTrigger) -> anyhow::Res
     .await
 }
 
-fn in_progress<E, R>(e: &aws_sdk_lambda::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_lambda::error::ProvideErrorMetadata,
-{
-    matches!(
-        error_code(e),
-        Some("ResourceInUseException") | Some("ResourceConflictException")
-    )
+/// How progress says that Lambda refuses to change a mapping that is still changing
+/// (ResourceInUseException: "you tried to update an event source mapping in the CREATING
+/// state, or you tried to delete an event source mapping currently UPDATING",
+/// UpdateEventSourceMapping's API reference).
+const IN_USE: &str = "Lambda is still applying an earlier change of the mapping";
+
+/// How progress says that Lambda waits for the role's policy to propagate.
+const POLICY_PROPAGATING: &str =
+    "IAM has not yet propagated the role's policy for the stream or the queue to Lambda";
+
+/// Lambda cannot yet read the stream (or send to the on-failure queue) with the function's
+/// role: a new or changed policy reaches Lambda seconds after IAM accepted it. Lambda
+/// answers InvalidParameterValueException, "Cannot access stream <arn>. Please ensure the
+/// role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams
+/// Actions on your stream in IAM." (or "... does not have permissions to call SendMessage
+/// on SQS").
+fn policy_not_visible<R>(
+    e: &aws_sdk_lambda::error::SdkError<CreateEventSourceMappingError, R>,
+) -> bool {
+    e.as_service_error()
+        .filter(|e| e.is_invalid_parameter_value_exception())
+        .and_then(aws_sdk_lambda::error::ProvideErrorMetadata::message)
+        .is_some_and(|m| {
+            m.starts_with("Cannot access stream") || m.contains("does not have permissions to call")
+        })
 }
 
-fn settled(status: &str) -> bool {
+pub fn settled(status: &str) -> bool {
     matches!(status, "Enabled" | "Disabled")
 }
 
-async fn wait_settled(cx: &ExecCtx<'_>, uuid: &str) -> anyhow::Result<LiveTrigger> {
+pub async fn wait_settled(cx: &ExecCtx<'_>, uuid: &str) -> anyhow::Result<LiveTrigger> {
     let aws = cx.aws;
-    let mapping = wait::until(
-        cx,
-        "waiting for the mapping to settle",
+    let mapping = until(
+        cx.wait("waiting for the mapping to settle", Lambda),
         move || async move {
             let out = sdk(
                 "GetEventSourceMapping",
@@ -374,19 +445,22 @@ async fn all_mappings(aws: &Aws) -> anyhow::Result<&[lambda::EventSourceMappingC
                 "ListEventSourceMappings",
                 pages.items().send().collect().await,
             )
+            .map(without_deleting)
         })
         .await?;
     Ok(all)
 }
 
-/// The UUID of `function`'s mapping carrying the stack and resource tags in `tags`, read
-/// afresh (not the plan's cached listing).
-async fn find_tagged(
-    aws: &Aws,
-    function: &str,
-    tags: &BTreeMap<String, String>,
-) -> anyhow::Result<Option<String>> {
-    let mappings = list_mappings(aws, function).await?;
+/// The UUID of the mapping `desired` describes, if one exists: of its function, on its
+/// source, carrying its stack and resource tags; read afresh (not the plan's cached
+/// listing). The source counts: while a mapping is replaced, the old one (on the old
+/// stream) carries the same tags.
+async fn find_tagged(aws: &Aws, desired: &TriggerState) -> anyhow::Result<Option<String>> {
+    let mappings = list_mappings(aws, &desired.function).await?;
+    let mappings: Vec<_> = mappings
+        .iter()
+        .filter(|m| m.event_source_arn() == Some(desired.source.as_str()))
+        .collect();
     let found = try_join_all(
         mappings
             .iter()
@@ -396,7 +470,7 @@ async fn find_tagged(
     Ok(mappings
         .iter()
         .zip(&found)
-        .find(|(_, live)| same_owner(tags, live))
+        .find(|(_, live)| same_owner(&desired.tags, live))
         .and_then(|(m, _)| m.uuid.clone()))
 }
 
@@ -420,11 +494,28 @@ async fn list_mappings(
         .list_event_source_mappings()
         .function_name(function);
     match request.into_paginator().items().send().collect().await {
-        Ok(all) => Ok(all),
+        Ok(all) => Ok(without_deleting(all)),
         // No function, no mappings.
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Vec::new()),
+        Err(e)
+            if answered(
+                &e,
+                ListEventSourceMappingsError::is_resource_not_found_exception,
+            ) =>
+        {
+            Ok(Vec::new())
+        }
         Err(e) => Err(crate::aws::errors::error("ListEventSourceMappings", &e)),
     }
+}
+
+/// A mapping being deleted is as good as gone (as a DELETING table is): it is never
+/// planned for, adopted or found as made.
+fn without_deleting(
+    all: Vec<lambda::EventSourceMappingConfiguration>,
+) -> Vec<lambda::EventSourceMappingConfiguration> {
+    all.into_iter()
+        .filter(|m| m.state() != Some("Deleting"))
+        .collect()
 }
 
 fn live_from(
