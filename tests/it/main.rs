@@ -8,6 +8,7 @@ mod support;
 
 mod alarm;
 mod architecture;
+mod aws_time;
 mod bad_input;
 mod bad_limits;
 mod busy_account;
@@ -17,6 +18,7 @@ mod dev_rules;
 mod drift;
 mod e2e;
 mod environments;
+mod error_codes;
 mod faults;
 mod first_contact;
 mod function;

@@ -155,6 +155,26 @@ impl Emulator {
         false
     }
 
+    /// An emulator that keeps AWS's time (scripts/emulator_time.py): transient states and
+    /// the refusals meanwhile, each state lasting its duration times `scale`.
+    pub fn keeping_aws_time(scale: f64) -> Emulator {
+        Emulator::start_with(&[("CRUDDUR_EMULATOR_TIME", &scale.to_string())])
+    }
+
+    /// What an emulator keeping AWS's time reports of its windows so far: `scale`,
+    /// `seconds` (each state's duration at scale 1) and `windows`.
+    pub fn windows(&self) -> serde_json::Value {
+        let port = self.url.rsplit(':').next().unwrap();
+        let mut stream = TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+        stream
+            .write_all(b"GET /cruddur-emulator/windows HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"))
+    }
+
     /// The file the emulator records every request to (one JSON object a line).
     pub fn recording(&self) -> PathBuf {
         self.dir.path().join("requests.jsonl")
