@@ -9,6 +9,8 @@
 //!   cargo bench --bench speed -- bundle       (the function's zip and its cold start)
 //!   cargo bench --bench speed -- accounts     (a no-op plan in an empty and a busy account,
 //!                                              and of the default and a 47-resource stack)
+//!   cargo bench --bench speed -- aws          (the lifecycle at AWS's pace, each run next to
+//!                                              AWS's own floor: about 2 minutes)
 //!
 //! The processor's part runs one batch of 100 INSERTs over 10 two-user conversations
 //! (timestamps shuffled within the batch) through the processor library's handler, with
@@ -21,6 +23,9 @@ mod support;
 
 #[path = "speed/accounts.rs"]
 mod accounts;
+
+#[path = "speed/aws_time.rs"]
+mod aws_time;
 
 use std::time::{Duration, Instant};
 use support::fault_proxy::{FaultProxy, Faults};
@@ -46,6 +51,9 @@ fn main() {
     if wanted("accounts") {
         accounts::busy_account();
         accounts::bigger_stack();
+    }
+    if wanted("aws") {
+        aws_time::lifecycle();
     }
 }
 
