@@ -2,7 +2,7 @@
 """The local AWS emulator: moto's server mode on loopback, with seven fidelity fixes.
 
 moto 5.2 differs from AWS in seven ways that matter to a deployer (the fifth and sixth below,
-with their code; the seventh, AWS's time, in emulator_time.py, on when
+with their code; the seventh, AWS's time, in aws_time/, on when
 CRUDDUR_EMULATOR_TIME is set); all are patched here, in the emulator process only, so that
 the tool is tested against AWS's behaviour:
 
@@ -309,10 +309,10 @@ IAMRequest.check_signature = check_signature
 IAMRequest.check_action_permitted = check_action_permitted
 
 # 7. AWS's time: with CRUDDUR_EMULATOR_TIME set, states last and calls are refused meanwhile
-#    as on AWS (scripts/emulator_time.py says which, and for how long).
+#    as on AWS (scripts/aws_time/ says which, and for how long).
 if os.environ.get("CRUDDUR_EMULATOR_TIME"):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import emulator_time  # noqa: F401  (it patches moto as it loads)
+    import aws_time  # noqa: F401  (it patches moto as it loads)
 
 if __name__ == "__main__":
     args = sys.argv[1:]

@@ -1,5 +1,5 @@
 //! The default stack's lifecycle at AWS's pace: an emulator keeping AWS's time at scale 1
-//! (`Emulator::keeping_aws_time`, scripts/emulator_time.py), each run next to AWS's own
+//! (`Emulator::keeping_aws_time`, scripts/aws_time/), each run next to AWS's own
 //! floor for the same work: the sum of the emulator's windows along the run's critical
 //! path, which no deployer can beat. Also, for every window the tool waited in, how soon
 //! after its end the tool saw it over.

@@ -155,7 +155,7 @@ impl Emulator {
         false
     }
 
-    /// An emulator that keeps AWS's time (scripts/emulator_time.py): transient states and
+    /// An emulator that keeps AWS's time (scripts/aws_time/): transient states and
     /// the refusals meanwhile, each state lasting its duration times `scale`.
     pub fn keeping_aws_time(scale: f64) -> Emulator {
         Emulator::start_with(&[("CRUDDUR_EMULATOR_TIME", &scale.to_string())])
