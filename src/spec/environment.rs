@@ -46,7 +46,6 @@ const MAX_ENV_NAME: usize = 32;
 pub fn select(
     envs: Option<&SpannedMap<Spanned<RawEnvironment>>>,
     env: &str,
-    stack: &Spanned<String>,
     diags: &mut Diags,
 ) -> Option<(String, Environment)> {
     let empty = SpannedMap::default();
@@ -92,22 +91,20 @@ pub fn select(
             .map(|(_, k, e)| (k.value.clone(), e))
     });
     let Some((key, raw_env)) = chosen else {
-        let loc = envs
-            .0
-            .first()
-            .map(|(k, _)| k.referenced)
-            .unwrap_or(stack.referenced);
-        let mut d = Diagnostic::new(
-            &loc,
-            "environments",
-            format!("environment `{env}` is not declared"),
-        );
-        d = match did_you_mean(env, envs.iter().map(|(k, _)| k.value.as_str())) {
-            Some(h) => d.hint(h),
-            None if envs.0.is_empty() => d.hint("declare it under `environments:`"),
-            None => d.hint(format!("declared environments: {}", declared())),
+        // The mistake is in the command line (or CRUDDUR_ENV), not in the file: no line
+        // of the file is pointed at.
+        let hint = match did_you_mean(env, envs.iter().map(|(k, _)| k.value.as_str())) {
+            Some(h) => h,
+            None if envs.0.is_empty() => "declare it under `environments:`".into(),
+            None => format!("the file declares: {}", declared()),
         };
-        diags.push(d);
+        diags.push(Diagnostic {
+            severity: diag::Severity::Error,
+            pos: None,
+            path: "--env".into(),
+            message: format!("environment `{env}` is not declared in the stack file"),
+            hint: Some(hint),
+        });
         return None;
     };
     if !keys_ok {

@@ -169,8 +169,7 @@ fn build_stack<D: Declaration>(
             .hint("use 1-64 lower-case letters, digits and dashes, e.g. `cruddur`"),
         );
     }
-    let (env_key, environment) =
-        environment::select(raw.environments.as_ref(), env, &raw.stack, diags)?;
+    let (env_key, environment) = environment::select(raw.environments.as_ref(), env, diags)?;
     let template_ctx = Context {
         env: env.to_string(),
         stack: stack_name.clone(),
@@ -242,7 +241,7 @@ fn build_stack<D: Declaration>(
             locations.push(key.referenced);
         }
     }
-    references::check(&nodes, diags);
+    references::check(&nodes, &names, diags);
     if !diags.has_errors() {
         arn_checks::check(&nodes, diags);
     }

@@ -11,7 +11,9 @@ use serde_saphyr::Location;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every `${resource.attribute}` must name a declared resource and an attribute it has.
-pub fn check<R: Resource>(nodes: &[R], diags: &mut Diags) {
+/// `declared` names every resource the file declares: one that is not among `nodes` failed
+/// its own checks, which said so; a reference to it is not another error.
+pub fn check<R: Resource>(nodes: &[R], declared: &[String], diags: &mut Diags) {
     for node in nodes {
         for template in node.templates() {
             for r in template.references() {
@@ -32,6 +34,7 @@ pub fn check<R: Resource>(nodes: &[R], diags: &mut Diags) {
                     continue;
                 }
                 match nodes.iter().find(|n| n.name() == r.resource) {
+                    None if declared.contains(&r.resource) => {}
                     None => diags.push(
                         Diagnostic::new(
                             &template.loc,

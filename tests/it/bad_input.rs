@@ -326,7 +326,7 @@ const CASES: &[Case] = &[
         name: "unknown environment",
         edits: &[],
         env: "prod",
-        expect: "3:3: environments: environment `prod` is not declared",
+        expect: " --env: environment `prod` is not declared in the stack file",
     },
     Case {
         name: "unknown environment in an override",

@@ -27,6 +27,7 @@ mod interrupted;
 mod invoke;
 mod lock;
 mod main_job;
+mod one_mistake;
 mod orphans;
 mod permissions;
 mod processor;
