@@ -71,6 +71,9 @@ async fn run_saved(g: &Global, args: &ApplyArgs, file: &Path) -> anyhow::Result<
             saved.environment
         );
     }
+    // The stack file first: a plan made from another file says which, before this one is
+    // read (and without a single request).
+    saved::check_file(&saved, &g.file)?;
     let stack = kinds::load(&g.file, &saved.environment)?;
     if stack.name != saved.stack {
         bail!(
@@ -81,8 +84,6 @@ async fn run_saved(g: &Global, args: &ApplyArgs, file: &Path) -> anyhow::Result<
             stack.name
         );
     }
-    // The local check first: a changed file is refused without a single request.
-    saved::check_file(&saved, &g.file)?;
     let aws = common::connect(g, &stack).await?;
     common::with_lock(g, &stack, &aws, "apply", async {
         let (observed, plan) =

@@ -24,10 +24,9 @@ pub const EXIT_CHANGES: u8 = 2;
 pub fn chosen(stack: &Stack, flag: &str, names: &[String]) -> anyhow::Result<BTreeSet<String>> {
     let declared: Vec<&str> = stack.nodes.iter().map(|n| n.name()).collect();
     if let Some(unknown) = names.iter().find(|n| !declared.contains(&n.as_str())) {
-        bail!(
-            "{flag} {unknown}: the stack file declares no resource `{unknown}` (it declares: {})",
-            declared.join(", ")
-        );
+        let hint = crate::spec::diag::did_you_mean(unknown, declared.iter().copied())
+            .unwrap_or_else(|| format!("it declares: {}", declared.join(", ")));
+        bail!("{flag} {unknown}: the stack file declares no resource `{unknown}`\n  hint: {hint}");
     }
     Ok(names.iter().cloned().collect())
 }
@@ -100,7 +99,7 @@ pub fn show_and_check(g: &Global, plan: &Plan, json: bool) -> anyhow::Result<boo
         false => print!("{}", crate::render::plan_text(plan, &styles(g))),
     }
     if let Some(refusal) = plan.refusals.first() {
-        bail!("{refusal}");
+        bail!("{refusal}. Nothing was changed");
     }
     Ok(plan.has_changes())
 }

@@ -9,12 +9,6 @@ use crate::lock;
 use std::process::ExitCode;
 
 pub async fn run(g: &Global, lease: Option<&str>, yes: bool) -> anyhow::Result<ExitCode> {
-    // Named on the command line, the lease needs no question.
-    confirm::check_can_confirm(
-        yes || lease.is_some(),
-        "force-unlock",
-        "--yes (or the lease)",
-    )?;
     let stack = common::load(g)?;
     let id = stack.owner();
     let aws = common::connect(g, &stack).await?;
@@ -26,6 +20,13 @@ pub async fn run(g: &Global, lease: Option<&str>, yes: bool) -> anyhow::Result<E
         return Ok(ExitCode::SUCCESS);
     };
     println!("{}", shown(&id, &held));
+    // A lock there is: only now is there something to ask about. Named on the command
+    // line, the lease needs no question.
+    confirm::check_can_confirm(
+        yes || lease.is_some(),
+        "force-unlock",
+        "--yes (or the lease)",
+    )?;
     let lease = match lease {
         // Another lease than the one read: nothing to remove, said without a request.
         Some(lease) if lease != held.holder => {

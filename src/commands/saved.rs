@@ -31,6 +31,10 @@ pub struct SavedPlan {
     pub targets: BTreeSet<String>,
     /// SHA-256 of the stack file's text.
     pub stack_file_sha256: String,
+    /// The stack file's path when the plan was made, to name in a refusal (the plan may
+    /// be applied from another checkout: the text is what must match).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub stack_file: String,
     /// SHA-256 of every resource's observed state and of the deployment context.
     pub observed_sha256: String,
     /// The plan itself, as `plan --output json` prints it.
@@ -104,6 +108,10 @@ pub fn save(
         replace: request.replace.clone(),
         targets: request.targets.clone(),
         stack_file_sha256: file_sha256(stack_file)?,
+        stack_file: std::fs::canonicalize(stack_file)
+            .unwrap_or_else(|_| stack_file.to_path_buf())
+            .display()
+            .to_string(),
         observed_sha256: observed_sha256(stack, observed),
         plan: serde_json::to_value(plan)?,
     };
@@ -130,15 +138,24 @@ pub fn load(path: &Path) -> anyhow::Result<SavedPlan> {
     Ok(saved)
 }
 
-/// Refuses when the stack file is not the one the plan was made from.
+/// Refuses when the stack file is not the one the plan was made from: another file
+/// (named, with how to pass it), or the same one changed since.
 pub fn check_file(saved: &SavedPlan, stack_file: &Path) -> anyhow::Result<()> {
-    if file_sha256(stack_file)? != saved.stack_file_sha256 {
+    if file_sha256(stack_file)? == saved.stack_file_sha256 {
+        return Ok(());
+    }
+    let given = std::fs::canonicalize(stack_file).unwrap_or_else(|_| stack_file.to_path_buf());
+    if !saved.stack_file.is_empty() && Path::new(&saved.stack_file) != given {
         bail!(
-            "the stack file {} changed since this plan was made; make a new plan",
+            "this plan was made from the stack file {}, not {}: pass it with -f {0}",
+            saved.stack_file,
             stack_file.display()
         );
     }
-    Ok(())
+    bail!(
+        "the stack file {} changed since this plan was made; make a new plan",
+        stack_file.display()
+    )
 }
 
 /// Plans again against what AWS holds now and refuses, saying why, unless it is the saved

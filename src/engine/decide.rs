@@ -35,15 +35,17 @@ pub fn apply(
         Some(o) if o == owner => false,
         Some(other) => {
             let reason = format!(
-                "it exists and belongs to stack/environment `{other}`; it is left alone \
+                "{OWNED_ELSEWHERE} `{other}`; it is left alone \
                  (remove its `{STACK_TAG}` tag in AWS to release it)"
             );
             return conflict(a, existing, wanted, reason);
         }
         None if !adopt => {
-            let reason = "it exists but was not created by cruddur-infra (no ownership tags); \
-                          it is left alone unless you run apply with --adopt to take it over";
-            return conflict(a, existing, wanted, reason.into());
+            let reason = format!(
+                "{UNMANAGED} (no ownership tags); it is left alone unless you run apply with \
+                 --adopt to take it over"
+            );
+            return conflict(a, existing, wanted, reason);
         }
         None => true,
     };
@@ -181,6 +183,11 @@ pub fn guard_deletion(
 pub fn refuses_replacement(change: &ResourceChange, allow_replace: bool) -> bool {
     change.action == Action::Replace && !change.safe_to_replace && !allow_replace
 }
+
+/// How a conflict's reason begins when the resource is another stack's or environment's.
+pub const OWNED_ELSEWHERE: &str = "it exists and belongs to stack/environment";
+/// How a conflict's reason begins when no stack manages the resource.
+pub const UNMANAGED: &str = "it exists but was not created by cruddur-infra";
 
 /// The change of a resource that observe did not read: a conflict, so that nothing is done.
 fn unread(a: &Assessment) -> ResourceChange {

@@ -137,7 +137,45 @@ fn refusals(plan: &Plan, request: &PlanRequest) -> Refusals {
     fn ids<'p>(changes: impl Iterator<Item = &'p ResourceChange>) -> Vec<&'p str> {
         changes.map(|c| c.physical_id.as_str()).collect()
     }
-    let conflicts = ids(plan.conflicts());
+    // Conflicts by what can be done about them.
+    let conflicts_that = |reason: &str| -> Vec<&str> {
+        ids(plan
+            .conflicts()
+            .filter(|c| c.reasons.first().is_some_and(|r| r.starts_with(reason))))
+    };
+    let (unmanaged, elsewhere) = (
+        conflicts_that(decide::UNMANAGED),
+        conflicts_that(decide::OWNED_ELSEWHERE),
+    );
+    let unread: Vec<&str> = ids(plan
+        .conflicts()
+        .filter(|c| !unmanaged.contains(&c.physical_id.as_str()))
+        .filter(|c| !elsewhere.contains(&c.physical_id.as_str())));
+    let mut conflicts = Vec::new();
+    if !unmanaged.is_empty() {
+        conflicts.push(format!(
+            "{} resource(s) exist but were not made by cruddur-infra: {}; re-run with --adopt to take them over",
+            unmanaged.len(),
+            unmanaged.join(", ")
+        ));
+    }
+    if !elsewhere.is_empty() {
+        conflicts.push(format!(
+            "{} resource(s) belong to another stack or environment (the plan says which): {}; \
+             they are left alone: rename them in the stack file, or release them by removing \
+             their `{}` tag in AWS",
+            elsewhere.len(),
+            elsewhere.join(", "),
+            crate::tags::STACK_TAG
+        ));
+    }
+    if !unread.is_empty() {
+        conflicts.push(format!(
+            "{} resource(s) could not be read: {}; run plan again",
+            unread.len(),
+            unread.join(", ")
+        ));
+    }
     let replacements = ids(plan
         .resource_changes
         .iter()
@@ -157,22 +195,14 @@ fn refusals(plan: &Plan, request: &PlanRequest) -> Refusals {
         Operation::Destroy => "delete",
     };
     Refusals {
-        conflicts: (!conflicts.is_empty()).then(|| {
-            format!(
-                "{} resource(s) already exist and are not this stack's: {}. Nothing was changed; \
-                 re-run with --adopt to take over resources nobody manages",
-                conflicts.len(),
-                conflicts.join(", ")
-            )
-        }),
+        conflicts: (!conflicts.is_empty()).then(|| conflicts.join("; ")),
         replacements: (!replacements.is_empty()).then(|| {
             format!(
-                "refusing to replace {}: a replacement deletes the resource and everything in it. \
-                 Nothing was changed; re-run with --allow-replace if that is what you want",
+                "refusing to replace {}: a replacement deletes the resource and everything in it; \
+                 re-run with --allow-replace if that is what you want",
                 replacements.join(", ")
             )
         }),
-        blocked: (!blocked.is_empty())
-            .then(|| format!("cannot {verb} {}. Nothing was changed", blocked.join("; "))),
+        blocked: (!blocked.is_empty()).then(|| format!("cannot {verb} {}", blocked.join("; "))),
     }
 }

@@ -184,7 +184,8 @@ fn lease(live: &Live) -> String {
 #[test]
 fn force_unlock_removes_a_killed_runs_lease_and_the_next_apply_starts_at_once() {
     let s = Setup::new();
-    let nothing = s.run(&["force-unlock", "--yes"]).expect_code(0);
+    // No lock, nobody to ask and no --yes: it says so (it looks before it would ask).
+    let nothing = s.run(&["force-unlock"]).expect_code(0);
     assert!(
         nothing
             .stdout
@@ -195,13 +196,17 @@ fn force_unlock_removes_a_killed_runs_lease_and_the_next_apply_starts_at_once() 
     s.kill_an_apply();
     let killed = lease(&s.live);
 
-    // Nobody to ask, and no --yes: refused before any request.
-    s.emulator.clear_requests();
+    // A lock, nobody to ask, and no --yes: it shows the holder, and removes nothing.
     let refused = s.run(&["force-unlock"]).expect_code(1);
     assert!(
         refused.stderr.contains("re-run with --yes"),
         "{}",
         refused.stderr
+    );
+    assert!(
+        refused.stdout.contains(&format!("lease {killed}")),
+        "{}",
+        refused.stdout
     );
     assert_eq!(lease(&s.live), killed);
 

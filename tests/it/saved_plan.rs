@@ -117,6 +117,23 @@ fn a_changed_stack_file_or_a_file_that_is_no_plan_is_refused() {
         "a refused saved plan read AWS"
     );
 
+    // Applied with another file than the plan's (the default stack.yaml of another
+    // directory): the plan's own file is named, with how to pass it, and nothing read.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(elsewhere.path().join("stack.yaml"), "stack: other\n").unwrap();
+    let run = crate::support::cli(&["--env", "test", "apply", saved], elsewhere.path())
+        .expect_code(1);
+    let made_from = std::fs::canonicalize(file.path()).unwrap();
+    assert!(
+        run.stderr.contains(&format!(
+            "this plan was made from the stack file {}, not stack.yaml: pass it with -f {0}",
+            made_from.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(emulator.requests().len(), 0);
+
     let not_a_plan = dir.path().join("notes.txt");
     std::fs::write(&not_a_plan, "hello").unwrap();
     let run = file

@@ -627,7 +627,8 @@ fn key_changes_are_replacements_refused_without_allow_replace() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("the table holds about 1 items"),
+        run.stdout
+            .contains("the table holds about 1 item; it is deleted with it"),
         "{}",
         run.stdout
     );
@@ -721,7 +722,12 @@ fn a_hand_made_table_is_a_conflict_until_adopted() {
     );
     assert!(run.stderr.contains("--adopt"), "{}", run.stderr);
     let run = f.file.run(&["apply", "--auto-approve"]).expect_code(1);
-    assert!(run.stderr.contains("not this stack's"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not made by cruddur-infra"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Nothing was changed"), "{}", run.stderr);
     assert_eq!(
         f.emulator.mutating_requests(),
         Vec::<String>::new(),

@@ -142,6 +142,8 @@ fn unknown_name_is_refused_before_any_request(
         let run = cli(&args, dir.path()).expect_code(1);
         let refusal = format!("{flag} {typo}: the stack file declares no resource `{typo}`");
         assert!(run.stderr.contains(&refusal), "{command:?}: {}", run.stderr);
+        let hint = format!("hint: did you mean `{known}`?");
+        assert!(run.stderr.contains(&hint), "{command:?}: {}", run.stderr);
         assert!(!run.stderr.contains("reach"), "{}", run.stderr);
     }
 }

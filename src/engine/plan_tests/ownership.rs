@@ -45,9 +45,16 @@ fn another_stacks_resource_is_a_conflict() {
     let stack = stack(TABLE);
     let mut observed = applied(&stack);
     owned_by(&mut observed, "messages", "billing/dev");
-    let rc = change(&apply(&stack, &observed), "messages").clone();
+    let plan = apply(&stack, &observed);
+    let rc = change(&plan, "messages").clone();
     assert_eq!(rc.action, Action::Conflict);
     assert!(rc.reasons[0].contains("`billing/dev`"), "{:?}", rc.reasons);
+    // --adopt takes over only what nobody manages: the refusal does not offer it here.
+    let refusal = plan.refusals.conflicts.as_deref().unwrap();
+    assert!(
+        refusal.contains("belong to another stack or environment") && !refusal.contains("--adopt"),
+        "{refusal}"
+    );
 }
 
 #[test]

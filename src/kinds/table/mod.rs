@@ -232,6 +232,7 @@ impl Live for LiveTable {
     fn deletion_warning(&self) -> Option<String> {
         Some(match self.item_count {
             0 => "every item in the table is deleted with it (DynamoDB reports no items, but its count lags by up to six hours)".into(),
+            1 => "the table holds about 1 item; it is deleted with it".into(),
             n => format!("the table holds about {n} items; they are deleted with it"),
         })
     }
