@@ -2,7 +2,8 @@
 //! every call gets up to 15 attempts with backoff from 100 ms to 10 s (Terraform's AWS
 //! provider allows 25) for throttling, 5xx and lost connections, with no retry quota shared
 //! between calls. A refused connection is not retried: nothing listens there (the emulator
-//! is not running, or the endpoint is wrong), and the user should hear so at once.
+//! is not running, or the endpoint is wrong), and the user should hear so at once; a host
+//! name that does not resolve is retried twice, quickly (see [`UnreachableFailsFast`]).
 //! Eventual-consistency errors ("busy", "not usable yet") are retried by the kinds.
 //!
 //! The mode is adaptive: once a service throttles, the SDK paces that client's requests to
@@ -13,10 +14,19 @@
 
 use aws_config::retry::RetryConfig;
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::{
     ClassifyRetry, RetryAction, RetryClassifierPriority,
 };
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::retry::ErrorKind;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 pub const MAX_ATTEMPTS: u32 = 15;
@@ -38,11 +48,61 @@ pub fn partition() -> RetryPartition {
         .build()
 }
 
-/// Forbids retrying a connection the other side refused.
+/// A request that cannot reach its host is sent again only a little: a refused connection
+/// never (nothing listens there: the emulator is not running, or the endpoint is wrong),
+/// a host name that could not be resolved half a second later, [`NAME_RETRIES`] times in a
+/// run (the machine is offline, behind a proxy it was not told of, or the region is
+/// wrong), saying so on stderr once. Without this the SDK's 15 attempts took 96 s of
+/// silence before the error.
 #[derive(Debug)]
-pub struct RefusedConnectionsFailFast;
+pub struct UnreachableFailsFast;
 
-impl ClassifyRetry for RefusedConnectionsFailFast {
+/// How many requests whose host name could not be resolved are sent again, in a run: a
+/// few, for a resolver's hiccup; when names do not resolve, they do not for every call.
+pub const NAME_RETRIES: u32 = 3;
+
+/// Name failures so far, in this run.
+static UNRESOLVED: AtomicU32 = AtomicU32::new(0);
+
+/// The hosts requests were sent to (see [`HostsTried`]), for an error that names one.
+static TRIED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// A host name requests were sent to, for the error that says it could not be resolved
+/// (when names do not resolve, none does).
+pub fn unresolved_host() -> Option<String> {
+    let tried = TRIED.lock().unwrap_or_else(|e| e.into_inner());
+    tried.iter().next().cloned()
+}
+
+/// Notes each request's host (the error of a failed attempt no longer has the request).
+#[derive(Debug)]
+pub struct HostsTried;
+
+impl Intercept for HostsTried {
+    fn name(&self) -> &'static str {
+        "cruddur-infra hosts tried"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(host) = context
+            .request()
+            .uri()
+            .parse::<http::Uri>()
+            .ok()
+            .and_then(|u| u.host().map(str::to_string))
+        {
+            TRIED.lock().unwrap_or_else(|e| e.into_inner()).insert(host);
+        }
+        Ok(())
+    }
+}
+
+impl ClassifyRetry for UnreachableFailsFast {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
         let Some(Err(error)) = ctx.output_or_error() else {
             return RetryAction::NoActionIndicated;
@@ -51,14 +111,27 @@ impl ClassifyRetry for RefusedConnectionsFailFast {
             return RetryAction::NoActionIndicated;
         };
         if connector.is_io() && refused(connector) {
-            RetryAction::RetryForbidden
-        } else {
-            RetryAction::NoActionIndicated
+            return RetryAction::RetryForbidden;
+        }
+        if !unresolvable(connector) {
+            return RetryAction::NoActionIndicated;
+        }
+        let failures = UNRESOLVED.fetch_add(1, Ordering::Relaxed) + 1;
+        if failures == 1 {
+            let host = unresolved_host().unwrap_or_else(|| "of the endpoint".into());
+            eprintln!("Cannot resolve the host name {host}; trying again");
+        }
+        match failures <= NAME_RETRIES {
+            true => RetryAction::retryable_error_with_explicit_delay(
+                ErrorKind::TransientError,
+                Duration::from_millis(500),
+            ),
+            false => RetryAction::RetryForbidden,
         }
     }
 
     fn name(&self) -> &'static str {
-        "RefusedConnectionsFailFast"
+        "UnreachableFailsFast"
     }
 
     fn priority(&self) -> RetryClassifierPriority {
@@ -73,6 +146,20 @@ fn refused(error: &(dyn std::error::Error + 'static)) -> bool {
         if let Some(io) = e.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::ConnectionRefused
         {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// Whether the error is a host name that could not be resolved (hyper's resolver says
+/// "dns error", the system's "failed to lookup address information").
+pub fn unresolvable(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
             return true;
         }
         cause = e.source();

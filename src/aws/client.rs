@@ -151,8 +151,9 @@ impl Aws {
                 // Every call is counted (and its retries logged) for --stats and -v.
                 let mut builder = $sdk::config::Builder::from(&config)
                     .interceptor(crate::stats::CallCounter)
+                    .interceptor(crate::retry::HostsTried)
                     .retry_partition(crate::retry::partition())
-                    .retry_classifier(crate::retry::RefusedConnectionsFailFast);
+                    .retry_classifier(crate::retry::UnreachableFailsFast);
                 if let Some(pace) = super::pace::of($service) {
                     builder =
                         builder.http_client(super::pace::Paced::new(http.clone(), pace, $service));

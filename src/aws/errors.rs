@@ -41,8 +41,11 @@ const EXPIRED_CODES: &[&str] = &[
 /// Why no call can succeed, whatever it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access {
-    /// Nothing answered: the connection was refused, timed out, or the host is unknown.
+    /// Nothing answered: the connection was refused, or timed out.
     Unreachable(String),
+    /// The endpoint's host name could not be resolved (offline, a proxy not set, a region
+    /// AWS does not have).
+    Unresolved { host: String },
     /// No credentials were found.
     NoCredentials,
     /// AWS (or the emulator) refused the credentials.
@@ -85,6 +88,12 @@ impl fmt::Display for Access {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Access::Unreachable(why) => write!(f, "could not reach AWS: {why}"),
+            Access::Unresolved { host } => {
+                write!(
+                    f,
+                    "could not reach AWS: the host name {host} could not be resolved"
+                )
+            }
             Access::NoCredentials => write!(f, "no AWS credentials were found"),
             Access::Refused { code, message } => {
                 write!(f, "AWS refused the credentials ({code}: {message})")
@@ -138,6 +147,11 @@ where
                 let connector = failure
                     .as_connector_error()
                     .map(|c| c as &(dyn std::error::Error + 'static));
+                if connector.is_some_and(crate::retry::unresolvable) {
+                    let host =
+                        crate::retry::unresolved_host().unwrap_or_else(|| "of the endpoint".into());
+                    return Some(Access::Unresolved { host });
+                }
                 Some(Access::Unreachable(why_unreachable(connector, &text)))
             }
         }
@@ -250,6 +264,20 @@ pub fn explain(
             let (line, hint) = no_profile.unwrap_or_default();
             return anyhow::anyhow!("{line}\n  hint: {hint}");
         }
+        Access::Unresolved { host } => (
+            format!("could not reach {place}: the host name {host} could not be resolved"),
+            match destination {
+                Destination::Emulator(_) => {
+                    "check the emulator's address (--endpoint-url, the environment's `emulator`)"
+                }
+                Destination::Endpoint(_) => {
+                    "check the endpoint's host name (--endpoint-url, AWS_ENDPOINT_URL, the environment's `endpoint_url`), and that this machine is online"
+                }
+                Destination::Region(_) => {
+                    "this machine may be offline, or reach the internet only through a proxy (set HTTPS_PROXY), or the region may be wrong (--region, the environment's `region`)"
+                }
+            },
+        ),
         Access::Unreachable(why) => (
             format!("could not reach {place}: {why}"),
             if local {

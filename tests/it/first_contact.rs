@@ -124,6 +124,20 @@ fn first_contact_errors_are_the_tool_s_own_and_short() {
         &plan(dir.path(), &file, Some(&closed), &KEYS, &[]),
         port,
     );
+    // A host name that does not resolve (`.invalid` never does, RFC 6761): a few quick
+    // retries, said, then the error naming the host, within seconds.
+    let started = std::time::Instant::now();
+    let nowhere = format!("http://cruddur-first-contact.invalid:{port}");
+    golden(
+        "unresolvable",
+        &plan(dir.path(), &file, Some(&nowhere), &KEYS, &[]),
+        port,
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     let other = tempfile::tempdir().unwrap();
     let no_region = stack_file(other.path(), false);
     golden(
@@ -176,6 +190,8 @@ fn verbose_shows_the_sdk_s_own_account() {
     );
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("aws_config"), "{}", run.stderr);
+    // --no-color (and a pipe) reach the logs too.
+    assert!(!run.stderr.contains('\u{1b}'), "{}", run.stderr);
 }
 
 /// A call the identity's policies deny is said once, in a line naming the action, with a
