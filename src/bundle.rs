@@ -236,17 +236,29 @@ fn workspace_root(package_dir: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
+/// What becomes of cargo's own output while it builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CargoOutput {
+    /// On the tool's stderr (`build`, `invoke`: the build is what the user is waiting on).
+    Shown,
+    /// Kept, and shown only if the build fails (`apply`: its progress lines are the
+    /// user's view, and cargo's would be mixed into them).
+    Kept,
+}
+
 /// Builds `package_dir` with the `lambda` profile for `architecture`, checks the executable fits
 /// `runtime`, and zips it as `bootstrap` next to the build output.
 pub async fn build(
     package_dir: &Path,
     architecture: Architecture,
     runtime: &str,
+    cargo_output: CargoOutput,
 ) -> anyhow::Result<Bundle> {
     let target = architecture.rust_target();
     check_target_installed(target).await?;
     let (binary_name, target_dir) = locate_binary(package_dir).await?;
-    let status = tokio::process::Command::new(cargo())
+    let mut command = tokio::process::Command::new(cargo());
+    command
         .arg("build")
         .args(["--profile", PROFILE])
         .args(
@@ -258,18 +270,33 @@ pub async fn build(
         .arg("--manifest-path")
         .arg(package_dir.join("Cargo.toml"))
         .args(["--bin", &binary_name, "--target", target])
-        // Cargo's own output goes to the tool's stderr: a long build shows its progress.
         .stdout(std::process::Stdio::null())
+        .stderr(match cargo_output {
+            CargoOutput::Shown => std::process::Stdio::inherit(),
+            CargoOutput::Kept => std::process::Stdio::piped(),
+        })
         // A run that stops (a failure elsewhere, Ctrl-C) stops its build with it.
-        .kill_on_drop(true)
-        .status()
+        .kill_on_drop(true);
+    let out = command
+        .output()
         .await
         .context("running cargo (is the Rust toolchain installed?)")?;
-    if !status.success() {
-        bail!(
-            "cargo build of {} failed ({status}); its errors are above",
-            package_dir.display()
-        );
+    let said = String::from_utf8_lossy(&out.stderr);
+    tracing::debug!(cargo = %said, "cargo build");
+    if !out.status.success() {
+        match cargo_output {
+            CargoOutput::Shown => bail!(
+                "cargo build of {} failed ({}); its errors are above",
+                package_dir.display(),
+                out.status
+            ),
+            CargoOutput::Kept => bail!(
+                "cargo build of {} failed ({}):\n{}",
+                package_dir.display(),
+                out.status,
+                said.trim_end()
+            ),
+        }
     }
     let binary = target_dir.join(target).join(PROFILE).join(&binary_name);
     let executable =

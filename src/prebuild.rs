@@ -76,6 +76,12 @@ impl Drop for Prebuilds {
 /// Builds `source` now: the input hash, then the bundle.
 pub async fn build(source: &Source) -> Built {
     let hash = bundle::input_hash(&source.package, source.architecture)?;
-    let built = bundle::build(&source.package, source.architecture, &source.runtime).await?;
+    let built = bundle::build(
+        &source.package,
+        source.architecture,
+        &source.runtime,
+        bundle::CargoOutput::Kept,
+    )
+    .await?;
     Ok((built, hash))
 }

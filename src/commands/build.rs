@@ -23,9 +23,14 @@ pub async fn run(g: &Global) -> anyhow::Result<ExitCode> {
             source.architecture.rust_target(),
             source.runtime
         );
-        let b = bundle::build(&source.package, source.architecture, &source.runtime)
-            .await
-            .with_context(|| format!("{}.{}", node.kind(), node.name()))?;
+        let b = bundle::build(
+            &source.package,
+            source.architecture,
+            &source.runtime,
+            bundle::CargoOutput::Shown,
+        )
+        .await
+        .with_context(|| format!("{}.{}", node.kind(), node.name()))?;
         println!("{}.{}:", node.kind(), node.name());
         println!("  zip:         {}", b.zip_path.display());
         println!("  size:        {} bytes", b.zip.len());

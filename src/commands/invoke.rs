@@ -134,7 +134,9 @@ impl LocalFunction {
         }
         let name = change.physical_id.clone();
         eprintln!("building {}", source.package.display());
-        let built = bundle::build(&source.package, source.architecture, &source.runtime).await?;
+        let shown = bundle::CargoOutput::Shown;
+        let built =
+            bundle::build(&source.package, source.architecture, &source.runtime, shown).await?;
         let dir = built.zip_path.with_file_name(format!("local-{name}"));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(LocalFunction {

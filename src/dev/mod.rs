@@ -333,9 +333,10 @@ fn now() -> f64 {
         .as_secs_f64()
 }
 
-/// A shard id shortened for the batch line (its last 8 characters).
-fn short(shard: &str) -> &str {
-    &shard[shard.len().saturating_sub(8)..]
+/// A shard id shortened for the batch line: its last 8 characters, said to be a shard's
+/// (a bare hex word next to the mapping's name reads as the mapping's UUID).
+fn short(shard: &str) -> String {
+    format!("shard …{}", &shard[shard.len().saturating_sub(8)..])
 }
 
 /// One function's bootstrap, kept running: restarted whenever it exits, with the

@@ -41,8 +41,9 @@ fn dev_moves_conversations_through_the_local_pipeline_and_resumes_after_a_restar
     // The GRP# rows are INSERTs the filter drops; the message is invoked alone (the three
     // may come in one read or several).
     let batch = dev.wait_for(|l| l.contains(" invoked in "));
+    // The mapping's name, then the shard's (said to be one: not a UUID).
     assert!(
-        batch.starts_with("trigger ")
+        batch.starts_with("trigger shard …")
             && batch.contains(" 1 invoked in 1 invocation, 0 failed, 0 given up"),
         "{batch}"
     );

@@ -170,7 +170,13 @@ fn a_function_is_built_created_and_left_alone_when_nothing_changed() {
         "{}",
         run.stdout
     );
-    f.apply();
+    let applied = f.apply();
+    // Cargo's own lines are kept out of apply's progress.
+    assert!(
+        !applied.stderr.contains("Compiling") && !applied.stderr.contains("Finished"),
+        "{}",
+        applied.stderr
+    );
 
     let config = f.config();
     assert_eq!(config.handler(), Some("bootstrap"));
@@ -598,4 +604,20 @@ fn arm64_without_the_rust_target_says_how_to_add_it() {
     assert!(f.function().is_none(), "a function was created anyway");
     let run = f.file.run(&["build"]).expect_code(1);
     assert!(run.stderr.contains("is not installed"), "{}", run.stderr);
+}
+
+#[test]
+fn a_build_that_fails_says_cargo_s_errors_in_apply_s_error() {
+    let f = Fixture::new("broken", false);
+    let main = f.package.path().join("src/main.rs");
+    let code = std::fs::read_to_string(&main).unwrap();
+    std::fs::write(
+        &main,
+        format!("{code}\nfn broken() -> u32 {{ \"not a number\" }}\n"),
+    )
+    .unwrap();
+    let run = f.file.run(&["apply", "--auto-approve"]).expect_code(1);
+    assert!(run.stderr.contains("cargo build of"), "{}", run.stderr);
+    assert!(run.stderr.contains("mismatched types"), "{}", run.stderr);
+    assert!(f.function().is_none(), "a function was created anyway");
 }
