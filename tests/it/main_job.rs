@@ -42,6 +42,20 @@ fn local_apply_creates_the_stack_and_a_second_plan_is_clean() {
         "{stdout}"
     );
     assert!(stdout.contains("No changes."), "{stdout}");
+    // On another port than stack.yaml's, what to type next names it.
+    assert!(
+        stdout.contains(&format!(
+            "cruddur-infra plan --env local --endpoint-url http://127.0.0.1:{port}"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "CRUDDUR_EMULATOR_PORT={port} scripts/emulator stop"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("in memory"), "{stdout}");
 
     let url = format!("http://127.0.0.1:{port}");
     let live = Live::with_url(&url);
