@@ -5,9 +5,8 @@ use clap_complete::engine::{ArgValueCompleter, CompletionCandidate};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Deploys the Cruddur messaging backend (DynamoDB, Lambda, IAM, VPC endpoint) from one
-/// declarative stack file, reconciling it against AWS. No state file: ownership lives in
-/// AWS as tags.
+/// Deploys the Cruddur messaging backend from one declarative stack file, reconciling it
+/// against AWS. (What `--help` says is [`about`]: it names the kinds from their registry.)
 #[derive(Debug, Parser)]
 #[command(name = "cruddur-infra", version, about, max_term_width = 100)]
 pub struct Cli {
@@ -15,6 +14,21 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The command line as parsed, helped and documented (completions, the manual page): the
+/// derived definition, saying what the registries hold.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command().about(about())
+}
+
+/// What the tool is, naming every kind the stack file may declare (`kinds::TYPES`).
+pub fn about() -> String {
+    format!(
+        "Deploys the Cruddur messaging backend from one declarative stack file, reconciling it \
+         against AWS. Kinds: {}. No state file: ownership lives in AWS as tags.",
+        crate::kinds::TYPES.join(", ")
+    )
 }
 
 #[derive(Debug, Args)]
@@ -67,7 +81,9 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check the stack file offline, for every environment unless --env is given.
+    /// Check the stack file offline: every environment it declares (an error in any of them
+    /// stops every command, as Terraform refuses an invalid configuration); with --env,
+    /// also that it declares that one.
     Validate {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
@@ -108,8 +124,9 @@ pub enum Command {
         #[arg(long)]
         event: std::path::PathBuf,
     },
-    /// Print a JSON Schema: of the stack file (for editors: stack.yaml names
-    /// schema/stack.schema.json) or of `plan --output json`.
+    /// Print a JSON Schema: of the stack file (`stack`, the default; for editors:
+    /// stack.yaml names schema/stack.schema.json), of `plan --output json` (`plan`), or of
+    /// the events of `apply`/`destroy --output json` (`progress`).
     Schema {
         #[arg(value_enum, default_value_t = SchemaOf::Stack)]
         of: SchemaOf,

@@ -1,8 +1,7 @@
 //! `completions` and `man`: what a shell and `man` need, made from the CLI's own
 //! definition (clap_complete, clap_mangen), so they cannot fall behind it.
 
-use crate::cli::Cli;
-use clap::CommandFactory;
+use crate::cli::command;
 use clap_complete::aot::Shell;
 use clap_complete::env::Shells;
 use std::process::ExitCode;
@@ -19,7 +18,7 @@ pub fn completions(shell: Shell) -> anyhow::Result<ExitCode> {
         .ok_or_else(|| anyhow::anyhow!("no completions for {shell}"))?;
     let binary = std::env::current_exe()?;
     let mut out = std::io::stdout().lock();
-    let name = Cli::command().get_name().to_string();
+    let name = command().get_name().to_string();
     completer.write_registration(
         COMPLETE_VAR,
         &name,
@@ -30,8 +29,46 @@ pub fn completions(shell: Shell) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the manual page (roff).
+/// Prints the manual page (roff): one page, its commands described in it (clap_mangen's own
+/// list would point at a page per command, `cruddur-infra-plan(1)`, which nothing installs).
 pub fn man() -> anyhow::Result<ExitCode> {
-    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout().lock())?;
+    let mut out = std::io::stdout().lock();
+    write_man(&mut out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The manual page, into `out`.
+pub fn write_man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let cli = command();
+    let man = clap_mangen::Man::new(cli.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    writeln!(out, ".SH COMMANDS")?;
+    writeln!(
+        out,
+        "Each command's own options: \\fB{} <command> \\-\\-help\\fR.",
+        roff(cli.get_name())
+    )?;
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        writeln!(
+            out,
+            ".TP\n\\fB{}\\fR\n{}",
+            roff(sub.get_name()),
+            roff(&about)
+        )?;
+    }
+    man.render_version_section(out)
+}
+
+/// Text as roff reads it: backslashes and dashes escaped, no line starting with a dot.
+fn roff(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    match escaped.starts_with(['.', '\'']) {
+        true => format!("\\&{escaped}"),
+        false => escaped,
+    }
 }

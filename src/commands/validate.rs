@@ -1,4 +1,6 @@
-//! `validate`: the stack file checked offline, for every environment unless --env is given.
+//! `validate`: the stack file checked offline, every environment it declares (the file is
+//! one configuration: an error in any environment stops every command, as Terraform
+//! refuses an invalid configuration); with --env, also that it declares that environment.
 
 use crate::cli::{Global, Output};
 use crate::kinds;
@@ -6,7 +8,10 @@ use std::process::ExitCode;
 
 pub fn run(g: &Global, output: Output) -> anyhow::Result<ExitCode> {
     let (environments, warnings) = match &g.env {
-        Some(env) => (vec![env.clone()], kinds::load(&g.file, env)?.warnings),
+        Some(env) => {
+            let warnings = kinds::load(&g.file, env)?.warnings;
+            (kinds::validate_all(&g.file)?.environments, warnings)
+        }
         None => {
             let v = kinds::validate_all(&g.file)?;
             (v.environments, v.warnings)

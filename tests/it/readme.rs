@@ -64,8 +64,16 @@ fn unparsable(commands: &[String]) -> Vec<String> {
         .iter()
         .filter_map(|command| {
             let args = std::iter::once("cruddur-infra").chain(command.split_whitespace());
+            // --version and --help parse: they print and stop, as asked.
             Cli::try_parse_from(args)
                 .err()
+                .filter(|e| {
+                    !matches!(
+                        e.kind(),
+                        clap::error::ErrorKind::DisplayVersion
+                            | clap::error::ErrorKind::DisplayHelp
+                    )
+                })
                 .map(|e| format!("`cruddur-infra {command}`: {e}"))
         })
         .collect()
@@ -149,4 +157,66 @@ fn the_readmes_workflow_passes_actionlint() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The README's install line, then the tour's first command, with the binary it installed.
+/// (`--debug`, `--root` and `--offline` only keep the test to this build's target
+/// directory, a directory of its own and no network; the line is otherwise the README's.)
+#[test]
+fn the_install_line_gives_a_binary_that_runs_the_tour() {
+    use crate::support::repo_root;
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let line = "cargo install --locked --path .";
+    assert!(
+        readme.contains(&format!("{line}   #")),
+        "the README has no `{line}`"
+    );
+    assert!(readme.contains("cruddur-infra --version"));
+    let root = tempfile::tempdir().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let installed = std::process::Command::new(cargo)
+        .args(["install", "--locked", "--path"])
+        .arg(repo_root())
+        .args(["--debug", "--offline", "--root"])
+        .arg(root.path())
+        .env("CARGO_TARGET_DIR", crate::support::target_dir(&repo_root()))
+        .output()
+        .unwrap();
+    assert!(
+        installed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    let binary = root.path().join("bin/cruddur-infra");
+    let version = std::process::Command::new(&binary)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("cruddur-infra {}", env!("CARGO_PKG_VERSION"))
+    );
+    // The tour's first command: `cruddur-infra plan --env local` (on this test's emulator).
+    let emulator = crate::support::Emulator::start();
+    let plan = std::process::Command::new(&binary)
+        .args([
+            "plan",
+            "--env",
+            "local",
+            "--endpoint-url",
+            &emulator.url,
+            "--no-color",
+        ])
+        .current_dir(repo_root())
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    assert!(stdout.contains("Plan: 10 to add"), "{stdout}");
 }

@@ -56,22 +56,84 @@ fn names_complete_from_the_stack_file() {
     assert!(complete(&["apply", "--allow-"]).contains(&"--allow-replace".to_string()));
 }
 
+/// Every command the CLI defines (from `--help`'s list, which clap makes from it).
+fn commands() -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let help = cli(&["--help"], dir.path()).expect_code(0).stdout;
+    let list = help
+        .split_once("Commands:\n")
+        .unwrap()
+        .1
+        .split("\n\n")
+        .next()
+        .unwrap();
+    list.lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .filter(|c| c != "help")
+        .collect()
+}
+
 #[test]
-fn the_manual_page_names_every_command() {
+fn the_manual_page_describes_every_command_and_names_no_page_that_does_not_exist() {
     let dir = tempfile::tempdir().unwrap();
     let run = cli(&["man"], dir.path()).expect_code(0);
     assert!(run.stdout.starts_with(".ie"), "{}", run.stdout);
     assert!(run.stdout.contains(".TH cruddur-infra 1"), "{}", run.stdout);
-    for command in [
-        "plan",
-        "apply",
-        "destroy",
-        "drift",
-        "permissions",
-        "completions",
-    ] {
-        assert!(run.stdout.contains(command), "{command} missing");
+    let commands = commands();
+    assert!(commands.len() > 10, "{commands:?}");
+    for command in &commands {
+        let entry = format!(".TP\n\\fB{}\\fR\n", command.replace('-', "\\-"));
+        assert!(
+            run.stdout.contains(&entry),
+            "{command} missing:\n{}",
+            run.stdout
+        );
     }
+    // A reference to another page reads `name(section)`: this is the only page.
+    let references: Vec<&str> = run
+        .stdout
+        .split(|c: char| c.is_whitespace())
+        .filter(|w| w.contains("(1)") || w.contains("(5)") || w.contains("(7)"))
+        .collect();
+    assert!(references.is_empty(), "{references:?}");
+}
+
+#[test]
+fn help_names_every_kind_from_the_registry_and_every_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = cli(&["--help"], dir.path()).expect_code(0).stdout;
+    for kind in cruddur_infra::kinds::TYPES {
+        assert!(help.contains(kind), "{kind} missing from --help:\n{help}");
+    }
+    let schema = cli(&["schema", "--help"], dir.path()).expect_code(0).stdout;
+    for of in ["stack", "plan", "progress"] {
+        assert!(
+            schema.contains(of),
+            "{of} missing from schema --help:\n{schema}"
+        );
+    }
+}
+
+#[test]
+fn validate_checks_every_environment_and_says_so() {
+    let run = cli(
+        &[
+            "-f",
+            repo_root().join("stack.yaml").to_str().unwrap(),
+            "--env",
+            "local",
+            "validate",
+        ],
+        &repo_root(),
+    )
+    .expect_code(0);
+    assert!(
+        run.stdout
+            .contains("environments checked: local, dev, prod, pr-"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
