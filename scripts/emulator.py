@@ -230,8 +230,9 @@ def _resources(self, moto_resource):
     params = _params(self)
     arn = lambda svc, rest, region=self._region: f"arn:aws:{svc}:{region}:{self.account_id}:{rest}"
     if service == "dynamodb":
-        if "ResourceArn" in params:
-            return [params["ResourceArn"]]
+        for key in ("ResourceArn", "BackupArn"):
+            if key in params:
+                return [params[key]]
         if "TableName" in params:
             return [arn("dynamodb", f"table/{params['TableName']}")]
     if service == "iam" and "RoleName" in params and moto_resource == "*":

@@ -181,8 +181,13 @@ pub enum Command {
         auto_approve: bool,
         /// Delete tables even when they hold items or have deletion protection (which is
         /// turned off first). Without it, such a table stops destroy before anything changes.
+        /// A table that holds items is backed up first (an on-demand backup, never deleted
+        /// by the tool), unless --no-backup.
         #[arg(long)]
         allow_data_loss: bool,
+        /// Delete a table that holds items without first keeping an on-demand backup of it.
+        #[arg(long)]
+        no_backup: bool,
         /// Destroy only this resource and what depends on it, e.g. `--target trigger`.
         /// Repeatable; orphans are left alone.
         #[arg(long, value_name = "NAME", add = ArgValueCompleter::new(resources))]
@@ -260,6 +265,10 @@ pub struct ApplyArgs {
     /// deletion protection.
     #[arg(long)]
     pub allow_data_loss: bool,
+    /// Delete (or replace) a table that holds items without first keeping an on-demand
+    /// backup of it (kept by default, and never deleted by the tool).
+    #[arg(long)]
+    pub no_backup: bool,
     /// `json`: the plan, then one event a line (started, state, done, failed, summary) on
     /// stdout, for CI systems that annotate runs; needs --auto-approve (or a plan file).
     /// Their schema: `cruddur-infra schema progress`.

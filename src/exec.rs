@@ -20,6 +20,17 @@ pub struct ExecCtx<'a> {
     /// Where a change says the resource's attributes once they are known, before it is
     /// ready: what needs only those values starts then (see `engine::execute`).
     pub published: Option<&'a (dyn Fn(Attributes) + Send + Sync)>,
+    /// Keep a backup of a table that holds items before deleting it (`--no-backup`: no).
+    pub backups: bool,
+}
+
+/// How a run carries out its changes, as the command line set it.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// `--wait-timeout`.
+    pub wait_timeout: Duration,
+    /// Backups before a table goes (`--no-backup` turns them off).
+    pub backups: bool,
 }
 
 impl ExecCtx<'_> {

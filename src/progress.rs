@@ -46,6 +46,12 @@ pub enum Event {
         message: String,
         elapsed_ms: u64,
     },
+    /// A backup was kept of it before it was deleted (a table holding items): its ARN.
+    Kept {
+        resource: String,
+        backup_arn: String,
+        elapsed_ms: u64,
+    },
     /// It failed; `error` says why.
     Failed {
         resource: String,
@@ -61,6 +67,9 @@ pub enum Event {
         destroyed: usize,
         failed: Vec<String>,
         not_started: Vec<String>,
+        /// The backups kept before tables were deleted (their ARNs).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        backups_kept: Vec<String>,
         elapsed_ms: u64,
     },
 }
@@ -88,6 +97,8 @@ pub struct Progress {
     /// `None` when stderr is not a terminal: plain lines instead of spinners.
     multi: Option<MultiProgress>,
     json: bool,
+    /// The backups kept so far (see [`Tracker::kept`]), shared with the trackers.
+    kept: std::sync::Arc<Mutex<Vec<String>>>,
 }
 
 impl Progress {
@@ -96,7 +107,13 @@ impl Progress {
             multi: (display == Display::Spinners)
                 .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr())),
             json: display == Display::Json,
+            kept: Default::default(),
         }
+    }
+
+    /// The backups kept in this run, by ARN.
+    pub fn backups_kept(&self) -> Vec<String> {
+        self.kept.lock().expect("progress lock").clone()
     }
 
     /// Starts tracking one resource's change, e.g. `dynamodb_table.messages`, `creating`.
@@ -119,6 +136,7 @@ impl Progress {
             started: Instant::now(),
             last: Mutex::new(String::new()),
             json: self.json,
+            kept: self.kept.clone(),
         };
         if self.json {
             Event::Started {
@@ -143,6 +161,7 @@ pub struct Tracker {
     /// Last status printed, so plain output gets a line per change of state, not per poll.
     last: Mutex<String>,
     json: bool,
+    kept: std::sync::Arc<Mutex<Vec<String>>>,
 }
 
 impl Tracker {
@@ -154,6 +173,23 @@ impl Tracker {
             started: Instant::now(),
             last: Mutex::new(String::new()),
             json: false,
+            kept: Default::default(),
+        }
+    }
+
+    /// Says that a backup `arn` was kept of this resource before it was deleted.
+    pub fn kept(&self, arn: &str) {
+        self.kept
+            .lock()
+            .expect("progress lock")
+            .push(arn.to_string());
+        match self.json {
+            true => self.emit(|resource, elapsed_ms| Event::Kept {
+                resource,
+                backup_arn: arn.to_string(),
+                elapsed_ms,
+            }),
+            false => self.status(format!("kept a backup: {arn}")),
         }
     }
 

@@ -21,8 +21,10 @@ SECONDS = {
     "index allocating": 1,
     "index backfilling": 6,
     "index DELETING": 3,
-    # From CreateTable until UpdateContinuousBackups is accepted.
+    # From CreateTable until UpdateContinuousBackups (and CreateBackup) are accepted.
     "backups unavailable": 5,
+    # An on-demand backup, until it is AVAILABLE.
+    "backup CREATING": 3,
     "function Pending": 3,
     "function InProgress": 2,
     "mapping Creating": 3,

@@ -4,7 +4,8 @@ DELETING; backups unavailable after CreateTable; and what is refused meanwhile."
 import time
 
 from moto.dynamodb.exceptions import DeletionProtectedException
-from moto.dynamodb.models.table import Table
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Backup, Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
 from .clock import SCALE, SECONDS, begin, cancel, current, dynamodb_error
@@ -207,6 +208,45 @@ def update_continuous_backups(self):
 
 
 _update_continuous_backups = DynamoHandler.update_continuous_backups
+_create_backup = DynamoHandler.create_backup
+
+
+def create_backup(self):
+    """https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateBackup.html:
+    refused while the table's backups are not yet enabled (ContinuousBackupsUnavailable)
+    and while the table is being changed (TableInUseException); made, the backup "becomes
+    available for restore within minutes" (BackupStatus CREATING, then AVAILABLE)."""
+    name = self.body["TableName"]
+    made = _table_created.get(name)
+    if made is not None and time.time() < made + SECONDS["backups unavailable"] * SCALE:
+        raise dynamodb_error(
+            "ContinuousBackupsUnavailableException",
+            f"Backups are being enabled for the table: {name}. Please retry later",
+        )
+    if current("table", name):
+        raise dynamodb_error("TableInUseException", f"Table is being changed: {name}")
+    return _create_backup(self)
+
+
+_backend_create_backup = DynamoDBBackend.create_backup
+
+
+def backend_create_backup(self, table_name, backup_name):
+    backup = _backend_create_backup(self, table_name, backup_name)
+    begin("backup", backup.arn, ("CREATING", "backup CREATING"))
+    return backup
+
+
+def _backup_status(self):
+    window = current("backup", self.arn)
+    return window.state if window else self._status
+
+
+def _set_backup_status(self, value):
+    self._status = value
+
+
+Backup.status = property(_backup_status, _set_backup_status)
 _describe_table = DynamoHandler.describe_table
 
 
@@ -242,6 +282,8 @@ DynamoHandler.create_table = create_table
 DynamoHandler.update_table = update_table
 DynamoHandler.delete_table = delete_table
 DynamoHandler.update_continuous_backups = update_continuous_backups
+DynamoHandler.create_backup = create_backup
+DynamoDBBackend.create_backup = backend_create_backup
 DynamoHandler.describe_table = describe_table
 DynamoHandler.update_time_to_live = refusing_while_busy(DynamoHandler.update_time_to_live)
 for _name in ("tag_resource", "untag_resource", "list_tags_of_resource"):

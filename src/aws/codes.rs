@@ -36,11 +36,11 @@ impl Code {
 }
 
 /// DynamoDB's common "the request is not valid" error: UpdateTimeToLive answers it for a
-/// TTL that is already set as asked.
+/// TTL that is already set as asked, TagResource for a resource it keeps no tags on.
 pub const VALIDATION: Code = Code {
     code: "ValidationException",
     service: "dynamodb",
-    operations: &["UpdateTimeToLive"],
+    operations: &["UpdateTimeToLive", "TagResource"],
     documented: "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html",
 };
 

@@ -43,13 +43,14 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                 "AWS is still finishing an earlier change of {}; waiting for it.",
                 unsettled.join(", ")
             );
-            return common::carry_out(g, &stack, &plan, &observed, &aws, json).await;
+            return common::carry_out(g, &stack, &plan, &observed, &aws, json, !args.no_backup)
+                .await;
         }
         if !args.auto_approve && !confirm("\nDo you want to perform these actions?")? {
             println!("Apply cancelled.");
             return Ok(ExitCode::from(1));
         }
-        common::carry_out(g, &stack, &plan, &observed, &aws, json).await
+        common::carry_out(g, &stack, &plan, &observed, &aws, json, !args.no_backup).await
     })
     .await
 }
@@ -99,6 +100,7 @@ async fn run_saved(g: &Global, args: &ApplyArgs, file: &Path) -> anyhow::Result<
             &observed,
             &aws,
             args.output == Output::Json,
+            !args.no_backup,
         )
         .await
     })

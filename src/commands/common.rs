@@ -5,6 +5,7 @@ use crate::aws::errors::{Access, access_of};
 use crate::aws::{Aws, AwsFlags};
 use crate::cli::Global;
 use crate::engine::{self, Observed};
+use crate::exec::RunOptions;
 use crate::kinds::{self, Stack};
 use crate::lock;
 use crate::plan::{Action, Operation, Plan};
@@ -117,6 +118,7 @@ pub async fn carry_out(
     observed: &Observed,
     aws: &Aws,
     json: bool,
+    backups: bool,
 ) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let display = match (json, std::io::stderr().is_terminal()) {
@@ -125,8 +127,12 @@ pub async fn carry_out(
         (false, false) => Display::Lines,
     };
     let progress = Progress::new(display);
-    let timeout = Duration::from_secs(g.wait_timeout);
-    let outcome = engine::execute(stack, plan, observed, aws, &progress, timeout).await;
+    let options = RunOptions {
+        wait_timeout: Duration::from_secs(g.wait_timeout),
+        backups,
+    };
+    let outcome = engine::execute(stack, plan, observed, aws, &progress, options).await;
+    let backups_kept = progress.backups_kept();
     let count = |actions: &[Action]| {
         outcome
             .done
@@ -158,9 +164,18 @@ pub async fn carry_out(
                 .map(|(name, _)| name.clone())
                 .collect(),
             not_started: outcome.skipped.clone(),
+            backups_kept: backups_kept.clone(),
             elapsed_ms: started.elapsed().as_millis() as u64,
         }
         .print();
+    }
+    if !json && !backups_kept.is_empty() {
+        println!(
+            "\nBackups kept before tables were deleted (the tool never deletes them; docs/safety.md says how to restore one):"
+        );
+        for arn in &backups_kept {
+            println!("  {arn}");
+        }
     }
     if outcome.failed.is_empty() {
         if !json {

@@ -12,6 +12,7 @@ pub async fn run(
     g: &Global,
     auto_approve: bool,
     allow_data_loss: bool,
+    no_backup: bool,
     targets: &[String],
     output: Output,
 ) -> anyhow::Result<ExitCode> {
@@ -49,7 +50,7 @@ pub async fn run(
             println!("Destroy cancelled.");
             return Ok(ExitCode::from(1));
         }
-        common::carry_out(g, &stack, &plan, &observed, &aws, json).await
+        common::carry_out(g, &stack, &plan, &observed, &aws, json, !no_backup).await
     })
     .await
 }

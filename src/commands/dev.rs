@@ -177,6 +177,7 @@ fn auto_approve() -> ApplyArgs {
         adopt: false,
         allow_replace: false,
         allow_data_loss: false,
+        no_backup: false,
         replace: Vec::new(),
         target: Vec::new(),
         output: crate::cli::Output::Text,

@@ -40,9 +40,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Destroy {
             auto_approve,
             allow_data_loss,
+            no_backup,
             target,
             output,
-        } => destroy::run(g, *auto_approve, *allow_data_loss, target, *output).await,
+        } => {
+            destroy::run(
+                g,
+                *auto_approve,
+                *allow_data_loss,
+                *no_backup,
+                target,
+                *output,
+            )
+            .await
+        }
         Command::Build => build::run(g).await,
         Command::Dev { checkpoints } => dev::run(g, checkpoints.as_deref()).await,
         Command::Invoke { function, event } => invoke::run(g, function, event).await,

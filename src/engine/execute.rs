@@ -8,7 +8,7 @@
 use super::observe::PLAN_STEP;
 use super::observed::Observed;
 use crate::aws::Aws;
-use crate::exec::ExecCtx;
+use crate::exec::{ExecCtx, RunOptions};
 use crate::kinds::{Live, Needs, Node, Stack, deletion_rank};
 use crate::plan::{Action, Operation, Plan};
 use crate::prebuild::Prebuilds;
@@ -20,7 +20,7 @@ use futures::future::{AbortHandle, Aborted, join_all};
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What happened to each resource.
 #[derive(Debug, Default)]
@@ -71,7 +71,7 @@ pub async fn execute(
     observed: &Observed,
     aws: &Aws,
     progress: &Progress,
-    wait_timeout: Duration,
+    options: RunOptions,
 ) -> Outcome {
     let prebuilds = Prebuilds::default();
     for node in &stack.nodes {
@@ -83,7 +83,7 @@ pub async fn execute(
     let run = Run {
         aws,
         progress,
-        wait_timeout,
+        options,
         prebuilds: &prebuilds,
         owner: &owner,
     };
@@ -132,7 +132,7 @@ pub async fn execute(
 struct Run<'a> {
     aws: &'a Aws,
     progress: &'a Progress,
-    wait_timeout: Duration,
+    options: RunOptions,
     prebuilds: &'a Prebuilds,
     /// `<stack>/<env>`.
     owner: &'a str,
@@ -147,9 +147,10 @@ impl Run<'_> {
         ExecCtx {
             aws: self.aws,
             tracker,
-            wait_timeout: self.wait_timeout,
+            wait_timeout: self.options.wait_timeout,
             prebuilds: self.prebuilds,
             published: Some(published),
+            backups: self.options.backups,
         }
     }
 }

@@ -9,6 +9,7 @@ mod support;
 mod alarm;
 mod architecture;
 mod aws_time;
+mod backup;
 mod bad_input;
 mod bad_limits;
 mod busy_account;

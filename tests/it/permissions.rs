@@ -546,3 +546,36 @@ fn a_deploy_lock_table_that_may_not_be_described_is_said_at_once_not_waited_for(
         run.stderr
     );
 }
+
+#[test]
+fn a_table_that_holds_items_is_backed_up_under_the_printed_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = versions(dir.path());
+    let account = Account::new();
+    account.allow(&printed(dir.path(), &files[0], &[]));
+    let run = account.run(dir.path(), &files[0], &["apply", "--auto-approve"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    account
+        .admin
+        .put("cruddur-messages-ci", "MSG#1", "2026-12-07T10:00:00Z");
+    let run = account.run(
+        dir.path(),
+        &files[0],
+        &["destroy", "--auto-approve", "--allow-data-loss"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let backups = account
+        .admin
+        .block_on(
+            account
+                .admin
+                .client
+                .list_backups()
+                .table_name("cruddur-messages-ci")
+                .send(),
+        )
+        .unwrap()
+        .backup_summaries
+        .unwrap_or_default();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+}

@@ -121,8 +121,8 @@ fn a_changed_stack_file_or_a_file_that_is_no_plan_is_refused() {
     // directory): the plan's own file is named, with how to pass it, and nothing read.
     let elsewhere = tempfile::tempdir().unwrap();
     std::fs::write(elsewhere.path().join("stack.yaml"), "stack: other\n").unwrap();
-    let run = crate::support::cli(&["--env", "test", "apply", saved], elsewhere.path())
-        .expect_code(1);
+    let run =
+        crate::support::cli(&["--env", "test", "apply", saved], elsewhere.path()).expect_code(1);
     let made_from = std::fs::canonicalize(file.path()).unwrap();
     assert!(
         run.stderr.contains(&format!(

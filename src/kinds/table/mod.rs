@@ -10,6 +10,7 @@
 //! `spec.rs` is the stack-file form and its validation, `state.rs` the comparable state,
 //! `read.rs` the reads, `ops.rs` the changes; this file is the kind's planning rules.
 
+mod backup;
 mod ops;
 mod read;
 mod spec;
@@ -37,7 +38,7 @@ impl Kind for Table {
     const TYPE: &'static str = "dynamodb_table";
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "stream_arn", "index_names"];
     const ARN: ArnFormat = ArnFormat::regional("dynamodb", "table", "table/");
-    const NEEDS: &'static [&'static [Need]] = &[ops::NEEDS];
+    const NEEDS: &'static [&'static [Need]] = &[ops::NEEDS, backup::NEEDS];
     const LISTED_BY_TAG: bool = true;
     type Raw = spec::RawTable;
     type State = TableState;
@@ -65,6 +66,13 @@ impl Kind for Table {
 
     fn known_name(&self) -> Option<String> {
         Some(self.name.clone())
+    }
+
+    /// The table, and the backups kept of it before it is deleted (see `backup.rs`; a
+    /// backup is never an orphan, so `any_arns` has none).
+    fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
+        let arn = Self::ARN.of(at, &self.name);
+        vec![("backup", format!("{arn}/backup/*")), ("table", arn)]
     }
 
     async fn read_named(aws: &Aws, name: &str, owner: &str) -> anyhow::Result<Option<LiveTable>> {

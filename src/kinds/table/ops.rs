@@ -69,6 +69,8 @@ pub async fn delete_table(cx: &ExecCtx<'_>, name: &str, live: &LiveTable) -> any
             .context("turning deletion protection off")?;
         wait_ready(cx, name, "waiting for the table to become ACTIVE").await?;
     }
+    // What the table holds is kept first (unless --no-backup), then it goes.
+    super::backup::before_delete(cx, name, &live.state.tags).await?;
     cx.tracker.status("deleting table");
     let request = cx.aws.dynamodb.delete_table().table_name(name);
     // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_DeleteTable.html:

@@ -67,11 +67,11 @@ pub async fn items_at_risk(aws: &Aws, name: &str) -> anyhow::Result<Option<Strin
     Ok(match count_items(aws, name).await? {
         ItemCount::Exactly(0) => None,
         ItemCount::Exactly(n) => Some(format!(
-            "the table still holds {n} item{}, which would be lost",
+            "the table still holds {n} item{}, which would be lost but for the backup kept first (none with --no-backup)",
             if n == 1 { "" } else { "s" }
         )),
         ItemCount::AtLeast(n) => Some(format!(
-            "the table still holds more than {n} items, which would be lost"
+            "the table still holds more than {n} items, which would be lost but for the backup kept first (none with --no-backup)"
         )),
     })
 }
