@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""The local AWS emulator: moto's server mode on loopback, with seven fidelity fixes.
+"""The local AWS emulator: moto's server mode on loopback, with eight fidelity fixes.
 
-moto 5.2 differs from AWS in seven ways that matter to a deployer (the fifth and sixth below,
+moto 5.2 differs from AWS in eight ways that matter to a deployer (the fifth and sixth below,
 with their code; the seventh, AWS's time, in aws_time/, on when
-CRUDDUR_EMULATOR_TIME is set); all are patched here, in the emulator process only, so that
+CRUDDUR_EMULATOR_TIME is set; the eighth, streams as DynamoDB keeps them, in streams.py);
+all are patched here, in the emulator process only, so that
 the tool is tested against AWS's behaviour:
 
 1. Re-enabling a stream after disabling it. DynamoDB creates a new stream (new label and
@@ -230,9 +231,13 @@ def _resources(self, moto_resource):
     params = _params(self)
     arn = lambda svc, rest, region=self._region: f"arn:aws:{svc}:{region}:{self.account_id}:{rest}"
     if service == "dynamodb":
-        for key in ("ResourceArn", "BackupArn"):
+        for key in ("ResourceArn", "BackupArn", "StreamArn"):
             if key in params:
                 return [params[key]]
+        if "ShardIterator" in params:
+            # A stream's iterator is authorized on its stream (the emulator's iterators
+            # begin with the stream's ARN).
+            return [params["ShardIterator"].split("|")[0]]
         if "TableName" in params:
             return [arn("dynamodb", f"table/{params['TableName']}")]
     if service == "iam" and "RoleName" in params and moto_resource == "*":
@@ -314,6 +319,12 @@ IAMRequest.check_action_permitted = check_action_permitted
 if os.environ.get("CRUDDUR_EMULATOR_TIME"):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import aws_time  # noqa: F401  (it patches moto as it loads)
+
+# 8. Streams as DynamoDB keeps them: each apart, a disabled one (or a deleted table's)
+#    readable for 24 hours, records trimmed after that (scripts/streams.py). Loaded after
+#    7, whose DeleteTable it wraps.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import streams  # noqa: E402,F401  (it patches moto as it loads)
 
 if __name__ == "__main__":
     args = sys.argv[1:]
