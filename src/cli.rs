@@ -124,9 +124,28 @@ pub enum Command {
         #[arg(long)]
         event: std::path::PathBuf,
     },
+    /// Replay what Lambda gave up on: for each on-failure record in the queue of a mapping's
+    /// `on_failure`, read its records again from the stream and invoke the mapping's
+    /// function with them, as the mapping would (on an emulator environment, on this
+    /// machine); the message is deleted once they are done. Shows what it will replay and
+    /// asks first.
+    Redrive {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// Show what would be replayed and change nothing: every message goes back to its
+        /// queue.
+        #[arg(long)]
+        dry_run: bool,
+        /// `json`: one event a line on stdout (`cruddur-infra schema redrive`); needs
+        /// --auto-approve or --dry-run.
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
     /// Print a JSON Schema: of the stack file (`stack`, the default; for editors:
-    /// stack.yaml names schema/stack.schema.json), of `plan --output json` (`plan`), or of
-    /// the events of `apply`/`destroy --output json` (`progress`).
+    /// stack.yaml names schema/stack.schema.json), of `plan --output json` (`plan`), of
+    /// the events of `apply`/`destroy --output json` (`progress`), or of `redrive --output
+    /// json`'s (`redrive`).
     Schema {
         #[arg(value_enum, default_value_t = SchemaOf::Stack)]
         of: SchemaOf,
@@ -292,6 +311,8 @@ pub enum SchemaOf {
     Plan,
     /// The events of `apply --output json` and `destroy --output json`, one a line.
     Progress,
+    /// The events of `redrive --output json`, one a line.
+    Redrive,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -38,8 +38,10 @@ pub mod kinds;
 // Observe, plan (pure), execute.
 pub mod engine;
 
-// Layer: the local pipeline (`dev`), over the engine.
+// Layer: the local pipeline (`dev`) and the replay of what Lambda gave up on (`redrive`),
+// over the engine.
 pub mod dev;
+pub mod redrive;
 
 // The command line and one file per command.
 pub mod cli;

@@ -207,7 +207,7 @@ def size(meta, n, path, what, problems):
 
 
 # IAM's action prefix where it differs from botocore's service name.
-IAM_PREFIX = {"resourcegroupstaggingapi": "tag"}
+IAM_PREFIX = {"resourcegroupstaggingapi": "tag", "dynamodbstreams": "dynamodb"}
 
 
 def operations(recording, access_key=None):

@@ -60,5 +60,19 @@ pub const NO_SUCH_VPC: Code = Code {
     documented: "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html",
 };
 
+/// DynamoDB Streams' "the request is not valid": GetShardIterator answers it for a sequence
+/// number its shard does not hold.
+pub const STREAM_VALIDATION: Code = Code {
+    code: "ValidationException",
+    service: "dynamodbstreams",
+    operations: &["GetShardIterator"],
+    documented: "https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/CommonErrors.html",
+};
+
 /// Every code the source compares with as text.
-pub const ALL: &[&Code] = &[&VALIDATION, &NO_SUCH_ENDPOINT, &NO_SUCH_VPC];
+pub const ALL: &[&Code] = &[
+    &VALIDATION,
+    &STREAM_VALIDATION,
+    &NO_SUCH_ENDPOINT,
+    &NO_SUCH_VPC,
+];

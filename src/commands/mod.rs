@@ -14,6 +14,7 @@ pub mod invoke;
 pub mod outputs;
 pub mod permissions;
 pub mod plan;
+pub mod redrive;
 pub mod saved;
 pub mod schema;
 pub mod shell;
@@ -54,6 +55,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await
         }
+        Command::Redrive {
+            auto_approve,
+            dry_run,
+            output,
+        } => redrive::run(g, *auto_approve, *dry_run, *output).await,
         Command::Build => build::run(g).await,
         Command::Dev { checkpoints } => dev::run(g, checkpoints.as_deref()).await,
         Command::Invoke { function, event } => invoke::run(g, function, event).await,

@@ -31,7 +31,7 @@ pub async fn run(
         PermissionsFor::All => Scope::Everything,
         PermissionsFor::Plan => Scope::Plan,
     };
-    let statements = permissions::policy(&stack, &at, scope);
+    let statements = permissions::policy(&stack, &at, scope, &[crate::redrive::NEEDS]);
     println!("{}", permissions::document(&statements));
     let size = iam_size(&statements);
     if size > ROLE_INLINE_POLICIES_MAX {

@@ -16,6 +16,7 @@ pub fn text(of: SchemaOf) -> String {
         SchemaOf::Stack => crate::kinds::stack_schema(),
         SchemaOf::Plan => crate::plan::schema(),
         SchemaOf::Progress => crate::progress::schema(),
+        SchemaOf::Redrive => super::redrive::schema(),
     };
     serde_json::to_string_pretty(&schema).unwrap_or_default()
 }

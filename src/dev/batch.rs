@@ -148,7 +148,7 @@ pub fn decide(policy: &RetryPolicy, pending: Pending, verdict: &Verdict) -> Deci
 /// The index of the lowest record a partial batch response names; `None` when it names
 /// none. An item identifier that is missing, empty or not in the batch fails the whole
 /// batch, as Lambda treats it.
-fn lowest_failure(body: &Value, records: &[Value]) -> Result<Option<usize>, String> {
+pub fn lowest_failure(body: &Value, records: &[Value]) -> Result<Option<usize>, String> {
     let failures = match &body["batchItemFailures"] {
         Value::Null => return Ok(None),
         Value::Array(list) => list,

@@ -71,8 +71,15 @@ fn by_type(arns: impl IntoIterator<Item = (&'static str, String)>) -> Arns {
     all
 }
 
-/// The policy's statements for `stack` in the account and region of `at`.
-pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statement> {
+/// The policy's statements for `stack` in the account and region of `at`, with `commands`:
+/// the actions of commands that are no kind's (redrive's), granted for a change on the
+/// stack's own resources of their types.
+pub fn policy(
+    stack: &Stack,
+    at: &DeploymentContext,
+    scope: Scope,
+    commands: &[&[Need]],
+) -> Vec<Statement> {
     let wanted = |uses: &Uses| scope == Scope::Everything || uses.usage == Use::Read;
     let declared = by_type(stack.nodes.iter().flat_map(|node| node.arns(at)));
     let present: BTreeSet<&str> = stack.nodes.iter().map(|n| n.kind()).collect();
@@ -116,6 +123,20 @@ pub fn policy(stack: &Stack, at: &DeploymentContext, scope: Scope) -> Vec<Statem
                 grants.add(key, need.actions(), any);
             }
         }
+    }
+    for need in commands
+        .iter()
+        .flat_map(|needs| needs.iter().flat_map(Need::each))
+        .filter(wanted)
+    {
+        let Some(named) = need.on.and_then(|on| declared.get(on)) else {
+            continue;
+        };
+        grants.add(
+            (need.on, Scoping::Named, need.condition),
+            need.actions(),
+            named,
+        );
     }
     // The deploy lock and the stack's index: items of one shared table.
     let lock_table =

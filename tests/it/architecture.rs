@@ -37,7 +37,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("spec", &["spec"]),
     ("kinds", &["kinds"]),
     ("engine", &["engine"]),
-    ("dev", &["dev"]),
+    ("dev", &["dev", "redrive"]),
     ("commands", &["cli", "commands"]),
     ("main", &["main"]),
 ];

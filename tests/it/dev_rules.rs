@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// A table with a stream, the fixture function, a queue for what is given up on, and the
 /// trigger between them. The `{…}` are replaced per test.
-const STACK: &str = "  events:
+pub(crate) const STACK: &str = "  events:
     type: dynamodb_table
     name: {test}-events
     attributes: { pk: S }
@@ -50,6 +50,8 @@ pub(crate) struct Pipeline {
     pub live: Live,
     pub file: StackFile,
     pub dev: Dev,
+    /// The YAML under `resources:`, as started.
+    pub resources: String,
     /// Where the function writes down what it was given.
     pub deliveries: PathBuf,
     table: String,
@@ -79,6 +81,7 @@ impl Pipeline {
             live,
             file,
             dev,
+            resources,
             deliveries,
             table: format!("{test}-events"),
             queue: format!("{test}-failures"),
@@ -151,7 +154,7 @@ impl Pipeline {
     }
 }
 
-fn fixture() -> PathBuf {
+pub(crate) fn fixture() -> PathBuf {
     repo_root().join("tests/fixtures/batch-function")
 }
 

@@ -36,6 +36,7 @@ mod queue;
 mod reach;
 mod readme;
 mod real_account;
+mod redrive;
 mod role_endpoint;
 mod saved_plan;
 mod schema;

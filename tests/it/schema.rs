@@ -34,6 +34,7 @@ fn the_committed_schemas_are_the_generated_ones() {
         (SchemaOf::Stack, "schema/stack.schema.json"),
         (SchemaOf::Plan, "schema/plan.schema.json"),
         (SchemaOf::Progress, "schema/progress.schema.json"),
+        (SchemaOf::Redrive, "schema/redrive.schema.json"),
     ] {
         assert!(
             repo(path).trim_end() == text(of).trim_end(),
@@ -42,6 +43,7 @@ fn the_committed_schemas_are_the_generated_ones() {
                 SchemaOf::Stack => "stack",
                 SchemaOf::Plan => "plan",
                 SchemaOf::Progress => "progress",
+                SchemaOf::Redrive => "redrive",
             }
         );
     }

@@ -72,7 +72,11 @@ impl Kind for Table {
     /// backup is never an orphan, so `any_arns` has none).
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
         let arn = Self::ARN.of(at, &self.name);
-        vec![("backup", format!("{arn}/backup/*")), ("table", arn)]
+        vec![
+            ("backup", format!("{arn}/backup/*")),
+            ("stream", format!("{arn}/stream/*")),
+            ("table", arn),
+        ]
     }
 
     async fn read_named(aws: &Aws, name: &str, owner: &str) -> anyhow::Result<Option<LiveTable>> {

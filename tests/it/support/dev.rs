@@ -92,6 +92,13 @@ impl Dev {
         self.ended();
     }
 
+    /// Ctrl-C, and waits for dev to end cleanly, keeping the lines it printed.
+    pub fn stop_in_place(&mut self) {
+        self.interrupt();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "dev ended with {status}");
+    }
+
     /// Waits for dev to end (after an `interrupt`); it must end cleanly.
     pub fn ended(mut self) {
         let status = self.child.wait().unwrap();

@@ -491,6 +491,7 @@ pub struct Live {
     pub sqs: aws_sdk_sqs::Client,
     pub sns: aws_sdk_sns::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub streams: aws_sdk_dynamodbstreams::Client,
 }
 
 pub use aws_sdk_dynamodb::types as ddb;
@@ -554,6 +555,7 @@ impl Live {
             sqs: client!(aws_sdk_sqs),
             sns: client!(aws_sdk_sns),
             cloudwatch: client!(aws_sdk_cloudwatch),
+            streams: client!(aws_sdk_dynamodbstreams),
         }
     }
 
