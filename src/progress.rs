@@ -67,8 +67,7 @@ pub enum Event {
         destroyed: usize,
         failed: Vec<String>,
         not_started: Vec<String>,
-        /// The backups kept before tables were deleted (their ARNs).
-        #[serde(skip_serializing_if = "Vec::is_empty")]
+        /// The backups kept before tables were deleted (their ARNs); empty when none was.
         backups_kept: Vec<String>,
         elapsed_ms: u64,
     },

@@ -155,7 +155,7 @@ fn unknown_choices_of_schema_and_graph_are_refused_with_the_valid_ones() {
         run.stderr.contains("invalid value 'nonsense'")
             && run
                 .stderr
-                .contains("[possible values: stack, plan, progress]"),
+                .contains("[possible values: stack, plan, progress, redrive]"),
         "{}",
         run.stderr
     );
