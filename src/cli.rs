@@ -156,7 +156,7 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
-    /// Print the IAM policy a CI role needs to run plan, apply, drift, outputs and destroy
+    /// Print the IAM policy a CI role needs to run plan, apply, drift, outputs, destroy and redrive
     /// of this stack and environment (or, `--for plan`, only plan, drift and outputs), for
     /// `aws iam put-role-policy --policy-document file://policy.json`. Every action is the
     /// tool's own, on the stack's own ARNs or on resources tagged as the stack's.
@@ -325,7 +325,7 @@ pub enum GraphFormat {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PermissionsFor {
-    /// plan, apply, drift, outputs and destroy.
+    /// plan, apply, drift, outputs, destroy and redrive.
     All,
     /// plan, drift and outputs: reading only.
     Plan,

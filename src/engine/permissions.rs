@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// What the policy is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// plan, apply, drift, outputs and destroy.
+    /// plan, apply, drift, outputs, destroy and redrive.
     Everything,
     /// plan, drift and outputs: reading only (a pull request's plan job).
     Plan,
