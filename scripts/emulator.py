@@ -17,11 +17,16 @@ the tool is tested against AWS's behaviour:
    Docker engine runs here, and AWS keeps records in the stream for 24 hours whatever its
    consumers do; so the emulator keeps them and invokes nothing. The end-to-end test reads
    the stream itself and feeds the records to the built function.
-4. Transactions. DynamoDB's TransactWriteItems is atomic; moto's server handles requests
-   on several threads and rolls a failed transaction back by restoring a copy of the whole
-   table, so two overlapping transactions can undo each other. One lock makes them
-   serial, as they appear to be on AWS (the stream processor's concurrency tests race
-   real transactions against each other).
+4. Transactions. DynamoDB's TransactWriteItems is atomic and isolated: serializable
+   against PutItem, UpdateItem, DeleteItem and GetItem, read-committed for Query and Scan
+   ("Isolation levels for DynamoDB transactions", transaction-apis.html). moto's server
+   handles requests on several threads, applies a transaction's items one by one on the
+   live table, and rolls a cancelled one back by restoring a copy of the whole table taken
+   before it: a write made by another request meanwhile (an item, and its stream record)
+   is undone, and a read meanwhile sees half a transaction. One lock, held by every
+   DynamoDB item read and write and by UpdateTable, makes them serial, as they appear to
+   be on AWS (the stream processor's concurrency tests race real transactions; the stream
+   cutover test writes while transactions are cancelled).
 
 It also loads AWS's managed IAM policies (moto leaves them out unless asked), so a role can
 attach arn:aws:iam::aws:policy/... as on AWS.
@@ -29,6 +34,7 @@ attach arn:aws:iam::aws:policy/... as on AWS.
 Usage: emulator.py [-H 127.0.0.1] [-p PORT]   (the arguments of `python -m moto.server`)
 """
 
+import copy as _copy
 import json
 import os
 import re
@@ -38,9 +44,12 @@ import threading
 os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 
 from moto.awslambda.models import LambdaBackend
+import moto.dynamodb.models as _dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
 from moto.iam.access_control import IAMRequest
 from moto.server import main
@@ -106,16 +115,109 @@ def send_dynamodb_items(self, function_arn, items, source):
 
 LambdaBackend.send_dynamodb_items = send_dynamodb_items
 
+# Fix 4: reentrant, since a transaction and a batch write call put_item and its kin.
+_items = threading.RLock()
+
+
+def _serial(method):
+    def serial(self, *args, **kwargs):
+        with _items:
+            return method(self, *args, **kwargs)
+
+    return serial
+
+
 _transact_write_items = DynamoDBBackend.transact_write_items
-_transactions = threading.Lock()
+_in_transaction = threading.local()
 
 
-def transact_write_items(self, *args, **kwargs):
-    with _transactions:
-        return _transact_write_items(self, *args, **kwargs)
+class _TablesNotCopied:
+    """moto's DynamoDB models' `copy` module, but a transaction's backup of a whole table is
+    not made (it cost a deep copy of every item and stream record per transaction):
+    transact_write_items below keeps the items the transaction touches instead."""
+
+    def deepcopy(self, x, memo=None):
+        if getattr(_in_transaction, "on", False) and isinstance(x, Table):
+            return x
+        return _copy.deepcopy(x, memo)
+
+    def __getattr__(self, name):
+        return getattr(_copy, name)
+
+
+_dynamodb_models.copy = _TablesNotCopied()
+
+
+def _touched(table, kind, op):
+    """The key of the item a transaction's `op` (Put, Update, Delete, ConditionCheck) names."""
+    attributes = op["Item"] if kind == "Put" else op["Key"]
+    hash_key = DynamoType(attributes[table.hash_key_attr])
+    range_key = None
+    if table.range_key_attr:
+        range_key = DynamoType(attributes[table.range_key_attr])
+    return hash_key, range_key
+
+
+def transact_write_items(self, transact_items):
+    # moto rolls a cancelled transaction back by putting the copy of each table it took
+    # before in the table's place: every reader still holding the live table (a shard
+    # iterator holds its stream shard) then reads a table nobody writes to any more. Here
+    # the live table stays: the items the transaction touched get their values back, and
+    # its stream loses the records the transaction appended (none was seen: GetRecords
+    # takes the lock too).
+    touched = []
+    marks = {}
+    for item in transact_items:
+        kind, op = next(iter(item.items()))
+        table = self.tables.get(op.get("TableName"))
+        if table is None:
+            continue
+        try:
+            hash_key, range_key = _touched(table, kind, op)
+            before = _copy.deepcopy(table.get_item(hash_key, range_key))
+        except Exception:
+            continue  # a malformed key: moto refuses the transaction before any write
+        touched.append((table, hash_key, range_key, before))
+        if table.stream_shard is not None:
+            marks.setdefault(id(table), (table, len(table.stream_shard.items)))
+    _in_transaction.on = True
+    try:
+        return _transact_write_items(self, transact_items)
+    except Exception:
+        for table, hash_key, range_key, before in reversed(touched):
+            if range_key is None:
+                if before is None:
+                    table.items.pop(hash_key, None)
+                else:
+                    table.items[hash_key] = before
+            elif before is None:
+                table.items[hash_key].pop(range_key, None)
+            else:
+                table.items[hash_key][range_key] = before
+        for table, mark in marks.values():
+            del table.stream_shard.items[mark:]
+        raise
+    finally:
+        _in_transaction.on = False
 
 
 DynamoDBBackend.transact_write_items = transact_write_items
+
+for _name in (
+    "transact_write_items",
+    "transact_get_items",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "batch_write_item",
+    "get_item",
+    "batch_get_item",
+    "query",
+    "scan",
+    "update_table",
+):
+    setattr(DynamoDBBackend, _name, _serial(getattr(DynamoDBBackend, _name)))
+DynamoDBStreamsBackend.get_records = _serial(DynamoDBStreamsBackend.get_records)
 
 # (Also an error code: moto answers DescribeTimeToLive and UpdateTimeToLive for a table that
 # does not exist with `ResourceNotFound`; DynamoDB's API reference lists

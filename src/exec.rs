@@ -8,6 +8,7 @@ use crate::progress::Tracker;
 use crate::values::Attributes;
 use crate::wait::{Service, Wait};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use serde_json::Value;
 use std::time::Duration;
 
 pub struct ExecCtx<'a> {
@@ -22,15 +23,43 @@ pub struct ExecCtx<'a> {
     pub published: Option<&'a (dyn Fn(Attributes) + Send + Sync)>,
     /// Keep a backup of a table that holds items before deleting it (`--no-backup`: no).
     pub backups: bool,
+    /// What runs a closed stream's records through a function before the mapping that read
+    /// it goes (none: nothing is replayed; only the engine's own tests run without one).
+    pub replayer: Option<&'a dyn Replayer>,
 }
 
 /// How a run carries out its changes, as the command line set it.
-#[derive(Debug, Clone, Copy)]
-pub struct RunOptions {
+#[derive(Clone, Copy)]
+pub struct RunOptions<'a> {
     /// `--wait-timeout`.
     pub wait_timeout: Duration,
     /// Backups before a table goes (`--no-backup` turns them off).
     pub backups: bool,
+    /// See [`ExecCtx::replayer`].
+    pub replayer: Option<&'a dyn Replayer>,
+}
+
+/// A mapping's stream that was closed (its table's stream was disabled or made anew), to
+/// be read to its end and run through the mapping's function as the mapping would run it.
+#[derive(Debug, Clone)]
+pub struct ClosedStream {
+    /// The function's name.
+    pub function: String,
+    pub stream_arn: String,
+    pub batch_size: usize,
+    /// The mapping's filter patterns: the records they drop are not run.
+    pub filters: Vec<Value>,
+    pub report_batch_item_failures: bool,
+}
+
+/// Runs what a closed stream still holds through its function, saying on the resource's
+/// progress line what it does: with Lambda's Invoke, or, against the local emulator, the
+/// function's bundle on this machine (the commands layer makes it, with what it needs to
+/// run a function). A stream still open, or no longer kept, runs nothing. An error when a
+/// batch fails, or the stream cannot be read.
+#[async_trait::async_trait]
+pub trait Replayer: Send + Sync {
+    async fn replay(&self, cx: &ExecCtx<'_>, stream: &ClosedStream) -> anyhow::Result<()>;
 }
 
 impl ExecCtx<'_> {

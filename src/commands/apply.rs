@@ -43,14 +43,22 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                 "AWS is still finishing an earlier change of {}; waiting for it.",
                 unsettled.join(", ")
             );
-            return common::carry_out(g, &stack, &plan, &observed, &aws, json, !args.no_backup)
-                .await;
+            return super::redrive::carry_out(
+                g,
+                &stack,
+                &plan,
+                &observed,
+                &aws,
+                json,
+                !args.no_backup,
+            )
+            .await;
         }
         if !args.auto_approve && !confirm("\nDo you want to perform these actions?")? {
             println!("Apply cancelled.");
             return Ok(ExitCode::from(1));
         }
-        common::carry_out(g, &stack, &plan, &observed, &aws, json, !args.no_backup).await
+        super::redrive::carry_out(g, &stack, &plan, &observed, &aws, json, !args.no_backup).await
     })
     .await
 }
@@ -93,7 +101,7 @@ async fn run_saved(g: &Global, args: &ApplyArgs, file: &Path) -> anyhow::Result<
             engine::repair_index(&stack, &observed, &aws).await?;
             return Ok(ExitCode::SUCCESS);
         }
-        common::carry_out(
+        super::redrive::carry_out(
             g,
             &stack,
             &plan,

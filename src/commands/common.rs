@@ -5,7 +5,7 @@ use crate::aws::errors::{Access, access_of};
 use crate::aws::{Aws, AwsFlags};
 use crate::cli::Global;
 use crate::engine::{self, Observed};
-use crate::exec::RunOptions;
+use crate::exec::{Replayer, RunOptions};
 use crate::kinds::{self, Stack};
 use crate::lock;
 use crate::plan::{Action, Operation, Plan};
@@ -109,6 +109,17 @@ fn denied(error: &anyhow::Error) -> bool {
     matches!(access_of(error), Some(Access::Denied { .. }))
 }
 
+/// How a plan is carried out, as the command asked.
+pub struct Carry<'a> {
+    /// Events as JSON lines on stdout, instead of progress on stderr.
+    pub json: bool,
+    /// A backup before a table that holds items goes (`--no-backup`: none).
+    pub backups: bool,
+    /// What a trigger moved off a closed stream hands what it holds to (made by the
+    /// command: running a function is `redrive`'s, which itself uses this module).
+    pub replayer: &'a dyn Replayer,
+}
+
 /// Carries out `plan` with progress on stderr (`json`: as events on stdout), then says
 /// what was done; a failure is an error naming what failed and what did not start.
 pub async fn carry_out(
@@ -117,9 +128,13 @@ pub async fn carry_out(
     plan: &Plan,
     observed: &Observed,
     aws: &Aws,
-    json: bool,
-    backups: bool,
+    how: Carry<'_>,
 ) -> anyhow::Result<ExitCode> {
+    let Carry {
+        json,
+        backups,
+        replayer,
+    } = how;
     let started = std::time::Instant::now();
     let display = match (json, std::io::stderr().is_terminal()) {
         (true, _) => Display::Json,
@@ -130,6 +145,7 @@ pub async fn carry_out(
     let options = RunOptions {
         wait_timeout: Duration::from_secs(g.wait_timeout),
         backups,
+        replayer: Some(replayer),
     };
     let outcome = engine::execute(stack, plan, observed, aws, &progress, options).await;
     let backups_kept = progress.backups_kept();

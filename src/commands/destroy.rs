@@ -50,7 +50,7 @@ pub async fn run(
             println!("Destroy cancelled.");
             return Ok(ExitCode::from(1));
         }
-        common::carry_out(g, &stack, &plan, &observed, &aws, json, !no_backup).await
+        super::redrive::carry_out(g, &stack, &plan, &observed, &aws, json, !no_backup).await
     })
     .await
 }

@@ -6,21 +6,26 @@
 
 use super::common;
 use super::invoke::LocalFunction;
+use crate::aws::Aws;
 use crate::cli::{ApplyArgs, Global};
 use crate::dev::batch::RetryPolicy;
 use crate::dev::watch::Watcher;
 use crate::dev::{self, Mapping};
 use crate::engine::{self, PlanRequest};
 use crate::event_filter::EventFilter;
+use crate::kinds::trigger::{StartingPosition, TriggerState, listed_now};
 use crate::local::bootstrap::Launch;
 use crate::local::runtime_api::RuntimeApi;
+use crate::plan::Plan;
 use anyhow::{Context, bail};
-use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinSet;
 
 pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitCode> {
     let stack = common::load(g)?;
@@ -65,30 +70,21 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
         builds.insert(node.name().to_string(), send);
         apis.insert(name, api);
     }
-    let mut mappings = 0;
-    let mut readies = Vec::new();
     for change in plan
         .resource_changes
         .iter()
         .filter(|c| c.kind == "event_source_mapping")
     {
-        let desired = &change.states.after;
-        if desired["enabled"] == Value::Bool(false) {
-            continue;
-        }
-        let function = desired["function"].as_str().unwrap_or_default();
-        let api = apis.get(function).with_context(|| {
-            format!(
+        let function = change.states.after["function"].as_str().unwrap_or_default();
+        if !apis.contains_key(function) {
+            bail!(
                 "{}: function {function} is not a lambda_function of this stack; dev runs only the stack's own functions",
                 change.name
-            )
-        })?;
-        let mapping = mapping_of(&change.name, desired, &checkpoints)?;
-        let (ready, started) = tokio::sync::oneshot::channel();
-        tasks.spawn(dev::run_mapping(aws.clone(), mapping, api.clone(), ready));
-        readies.push(started);
-        mappings += 1;
+            );
+        }
     }
+    let mut following = Following::new(&plan, checkpoints);
+    let readies = following.look(&aws, &apis, &mut tasks, false).await?;
     for started in readies {
         tokio::select! {
             Ok(()) = started => {}
@@ -98,9 +94,12 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
         }
     }
     println!(
-        "dev: {mappings} mapping(s) and {} function(s) running against the emulator; watching their code; Ctrl-C stops them",
+        "dev: {} mapping(s) and {} function(s) running against the emulator; watching their code; Ctrl-C stops them",
+        following.running.len(),
         apis.len()
     );
+    let mut look_again = tokio::time::interval(FOLLOW);
+    look_again.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Made once, so that a Ctrl-C during a rebuild (while nothing polls it) is not lost.
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
@@ -111,6 +110,10 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
             }
             Some(ended) = tasks.join_next() => {
                 ended??;
+            }
+            _ = look_again.tick() => {
+                // Mappings made or deleted since (an apply here, or in another shell).
+                following.look(&aws, &apis, &mut tasks, true).await?;
             }
             change = watcher.changed() => {
                 let Some(builds) = builds.get(&change.name) else { continue };
@@ -184,12 +187,144 @@ fn auto_approve() -> ApplyArgs {
     }
 }
 
-/// A mapping's settings from its planned state (the plan's `after`).
-fn mapping_of(name: &str, desired: &Value, checkpoints: &Path) -> anyhow::Result<Mapping> {
-    let int = |field: &str, default: i64| desired[field].as_i64().unwrap_or(default);
-    let stream_arn = desired["source"].as_str().unwrap_or_default().to_string();
-    let filters: Vec<Value> = desired["filters"].as_array().cloned().unwrap_or_default();
-    let filter = EventFilter::new(&filters).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+/// How often dev looks at the mappings the emulator has for the stack's functions.
+const FOLLOW: Duration = Duration::from_secs(1);
+
+/// The mappings dev runs, as Lambda (the emulator) has them: a mapping made is run, from
+/// its starting position (or its checkpoint), as Lambda starts one; a mapping deleted or
+/// disabled is stopped; one whose settings changed is run again with them (its
+/// checkpoints keep its place). So an apply that moves a trigger to a new stream (run by
+/// dev, or in another shell) is followed as it happens on AWS.
+struct Following {
+    /// The stack's mappings' names and planned sources, by function.
+    names: BTreeMap<String, Vec<(String, String)>>,
+    checkpoints: PathBuf,
+    /// Each mapping run, by UUID: what stops it, and the settings it runs with.
+    running: BTreeMap<String, (Arc<AtomicBool>, TriggerState)>,
+}
+
+impl Following {
+    fn new(plan: &Plan, checkpoints: PathBuf) -> Following {
+        let mut names: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for change in plan
+            .resource_changes
+            .iter()
+            .filter(|c| c.kind == "event_source_mapping" && !c.orphan)
+        {
+            let after = &change.states.after;
+            let text = |field: &str| after[field].as_str().unwrap_or_default().to_string();
+            names
+                .entry(text("function"))
+                .or_default()
+                .push((change.name.clone(), text("source")));
+        }
+        Following {
+            names,
+            checkpoints,
+            running: BTreeMap::new(),
+        }
+    }
+
+    /// Starts what is new, stops what is gone; `say`: a line for each (not at the start).
+    /// What each started mapping tells once its shards have their positions is returned.
+    async fn look(
+        &mut self,
+        aws: &Aws,
+        apis: &BTreeMap<String, Arc<RuntimeApi>>,
+        tasks: &mut JoinSet<anyhow::Result<()>>,
+        say: bool,
+    ) -> anyhow::Result<Vec<oneshot::Receiver<()>>> {
+        let mut live = BTreeMap::new();
+        for function in apis.keys() {
+            for m in listed_now(aws, function).await? {
+                // Lambda reads while a mapping is Enabled, and on while it is Updating.
+                if matches!(m.status.as_str(), "Enabled" | "Updating") {
+                    live.insert(m.uuid.clone(), m);
+                }
+            }
+        }
+        self.running.retain(|uuid, (stopping, state)| {
+            let same = live.get(uuid).is_some_and(|m| m.state == *state);
+            if !same {
+                // It ends after the batch under way (a new run of it starts below).
+                stopping.store(true, Ordering::SeqCst);
+                if say && !live.contains_key(uuid) {
+                    println!(
+                        "dev: mapping {} is gone; stopped reading {}",
+                        short(uuid),
+                        label(&state.source)
+                    );
+                }
+            }
+            same
+        });
+        let mut readies = Vec::new();
+        for (uuid, m) in live {
+            if self.running.contains_key(&uuid) {
+                continue;
+            }
+            let Some(api) = apis.get(&m.state.function) else {
+                continue;
+            };
+            let name = self.name_of(&m.state.function, &m.state.source, &uuid);
+            let mapping = mapping_of(&name, &m.state, &self.checkpoints)?;
+            let stopping = mapping.stopping.clone();
+            if say {
+                println!(
+                    "dev: {name} ({}) reads stream {}",
+                    short(&uuid),
+                    label(&m.state.source)
+                );
+            }
+            let (ready, started) = oneshot::channel();
+            tasks.spawn(dev::run_mapping(aws.clone(), mapping, api.clone(), ready));
+            self.running.insert(uuid, (stopping, m.state));
+            readies.push(started);
+        }
+        Ok(readies)
+    }
+
+    /// The stack's name of a mapping: the one on that source, else the function's only one.
+    fn name_of(&self, function: &str, source: &str, uuid: &str) -> String {
+        let names = self.names.get(function).map_or(&[][..], Vec::as_slice);
+        names
+            .iter()
+            .find(|(_, planned)| planned == source)
+            .or(if names.len() == 1 {
+                names.first()
+            } else {
+                None
+            })
+            .map_or_else(
+                || format!("mapping {}", short(uuid)),
+                |(name, _)| name.clone(),
+            )
+    }
+}
+
+/// "…f35f62ef": the end of a UUID, as the batch lines show shards.
+fn short(id: &str) -> String {
+    let tail: String = id
+        .chars()
+        .rev()
+        .take(8)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("…{tail}")
+}
+
+/// A stream by its label (the end of its ARN).
+fn label(stream_arn: &str) -> &str {
+    stream_arn.rsplit('/').next().unwrap_or(stream_arn)
+}
+
+/// A mapping's settings as Lambda has them.
+fn mapping_of(name: &str, state: &TriggerState, checkpoints: &Path) -> anyhow::Result<Mapping> {
+    let s = &state.settings;
+    let stream_arn = state.source.clone();
+    let filter = EventFilter::new(&s.filters).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     // Checkpoints belong to one stream: a table made again has a new stream label.
     let label: String = stream_arn
         .rsplit('/')
@@ -200,26 +335,23 @@ fn mapping_of(name: &str, desired: &Value, checkpoints: &Path) -> anyhow::Result
         .collect();
     Ok(Mapping {
         name: name.to_string(),
-        starting_position: desired["starting_position"]
-            .as_str()
-            .unwrap_or("LATEST")
-            .to_string(),
-        batch_size: usize::try_from(int("batch_size", 100)).unwrap_or(100),
-        batching_window: Duration::from_secs(
-            u64::try_from(int("batching_window_seconds", 0)).unwrap_or(0),
-        ),
+        starting_position: match s.starting_position {
+            StartingPosition::TrimHorizon => "TRIM_HORIZON",
+            StartingPosition::Latest => "LATEST",
+        }
+        .to_string(),
+        batch_size: usize::try_from(s.batch_size).unwrap_or(100),
+        batching_window: Duration::from_secs(u64::try_from(s.batching_window_seconds).unwrap_or(0)),
         policy: RetryPolicy {
-            maximum_retry_attempts: i32::try_from(int("maximum_retry_attempts", -1)).unwrap_or(-1),
-            maximum_record_age_seconds: i32::try_from(int("maximum_record_age_seconds", -1))
-                .unwrap_or(-1),
-            bisect_on_error: desired["bisect_on_error"].as_bool().unwrap_or(false),
-            report_batch_item_failures: desired["report_batch_item_failures"]
-                .as_bool()
-                .unwrap_or(false),
+            maximum_retry_attempts: s.maximum_retry_attempts,
+            maximum_record_age_seconds: s.maximum_record_age_seconds,
+            bisect_on_error: s.bisect_on_error,
+            report_batch_item_failures: s.report_batch_item_failures,
         },
         filter,
-        on_failure: desired["on_failure"].as_str().map(str::to_string),
+        on_failure: state.on_failure.clone(),
         checkpoints: checkpoints.join(format!("{name}-{label}.json")),
         stream_arn,
+        stopping: Arc::default(),
     })
 }

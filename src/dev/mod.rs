@@ -18,6 +18,7 @@ use batch::{Pending, RetryPolicy, Then, Verdict, decide, expired, sequence_numbe
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stream::Checkpoints;
@@ -42,6 +43,9 @@ pub struct Mapping {
     pub on_failure: Option<String>,
     /// Where its checkpoints are kept.
     pub checkpoints: PathBuf,
+    /// Set when the mapping is gone: its pollers end after the batch under way, as Lambda
+    /// lets a running invocation finish.
+    pub stopping: Arc<AtomicBool>,
 }
 
 /// Runs `mapping` until the task is dropped: one poller per shard, new shards as they
@@ -62,6 +66,12 @@ pub async fn run_mapping(
     // appears later holds only records written since, and is read from its beginning.
     let mut position = mapping.starting_position.clone();
     loop {
+        if mapping.stopping.load(Ordering::SeqCst) {
+            while let Some(ended) = pollers.join_next().await {
+                ended??;
+            }
+            return Ok(());
+        }
         for shard in stream::shards(&aws, &mapping.stream_arn).await? {
             if started.insert(shard.clone()) {
                 let poller = Poller {
@@ -123,6 +133,9 @@ impl Poller {
         let mut first_matched_at: Option<Instant> = None;
         let mut tally = Tally::default();
         while let Some(it) = iterator.take() {
+            if m.stopping.load(Ordering::SeqCst) {
+                return Ok(());
+            }
             let limit = i32::try_from(m.batch_size).unwrap_or(i32::MAX);
             let (records, next) = stream::read(&self.aws, &it, limit, &m.stream_arn).await?;
             iterator = next;
@@ -196,6 +209,10 @@ impl Poller {
             retries: 0,
         }]);
         while let Some(pending) = queue.pop_front() {
+            if m.stopping.load(Ordering::SeqCst) {
+                // The mapping is gone: what it had not finished is no longer its to do.
+                return Ok(());
+            }
             let last = pending
                 .records
                 .last()
@@ -362,6 +379,13 @@ pub async fn supervise(
                 if started.elapsed() < Duration::from_secs(1) {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
+            }
+            () = api.timed_out() => {
+                // Lambda stops a runtime that ran past its timeout; the next invocation
+                // gets a new one (a hung process would otherwise hold every later batch).
+                eprintln!("{name}: an invocation timed out; restarting the bootstrap");
+                process.stop().await?;
+                api.abandon("the invocation timed out");
             }
             Some(next) = builds.recv() => {
                 let _paused = api.pause().await;

@@ -71,7 +71,7 @@ pub async fn execute(
     observed: &Observed,
     aws: &Aws,
     progress: &Progress,
-    options: RunOptions,
+    options: RunOptions<'_>,
 ) -> Outcome {
     let prebuilds = Prebuilds::default();
     for node in &stack.nodes {
@@ -132,7 +132,7 @@ pub async fn execute(
 struct Run<'a> {
     aws: &'a Aws,
     progress: &'a Progress,
-    options: RunOptions,
+    options: RunOptions<'a>,
     prebuilds: &'a Prebuilds,
     /// `<stack>/<env>`.
     owner: &'a str,
@@ -151,6 +151,7 @@ impl Run<'_> {
             prebuilds: self.prebuilds,
             published: Some(published),
             backups: self.options.backups,
+            replayer: self.options.replayer,
         }
     }
 }

@@ -486,6 +486,9 @@ impl<K: Changes, O: Keeps<K>> Resource<O> for Declared<K> {
                 // The new one first where both may exist at once and the resource must
                 // never be missing (a stream's trigger); otherwise the old one goes first.
                 let made = if self.spec.replaces_by_creating_first(live, &desired) {
+                    // What the old one left undone is handed over first: when that fails,
+                    // nothing was made and the old one goes on.
+                    self.spec.hand_over(cx, live).await?;
                     let made = self.spec.create(cx, &desired).await?;
                     live.delete(cx).await?;
                     made

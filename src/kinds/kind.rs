@@ -369,6 +369,12 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     fn replaces_by_creating_first(&self, _live: &Self::Live, _desired: &Self::State) -> bool {
         false
     }
+    /// In a replacement that makes the new one first, what `old` had not yet done, handed
+    /// over before the new one is made (a trigger's closed stream, replayed). An error
+    /// leaves everything as it was. Nothing by default.
+    async fn hand_over(&self, _cx: &ExecCtx<'_>, _old: &Self::Live) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// Why `change` (one field's) cannot be made in place, if it cannot: the resource is
     /// then replaced, and this is the reason the plan gives.
     fn replaces(&self, _change: &FieldChange, _live: &Self::Live) -> Option<String> {

@@ -58,6 +58,8 @@ struct State {
     /// Which bootstrap process is being served: bumped when one ends, so that the polls
     /// it left waiting are ended instead of handed an event nobody will answer.
     generation: AtomicU64,
+    /// Told when an invocation times out: its process is still busy with it.
+    timed_out: Notify,
 }
 
 /// A Runtime API for one function, listening on `127.0.0.1:<port>` until dropped.
@@ -93,6 +95,7 @@ impl RuntimeApi {
             first_poll: Mutex::default(),
             polled: Notify::new(),
             generation: AtomicU64::new(0),
+            timed_out: Notify::new(),
         });
         let serving = state.clone();
         let server = tokio::spawn(async move {
@@ -154,6 +157,12 @@ impl RuntimeApi {
             }
             answered.await;
         }
+    }
+
+    /// Waits until an invocation times out (the process that took it is still running it:
+    /// on Lambda, its execution environment is stopped and the next one starts afresh).
+    pub async fn timed_out(&self) {
+        self.state.timed_out.notified().await;
     }
 
     /// Waits until no invocation is running and holds new ones back until the guard is
@@ -288,6 +297,7 @@ fn watch_deadline(state: Arc<State>, id: String) {
         };
         if timed_out {
             state.answered.notify_waiters();
+            state.timed_out.notify_one();
         }
     });
 }

@@ -34,7 +34,7 @@ pub const NEEDS: &[Need] = &[
     ),
     Need::on(
         "stream",
-        "change: dynamodb:GetShardIterator dynamodb:GetRecords",
+        "change: dynamodb:DescribeStream dynamodb:GetShardIterator dynamodb:GetRecords",
     ),
     // The SDK's Invoke is IAM's InvokeFunction.
     Need::on("function", "change: lambda:InvokeFunction"),
@@ -198,7 +198,7 @@ pub async fn read_range(aws: &Aws, info: &BatchInfo) -> anyhow::Result<Range> {
         .shard_id(&info.shard_id)
         .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
         .sequence_number(&info.start);
-    let mut iterator = match request.send().await {
+    let iterator = match request.send().await {
         Ok(out) => out.shard_iterator,
         Err(e) if answered(&e, GetShardIteratorError::is_resource_not_found_exception) => {
             return Ok(Range::Gone(STREAM_GONE.into()));
@@ -215,6 +215,18 @@ pub async fn read_range(aws: &Aws, info: &BatchInfo) -> anyhow::Result<Range> {
         }
         Err(e) => return Err(error("GetShardIterator", &e)),
     };
+    read_pages(aws, info, iterator, Some(EMPTY_PAGES_MAX)).await
+}
+
+/// The records of `info`'s range from `iterator` on, page after page, until its end, or
+/// the shard's (`empty_pages_max`: empty pages in a row after which a shard still open is
+/// said to be unreadable; none for a closed shard, which ends).
+async fn read_pages(
+    aws: &Aws,
+    info: &BatchInfo,
+    mut iterator: Option<String>,
+    empty_pages_max: Option<u32>,
+) -> anyhow::Result<Range> {
     let mut records = Vec::new();
     let mut empty_pages = 0;
     while let Some(at) = iterator.take() {
@@ -250,9 +262,11 @@ pub async fn read_range(aws: &Aws, info: &BatchInfo) -> anyhow::Result<Range> {
                 return Ok(Range::Read(records));
             }
         }
-        if empty_pages >= EMPTY_PAGES_MAX {
+        if let Some(max) = empty_pages_max
+            && empty_pages >= max
+        {
             return Ok(Range::Unreadable(format!(
-                "the shard gave no record up to {} in {EMPTY_PAGES_MAX} reads",
+                "the shard gave no record up to {} in {max} reads",
                 info.end
             )));
         }
@@ -260,6 +274,97 @@ pub async fn read_range(aws: &Aws, info: &BatchInfo) -> anyhow::Result<Range> {
         iterator = out.next_shard_iterator;
     }
     Ok(Range::Read(records))
+}
+
+/// A stream as a hand-over finds it.
+#[derive(Debug)]
+pub enum StreamNow {
+    /// ENABLING or ENABLED: written to still.
+    Open,
+    /// DISABLING: being closed.
+    Closing,
+    /// DISABLED: its shards, each closed at its last record ("If both StartingSequenceNumber
+    /// and EndingSequenceNumber are present, then that shard is closed and can no longer
+    /// receive more data", API_streams_DescribeStream.html).
+    Closed(Vec<BatchInfo>),
+    /// No longer kept (ResourceNotFoundException): 24 hours after it was closed.
+    Gone,
+}
+
+/// What stream `arn` is now, with every shard of a closed one (DescribeStream, every page).
+pub async fn stream_now(aws: &Aws, arn: &str) -> anyhow::Result<StreamNow> {
+    use aws_sdk_dynamodbstreams::operation::describe_stream::DescribeStreamError;
+    use aws_sdk_dynamodbstreams::types::StreamStatus;
+    let mut shards = Vec::new();
+    let mut start: Option<String> = None;
+    loop {
+        let request = aws
+            .streams
+            .describe_stream()
+            .stream_arn(arn)
+            .set_exclusive_start_shard_id(start.take());
+        let gone = DescribeStreamError::is_resource_not_found_exception;
+        let Some(out) = absent_on(gone, "DescribeStream", request.send().await)? else {
+            return Ok(StreamNow::Gone);
+        };
+        let d = out
+            .stream_description
+            .context("DescribeStream returned no description")?;
+        match d.stream_status() {
+            Some(StreamStatus::Disabled) => {}
+            Some(StreamStatus::Disabling) => return Ok(StreamNow::Closing),
+            _ => return Ok(StreamNow::Open),
+        }
+        for shard in d.shards() {
+            let range = shard.sequence_number_range();
+            shards.push(BatchInfo {
+                stream_arn: arn.to_string(),
+                shard_id: shard.shard_id().unwrap_or_default().to_string(),
+                start: range
+                    .and_then(|r| r.starting_sequence_number())
+                    .unwrap_or("0")
+                    .to_string(),
+                end: range
+                    .and_then(|r| r.ending_sequence_number())
+                    .unwrap_or_default()
+                    .to_string(),
+                batch_size: None,
+                condition: None,
+            });
+        }
+        match d.last_evaluated_shard_id {
+            Some(last) => start = Some(last),
+            None => return Ok(StreamNow::Closed(shards)),
+        }
+    }
+}
+
+/// Every record closed shard `shard` still holds, from its oldest (TRIM_HORIZON) to its
+/// end: the records older than the stream's 24 hours are gone for every reader alike.
+pub async fn read_closed_shard(aws: &Aws, shard: &BatchInfo) -> anyhow::Result<Range> {
+    let request = aws
+        .streams
+        .get_shard_iterator()
+        .stream_arn(&shard.stream_arn)
+        .shard_id(&shard.shard_id)
+        .shard_iterator_type(ShardIteratorType::TrimHorizon);
+    let iterator = match request.send().await {
+        Ok(out) => out.shard_iterator,
+        Err(e) if answered(&e, GetShardIteratorError::is_resource_not_found_exception) => {
+            return Ok(Range::Gone(STREAM_GONE.into()));
+        }
+        Err(e) => return Err(error("GetShardIterator", &e)),
+    };
+    // Everything up to the shard's end (a shard with no record has none to compare with).
+    let all = BatchInfo {
+        start: "0".into(),
+        end: match shard.end.is_empty() {
+            true => "9".repeat(40),
+            false => shard.end.clone(),
+        },
+        ..shard.clone()
+    };
+    read_pages(aws, &all, iterator, None).await
 }
 
 /// Invokes `function` (a name, an ARN, or either with a version or alias) with `event` and

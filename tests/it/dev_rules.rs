@@ -165,6 +165,40 @@ fn keys(list: &[&str]) -> Vec<String> {
 /// With `report_batch_item_failures`, a function that reports r3 failed has the records
 /// from r3 on retried, and never those before it; once retries run out, the rest is given
 /// up on and its sequence range is in the queue.
+/// A function stuck past its timeout is stopped, as Lambda stops it, and the next batch
+/// gets a bootstrap of its own: a hung process never holds the mapping.
+#[test]
+fn an_invocation_past_its_timeout_restarts_the_bootstrap_and_the_next_batch_runs() {
+    let mut p = Pipeline::start(
+        "dev-hang",
+        &fixture(),
+        "hang",
+        "    maximum_retry_attempts: 0\n",
+    );
+    p.write(&["r1", "r2", "r3"]);
+    let restarted = p
+        .dev
+        .wait_longer_for(std::time::Duration::from_secs(60), |l| {
+            l.contains("an invocation timed out; restarting the bootstrap")
+        });
+    assert!(restarted.starts_with("dev-hang-handler: "), "{restarted}");
+    let line = p.dev.wait_for(|l| l.contains(" invoked in "));
+    assert!(
+        line.contains(": 3 in, 0 filtered out, 3 invoked in 1 invocation, 1 failed, 3 given up"),
+        "{line}"
+    );
+    p.write(&["r4"]);
+    let line = p.dev.wait_for(|l| l.contains(" invoked in "));
+    assert!(
+        line.contains(" 1 invoked in 1 invocation, 0 failed"),
+        "{line}"
+    );
+    assert_eq!(
+        p.delivered_keys(),
+        [keys(&["r1", "r2", "r3"]), keys(&["r4"])]
+    );
+}
+
 #[test]
 fn a_partial_failure_is_retried_from_the_failed_record_and_then_given_up_to_the_queue() {
     let mut p = Pipeline::start(

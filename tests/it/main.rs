@@ -14,6 +14,7 @@ mod bad_input;
 mod bad_limits;
 mod busy_account;
 mod conformance;
+mod cutover;
 mod dev;
 mod dev_rules;
 mod drift;

@@ -60,8 +60,8 @@ const MISTAKES: &[(&str, &str, &str)] = &[
     ),
     (
         "unknown starting position",
-        "    starting_position: LATEST\n",
-        "    starting_position: LAST\n",
+        "    starting_position: TRIM_HORIZON ",
+        "    starting_position: TRIM_HORIZ ",
     ),
     (
         "unknown field",

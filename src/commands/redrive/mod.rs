@@ -9,7 +9,10 @@
 //! asks first (`--auto-approve`), or only shows it (`--dry-run`); `--output json` writes
 //! events instead.
 
+mod closed;
 mod runner;
+
+pub use closed::carry_out;
 
 use super::common;
 use super::confirm::{check_can_confirm, check_can_stream, confirm};

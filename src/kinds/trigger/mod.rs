@@ -11,16 +11,18 @@
 mod ops;
 mod spec;
 
+pub use ops::listed_now;
 pub use spec::Trigger;
 
 use crate::aws::Aws;
 use crate::aws::needs::Need;
-use crate::exec::ExecCtx;
+use crate::exec::{ClosedStream, ExecCtx};
 use crate::kinds::kind::{Discovery, Identity, Kind, Live, Observation, Tags};
 use crate::plan::FieldChange;
 use crate::spec::arn::ArnField;
 use crate::spec::template::{Inputs, Template};
 use crate::values::{ArnFormat, Attributes, DeploymentContext, is_unknown};
+use anyhow::Context;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -101,6 +103,19 @@ fn canonical_filters(mut filters: Vec<Value>) -> Vec<Value> {
 }
 
 crate::live_of!(LiveTrigger, Trigger, arn);
+
+impl Trigger {
+    /// Where the new mapping reads from, as the plan says it.
+    fn reads_from(&self) -> &'static str {
+        match self.settings.starting_position {
+            StartingPosition::TrimHorizon => "the new mapping reads its stream from the start",
+            StartingPosition::Latest => {
+                "the new mapping reads from LATEST: records written before it is Enabled are \
+                 skipped (TRIM_HORIZON reads them)"
+            }
+        }
+    }
+}
 
 #[async_trait]
 impl Kind for Trigger {
@@ -193,19 +208,53 @@ impl Kind for Trigger {
         live.state.source != desired.source
     }
 
+    /// The old mapping's stream was closed (its table's stream disabled, or enabled anew
+    /// with another view type): what the old mapping had not yet processed is in it, and
+    /// AWS documents no way to know how far a mapping has read (its position is its own;
+    /// IteratorAge is emitted only after a batch). So everything the closed stream still
+    /// holds is run through the function, as the mapping would run it, before the new
+    /// mapping is made; the old one reads on meanwhile and goes last. Safe for a function
+    /// that, like the processor, never moves a conversation backwards. A stream still open
+    /// (the mapping moved to another table's) hands nothing over: moving is the choice.
+    async fn hand_over(&self, cx: &ExecCtx<'_>, old: &LiveTrigger) -> anyhow::Result<()> {
+        let Some(replayer) = cx.replayer else {
+            return Ok(());
+        };
+        let s = &old.state.settings;
+        let stream = ClosedStream {
+            function: old.state.function.clone(),
+            stream_arn: old.state.source.clone(),
+            batch_size: usize::try_from(s.batch_size).unwrap_or(1).max(1),
+            filters: s.filters.clone(),
+            report_batch_item_failures: s.report_batch_item_failures,
+        };
+        replayer.replay(cx, &stream).await.with_context(|| {
+            format!(
+                "replaying the closed stream {} before its mapping {} goes (that mapping stays and reads on; no new one was made: run apply again once the function handles the records)",
+                old.state.source, old.uuid
+            )
+        })
+    }
+
     fn replaces(&self, change: &FieldChange, live: &LiveTrigger) -> Option<String> {
+        let reads = self.reads_from();
         match change.path.key(0)? {
             "source" => Some(match change.after.as_str().filter(|s| is_unknown(s)) {
-                Some(_) => "the source stream is being replaced (it gets a new ARN), so the \
-                            mapping is made anew for it"
-                    .to_string(),
+                Some(_) => format!(
+                    "the source stream is being replaced (it gets a new ARN), so the mapping \
+                     is made anew for it; the old stream, once closed, is replayed through \
+                     the function first, and {reads}"
+                ),
                 None => format!(
-                    "the source changes ({} → {}); a mapping cannot move to another stream",
+                    "the source changes ({} → {}); a mapping cannot move to another stream; {}",
                     live.state.source,
-                    change.after.as_str().unwrap_or_default()
+                    change.after.as_str().unwrap_or_default(),
+                    reads
                 ),
             }),
-            "starting_position" => Some("the starting position of a mapping cannot change".into()),
+            "starting_position" => Some(format!(
+                "the starting position of a mapping cannot change; {reads}"
+            )),
             _ => None,
         }
     }

@@ -518,6 +518,16 @@ fn without_deleting(
         .collect()
 }
 
+/// Every mapping of `function` as Lambda lists it now, read afresh (not this run's cached
+/// listing), without tags (the listing has none): what `dev` follows.
+pub async fn listed_now(aws: &Aws, function: &str) -> anyhow::Result<Vec<LiveTrigger>> {
+    let listed = list_mappings(aws, function).await?;
+    listed
+        .iter()
+        .map(|m| live_from(m, BTreeMap::new()))
+        .collect()
+}
+
 fn live_from(
     m: &lambda::EventSourceMappingConfiguration,
     tags: BTreeMap<String, String>,

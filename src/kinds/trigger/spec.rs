@@ -24,7 +24,9 @@ raw_resource! {
         /// Seconds to gather records before invoking (default 0).
         #[schemars(range(min = 0, max = 300))]
         batching_window_seconds: Spanned<i64>,
-        /// Where a new mapping starts reading (default `LATEST`).
+        /// Where a new mapping starts reading (default `TRIM_HORIZON`: from the stream's
+        /// start, so that no record written before the mapping exists is skipped; `LATEST`
+        /// reads only what is written once it is Enabled).
         starting_position: Spanned<StartingPosition>,
         /// Retries of a failing batch; -1 retries until the records expire (default -1).
         #[schemars(range(min = -1, max = 10000))]
@@ -160,7 +162,7 @@ impl Validate<Trigger> for RawTrigger {
                 batching_window_seconds: window as i32,
                 starting_position: raw
                     .starting_position()
-                    .map_or(StartingPosition::Latest, |p| p.value),
+                    .map_or(StartingPosition::TrimHorizon, |p| p.value),
                 maximum_retry_attempts: retries as i32,
                 maximum_record_age_seconds: age as i32,
                 bisect_on_error: raw.bisect_on_error().is_some_and(|b| b.value),
