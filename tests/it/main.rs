@@ -13,6 +13,7 @@ mod backup;
 mod bad_input;
 mod bad_limits;
 mod busy_account;
+mod ci;
 mod conformance;
 mod cutover;
 mod dev;
