@@ -118,6 +118,13 @@ impl Replayer for StackReplayer<'_> {
         let all = records.len();
         records.retain(|r| filter.matches(r));
         let (total, filtered) = (records.len(), all - records.len());
+        if total == 0 {
+            // Nothing to run: no runner is made (here, no bundle is built for it).
+            cx.tracker.status(format!(
+                "the old stream is closed and holds no record to replay ({filtered} filtered out)"
+            ));
+            return Ok(());
+        }
         cx.tracker.status(format!(
             "the old stream is closed: replaying the {total} record(s) it holds ({filtered} filtered out) through {}",
             stream.function
