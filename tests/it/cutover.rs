@@ -7,8 +7,8 @@
 //! DynamoDB put on a stream is the newest of a conversation of its own, and every such
 //! conversation must end at it. No timed assertion: the waits only bound a hung run.
 
+use crate::dev::start_dev_on;
 use crate::e2e::{conversation, inboxes};
-use crate::support::dev::Dev;
 use crate::support::{Emulator, Live, default_stack_in, run_default};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,21 +64,7 @@ fn messages_written_while_the_stream_changes_all_reach_their_conversations() {
         "    batching_window_seconds: 3\n",
     );
     std::fs::write(&file, &text).unwrap();
-    let args = [
-        "-f",
-        file.to_str().unwrap(),
-        "--env",
-        "local",
-        "--endpoint-url",
-        &emulator.url,
-        "--no-color",
-    ];
-    let checkpoints = dir.path().join("checkpoints");
-    let mut dev = Dev::start(
-        &args,
-        &["--checkpoints", checkpoints.to_str().unwrap()],
-        dir.path(),
-    );
+    let mut dev = start_dev_on(&emulator, dir.path(), &file);
     dev.saw_or_wait_for(|l| l.contains(" running against the emulator"));
     let old_stream = live
         .expect_table("cruddur-messages-local")

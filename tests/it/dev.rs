@@ -10,7 +10,16 @@ use crate::support::{Emulator, Live, cli, repo_root};
 /// `dev` on the default stack (`stack.yaml`, environment `local`) against `emulator`,
 /// checkpoints under `dir`.
 fn start_dev(emulator: &Emulator, dir: &std::path::Path) -> Dev {
-    let file = repo_root().join("stack.yaml");
+    start_dev_on(emulator, dir, &repo_root().join("stack.yaml"))
+}
+
+/// `dev` on `file` (the default stack, or a copy of it), environment `local`, against
+/// `emulator`, checkpoints under `dir`.
+pub(crate) fn start_dev_on(
+    emulator: &Emulator,
+    dir: &std::path::Path,
+    file: &std::path::Path,
+) -> Dev {
     let checkpoints = dir.join("checkpoints");
     let args = [
         "-f",
