@@ -401,20 +401,5 @@ fn wait_until_trimmed(live: &Live, table: &str, seq: &str) {
 
 /// Every line of `stdout` as JSON, each checked against `schema/redrive.schema.json`.
 fn json_lines(stdout: &str) -> Vec<Value> {
-    let path = format!("{}/schema/redrive.schema.json", env!("CARGO_MANIFEST_DIR"));
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).unwrap();
-    stdout
-        .lines()
-        .map(|line| {
-            let event: Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            let errors: Vec<String> = validator
-                .iter_errors(&event)
-                .map(|e| e.to_string())
-                .collect();
-            assert!(errors.is_empty(), "{line}: {errors:?}");
-            event
-        })
-        .collect()
+    crate::verbs::json_lines_of("redrive", stdout)
 }

@@ -269,7 +269,12 @@ fn destroy_target_deletes_that_resource_and_what_depends_on_it_only() {
 
 /// Every line of `stdout` as JSON, each checked against `schema/progress.schema.json`.
 fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
-    let path = format!("{}/schema/progress.schema.json", env!("CARGO_MANIFEST_DIR"));
+    json_lines_of("progress", stdout)
+}
+
+/// Every line of `stdout` as JSON, each checked against `schema/<schema>.schema.json`.
+pub(crate) fn json_lines_of(schema: &str, stdout: &str) -> Vec<serde_json::Value> {
+    let path = format!("{}/schema/{schema}.schema.json", env!("CARGO_MANIFEST_DIR"));
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
