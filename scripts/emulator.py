@@ -428,6 +428,11 @@ if os.environ.get("CRUDDUR_EMULATOR_TIME"):
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import streams  # noqa: E402,F401  (it patches moto as it loads)
 
+# 9. Lambda's versions and aliases as AWS keeps them: a mapping on an alias keeps the
+#    alias's ARN and is listed by it, and a version number is never used twice
+#    (scripts/versions.py).
+import versions  # noqa: E402,F401  (it patches moto as it loads)
+
 if __name__ == "__main__":
     args = sys.argv[1:]
     host = args[args.index("-H") + 1] if "-H" in args else "127.0.0.1"

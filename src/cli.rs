@@ -124,6 +124,14 @@ pub enum Command {
         #[arg(long)]
         event: std::path::PathBuf,
     },
+    /// Move each released function's alias (`release:`) back, at once, to the version it
+    /// pointed at before the last apply moved it: one that passed its check. The next
+    /// plan shows the alias behind the code, and apply rolls forward again.
+    Rollback {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+    },
     /// Replay what Lambda gave up on: for each on-failure record in the queue of a mapping's
     /// `on_failure`, read its records again from the stream and invoke the mapping's
     /// function with them, as the mapping would (on an emulator environment, on this

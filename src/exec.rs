@@ -52,14 +52,28 @@ pub struct ClosedStream {
     pub report_batch_item_failures: bool,
 }
 
-/// Runs what a closed stream still holds through its function, saying on the resource's
-/// progress line what it does: with Lambda's Invoke, or, against the local emulator, the
-/// function's bundle on this machine (the commands layer makes it, with what it needs to
-/// run a function). A stream still open, or no longer kept, runs nothing. An error when a
-/// batch fails, or the stream cannot be read.
+/// What runs the stack's functions for the engine, with Lambda's Invoke, or, against the
+/// local emulator, the function's bundle on this machine (the commands layer makes it, with
+/// what it needs to run a function), and knows the stack around a function.
 #[async_trait::async_trait]
 pub trait Replayer: Send + Sync {
+    /// Runs what a closed stream still holds through its function, saying on the
+    /// resource's progress line what it does. A stream still open, or no longer kept, runs
+    /// nothing. An error when a batch fails, or the stream cannot be read.
     async fn replay(&self, cx: &ExecCtx<'_>, stream: &ClosedStream) -> anyhow::Result<()>;
+    /// A release's check: `event` (a stream event) run through `version` of `function`
+    /// (its physical name). An error, with the function's last log lines, when it fails,
+    /// times out or reports a batch item failure.
+    async fn check(
+        &self,
+        cx: &ExecCtx<'_>,
+        function: &str,
+        version: &str,
+        event: &Value,
+    ) -> anyhow::Result<()>;
+    /// The names of the stack's alarms on `function` (a metric of AWS/Lambda with its
+    /// name): what a release's canary and bake watch.
+    fn alarms_on(&self, function: &str) -> Vec<String>;
 }
 
 impl ExecCtx<'_> {

@@ -31,10 +31,17 @@ impl Error {
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        // What AWS said, when it said something: the SDK's full context ends with the
+        // Debug form of the whole response, which makes a log line hundreds of characters
+        // long.
+        let message = match (error.code(), error.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            _ => DisplayErrorContext(&error).to_string(),
+        };
         Error::DynamoDb {
             operation,
             code: error.code().map(str::to_string),
-            message: DisplayErrorContext(&error).to_string(),
+            message,
         }
     }
 }

@@ -20,6 +20,7 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     check_can_stream(json, args.auto_approve, " (or a plan file)")?;
     check_can_confirm(args.auto_approve, "apply", "--auto-approve")?;
     let stack = common::load(g)?;
+    common::check_release_fits(g, &stack)?;
     let request = PlanRequest {
         operation: Operation::Apply,
         adopt: args.adopt,
@@ -93,6 +94,7 @@ async fn run_saved(g: &Global, args: &ApplyArgs, file: &Path) -> anyhow::Result<
             stack.name
         );
     }
+    common::check_release_fits(g, &stack)?;
     let aws = common::connect(g, &stack).await?;
     common::with_lock(g, &stack, &aws, "apply", async {
         let (observed, plan) =

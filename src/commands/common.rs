@@ -60,6 +60,25 @@ pub fn styles(g: &Global) -> Styles {
     )
 }
 
+/// Refuses, before any request, a release whose canary and bake watch longer than one
+/// step may wait (`--wait-timeout`).
+pub fn check_release_fits(g: &Global, stack: &Stack) -> anyhow::Result<()> {
+    for node in &stack.nodes {
+        let Some(release) = node.release() else {
+            continue;
+        };
+        let watched = release.watched_for().as_secs();
+        if watched > g.wait_timeout {
+            anyhow::bail!(
+                "{}: its release's canary and bake watch for {watched}s, longer than one step may wait (--wait-timeout {}s); raise --wait-timeout to at least {watched}, or shorten `release.bake` or `release.canary.for`",
+                node.name(),
+                g.wait_timeout
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Runs `work` holding the deploy lock of the stack and environment: the plan is made and
 /// carried out under it, so another run's changes cannot slip in between. Should the lease
 /// be lost, `work` is stopped where it is (as if the process had been killed, which the

@@ -13,12 +13,12 @@ use crate::dev::watch::Watcher;
 use crate::dev::{self, Mapping};
 use crate::engine::{self, PlanRequest};
 use crate::event_filter::EventFilter;
-use crate::kinds::trigger::{StartingPosition, TriggerState, listed_now};
+use crate::kinds::trigger::{StartingPosition, TriggerState, bare, listed_now};
 use crate::local::bootstrap::Launch;
 use crate::local::runtime_api::RuntimeApi;
 use crate::plan::Plan;
 use anyhow::{Context, bail};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -76,7 +76,7 @@ pub async fn run(g: &Global, checkpoints: Option<&Path>) -> anyhow::Result<ExitC
         .filter(|c| c.kind == "event_source_mapping")
     {
         let function = change.states.after["function"].as_str().unwrap_or_default();
-        if !apis.contains_key(function) {
+        if !apis.contains_key(bare(function)) {
             bail!(
                 "{}: function {function} is not a lambda_function of this stack; dev runs only the stack's own functions",
                 change.name
@@ -235,7 +235,10 @@ impl Following {
         say: bool,
     ) -> anyhow::Result<Vec<oneshot::Receiver<()>>> {
         let mut live = BTreeMap::new();
-        for function in apis.keys() {
+        // Lambda lists mappings by what they invoke: the function, or an alias of it. Here
+        // the stack's code runs for either.
+        let invoked: BTreeSet<&String> = apis.keys().chain(self.names.keys()).collect();
+        for function in invoked {
             for m in listed_now(aws, function).await? {
                 // Lambda reads while a mapping is Enabled, and on while it is Updating.
                 if matches!(m.status.as_str(), "Enabled" | "Updating") {
@@ -263,7 +266,7 @@ impl Following {
             if self.running.contains_key(&uuid) {
                 continue;
             }
-            let Some(api) = apis.get(&m.state.function) else {
+            let Some(api) = apis.get(bare(&m.state.function)) else {
                 continue;
             };
             let name = self.name_of(&m.state.function, &m.state.source, &uuid);

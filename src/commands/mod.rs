@@ -15,6 +15,7 @@ pub mod outputs;
 pub mod permissions;
 pub mod plan;
 pub mod redrive;
+pub mod rollback;
 pub mod saved;
 pub mod schema;
 pub mod shell;
@@ -60,6 +61,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dry_run,
             output,
         } => redrive::run(g, *auto_approve, *dry_run, *output).await,
+        Command::Rollback { auto_approve } => rollback::run(g, *auto_approve).await,
         Command::Build => build::run(g).await,
         Command::Dev { checkpoints } => dev::run(g, checkpoints.as_deref()).await,
         Command::Invoke { function, event } => invoke::run(g, function, event).await,

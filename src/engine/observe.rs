@@ -23,10 +23,19 @@ pub async fn observe(stack: &Stack, aws: &Aws) -> anyhow::Result<Observed> {
         .iter()
         .any(|node| node.templates().iter().any(|t| t.has_references()));
     let owner = stack.owner();
+    // And what a function's `live_arn` names, `<function>:<alias>`, under `<name>.live_arn`:
+    // mappings on the alias are listed by it.
     let names: BTreeMap<String, String> = stack
         .nodes
         .iter()
         .filter_map(|n| Some((n.name().to_string(), n.known_name()?)))
+        .chain(stack.nodes.iter().filter_map(|n| {
+            let alias = &n.release()?.alias;
+            Some((
+                format!("{}.live_arn", n.name()),
+                format!("{}:{alias}", n.known_name()?),
+            ))
+        }))
         .collect();
     let context = async {
         match needs_context {

@@ -51,6 +51,8 @@ pub trait Resource<O>: crate::spec::Resource + Send + Sync {
     /// Its ARNs by resource type, for the deployer's policy (see [`Kind::arns`]).
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)>;
     fn bundle_source(&self) -> Option<bundle::Source>;
+    /// A function's release settings (see [`Kind::release`]).
+    fn release(&self) -> Option<&crate::kinds::function::Release>;
     /// The code carrying out `change` builds and uploads, if any.
     fn bundle_needed(&self, change: &ResourceChange) -> Option<bundle::Source>;
     /// What it needs of `dependency` before it starts (see [`Needs`]), and which of its
@@ -233,7 +235,10 @@ impl<K: Kind> Declared<K> {
     /// What the file asks for, rendered with `inputs`, and how it differs from what
     /// exists.
     fn wanted(&self, seen: &Observation<K>, cx: &PlanCtx, inputs: &Inputs) -> Wanted {
-        let desired = self.desired(&seen.resolved, &cx.owner, inputs);
+        let mut desired = self.desired(&seen.resolved, &cx.owner, inputs);
+        if let Some(live) = &seen.live {
+            self.spec.reconcile(&mut desired, live);
+        }
         let state = to_json(&desired);
         let mut wanted = Wanted {
             refused: self
@@ -304,6 +309,10 @@ impl<K: Changes, O: Keeps<K>> Resource<O> for Declared<K> {
 
     fn bundle_source(&self) -> Option<bundle::Source> {
         self.spec.bundle_source()
+    }
+
+    fn release(&self) -> Option<&crate::kinds::function::Release> {
+        self.spec.release()
     }
 
     fn needs_of(&self, dependency: &str) -> (Needs, BTreeSet<String>) {
@@ -415,7 +424,10 @@ impl<K: Changes, O: Keeps<K>> Resource<O> for Declared<K> {
         let live = seen.and_then(|s| s.live.as_ref());
         let desired = || -> anyhow::Result<K::State> {
             let seen = seen.context("it was not read from AWS; run plan again")?;
-            let desired = self.desired(&seen.resolved, owner, inputs);
+            let mut desired = self.desired(&seen.resolved, owner, inputs);
+            if let Some(live) = &seen.live {
+                self.spec.reconcile(&mut desired, live);
+            }
             if contains_unknown(&to_json(&desired)) {
                 bail!("a value this resource needs is still unknown; run plan again");
             }

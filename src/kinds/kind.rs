@@ -363,6 +363,14 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     /// What the file asks for, with references rendered (or [`crate::values::UNKNOWN`])
     /// and `tags` the complete tag set (user tags plus ownership tags).
     fn desired(&self, resolved: &Self::Resolved, inputs: &Inputs, tags: Tags) -> Self::State;
+    /// Fills in what the desired state can only take from what AWS holds (a function's next
+    /// version number): planning stays a pure function of the spec and the observation.
+    fn reconcile(&self, _desired: &mut Self::State, _live: &Self::Live) {}
+    /// A function's release settings (versions and a live alias), for `rollback` and for
+    /// apply's check that a bake fits in the wait timeout.
+    fn release(&self) -> Option<&crate::kinds::function::Release> {
+        None
+    }
     /// Whether a replacement makes the new resource before deleting `live`: possible where
     /// both may exist at once, and better where the resource must never be missing (a
     /// stream's trigger). By default the old one goes first.

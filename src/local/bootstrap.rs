@@ -92,6 +92,8 @@ impl LambdaEnvironment {
 /// A running bootstrap; killed when dropped.
 pub struct Bootstrap {
     child: tokio::process::Child,
+    /// Its last log lines.
+    pub recent: logs::Recent,
 }
 
 impl Bootstrap {
@@ -115,13 +117,14 @@ impl Bootstrap {
             .with_context(|| format!("starting {}", path.display()))?;
         // Both to stderr: stdout is the command's own answer (invoke's response).
         let name = &lambda.function_name;
+        let recent = logs::Recent::default();
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(logs::forward(name.clone(), out));
+            tokio::spawn(logs::forward(name.clone(), out, recent.clone()));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(logs::forward(name.clone(), err));
+            tokio::spawn(logs::forward(name.clone(), err, recent.clone()));
         }
-        Ok(Bootstrap { child })
+        Ok(Bootstrap { child, recent })
     }
 
     /// Waits for the process to end (a crash: a bootstrap serves until it is killed).

@@ -65,12 +65,38 @@ fn quoted(value: &Value) -> String {
     }
 }
 
+/// A function's last log lines, as printed: what an error about it shows.
+#[derive(Clone, Default)]
+pub struct Recent(std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>);
+
+/// How many lines [`Recent`] keeps (about what Lambda's Invoke gives back with its log
+/// tail, 4 KB).
+const RECENT_LINES: usize = 20;
+
+impl Recent {
+    fn push(&self, line: String) {
+        let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if lines.len() == RECENT_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(line);
+    }
+
+    /// The lines kept, oldest first, and forgets them.
+    pub fn take(&self) -> Vec<String> {
+        let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        lines.drain(..).collect()
+    }
+}
+
 /// Prints each line of `from` (a function's stdout or stderr) on this process's stderr,
-/// readably, until it closes.
-pub async fn forward(function: String, from: impl AsyncRead + Unpin) {
+/// readably, until it closes; `recent` keeps the last of them.
+pub async fn forward(function: String, from: impl AsyncRead + Unpin, recent: Recent) {
     let mut lines = BufReader::new(from).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        eprintln!("{}", readable(&function, &line));
+        let line = readable(&function, &line);
+        eprintln!("{line}");
+        recent.push(line);
     }
 }
 

@@ -371,19 +371,39 @@ pub async fn read_closed_shard(aws: &Aws, shard: &BatchInfo) -> anyhow::Result<R
 /// waits for its answer, as a mapping does (RequestResponse). An error of the function
 /// itself (`FunctionError` set) is a failed verdict with its payload; an error of the call
 /// is an error.
-pub async fn invoke(aws: &Aws, function: &str, event: &Value) -> anyhow::Result<Verdict> {
+pub async fn invoke(
+    aws: &Aws,
+    function: &str,
+    event: &Value,
+) -> anyhow::Result<(Verdict, Vec<String>)> {
     let request = aws
         .lambda
         .invoke()
         .function_name(function)
+        // The last 4 KB of the invocation's log, base64 in LogResult.
+        .log_type(aws_sdk_lambda::types::LogType::Tail)
         .payload(aws_sdk_lambda::primitives::Blob::new(event.to_string()));
     let out = sdk("Invoke", request.send().await)?;
+    let logs = out
+        .log_result()
+        .and_then(|tail| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(tail).ok()
+        })
+        .map(|bytes| {
+            String::from_utf8_lossy(&bytes)
+                .lines()
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
     let payload = out.payload.map(|b| b.into_inner()).unwrap_or_default();
-    Ok(match out.function_error {
+    let verdict = match out.function_error {
         Some(kind) => Verdict::Failed(format!(
             "function error ({kind}): {}",
             String::from_utf8_lossy(&payload)
         )),
         None => Verdict::Answered(serde_json::from_slice(&payload).unwrap_or(Value::Null)),
-    })
+    };
+    Ok((verdict, logs))
 }

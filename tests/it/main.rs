@@ -39,6 +39,7 @@ mod reach;
 mod readme;
 mod real_account;
 mod redrive;
+mod release;
 mod role_endpoint;
 mod saved_plan;
 mod schema;

@@ -164,4 +164,57 @@ impl Replayer for StackReplayer<'_> {
         ));
         Ok(())
     }
+
+    /// On AWS, Lambda's Invoke of `function:version`; on the emulator, the stack's code
+    /// (what was just uploaded) run here, as `invoke` runs it, in a bootstrap of its own.
+    async fn check(
+        &self,
+        _cx: &ExecCtx<'_>,
+        function: &str,
+        version: &str,
+        event: &Value,
+    ) -> anyhow::Result<()> {
+        let qualified = format!("{function}:{version}");
+        let mut runner =
+            Runner::of(self.stack, self.observed, self.plan, self.aws, &qualified).await?;
+        let verdict = runner.invoke(event.clone()).await;
+        let logs = runner.take_logs();
+        runner.stop().await;
+        let records: Vec<Value> = event
+            .get("Records")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        // Lambda reads batchItemFailures only when the mapping asks for them; a check
+        // counts any it reports.
+        let Some(problem) = failure(&verdict?, true, &records) else {
+            return Ok(());
+        };
+        let logs = match logs.is_empty() {
+            true => "(the function logged nothing)".to_string(),
+            false => logs.join("\n  "),
+        };
+        bail!("{problem}\n  its last log lines:\n  {logs}")
+    }
+
+    fn alarms_on(&self, function: &str) -> Vec<String> {
+        self.plan
+            .resource_changes
+            .iter()
+            .filter(|c| c.kind == "cloudwatch_alarm" && !c.orphan)
+            .filter(|c| {
+                let state = match c.states.after.is_null() {
+                    true => &c.states.before,
+                    false => &c.states.after,
+                };
+                state.get("namespace").and_then(Value::as_str) == Some("AWS/Lambda")
+                    && state
+                        .get("dimensions")
+                        .and_then(|d| d.get("FunctionName"))
+                        .and_then(Value::as_str)
+                        .is_some_and(|f| f.split(':').next() == Some(function))
+            })
+            .map(|c| c.physical_id.clone())
+            .collect()
+    }
 }

@@ -14,16 +14,26 @@ use anyhow::Context;
 use serde_json::Value;
 
 pub enum Runner {
-    /// Lambda runs it: `function` as the mapping names it.
-    Aws { aws: Aws, function: String },
+    /// Lambda runs it.
+    Aws(Box<Remote>),
     /// Its bootstrap runs here, started again if it exits.
     Local(Box<Local>),
+}
+
+pub struct Remote {
+    aws: Aws,
+    /// As the mapping names it (an alias or a version after a `:`).
+    function: String,
+    /// The log tail of the last invocation.
+    logs: Vec<String>,
 }
 
 pub struct Local {
     api: RuntimeApi,
     launch: Launch,
     process: Option<Bootstrap>,
+    /// The log lines of the bootstraps it started.
+    recent: crate::local::logs::Recent,
 }
 
 impl Runner {
@@ -41,11 +51,14 @@ impl Runner {
             .as_deref()
             .is_some_and(|url| check_url(url, true).is_ok());
         if !local {
-            return Ok(Runner::Aws {
+            return Ok(Runner::Aws(Box::new(Remote {
                 aws: aws.clone(),
                 function: function.to_string(),
-            });
+                logs: Vec::new(),
+            })));
         }
+        // Here the stack's code runs, whatever the alias or version.
+        let function = function.split(':').next().unwrap_or(function);
         let node = plan
             .resource_changes
             .iter()
@@ -60,22 +73,33 @@ impl Runner {
             api: RuntimeApi::start(local.info).await?,
             launch: local.launch,
             process: None,
+            recent: Default::default(),
         })))
     }
 
     /// Invokes the function with `event` and waits for how it ended.
     pub async fn invoke(&mut self, event: Value) -> anyhow::Result<Verdict> {
         match self {
-            Runner::Aws { aws, function } => crate::redrive::invoke(aws, function, &event).await,
+            Runner::Aws(remote) => {
+                let (verdict, tail) =
+                    crate::redrive::invoke(&remote.aws, &remote.function, &event).await?;
+                remote.logs = tail;
+                Ok(verdict)
+            }
             Runner::Local(local) => {
                 let Local {
                     api,
                     launch,
                     process,
+                    recent,
                 } = local.as_mut();
                 let running = match process {
                     Some(running) => running,
-                    None => process.insert(Bootstrap::spawn(launch, api)?),
+                    None => {
+                        let started = Bootstrap::spawn(launch, api)?;
+                        *recent = started.recent.clone();
+                        process.insert(started)
+                    }
                 };
                 let outcome = tokio::select! {
                     outcome = api.invoke(event) => outcome,
@@ -95,6 +119,14 @@ impl Runner {
                     Outcome::TimedOut => Verdict::Failed("the function timed out".into()),
                 })
             }
+        }
+    }
+
+    /// The function's last log lines (of the last invocation, on AWS), and forgets them.
+    pub fn take_logs(&mut self) -> Vec<String> {
+        match self {
+            Runner::Aws(remote) => std::mem::take(&mut remote.logs),
+            Runner::Local(local) => local.recent.take(),
         }
     }
 

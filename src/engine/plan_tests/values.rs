@@ -100,6 +100,11 @@ fn each_kinds_attributes_before_it_is_made() {
                 "arn",
                 s("arn:aws:lambda:us-east-1:123456789012:function:processor-dev"),
             ),
+            // No `release:`: its mappings invoke the function itself.
+            (
+                "live_arn",
+                s("arn:aws:lambda:us-east-1:123456789012:function:processor-dev"),
+            ),
             ("log_group", s("/aws/lambda/processor-dev")),
         ],
     );

@@ -13,10 +13,14 @@
 
 mod ops;
 mod read;
+mod release;
+mod release_spec;
 mod spec;
 mod state;
 
 pub use ops::LambdaTags;
+pub use release::{roll_back, rollback_target};
+pub use release_spec::{Release, stream_event_problem};
 pub use spec::Function;
 pub use state::{FunctionState, LiveFunction, VpcState};
 
@@ -39,9 +43,11 @@ crate::live_of!(LiveFunction, Function, arn);
 #[async_trait]
 impl Kind for Function {
     const TYPE: &'static str = "lambda_function";
-    const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "log_group"];
+    /// `live_arn`: what mappings invoke, its alias's ARN with `release:` (else `arn`).
+    const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "live_arn", "log_group"];
     const ARN: ArnFormat = ArnFormat::regional("lambda", "function", "function:");
-    const NEEDS: &'static [&'static [Need]] = &[ops::NEEDS, crate::aws::lookup::NEEDS];
+    const NEEDS: &'static [&'static [Need]] =
+        &[ops::NEEDS, release::NEEDS, crate::aws::lookup::NEEDS];
     const LISTED_BY_TAG: bool = true;
     /// Its role, and what its environment names.
     const USES: &'static [&'static str] = &[
@@ -100,9 +106,9 @@ impl Kind for Function {
         }
     }
 
-    async fn read(&self, aws: &Aws, _me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
+    async fn read(&self, aws: &Aws, me: &Identity<'_>) -> anyhow::Result<Observation<Self>> {
         let (live, resolved) = tokio::try_join!(
-            read_function(aws, &self.name),
+            read_function(aws, &self.name, self.alias(), me.owner),
             resolve_vpc(aws, self.vpc.as_ref())
         )?;
         Ok(Observation { live, resolved })
@@ -113,7 +119,7 @@ impl Kind for Function {
         name: &str,
         _owner: &str,
     ) -> anyhow::Result<Option<LiveFunction>> {
-        read_function(aws, name).await
+        read_function(aws, name, None, _owner).await
     }
 
     fn planned_attributes(
@@ -125,6 +131,10 @@ impl Kind for Function {
         BTreeMap::from([
             ("log_group", Some(log_group_name(&self.name))),
             ("name", Some(self.name.clone())),
+            (
+                "live_arn",
+                arn.as_deref().map(|a| live_arn(a, self.alias())),
+            ),
             ("arn", arn),
         ])
     }
@@ -146,7 +156,29 @@ impl Kind for Function {
             reserved_concurrency: self.reserved_concurrency,
             log_retention_days: Some(self.log_retention_days),
             tags,
+            release: self.release.as_ref().map(release::desired),
         }
+    }
+
+    /// The version the alias should point at, from what Lambda holds (see `release.rs`).
+    fn reconcile(&self, desired: &mut FunctionState, live: &LiveFunction) {
+        release::reconcile(desired, live);
+    }
+
+    fn release(&self) -> Option<&Release> {
+        self.release.as_ref()
+    }
+
+    /// An alias of the name the file gives, made by someone else, is not taken over.
+    fn update_blocker(&self, desired: &FunctionState, live: &LiveFunction) -> Option<String> {
+        release::taken(live, desired)
+    }
+
+    fn attributes_after_update(live: &LiveFunction, desired: &FunctionState) -> Attributes {
+        let mut attributes = live.attributes();
+        let alias = desired.release.as_ref().map(|r| r.alias.as_str());
+        attributes.insert("live_arn", Some(live_arn(&live.arn, alias)));
+        attributes
     }
 
     /// Load time counts a reference as the text around it; here its value is known.
@@ -173,6 +205,7 @@ impl Kind for Function {
             }
             "architecture" => "the code is rebuilt for it and uploaded",
             "vpc" => "Lambda moves the function's network interfaces; it can take minutes",
+            "release" => return self.release.as_ref().map(|r| release_note(r, change)),
             _ => return None,
         };
         Some(note.into())
@@ -180,8 +213,11 @@ impl Kind for Function {
 
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)> {
         let log_group = LOG_GROUP.of(at, &log_group_name(&self.name));
+        let function = Self::ARN.of(at, &self.name);
         vec![
-            ("function", Self::ARN.of(at, &self.name)),
+            // Its versions and aliases: `…:function:NAME:7`, `…:function:NAME:live`.
+            ("function", format!("{function}:*")),
+            ("function", function),
             // Log groups' own actions name the group; some are checked on its streams' form.
             ("log-group", format!("{log_group}:*")),
             ("log-group", log_group),
@@ -202,6 +238,8 @@ impl Kind for Function {
             arn: Self::ARN.of(&DeploymentContext::example(), &self.name),
             log_group_exists: true,
             settled: true,
+            release: None,
+            alias: self.alias().map(str::to_string),
         }
     }
 
@@ -224,6 +262,7 @@ impl Live for LiveFunction {
         BTreeMap::from([
             ("log_group", Some(log_group_name(&name))),
             ("name", Some(name)),
+            ("live_arn", Some(live_arn(&self.arn, self.alias.as_deref()))),
             ("arn", Some(self.arn.clone())),
         ])
     }
@@ -238,6 +277,55 @@ impl Live for LiveFunction {
 
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
         ops::delete_function(cx, &self.physical_id(), self).await
+    }
+}
+
+impl Function {
+    /// The alias its mappings invoke, with `release:`.
+    pub fn alias(&self) -> Option<&str> {
+        self.release.as_ref().map(|r| r.alias.as_str())
+    }
+}
+
+/// What mappings invoke: the alias's ARN, or the function's.
+fn live_arn(arn: &str, alias: Option<&str>) -> String {
+    match alias {
+        Some(alias) => format!("{arn}:{alias}"),
+        None => arn.to_string(),
+    }
+}
+
+/// What a change of the release does, as plan says it.
+fn release_note(release: &Release, change: &FieldChange) -> String {
+    let alias = &release.alias;
+    let checked = match &release.check {
+        Some(check) => format!("checked with {}, then", check.file),
+        None => "with no check (`release.check` names none), then".into(),
+    };
+    let canary = release.canary.map_or(String::new(), |c| {
+        format!(
+            " after a canary of {}% for {}s",
+            c.weight,
+            c.duration.as_secs()
+        )
+    });
+    let bake = match release.bake.as_secs() {
+        0 => String::new(),
+        s => format!(
+            "; baked {s}s watching the function's alarms, and moved back if one goes to ALARM"
+        ),
+    };
+    match change.path.key(1) {
+        Some("version") => format!(
+            "the version is published (or found, when $LATEST is it already), {checked} alias {alias} moves to it{canary}{bake}"
+        ),
+        Some("canary") => "the canary an interrupted release left is ended".into(),
+        _ if change.after.is_null() => {
+            "the alias is left as it is: the file no longer asks for a release".into()
+        }
+        _ => format!(
+            "the function's version is published, {checked} alias {alias} is made for it (what its mappings invoke)"
+        ),
     }
 }
 

@@ -2,6 +2,8 @@
 //! concurrency, its log group, and deleting both; every step waits for Lambda to settle.
 
 use super::read::read_function;
+use super::release::{self, LiveRelease};
+use super::release_spec::Release;
 use super::spec::Function;
 use super::state::{
     FunctionState, LiveFunction, log_group_name, sdk_architecture, sdk_environment, sdk_vpc,
@@ -12,6 +14,7 @@ use crate::bundle::{self, CODE_HASH_TAG, CODE_SHA_TAG};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Made};
 use crate::prebuild;
+use crate::tags::STACK_TAG;
 use crate::tags::same_owner;
 use crate::wait::{Check, Service::Lambda, propagating, until};
 use anyhow::{Context, bail};
@@ -20,6 +23,7 @@ use aws_sdk_cloudwatchlogs::operation::create_log_group::CreateLogGroupError;
 use aws_sdk_cloudwatchlogs::operation::delete_log_group::DeleteLogGroupError;
 use aws_sdk_lambda::operation::create_function::CreateFunctionError;
 use aws_sdk_lambda::operation::delete_function::DeleteFunctionError;
+use aws_sdk_lambda::operation::publish_version::PublishVersionError;
 use aws_sdk_lambda::operation::update_function_code::UpdateFunctionCodeError;
 use aws_sdk_lambda::operation::update_function_configuration::UpdateFunctionConfigurationError;
 use aws_sdk_lambda::types as lambda;
@@ -82,9 +86,31 @@ async fn build(function: &Function, cx: &ExecCtx<'_>) -> anyhow::Result<(bundle:
     Ok((bundle, hash))
 }
 
-async fn read_back(cx: &ExecCtx<'_>, name: &str) -> anyhow::Result<LiveFunction> {
+/// What a release of `desired` needs to know.
+fn rollout<'a>(
+    name: &'a str,
+    release: &'a Release,
+    live: Option<&'a LiveRelease>,
+    desired: &'a FunctionState,
+) -> release::Rollout<'a> {
+    release::Rollout {
+        name,
+        release,
+        live,
+        owner: desired.tags.get(STACK_TAG).map_or("", String::as_str),
+        built_from: &desired.code_hash,
+    }
+}
+
+async fn read_back(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    alias: Option<&str>,
+    desired: &FunctionState,
+) -> anyhow::Result<LiveFunction> {
     cx.tracker.status("reading the result");
-    read_function(cx.aws, name)
+    let owner = desired.tags.get(STACK_TAG).map_or("", String::as_str);
+    read_function(cx.aws, name, alias, owner)
         .await?
         .with_context(|| format!("function {name} disappeared while it was being changed"))
 }
@@ -130,7 +156,7 @@ pub async fn delete_function(
 
 /// What Lambda refuses only for now, by an update's or a create's typed error: another
 /// change of the function in progress, or a role (or its policies) not yet usable by Lambda.
-trait NotYet {
+pub(super) trait NotYet {
     /// ResourceConflictException: https://docs.aws.amazon.com/lambda/latest/dg/functions-states.html
     /// ("The following operations fail while function creation is pending ...
     /// UpdateFunctionCode, UpdateFunctionConfiguration"; the same while an update is
@@ -159,7 +185,8 @@ macro_rules! not_yet {
 not_yet!(
     CreateFunctionError,
     UpdateFunctionCodeError,
-    UpdateFunctionConfigurationError
+    UpdateFunctionConfigurationError,
+    PublishVersionError
 );
 
 /// The role Lambda is given cannot be used by it yet: a new role, or one whose policies
@@ -225,12 +252,12 @@ async fn update_configuration(
 
 /// Shows `doing` and sends a function update, waiting out ResourceConflictException (another
 /// update of the function still in progress, by us or anyone) and a role not yet propagated.
-async fn retry_while_updating<T, E, F, Fut>(
+pub(super) async fn retry_while_updating<T, E, F, Fut>(
     cx: &ExecCtx<'_>,
     doing: &str,
     operation: &str,
     send: F,
-) -> anyhow::Result<()>
+) -> anyhow::Result<T>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<
@@ -250,7 +277,7 @@ where
     let refused = Mutex::new(None);
     until(cx.wait(doing, Lambda), || async {
         match send().await {
-            Ok(_) => Ok(Check::Done(())),
+            Ok(out) => Ok(Check::Done(out)),
             Err(e) if answered(&e, E::in_progress) => Ok(Check::Waiting(
                 "Lambda is still applying an earlier change".into(),
             )),
@@ -427,7 +454,7 @@ impl Changes for Function {
                 // Made by this create whose answer was lost (the SDK sent it again): carry
                 // on with it.
                 Err(e) if answered(&e, CreateFunctionError::is_resource_conflict_exception) => {
-                    match read_function(cx.aws, &self.name).await? {
+                    match read_function(cx.aws, &self.name, None, "").await? {
                         Some(live) if same_owner(&desired.tags, &live.state.tags) => {
                             Ok(Check::Done(()))
                         }
@@ -445,7 +472,10 @@ impl Changes for Function {
         if let Some(reserved) = desired.reserved_concurrency {
             set_concurrency(cx, &self.name, Some(reserved)).await?;
         }
-        read_back(cx, &self.name).await
+        if let Some(release) = &self.release {
+            release::roll_out(cx, rollout(&self.name, release, None, desired)).await?;
+        }
+        read_back(cx, &self.name, self.alias(), desired).await
     }
 
     /// Changes the function in place: tags, configuration, code (rebuilt), concurrency, logs.
@@ -493,6 +523,12 @@ impl Changes for Function {
         if !live.log_group_exists || before.log_retention_days != to.log_retention_days {
             ensure_log_group(cx, name, live.log_group_exists, to).await?;
         }
-        read_back(cx, &self.name).await
+        // Last: the check runs what every step above made.
+        if let Some(release) = &self.release
+            && before.release != to.release
+        {
+            release::roll_out(cx, rollout(name, release, live.release.as_ref(), to)).await?;
+        }
+        read_back(cx, &self.name, self.alias(), to).await
     }
 }

@@ -1,6 +1,7 @@
 //! Reading a function (configuration, tags, concurrency) and its log group, and finding
 //! the subnets and security groups its VPC config chooses.
 
+use super::release;
 use super::spec::VpcSpec;
 use super::state::{FunctionState, LiveFunction, VpcState, log_group_name};
 use crate::aws::lookup;
@@ -10,7 +11,14 @@ use aws_sdk_lambda::operation::get_function::GetFunctionError;
 use aws_sdk_lambda::types as lambda;
 use std::collections::BTreeMap;
 
-pub async fn read_function(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveFunction>> {
+/// The function `name`, with its versions and `alias` when the file asks for a release
+/// (`owner`: the stack whose alias it must be).
+pub async fn read_function(
+    aws: &Aws,
+    name: &str,
+    alias: Option<&str>,
+    owner: &str,
+) -> anyhow::Result<Option<LiveFunction>> {
     let function = async {
         let sent = aws.lambda.get_function().function_name(name).send().await;
         absent_on(
@@ -19,7 +27,14 @@ pub async fn read_function(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveF
             sent,
         )
     };
-    let (function, log_group) = tokio::try_join!(function, read_log_group(aws, name))?;
+    let release = async {
+        match alias {
+            Some(alias) => release::read(aws, name, alias).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (function, log_group, release) =
+        tokio::try_join!(function, read_log_group(aws, name), release)?;
     let Some(out) = function else {
         return Ok(None);
     };
@@ -72,10 +87,16 @@ pub async fn read_function(aws: &Aws, name: &str) -> anyhow::Result<Option<LiveF
                 .and_then(|c| c.reserved_concurrent_executions()),
             log_retention_days: log_group.flatten(),
             tags,
+            release: release
+                .as_ref()
+                .zip(alias)
+                .and_then(|(r, alias)| release::state_of(r, alias, owner)),
         },
         arn: returned(config.function_arn(), "GetFunction", "function ARN")?.to_string(),
         log_group_exists: log_group.is_some(),
         settled,
+        release,
+        alias: alias.map(str::to_string),
     }))
 }
 

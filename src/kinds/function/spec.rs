@@ -1,5 +1,6 @@
 //! A `lambda_function` as written in the stack file, and its validation.
 
+use super::release_spec::{RawRelease, Release};
 use crate::aws::vpc::{MemberChoice, VpcChoice};
 use crate::bundle::{self, Architecture};
 use crate::kinds::kind::Validate;
@@ -71,6 +72,9 @@ raw_resource! {
         /// Days CloudWatch Logs keeps the function's logs (default 14).
         #[schemars(extend("enum" = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653, null]))]
         log_retention_days: Spanned<i64>,
+        /// Publish a version for each change and point an alias at it, after a check and
+        /// optionally a canary and a bake (default: mappings invoke `$LATEST`).
+        release: Spanned<RawRelease>,
     }
 }
 
@@ -98,6 +102,8 @@ pub struct Function {
     pub vpc: Option<VpcSpec>,
     pub reserved_concurrency: Option<i32>,
     pub log_retention_days: i32,
+    /// Versions and a live alias (see `release.rs`); `None`: `$LATEST` only.
+    pub release: Option<Release>,
 }
 
 const FUNCTION_NAMES: NameRules = NameRules::letters_digits_and("function", 1..=64, "-_")
@@ -346,6 +352,8 @@ impl Validate<Function> for RawFunction {
             }
         });
 
+        let release = raw.release().map(|r| r.value.validate(cx, diags));
+
         diags.clean_since(start)?;
         Some(Function {
             name: name?,
@@ -360,6 +368,7 @@ impl Validate<Function> for RawFunction {
             vpc,
             reserved_concurrency: reserved_concurrency.map(|r| r as i32),
             log_retention_days: log_retention_days as i32,
+            release: release.flatten(),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! A function's comparable state (with its log group), its live form, and conversions to
 //! the SDK's types.
 
+use super::release::{LiveRelease, ReleaseState};
 use crate::bundle::Architecture;
 use aws_sdk_lambda::types as lambda;
 use serde::Serialize;
@@ -32,6 +33,9 @@ pub struct FunctionState {
     pub log_retention_days: Option<i32>,
     /// Everything but the code hash tag, which is `code_hash` above.
     pub tags: BTreeMap<String, String>,
+    /// The live alias and the version it points at (a function with `release:`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseState>,
 }
 
 #[derive(Debug)]
@@ -41,6 +45,10 @@ pub struct LiveFunction {
     pub log_group_exists: bool,
     /// False while Lambda is still creating it or applying an update.
     pub settled: bool,
+    /// Its versions and alias, read when the file asks for a release.
+    pub release: Option<LiveRelease>,
+    /// The alias the file names (its mappings invoke it), when it asks for a release.
+    pub alias: Option<String>,
 }
 
 pub fn log_group_name(function: &str) -> String {

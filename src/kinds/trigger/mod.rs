@@ -73,13 +73,20 @@ pub struct LiveTrigger {
     pub others: Vec<String>,
 }
 
-/// The function's name from a name or an ARN (`arn:aws:lambda:r:a:function:NAME[:qualifier]`).
+/// The function as a mapping invokes it, from a name or an ARN
+/// (`arn:aws:lambda:r:a:function:NAME[:qualifier]`): `NAME`, or `NAME:qualifier` for an
+/// alias or a version.
 fn function_name(s: &str) -> String {
     let parts: Vec<&str> = s.split(':').collect();
     match parts.iter().position(|p| *p == "function") {
-        Some(i) if s.starts_with("arn:") && i + 1 < parts.len() => parts[i + 1].to_string(),
+        Some(i) if s.starts_with("arn:") && i + 1 < parts.len() => parts[i + 1..].join(":"),
         _ => s.to_string(),
     }
+}
+
+/// The function's own name, without an alias or version.
+pub fn bare(function: &str) -> &str {
+    function.split(':').next().unwrap_or(function)
 }
 
 /// A mapping's entry in the stack's index: `<function>|<logical name>`. The function is

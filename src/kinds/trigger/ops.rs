@@ -2,7 +2,7 @@
 
 use super::spec::Trigger;
 use super::{
-    LiveTrigger, Settings, StartingPosition, TriggerState, canonical_filters, function_name,
+    LiveTrigger, Settings, StartingPosition, TriggerState, bare, canonical_filters, function_name,
 };
 use crate::aws::needs::Need;
 use crate::aws::{Aws, answered, returned, sdk};
@@ -50,8 +50,15 @@ pub async fn read(
         // there is nothing to find it by.
         return Ok(None);
     };
-    let listed = function_mappings(aws, &function).await?;
-    let mappings: Vec<_> = listed.iter().collect();
+    // Lambda lists a function's mappings by the qualifier they invoke: on an alias, the
+    // unqualified ones too (where a stack deployed before releases has its mapping).
+    let (listed, unqualified) = tokio::try_join!(function_mappings(aws, &function), async {
+        match bare(&function) == function {
+            true => Ok(Vec::new()),
+            false => function_mappings(aws, bare(&function)).await,
+        }
+    })?;
+    let mappings: Vec<_> = listed.iter().chain(unqualified.iter()).collect();
     // Tags are not in the listing: one ListTags per mapping, all at once.
     let tags = try_join_all(
         mappings

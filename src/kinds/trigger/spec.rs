@@ -188,7 +188,10 @@ impl Trigger {
             return Some(function_name(&literal));
         }
         let reference = self.function.references().next()?;
-        names.get(&reference.resource).cloned()
+        names
+            .get(&format!("{}.{}", reference.resource, reference.attribute))
+            .or_else(|| names.get(&reference.resource))
+            .cloned()
     }
 
     /// What an adoptable mapping's source looks like: the stream of the referenced table

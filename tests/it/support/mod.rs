@@ -272,14 +272,25 @@ fn operation_of(entry: &serde_json::Value) -> String {
     format!("{} {path}", entry["method"].as_str().unwrap_or("?"))
 }
 
-/// The repository's stack.yaml written into `dir` with the function's package by absolute
-/// path (so it builds from there); returns the file's path and its text.
+/// The repository's stack.yaml written into `dir` with the function's package and its
+/// release check's event by absolute path (so it builds from there); returns the file's
+/// path and its text.
 pub fn default_stack_in(dir: &Path) -> (PathBuf, String) {
+    let check = "check: lambda/fixtures/check-event.json";
     let text = std::fs::read_to_string(repo_root().join("stack.yaml"))
         .unwrap()
         .replace(
             "    code: lambda\n",
             &format!("    code: {}\n", repo_root().join("lambda").display()),
+        )
+        .replace(
+            check,
+            &format!(
+                "check: {}",
+                repo_root()
+                    .join("lambda/fixtures/check-event.json")
+                    .display()
+            ),
         );
     let file = dir.join("stack.yaml");
     std::fs::write(&file, &text).unwrap();

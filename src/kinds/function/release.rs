@@ -1,0 +1,651 @@
+//! A function's release: each change of its code or configuration is published as a
+//! version, checked with a stream event before any traffic reaches it, then given the
+//! live alias (after an optional canary), baked while the function's alarms are watched,
+//! and rolled back when one goes to ALARM. Old versions are pruned; one an alias points at
+//! is never deleted.
+//!
+//! Which version the alias should point at is decided without a request: Lambda numbers
+//! versions in sequence and never reuses a number, and a version's configuration (its
+//! CodeSha256 included) is compared with `$LATEST`'s. So a plan says `7 → 8` (a new
+//! version) or `7 → 8` (back to the version `$LATEST` already is, after a rollback).
+//!
+//! Lambda's model: https://docs.aws.amazon.com/lambda/latest/dg/configuration-versions.html
+//! ("Lambda doesn't create a new version if the code in the unpublished version is the same
+//! as the previous published version") and configuration-aliases.html (weighted aliases).
+
+use super::release_spec::Release;
+use super::state::{FunctionState, LiveFunction, VpcState};
+use crate::aws::needs::Need;
+use crate::aws::{absent_on, answered, sdk};
+use crate::exec::ExecCtx;
+use crate::tags::STACK_TAG;
+use anyhow::{Context, bail};
+use aws_sdk_lambda::operation::get_alias::GetAliasError;
+use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunctionError;
+use aws_sdk_lambda::types as lambda;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// The IAM actions of releases (this file), on the function and its versions and aliases
+/// (`function` covers `…:function:NAME:*`, see the kind's `arns`).
+pub const NEEDS: &[Need] = &[
+    Need::on(
+        "function",
+        "read: lambda:GetAlias lambda:ListVersionsByFunction lambda:ListAliases; change: lambda:PublishVersion lambda:CreateAlias lambda:UpdateAlias lambda:InvokeFunction; delete: lambda:DeleteFunction",
+    ),
+    // The bake watches the function's alarms.
+    Need::on("alarm", "read: cloudwatch:DescribeAlarms"),
+];
+
+/// The comparable form: the alias and the version it points at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseState {
+    pub alias: String,
+    pub version: String,
+    /// A canary left by an interrupted release: `8 at 10%`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<String>,
+}
+
+/// What a version runs: its code and the configuration a version freezes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Build {
+    pub code_sha256: String,
+    pub runtime: String,
+    pub architecture: Option<String>,
+    pub memory: i32,
+    pub timeout: i32,
+    pub role: String,
+    pub environment: BTreeMap<String, String>,
+    pub vpc: Option<VpcState>,
+}
+
+/// The alias as Lambda holds it.
+#[derive(Debug, Clone)]
+pub struct LiveAlias {
+    pub version: String,
+    /// The other version and its share, during a canary.
+    pub routing: Option<(String, f64)>,
+    pub description: String,
+}
+
+/// A function's versions and its alias, read when the file asks for a release.
+#[derive(Debug, Clone, Default)]
+pub struct LiveRelease {
+    /// Published versions, oldest first.
+    pub versions: Vec<(u64, Build)>,
+    /// What `$LATEST` runs now.
+    pub latest: Option<Build>,
+    pub alias: Option<LiveAlias>,
+}
+
+pub fn build_of(config: &lambda::FunctionConfiguration) -> Build {
+    Build {
+        code_sha256: config.code_sha256().unwrap_or_default().to_string(),
+        runtime: config
+            .runtime()
+            .map(|r| r.as_str().to_string())
+            .unwrap_or_default(),
+        architecture: config
+            .architectures()
+            .first()
+            .map(|a| a.as_str().to_string()),
+        memory: config.memory_size().unwrap_or(128),
+        timeout: config.timeout().unwrap_or(3),
+        role: config.role().unwrap_or_default().to_string(),
+        environment: config
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        vpc: config
+            .vpc_config()
+            .filter(|v| !v.subnet_ids().is_empty())
+            .map(|v| VpcState {
+                subnet_ids: v.subnet_ids().iter().cloned().collect(),
+                security_group_ids: v.security_group_ids().iter().cloned().collect(),
+            }),
+    }
+}
+
+/// Reads the function's versions and `alias` (none of either when the function is gone).
+pub async fn read(aws: &crate::aws::Aws, name: &str, alias: &str) -> anyhow::Result<LiveRelease> {
+    let versions = async {
+        let request = aws.lambda.list_versions_by_function().function_name(name);
+        let all = request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Vec<_>>()
+            .await;
+        let mut configs = Vec::new();
+        for item in all {
+            match item {
+                Ok(config) => configs.push(config),
+                Err(e)
+                    if answered(
+                        &e,
+                        ListVersionsByFunctionError::is_resource_not_found_exception,
+                    ) =>
+                {
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(crate::aws::errors::error("ListVersionsByFunction", &e)),
+            }
+        }
+        Ok(configs)
+    };
+    let alias = async {
+        let sent = aws
+            .lambda
+            .get_alias()
+            .function_name(name)
+            .name(alias)
+            .send()
+            .await;
+        absent_on(
+            GetAliasError::is_resource_not_found_exception,
+            "GetAlias",
+            sent,
+        )
+    };
+    let (configs, alias) = tokio::try_join!(versions, alias)?;
+    let mut live = LiveRelease::default();
+    for config in &configs {
+        match config.version() {
+            Some("$LATEST") => live.latest = Some(build_of(config)),
+            Some(v) => {
+                if let Ok(n) = v.parse() {
+                    live.versions.push((n, build_of(config)));
+                }
+            }
+            None => {}
+        }
+    }
+    live.versions.sort_by_key(|(n, _)| *n);
+    live.alias = alias.map(|a| LiveAlias {
+        version: a.function_version().unwrap_or_default().to_string(),
+        routing: a
+            .routing_config()
+            .and_then(|r| r.additional_version_weights())
+            .and_then(|w| w.iter().next())
+            .map(|(v, w)| (v.clone(), *w)),
+        description: a.description().unwrap_or_default().to_string(),
+    });
+    Ok(live)
+}
+
+/// The live form of the release, for the function's state. An alias the stack `owner` did
+/// not make is said as such: it never equals what the file asks for, so the plan shows the
+/// function blocked (see [`taken`]) instead of using someone else's alias.
+pub fn state_of(live: &LiveRelease, alias: &str, owner: &str) -> Option<ReleaseState> {
+    let a = live.alias.as_ref()?;
+    let version = match is_ours(&a.description, owner) {
+        true => a.version.clone(),
+        false => format!("{} (an alias this stack did not make)", a.version),
+    };
+    Some(ReleaseState {
+        alias: alias.to_string(),
+        version,
+        canary: a
+            .routing
+            .as_ref()
+            .map(|(v, w)| format!("{v} at {}%", (w * 100.0).round())),
+    })
+}
+
+/// The desired form before anything is read: a new function's first version.
+pub fn desired(release: &Release) -> ReleaseState {
+    ReleaseState {
+        alias: release.alias.clone(),
+        version: "1".into(),
+        canary: None,
+    }
+}
+
+/// Whether `$LATEST` will differ from what it is now: then a new version is published.
+fn latest_changes(live: &FunctionState, desired: &FunctionState) -> bool {
+    live.code_hash != desired.code_hash
+        || live.architecture != desired.architecture
+        || live.runtime != desired.runtime
+        || live.memory != desired.memory
+        || live.timeout != desired.timeout
+        || live.role != desired.role
+        || live.environment != desired.environment
+        || live.vpc != desired.vpc
+}
+
+/// The version the alias should point at: the published version that is what `$LATEST`
+/// will be, if there is one, else the next number Lambda gives. Pure: plan's and apply's.
+pub fn reconcile(desired: &mut FunctionState, live: &LiveFunction) {
+    let Some(release) = live.release.as_ref() else {
+        return;
+    };
+    let changes = latest_changes(&live.state, desired);
+    let Some(wanted) = desired.release.as_mut() else {
+        return;
+    };
+    let newest = release.versions.last().map_or(0, |(n, _)| *n);
+    let existing = match (changes, &release.latest) {
+        (false, Some(latest)) => release
+            .versions
+            .iter()
+            .rev()
+            .find(|(_, build)| build == latest)
+            .map(|(n, _)| *n),
+        _ => None,
+    };
+    wanted.version = existing.unwrap_or(newest + 1).to_string();
+}
+
+/// What the alias's description says: whose it is, and the version before the last move
+/// (what `rollback` moves back to). `cruddur-infra cruddur/prod; before: 7`.
+pub fn alias_description(owner: &str, before: Option<&str>) -> String {
+    match before {
+        Some(v) => format!("cruddur-infra {owner}; before: {v}"),
+        None => format!("cruddur-infra {owner}"),
+    }
+}
+
+/// Whether the alias is the stack `owner`'s, by its description.
+pub fn is_ours(description: &str, owner: &str) -> bool {
+    let mark = format!("cruddur-infra {owner}");
+    description == mark || description.starts_with(&format!("{mark};"))
+}
+
+/// The version the alias pointed at before the last move, by its description.
+pub fn before_of(description: &str) -> Option<&str> {
+    description
+        .split("; ")
+        .find_map(|part| part.strip_prefix("before: "))
+}
+
+/// Why the file's alias cannot be used, if it cannot: it exists and is not the stack's.
+pub fn taken(live: &LiveFunction, desired: &FunctionState) -> Option<String> {
+    let wanted = desired.release.as_ref()?;
+    let alias = live.release.as_ref()?.alias.as_ref()?;
+    let owner = desired.tags.get(STACK_TAG)?;
+    (!is_ours(&alias.description, owner)).then(|| {
+        format!(
+            "the function already has an alias `{}` that this stack did not make (its description: {:?}); name another in `release.alias`, or delete that alias",
+            wanted.alias, alias.description
+        )
+    })
+}
+
+/// How long is left, as people read it: `4m 10s`.
+fn left(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        _ => format!("{}m {:02}s", s / 60, s % 60),
+    }
+}
+
+/// How often a bake reads its alarms (CloudWatch evaluates them each period, a minute at
+/// most often for Lambda's metrics).
+const POLL: Duration = Duration::from_secs(5);
+
+type AlarmStates = BTreeMap<String, (String, Option<aws_smithy_types::DateTime>, String)>;
+
+async fn alarm_states(aws: &crate::aws::Aws, names: &[String]) -> anyhow::Result<AlarmStates> {
+    let mut states = BTreeMap::new();
+    // DescribeAlarms takes at most 100 names.
+    for chunk in names.chunks(100) {
+        let request = aws
+            .cloudwatch
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.to_vec()));
+        let out = sdk("DescribeAlarms", request.send().await)?;
+        for alarm in out.metric_alarms() {
+            states.insert(
+                alarm.alarm_name().unwrap_or_default().to_string(),
+                (
+                    alarm
+                        .state_value()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    alarm.state_updated_timestamp().cloned(),
+                    alarm.state_reason().unwrap_or_default().to_string(),
+                ),
+            );
+        }
+    }
+    Ok(states)
+}
+
+/// Watches `alarms` for `length`, saying `what` with the time left: the alarm that went to
+/// ALARM meanwhile (one already in ALARM when the watch began counts only if it goes there
+/// again), or `None`.
+async fn watch(
+    cx: &ExecCtx<'_>,
+    alarms: &[String],
+    length: Duration,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    if length.is_zero() {
+        return Ok(None);
+    }
+    if alarms.is_empty() {
+        cx.tracker.status(format!(
+            "{what}: no alarm of the stack is on the function, so there is nothing to watch"
+        ));
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let baseline = alarm_states(cx.aws, alarms).await?;
+    loop {
+        let now = alarm_states(cx.aws, alarms).await?;
+        for (name, (state, at, reason)) in &now {
+            let before = baseline.get(name).map(|(s, a, _)| (s, a));
+            if state == "ALARM" && before != Some((state, at)) {
+                return Ok(Some(format!("{name} went to ALARM ({reason})")));
+            }
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= length {
+            return Ok(None);
+        }
+        let remaining = length - elapsed;
+        cx.tracker.status(format!(
+            "{what}: {} left, watching {} alarm(s)",
+            left(remaining),
+            alarms.len()
+        ));
+        tokio::time::sleep(POLL.min(remaining)).await;
+    }
+}
+
+/// Points `alias` at `version` alone (or with `canary`: another version and its share).
+async fn point(
+    cx: &ExecCtx<'_>,
+    name: &str,
+    alias: &str,
+    version: &str,
+    canary: Option<(&str, u8)>,
+    description: &str,
+) -> anyhow::Result<()> {
+    let weights: std::collections::HashMap<String, f64> = canary
+        .map(|(v, w)| (v.to_string(), f64::from(w) / 100.0))
+        .into_iter()
+        .collect();
+    let request = cx
+        .aws
+        .lambda
+        .update_alias()
+        .function_name(name)
+        .name(alias)
+        .function_version(version)
+        .description(description)
+        // An empty map ends a canary.
+        .routing_config(
+            lambda::AliasRoutingConfiguration::builder()
+                .set_additional_version_weights(Some(weights))
+                .build(),
+        );
+    sdk("UpdateAlias", request.send().await)?;
+    Ok(())
+}
+
+/// What a release runs through the engine's hooks: the check and the alarms.
+pub struct Rollout<'a> {
+    pub name: &'a str,
+    pub release: &'a Release,
+    /// The alias and versions as read before the change.
+    pub live: Option<&'a LiveRelease>,
+    pub owner: &'a str,
+    pub built_from: &'a str,
+}
+
+/// Publishes `$LATEST` (Lambda answers with the existing version when nothing changed since
+/// it), checks it, moves the alias to it (after the canary), bakes, and prunes. An error
+/// leaves the alias where it was.
+pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
+    let alias = r.release.alias.as_str();
+    let request = cx
+        .aws
+        .lambda
+        .publish_version()
+        .function_name(r.name)
+        .description(format!("built from {}", short(r.built_from)));
+    let published =
+        super::ops::retry_while_updating(cx, "publishing a version", "PublishVersion", || {
+            request.clone().send()
+        })
+        .await?;
+    let version = published
+        .version()
+        .context("PublishVersion returned no version")?
+        .to_string();
+    let current = r.live.and_then(|l| l.alias.as_ref());
+    let stays = match current {
+        Some(a) => format!("alias {alias} stays on version {}", a.version),
+        None => format!("alias {alias} was not made"),
+    };
+    if let Some(check) = &r.release.check {
+        let hooks = cx
+            .replayer
+            .context("nothing runs functions in this run (the check needs a runner)")?;
+        cx.tracker.status(format!(
+            "checking version {version} with {} before traffic",
+            check.file
+        ));
+        hooks
+            .check(cx, r.name, &version, &check.event)
+            .await
+            .with_context(|| {
+                format!(
+                    "version {version} failed its check with {}; {stays}",
+                    check.file
+                )
+            })?;
+    }
+    let Some(current) = current else {
+        cx.tracker
+            .status(format!("making alias {alias} for version {version}"));
+        let request = cx
+            .aws
+            .lambda
+            .create_alias()
+            .function_name(r.name)
+            .name(alias)
+            .function_version(&version)
+            .description(alias_description(r.owner, None));
+        sdk("CreateAlias", request.send().await)?;
+        return prune(cx, &r, &version).await;
+    };
+    let old = current.version.clone();
+    if old == version {
+        // Only a canary left by an interrupted run to end, or nothing.
+        if current.routing.is_some() {
+            point(cx, r.name, alias, &version, None, &current.description).await?;
+        }
+        return prune(cx, &r, &version).await;
+    }
+    let alarms = cx.replayer.map(|h| h.alarms_on(r.name)).unwrap_or_default();
+    let back = |why: String| {
+        let (old, description) = (old.clone(), current.description.clone());
+        async move {
+            cx.tracker
+                .status(format!("rolling back: alias {alias} to version {old}"));
+            point(cx, r.name, alias, &old, None, &description).await?;
+            bail!("{why}; alias {alias} moved back to version {old}")
+        }
+    };
+    if let Some(canary) = r.release.canary {
+        cx.tracker.status(format!(
+            "canary: {}% of invocations to version {version}",
+            canary.weight
+        ));
+        let description = current.description.clone();
+        point(
+            cx,
+            r.name,
+            alias,
+            &old,
+            Some((&version, canary.weight)),
+            &description,
+        )
+        .await?;
+        let what = format!("canary of version {version} at {}%", canary.weight);
+        if let Some(fired) = watch(cx, &alarms, canary.duration, &what).await? {
+            return back(format!("{fired} during the canary of version {version}")).await;
+        }
+    }
+    cx.tracker.status(format!(
+        "moving alias {alias} from version {old} to {version}"
+    ));
+    point(
+        cx,
+        r.name,
+        alias,
+        &version,
+        None,
+        &alias_description(r.owner, Some(&old)),
+    )
+    .await?;
+    let what = format!("baking version {version}");
+    if let Some(fired) = watch(cx, &alarms, r.release.bake, &what).await? {
+        return back(format!("{fired} during the bake of version {version}")).await;
+    }
+    prune(cx, &r, &version).await
+}
+
+fn short(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+/// Deletes the versions past the newest `keep_versions`, but never one an alias points
+/// at (Lambda refuses that too: ResourceConflictException).
+async fn prune(cx: &ExecCtx<'_>, r: &Rollout<'_>, published: &str) -> anyhow::Result<()> {
+    let mut numbers: BTreeSet<u64> = r
+        .live
+        .map(|l| l.versions.iter().map(|(n, _)| *n).collect())
+        .unwrap_or_default();
+    numbers.extend(published.parse::<u64>().ok());
+    let keep = r.release.keep_versions;
+    if numbers.len() <= keep {
+        return Ok(());
+    }
+    let request = cx.aws.lambda.list_aliases().function_name(r.name);
+    let aliases: Vec<_> = request
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| crate::aws::errors::error("ListAliases", &e))?;
+    let pointed: BTreeSet<String> = aliases
+        .iter()
+        .flat_map(|a| {
+            let routed = a
+                .routing_config()
+                .and_then(|c| c.additional_version_weights())
+                .map(|w| w.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default();
+            a.function_version()
+                .map(str::to_string)
+                .into_iter()
+                .chain(routed)
+        })
+        .collect();
+    let old: Vec<u64> = numbers.iter().rev().skip(keep).copied().collect();
+    for n in old {
+        let version = n.to_string();
+        if pointed.contains(&version) {
+            continue;
+        }
+        cx.tracker
+            .status(format!("deleting version {version} (keeping {keep})"));
+        let request = cx
+            .aws
+            .lambda
+            .delete_function()
+            .function_name(r.name)
+            .qualifier(&version);
+        match request.send().await {
+            Ok(_) => {}
+            // Pointed at meanwhile, or already gone: kept, or nothing to do.
+            Err(e)
+                if answered(&e, |e| {
+                    e.is_resource_conflict_exception() || e.is_resource_not_found_exception()
+                }) => {}
+            Err(e) => return Err(crate::aws::errors::error("DeleteFunction", &e)),
+        }
+    }
+    Ok(())
+}
+
+/// Where `rollback` would move `alias` of function `name`: `(from, to)`, the version it
+/// points at and the one it pointed at before the last move. An error when there is none,
+/// or the alias is not the stack `owner`'s.
+pub async fn rollback_target(
+    aws: &crate::aws::Aws,
+    name: &str,
+    alias: &str,
+    owner: &str,
+) -> anyhow::Result<(String, String)> {
+    let sent = aws
+        .lambda
+        .get_alias()
+        .function_name(name)
+        .name(alias)
+        .send()
+        .await;
+    let Some(live) = absent_on(
+        GetAliasError::is_resource_not_found_exception,
+        "GetAlias",
+        sent,
+    )?
+    else {
+        bail!(
+            "function {name} has no alias `{alias}`: nothing was released, so there is nothing to roll back (run apply)"
+        );
+    };
+    let description = live.description().unwrap_or_default();
+    if !is_ours(description, owner) {
+        bail!(
+            "alias `{alias}` of function {name} is not this stack's (its description: {description:?}): it is left alone"
+        );
+    }
+    let from = live.function_version().unwrap_or_default().to_string();
+    let Some(to) = before_of(description) else {
+        bail!(
+            "alias `{alias}` of function {name} names no earlier version: it was made with the function's first version, or was rolled back already"
+        );
+    };
+    Ok((from, to.to_string()))
+}
+
+/// `rollback`: `alias` moved from version `from` back to `to` (see [`rollback_target`]),
+/// its canary ended; its description keeps no earlier version, so a second rollback
+/// does not go further back than what was checked and live.
+pub async fn roll_back(
+    aws: &crate::aws::Aws,
+    name: &str,
+    alias: &str,
+    owner: &str,
+    (from, to): &(String, String),
+) -> anyhow::Result<()> {
+    let weights: std::collections::HashMap<String, f64> = Default::default();
+    let request = aws
+        .lambda
+        .update_alias()
+        .function_name(name)
+        .name(alias)
+        .function_version(to)
+        .description(format!(
+            "{}; rolled back from {from}",
+            alias_description(owner, None)
+        ))
+        .routing_config(
+            lambda::AliasRoutingConfiguration::builder()
+                .set_additional_version_weights(Some(weights))
+                .build(),
+        );
+    sdk("UpdateAlias", request.send().await)?;
+    Ok(())
+}
