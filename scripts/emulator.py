@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""The local AWS emulator: moto's server mode on loopback, with eight fidelity fixes.
+"""The local AWS emulator: moto's server mode on loopback, with nine fidelity fixes.
 
-moto 5.2 differs from AWS in eight ways that matter to a deployer (the fifth and sixth below,
+moto 5.2 differs from AWS in nine ways that matter to a deployer (the fifth and sixth below,
 with their code; the seventh, AWS's time, in aws_time/, on when
-CRUDDUR_EMULATOR_TIME is set; the eighth, streams as DynamoDB keeps them, in streams.py);
+CRUDDUR_EMULATOR_TIME is set; the eighth, streams as DynamoDB keeps them, in streams.py;
+the ninth, Lambda's versions and aliases, in versions.py);
 all are patched here, in the emulator process only, so that
 the tool is tested against AWS's behaviour:
 

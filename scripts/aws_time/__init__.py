@@ -13,7 +13,8 @@ what AWS refuses, with AWS's codes, messages and wire shape (status, headers, bo
   ValidationException, and point-in-time recovery cannot be set for a while after the
   table is made (ContinuousBackupsUnavailableException).
 - Lambda: a function is Pending after CreateFunction; after an update its LastUpdateStatus
-  is InProgress. Meanwhile updates are refused (ResourceConflictException). A mapping is
+  is InProgress. Meanwhile updates and PublishVersion are refused
+  (ResourceConflictException). A mapping is
   Creating, Updating, Enabling or Disabling, and Deleting; meanwhile it cannot be updated or
   deleted (ResourceInUseException).
 - IAM, as Lambda sees it: a role and its policies reach Lambda some seconds after each

@@ -191,3 +191,17 @@ LambdaResponse.create_event_source_mapping = create_event_source_mapping
 LambdaResponse.update_event_source_mapping = update_event_source_mapping
 LambdaResponse.get_event_source_mapping = get_event_source_mapping
 LambdaResponse.delete_event_source_mapping = delete_event_source_mapping
+
+_publish_version = LambdaResponse.publish_version
+
+
+def publish_version(self):
+    """PublishVersion is refused while the function is Pending or an update is InProgress
+    (functions-states.html, quoted in _function_busy)."""
+    name = _function_name(unquote(self.path).rsplit("/", 2)[-2])
+    function = self.backend.get_function(name)
+    _function_busy(name, function.function_arn)
+    return _publish_version(self)
+
+
+LambdaResponse.publish_version = publish_version

@@ -52,7 +52,7 @@ pub trait Resource<O>: crate::spec::Resource + Send + Sync {
     fn arns(&self, at: &DeploymentContext) -> Vec<(&'static str, String)>;
     fn bundle_source(&self) -> Option<bundle::Source>;
     /// A function's release settings (see [`Kind::release`]).
-    fn release(&self) -> Option<&crate::kinds::function::Release>;
+    fn release(&self) -> Option<&crate::spec::release::Release>;
     /// The code carrying out `change` builds and uploads, if any.
     fn bundle_needed(&self, change: &ResourceChange) -> Option<bundle::Source>;
     /// What it needs of `dependency` before it starts (see [`Needs`]), and which of its
@@ -311,7 +311,7 @@ impl<K: Changes, O: Keeps<K>> Resource<O> for Declared<K> {
         self.spec.bundle_source()
     }
 
-    fn release(&self) -> Option<&crate::kinds::function::Release> {
+    fn release(&self) -> Option<&crate::spec::release::Release> {
         self.spec.release()
     }
 

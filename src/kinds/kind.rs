@@ -368,7 +368,7 @@ pub trait Kind: Debug + Send + Sync + Sized + 'static {
     fn reconcile(&self, _desired: &mut Self::State, _live: &Self::Live) {}
     /// A function's release settings (versions and a live alias), for `rollback` and for
     /// apply's check that a bake fits in the wait timeout.
-    fn release(&self) -> Option<&crate::kinds::function::Release> {
+    fn release(&self) -> Option<&crate::spec::release::Release> {
         None
     }
     /// Whether a replacement makes the new resource before deleting `live`: possible where

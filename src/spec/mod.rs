@@ -17,6 +17,7 @@ pub mod network;
 pub mod policy;
 pub mod raw;
 pub mod references;
+pub mod release;
 pub mod stack;
 pub mod tags;
 pub mod template;

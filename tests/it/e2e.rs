@@ -195,7 +195,8 @@ fn messages_move_conversations_forward_through_the_deployed_stack() {
         .block_on(
             live.lambda
                 .list_event_source_mappings()
-                .function_name(FUNCTION)
+                // The trigger invokes the alias that passed its check: listed by it.
+                .function_name(format!("{FUNCTION}:live"))
                 .send(),
         )
         .unwrap()

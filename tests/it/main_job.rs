@@ -94,7 +94,8 @@ fn local_apply_creates_the_stack_and_a_second_plan_is_clean() {
         .block_on(
             live.lambda
                 .list_event_source_mappings()
-                .function_name("cruddur-stream-processor-local")
+                // The trigger invokes the alias that passed its check: listed by it.
+                .function_name("cruddur-stream-processor-local:live")
                 .send(),
         )
         .unwrap();

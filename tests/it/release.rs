@@ -117,7 +117,9 @@ const BAD_INDEX: &str = "INDEX_NAME: no-such-index";
 
 #[test]
 fn a_release_is_checked_a_bad_build_is_kept_out_and_rollback_goes_back() {
-    let stack = Stack::new(&[]);
+    // Two versions kept: pruning must still keep the one rollback goes back to.
+    let two = [("      keep_versions: 3\n", "      keep_versions: 2\n")];
+    let stack = Stack::new(&two);
     stack.apply().expect_code(0);
     assert_eq!(stack.alias(), ("1".to_string(), vec![]));
     let (uuid, function) = stack.mapping();
@@ -129,7 +131,7 @@ fn a_release_is_checked_a_bad_build_is_kept_out_and_rollback_goes_back() {
 
     // A build that fails every batch: its check fails, the alias stays, apply says why
     // with the function's own log lines, and the plan still shows the change.
-    stack.write(&[(GOOD_INDEX, BAD_INDEX)]);
+    stack.write(&[two[0], (GOOD_INDEX, BAD_INDEX)]);
     stack.plan_shows("~ version = \"1\" → \"2\"");
     let run = stack.apply().expect_code(1);
     for said in [
@@ -145,9 +147,11 @@ fn a_release_is_checked_a_bad_build_is_kept_out_and_rollback_goes_back() {
     stack.plan_shows("~ version = \"1\" → \"2\"");
 
     // Fixed: a new version passes and the alias moves; the mapping is the same one.
-    stack.write(&[]);
+    // Version 1, past the two newest, is kept: it is what rollback goes back to.
+    stack.write(&two);
     stack.apply().expect_code(0);
     assert_eq!(stack.alias().0, "3");
+    assert_eq!(stack.versions(), ["1", "2", "3"]);
     assert_eq!(stack.mapping(), (uuid.clone(), function.clone()));
     stack.assert_converged();
 
@@ -181,12 +185,14 @@ fn a_release_is_checked_a_bad_build_is_kept_out_and_rollback_goes_back() {
     assert_eq!(stack.versions(), ["1", "2", "3"]);
     stack.assert_converged();
 
-    // Pruning keeps the newest three; 1, which no alias points at any more, goes.
-    stack.write(&[("    memory: 128\n", "    memory: 256\n")]);
+    // Pruning keeps the newest two (3, the one before, among them); 1 and 2 go.
+    stack.write(&[two[0], ("    memory: 128\n", "    memory: 256\n")]);
     stack.apply().expect_code(0);
     assert_eq!(stack.alias().0, "4");
-    assert_eq!(stack.versions(), ["2", "3", "4"]);
+    assert_eq!(stack.versions(), ["3", "4"]);
     stack.assert_converged();
+    stack.run(&["rollback", "--auto-approve"]).expect_code(0);
+    assert_eq!(stack.alias().0, "3");
 }
 
 /// Sets `alarm` to ALARM, as CloudWatch would on a breach.
@@ -252,6 +258,34 @@ fn an_alarm_during_the_canary_moves_the_alias_back() {
     }
     assert_eq!(stack.alias(), ("1".to_string(), vec![]));
     stack.plan_shows("~ version = \"1\" → \"2\"");
+
+    // While the alarm lasts, a canary could not tell what the version does: refused.
+    let run = stack.apply().expect_code(1);
+    assert!(
+        run.stderr
+            .contains("cruddur-processor-errors-local is in ALARM (Threshold Crossed")
+            && run
+                .stderr
+                .contains("before the canary and bake of version 2 began")
+            && run
+                .stderr
+                .contains("alias live stays on version 1: run apply again once the alarm is OK"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(stack.alias(), ("1".to_string(), vec![]));
+    // Once it is OK, the same version goes through its canary and bake.
+    let request = stack
+        .live
+        .cloudwatch
+        .set_alarm_state()
+        .alarm_name("cruddur-processor-errors-local")
+        .state_value(aws_sdk_cloudwatch::types::StateValue::Ok)
+        .state_reason("Threshold Crossed: no datapoint was greater than the threshold");
+    stack.live.block_on(request.send()).unwrap();
+    stack.apply().expect_code(0);
+    assert_eq!(stack.alias(), ("2".to_string(), vec![]));
+    stack.assert_converged();
 }
 
 #[test]

@@ -9,12 +9,12 @@ use std::path::Path;
 
 const FUNCTION: &str = "cruddur-stream-processor-local";
 
-/// The UUIDs of the function's mappings.
+/// The UUIDs of the mappings on the function's alias `live` (what the trigger invokes).
 fn mappings(live: &Live) -> Vec<String> {
     let request = live
         .lambda
         .list_event_source_mappings()
-        .function_name(FUNCTION);
+        .function_name(format!("{FUNCTION}:live"));
     let out = live.block_on(request.send()).unwrap();
     out.event_source_mappings()
         .iter()

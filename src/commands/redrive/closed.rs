@@ -178,7 +178,7 @@ impl Replayer for StackReplayer<'_> {
         let mut runner =
             Runner::of(self.stack, self.observed, self.plan, self.aws, &qualified).await?;
         let verdict = runner.invoke(event.clone()).await;
-        let logs = runner.take_logs();
+        let last_lines = runner.take_logs();
         runner.stop().await;
         let records: Vec<Value> = event
             .get("Records")
@@ -190,11 +190,11 @@ impl Replayer for StackReplayer<'_> {
         let Some(problem) = failure(&verdict?, true, &records) else {
             return Ok(());
         };
-        let logs = match logs.is_empty() {
+        let said = match last_lines.is_empty() {
             true => "(the function logged nothing)".to_string(),
-            false => logs.join("\n  "),
+            false => last_lines.join("\n  "),
         };
-        bail!("{problem}\n  its last log lines:\n  {logs}")
+        bail!("{problem}\n  its last log lines:\n  {said}")
     }
 
     fn alarms_on(&self, function: &str) -> Vec<String> {

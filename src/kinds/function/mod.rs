@@ -14,13 +14,11 @@
 mod ops;
 mod read;
 mod release;
-mod release_spec;
 mod spec;
 mod state;
 
 pub use ops::LambdaTags;
 pub use release::{roll_back, rollback_target};
-pub use release_spec::{Release, stream_event_problem};
 pub use spec::Function;
 pub use state::{FunctionState, LiveFunction, VpcState};
 
@@ -31,6 +29,7 @@ use crate::exec::ExecCtx;
 use crate::kinds::kind::{Identity, Kind, Live, Needs, Observation, Tags};
 use crate::plan::{Action, FieldChange, ResourceChange};
 use crate::spec::arn::ArnField;
+use crate::spec::release::Release;
 use crate::spec::template::{Inputs, Template};
 use crate::values::{ArnFormat, Attributes, DeploymentContext};
 use async_trait::async_trait;
@@ -205,7 +204,7 @@ impl Kind for Function {
             }
             "architecture" => "the code is rebuilt for it and uploaded",
             "vpc" => "Lambda moves the function's network interfaces; it can take minutes",
-            "release" => return self.release.as_ref().map(|r| release_note(r, change)),
+            "release" => return self.release.as_ref().and_then(|r| release_note(r, change)),
             _ => return None,
         };
         Some(note.into())
@@ -295,8 +294,9 @@ fn live_arn(arn: &str, alias: Option<&str>) -> String {
     }
 }
 
-/// What a change of the release does, as plan says it.
-fn release_note(release: &Release, change: &FieldChange) -> String {
+/// What a change of the release does, as plan says it (once: on the alias when the
+/// release is new, else on the version).
+fn release_note(release: &Release, change: &FieldChange) -> Option<String> {
     let alias = &release.alias;
     let checked = match &release.check {
         Some(check) => format!("checked with {}, then", check.file),
@@ -315,18 +315,17 @@ fn release_note(release: &Release, change: &FieldChange) -> String {
             "; baked {s}s watching the function's alarms, and moved back if one goes to ALARM"
         ),
     };
-    match change.path.key(1) {
+    let new = change.before.is_null();
+    Some(match change.path.key(1) {
+        Some("version") if new => return None,
         Some("version") => format!(
             "the version is published (or found, when $LATEST is it already), {checked} alias {alias} moves to it{canary}{bake}"
         ),
         Some("canary") => "the canary an interrupted release left is ended".into(),
-        _ if change.after.is_null() => {
-            "the alias is left as it is: the file no longer asks for a release".into()
-        }
         _ => format!(
             "the function's version is published, {checked} alias {alias} is made for it (what its mappings invoke)"
         ),
-    }
+    })
 }
 
 /// How the ARN of its log group is written.

@@ -3,7 +3,6 @@
 
 use super::read::read_function;
 use super::release::{self, LiveRelease};
-use super::release_spec::Release;
 use super::spec::Function;
 use super::state::{
     FunctionState, LiveFunction, log_group_name, sdk_architecture, sdk_environment, sdk_vpc,
@@ -14,6 +13,7 @@ use crate::bundle::{self, CODE_HASH_TAG, CODE_SHA_TAG};
 use crate::exec::ExecCtx;
 use crate::kinds::kind::{Changes, Made};
 use crate::prebuild;
+use crate::spec::release::Release;
 use crate::tags::STACK_TAG;
 use crate::tags::same_owner;
 use crate::wait::{Check, Service::Lambda, propagating, until};
@@ -110,9 +110,12 @@ async fn read_back(
 ) -> anyhow::Result<LiveFunction> {
     cx.tracker.status("reading the result");
     let owner = desired.tags.get(STACK_TAG).map_or("", String::as_str);
-    read_function(cx.aws, name, alias, owner)
+    // The alias is as the release left it: only its name is needed (for `live_arn`).
+    let mut live = read_function(cx.aws, name, None, owner)
         .await?
-        .with_context(|| format!("function {name} disappeared while it was being changed"))
+        .with_context(|| format!("function {name} disappeared while it was being changed"))?;
+    live.alias = alias.map(str::to_string);
+    Ok(live)
 }
 
 /// Deletes the function, then its log group: a torn-down environment keeps nothing that

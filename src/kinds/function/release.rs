@@ -13,11 +13,11 @@
 //! ("Lambda doesn't create a new version if the code in the unpublished version is the same
 //! as the previous published version") and configuration-aliases.html (weighted aliases).
 
-use super::release_spec::Release;
 use super::state::{FunctionState, LiveFunction, VpcState};
 use crate::aws::needs::Need;
 use crate::aws::{absent_on, answered, sdk};
 use crate::exec::ExecCtx;
+use crate::spec::release::Release;
 use crate::tags::STACK_TAG;
 use anyhow::{Context, bail};
 use aws_sdk_lambda::operation::get_alias::GetAliasError;
@@ -287,7 +287,8 @@ fn left(d: Duration) -> String {
 /// most often for Lambda's metrics).
 const POLL: Duration = Duration::from_secs(5);
 
-type AlarmStates = BTreeMap<String, (String, Option<aws_smithy_types::DateTime>, String)>;
+/// By name: the state and its reason.
+type AlarmStates = BTreeMap<String, (String, String)>;
 
 async fn alarm_states(aws: &crate::aws::Aws, names: &[String]) -> anyhow::Result<AlarmStates> {
     let mut states = BTreeMap::new();
@@ -306,7 +307,6 @@ async fn alarm_states(aws: &crate::aws::Aws, names: &[String]) -> anyhow::Result
                         .state_value()
                         .map(|s| s.as_str().to_string())
                         .unwrap_or_default(),
-                    alarm.state_updated_timestamp().cloned(),
                     alarm.state_reason().unwrap_or_default().to_string(),
                 ),
             );
@@ -315,9 +315,17 @@ async fn alarm_states(aws: &crate::aws::Aws, names: &[String]) -> anyhow::Result
     Ok(states)
 }
 
+/// The first of `alarms` in ALARM now, with its reason.
+async fn in_alarm(aws: &crate::aws::Aws, alarms: &[String]) -> anyhow::Result<Option<String>> {
+    let now = alarm_states(aws, alarms).await?;
+    Ok(now
+        .into_iter()
+        .find(|(_, (state, _))| state == "ALARM")
+        .map(|(name, (_, reason))| format!("{name} went to ALARM ({reason})")))
+}
+
 /// Watches `alarms` for `length`, saying `what` with the time left: the alarm that went to
-/// ALARM meanwhile (one already in ALARM when the watch began counts only if it goes there
-/// again), or `None`.
+/// ALARM meanwhile, or `None`. (None was in ALARM when the release began: see `roll_out`.)
 async fn watch(
     cx: &ExecCtx<'_>,
     alarms: &[String],
@@ -334,25 +342,19 @@ async fn watch(
         return Ok(None);
     }
     let started = Instant::now();
-    let baseline = alarm_states(cx.aws, alarms).await?;
     loop {
-        let now = alarm_states(cx.aws, alarms).await?;
-        for (name, (state, at, reason)) in &now {
-            let before = baseline.get(name).map(|(s, a, _)| (s, a));
-            if state == "ALARM" && before != Some((state, at)) {
-                return Ok(Some(format!("{name} went to ALARM ({reason})")));
-            }
-        }
-        let elapsed = started.elapsed();
-        if elapsed >= length {
-            return Ok(None);
-        }
-        let remaining = length - elapsed;
+        let remaining = length.saturating_sub(started.elapsed());
         cx.tracker.status(format!(
             "{what}: {} left, watching {} alarm(s)",
             left(remaining),
             alarms.len()
         ));
+        if let Some(fired) = in_alarm(cx.aws, alarms).await? {
+            return Ok(Some(fired));
+        }
+        if remaining.is_zero() {
+            return Ok(None);
+        }
         tokio::time::sleep(POLL.min(remaining)).await;
     }
 }
@@ -453,7 +455,7 @@ pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
             .function_version(&version)
             .description(alias_description(r.owner, None));
         sdk("CreateAlias", request.send().await)?;
-        return prune(cx, &r, &version).await;
+        return prune(cx, &r, &version, None).await;
     };
     let old = current.version.clone();
     if old == version {
@@ -461,9 +463,18 @@ pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
         if current.routing.is_some() {
             point(cx, r.name, alias, &version, None, &current.description).await?;
         }
-        return prune(cx, &r, &version).await;
+        return prune(cx, &r, &version, before_of(&current.description)).await;
     }
     let alarms = cx.replayer.map(|h| h.alarms_on(r.name)).unwrap_or_default();
+    // A canary or bake that starts with an alarm already in ALARM could not tell what the
+    // new version does (nor would a re-run after a rollback, while the alarm lasts).
+    let watches = r.release.canary.is_some() || !r.release.bake.is_zero();
+    if watches && let Some(firing) = in_alarm(cx.aws, &alarms).await? {
+        bail!(
+            "{} before the canary and bake of version {version} began, so they could not tell what it does; {stays}: run apply again once the alarm is OK",
+            firing.replace(" went to ALARM", " is in ALARM")
+        );
+    }
     let back = |why: String| {
         let (old, description) = (old.clone(), current.description.clone());
         async move {
@@ -509,7 +520,7 @@ pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
     if let Some(fired) = watch(cx, &alarms, r.release.bake, &what).await? {
         return back(format!("{fired} during the bake of version {version}")).await;
     }
-    prune(cx, &r, &version).await
+    prune(cx, &r, &version, Some(&old)).await
 }
 
 fn short(hash: &str) -> &str {
@@ -517,8 +528,14 @@ fn short(hash: &str) -> &str {
 }
 
 /// Deletes the versions past the newest `keep_versions`, but never one an alias points
-/// at (Lambda refuses that too: ResourceConflictException).
-async fn prune(cx: &ExecCtx<'_>, r: &Rollout<'_>, published: &str) -> anyhow::Result<()> {
+/// at (Lambda refuses that too: ResourceConflictException), nor `rollback`'s: the version
+/// the alias pointed at before.
+async fn prune(
+    cx: &ExecCtx<'_>,
+    r: &Rollout<'_>,
+    published: &str,
+    before: Option<&str>,
+) -> anyhow::Result<()> {
     let mut numbers: BTreeSet<u64> = r
         .live
         .map(|l| l.versions.iter().map(|(n, _)| *n).collect())
@@ -551,6 +568,7 @@ async fn prune(cx: &ExecCtx<'_>, r: &Rollout<'_>, published: &str) -> anyhow::Re
                 .into_iter()
                 .chain(routed)
         })
+        .chain(before.map(str::to_string))
         .collect();
     let old: Vec<u64> = numbers.iter().rev().skip(keep).copied().collect();
     for n in old {

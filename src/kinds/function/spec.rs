@@ -1,6 +1,5 @@
 //! A `lambda_function` as written in the stack file, and its validation.
 
-use super::release_spec::{RawRelease, Release};
 use crate::aws::vpc::{MemberChoice, VpcChoice};
 use crate::bundle::{self, Architecture};
 use crate::kinds::kind::Validate;
@@ -9,6 +8,7 @@ use crate::spec::fields::{IntRule, NameRules, ValidateCtx, physical_name, templa
 use crate::spec::network::{self, SECURITY_GROUPS, SUBNETS};
 use crate::spec::raw::Spanned;
 use crate::spec::raw::{SpannedMap, raw_resource};
+use crate::spec::release::{RawRelease, Release};
 use crate::spec::template::Template;
 use serde::Deserialize;
 use std::collections::BTreeMap;

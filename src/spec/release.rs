@@ -1,6 +1,6 @@
-//! `release:` of a `lambda_function`, as written and validated: the live alias its mappings
-//! invoke, how many versions are kept, the check a new version passes before traffic, and
-//! the canary and bake that follow.
+//! `release:` of a `lambda_function` (see `kinds::function::release`), as written and
+//! validated: the live alias its mappings invoke, how many versions are kept, the check a
+//! new version passes before traffic, and the canary and bake that follow.
 
 use crate::spec::diag::{Diagnostic, Diags};
 use crate::spec::fields::{IntRule, ValidateCtx};
