@@ -54,6 +54,23 @@ impl Stack {
         self.run(&["apply", "--auto-approve", "--no-color"])
     }
 
+    /// An apply by another process, while the test goes on.
+    fn apply_meanwhile(&self) -> std::thread::JoinHandle<Run> {
+        let (dir, file, url) = (
+            self.dir.path().to_path_buf(),
+            self.file.clone(),
+            self.emulator.url.clone(),
+        );
+        std::thread::spawn(move || {
+            run_default(
+                &dir,
+                &file,
+                &url,
+                &["apply", "--auto-approve", "--no-color"],
+            )
+        })
+    }
+
     /// The alias `live`: its version and canary weights.
     fn alias(&self) -> (String, Vec<(String, f64)>) {
         let request = self
@@ -220,19 +237,7 @@ fn an_alarm_during_the_canary_moves_the_alias_back() {
         (&check, &with_canary),
         ("    memory: 128\n", "    memory: 256\n"),
     ]);
-    let (dir, file, url) = (
-        stack.dir.path().to_path_buf(),
-        stack.file.clone(),
-        stack.emulator.url.clone(),
-    );
-    let apply = std::thread::spawn(move || {
-        run_default(
-            &dir,
-            &file,
-            &url,
-            &["apply", "--auto-approve", "--no-color"],
-        )
-    });
+    let apply = stack.apply_meanwhile();
     let started = Instant::now();
     loop {
         let (version, weights) = stack.alias();
@@ -299,19 +304,7 @@ fn an_alarm_during_the_bake_moves_the_alias_back() {
         (&check, &with_bake),
         ("    timeout: 30\n", "    timeout: 20\n"),
     ]);
-    let (dir, file, url) = (
-        stack.dir.path().to_path_buf(),
-        stack.file.clone(),
-        stack.emulator.url.clone(),
-    );
-    let apply = std::thread::spawn(move || {
-        run_default(
-            &dir,
-            &file,
-            &url,
-            &["apply", "--auto-approve", "--no-color"],
-        )
-    });
+    let apply = stack.apply_meanwhile();
     let started = Instant::now();
     while stack.alias().0 != "2" {
         assert!(

@@ -210,7 +210,8 @@ fn role_not_ready<E: NotYet, R>(e: &aws_sdk_lambda::error::SdkError<E, R>) -> bo
 /// How progress says that Lambda waits for a role to propagate.
 const ROLE_PROPAGATING: &str = "IAM has not yet propagated the role or its policies to Lambda";
 
-fn configuration_differs(before: &FunctionState, after: &FunctionState) -> bool {
+/// Whether an UpdateFunctionConfiguration is needed: what a version freezes, but the code.
+pub(super) fn configuration_differs(before: &FunctionState, after: &FunctionState) -> bool {
     before.runtime != after.runtime
         || before.memory != after.memory
         || before.timeout != after.timeout

@@ -53,13 +53,7 @@ pub async fn read_function(
     {
         code_hash = format!("changed outside cruddur-infra (CodeSha256 {deployed})");
     }
-    let vpc = config
-        .vpc_config()
-        .filter(|v| !v.subnet_ids().is_empty())
-        .map(|v| VpcState {
-            subnet_ids: v.subnet_ids().iter().cloned().collect(),
-            security_group_ids: v.security_group_ids().iter().cloned().collect(),
-        });
+    let vpc = vpc_of(config);
     let settled = config.state() != Some(&lambda::State::Pending)
         && config.last_update_status() != Some(&lambda::LastUpdateStatus::InProgress);
     Ok(Some(LiveFunction {
@@ -76,11 +70,7 @@ pub async fn read_function(
             memory: config.memory_size().unwrap_or(128),
             timeout: config.timeout().unwrap_or(3),
             role: config.role().unwrap_or_default().to_string(),
-            environment: config
-                .environment()
-                .and_then(|e| e.variables())
-                .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                .unwrap_or_default(),
+            environment: variables_of(config),
             vpc,
             reserved_concurrency: out
                 .concurrency()
@@ -98,6 +88,26 @@ pub async fn read_function(
         release,
         alias: alias.map(str::to_string),
     }))
+}
+
+/// A function's (or a version's) environment variables.
+pub fn variables_of(config: &lambda::FunctionConfiguration) -> BTreeMap<String, String> {
+    config
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// A function's (or a version's) VPC configuration; `None` when it is in none.
+pub fn vpc_of(config: &lambda::FunctionConfiguration) -> Option<VpcState> {
+    config
+        .vpc_config()
+        .filter(|v| !v.subnet_ids().is_empty())
+        .map(|v| VpcState {
+            subnet_ids: v.subnet_ids().iter().cloned().collect(),
+            security_group_ids: v.security_group_ids().iter().cloned().collect(),
+        })
 }
 
 /// `None`: no log group; `Some(None)`: one whose logs never expire.

@@ -13,6 +13,7 @@
 //! ("Lambda doesn't create a new version if the code in the unpublished version is the same
 //! as the previous published version") and configuration-aliases.html (weighted aliases).
 
+use super::read::{variables_of, vpc_of};
 use super::state::{FunctionState, LiveFunction, VpcState};
 use crate::aws::needs::Need;
 use crate::aws::{absent_on, answered, sdk};
@@ -94,19 +95,23 @@ pub fn build_of(config: &lambda::FunctionConfiguration) -> Build {
         memory: config.memory_size().unwrap_or(128),
         timeout: config.timeout().unwrap_or(3),
         role: config.role().unwrap_or_default().to_string(),
-        environment: config
-            .environment()
-            .and_then(|e| e.variables())
-            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default(),
-        vpc: config
-            .vpc_config()
-            .filter(|v| !v.subnet_ids().is_empty())
-            .map(|v| VpcState {
-                subnet_ids: v.subnet_ids().iter().cloned().collect(),
-                security_group_ids: v.security_group_ids().iter().cloned().collect(),
-            }),
+        environment: variables_of(config),
+        vpc: vpc_of(config),
     }
+}
+
+/// The alias `alias` of function `name`; `None` when there is none.
+async fn get_alias(
+    aws: &crate::aws::Aws,
+    name: &str,
+    alias: &str,
+) -> anyhow::Result<Option<aws_sdk_lambda::operation::get_alias::GetAliasOutput>> {
+    let request = aws.lambda.get_alias().function_name(name).name(alias);
+    absent_on(
+        GetAliasError::is_resource_not_found_exception,
+        "GetAlias",
+        request.send().await,
+    )
 }
 
 /// Reads the function's versions and `alias` (none of either when the function is gone).
@@ -136,20 +141,7 @@ pub async fn read(aws: &crate::aws::Aws, name: &str, alias: &str) -> anyhow::Res
         }
         Ok(configs)
     };
-    let alias = async {
-        let sent = aws
-            .lambda
-            .get_alias()
-            .function_name(name)
-            .name(alias)
-            .send()
-            .await;
-        absent_on(
-            GetAliasError::is_resource_not_found_exception,
-            "GetAlias",
-            sent,
-        )
-    };
+    let alias = get_alias(aws, name, alias);
     let (configs, alias) = tokio::try_join!(versions, alias)?;
     let mut live = LiveRelease::default();
     for config in &configs {
@@ -208,12 +200,7 @@ pub fn desired(release: &Release) -> ReleaseState {
 fn latest_changes(live: &FunctionState, desired: &FunctionState) -> bool {
     live.code_hash != desired.code_hash
         || live.architecture != desired.architecture
-        || live.runtime != desired.runtime
-        || live.memory != desired.memory
-        || live.timeout != desired.timeout
-        || live.role != desired.role
-        || live.environment != desired.environment
-        || live.vpc != desired.vpc
+        || super::ops::configuration_differs(live, desired)
 }
 
 /// The version the alias should point at: the published version that is what `$LATEST`
@@ -361,7 +348,7 @@ async fn watch(
 
 /// Points `alias` at `version` alone (or with `canary`: another version and its share).
 async fn point(
-    cx: &ExecCtx<'_>,
+    aws: &crate::aws::Aws,
     name: &str,
     alias: &str,
     version: &str,
@@ -372,8 +359,7 @@ async fn point(
         .map(|(v, w)| (v.to_string(), f64::from(w) / 100.0))
         .into_iter()
         .collect();
-    let request = cx
-        .aws
+    let request = aws
         .lambda
         .update_alias()
         .function_name(name)
@@ -461,7 +447,7 @@ pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
     if old == version {
         // Only a canary left by an interrupted run to end, or nothing.
         if current.routing.is_some() {
-            point(cx, r.name, alias, &version, None, &current.description).await?;
+            point(cx.aws, r.name, alias, &version, None, &current.description).await?;
         }
         return prune(cx, &r, &version, before_of(&current.description)).await;
     }
@@ -480,7 +466,7 @@ pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
         async move {
             cx.tracker
                 .status(format!("rolling back: alias {alias} to version {old}"));
-            point(cx, r.name, alias, &old, None, &description).await?;
+            point(cx.aws, r.name, alias, &old, None, &description).await?;
             bail!("{why}; alias {alias} moved back to version {old}")
         }
     };
@@ -491,7 +477,7 @@ pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
         ));
         let description = current.description.clone();
         point(
-            cx,
+            cx.aws,
             r.name,
             alias,
             &old,
@@ -508,7 +494,7 @@ pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
         "moving alias {alias} from version {old} to {version}"
     ));
     point(
-        cx,
+        cx.aws,
         r.name,
         alias,
         &version,
@@ -606,19 +592,7 @@ pub async fn rollback_target(
     alias: &str,
     owner: &str,
 ) -> anyhow::Result<(String, String)> {
-    let sent = aws
-        .lambda
-        .get_alias()
-        .function_name(name)
-        .name(alias)
-        .send()
-        .await;
-    let Some(live) = absent_on(
-        GetAliasError::is_resource_not_found_exception,
-        "GetAlias",
-        sent,
-    )?
-    else {
+    let Some(live) = get_alias(aws, name, alias).await? else {
         bail!(
             "function {name} has no alias `{alias}`: nothing was released, so there is nothing to roll back (run apply)"
         );
@@ -648,22 +622,9 @@ pub async fn roll_back(
     owner: &str,
     (from, to): &(String, String),
 ) -> anyhow::Result<()> {
-    let weights: std::collections::HashMap<String, f64> = Default::default();
-    let request = aws
-        .lambda
-        .update_alias()
-        .function_name(name)
-        .name(alias)
-        .function_version(to)
-        .description(format!(
-            "{}; rolled back from {from}",
-            alias_description(owner, None)
-        ))
-        .routing_config(
-            lambda::AliasRoutingConfiguration::builder()
-                .set_additional_version_weights(Some(weights))
-                .build(),
-        );
-    sdk("UpdateAlias", request.send().await)?;
-    Ok(())
+    let description = format!(
+        "{}; rolled back from {from}",
+        alias_description(owner, None)
+    );
+    point(aws, name, alias, to, None, &description).await
 }
