@@ -467,3 +467,77 @@ fn an_alias_the_stack_did_not_make_is_not_taken_over() {
     );
     assert!(stack.emulator.mutating_requests().is_empty());
 }
+
+/// A check that crashes or times out keeps the function's first version from the alias,
+/// as one that reports a batch item failure does: tests/fixtures/batch-function, failing
+/// at the check event's one record (`r3`) in the way its environment says.
+#[test]
+fn a_check_that_times_out_or_errs_makes_no_alias() {
+    let emulator = Emulator::start();
+    let live = Live::new(&emulator);
+    let resources = |failure: &str, fail_at: &str| {
+        format!(
+            "  role:
+    type: iam_role
+    name: check-role
+  handler:
+    type: lambda_function
+    name: check-handler
+    code: {}
+    role: ${{role.arn}}
+    timeout: 1
+    environment:
+      FAIL_AT: {fail_at}
+      FAILURE: {failure}
+    release:
+      check: check-event.json
+",
+            crate::dev_rules::fixture().display()
+        )
+    };
+    let file = crate::support::StackFile::new("check", &emulator.url, &resources("hang", "r3"));
+    let event = serde_json::json!({"Records": [{
+        "eventID": "1", "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {"Keys": {"pk": {"S": "r3"}}, "NewImage": {"pk": {"S": "r3"}},
+                     "SequenceNumber": "100", "SizeBytes": 10, "StreamViewType": "NEW_IMAGE"},
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-01-01T00:00:00.000"
+    }]});
+    let dir = file.path().parent().unwrap().to_path_buf();
+    std::fs::write(dir.join("check-event.json"), event.to_string()).unwrap();
+    let alias = || {
+        let request = live
+            .lambda
+            .get_alias()
+            .function_name("check-handler")
+            .name("live");
+        live.block_on(request.send())
+            .ok()
+            .and_then(|a| a.function_version)
+    };
+
+    let run = file.run(&["apply", "--auto-approve"]).expect_code(1);
+    for said in [
+        "version 1 failed its check with check-event.json; alias live was not made: the function timed out",
+        "its last log lines:",
+        "batch received",
+    ] {
+        assert!(run.stderr.contains(said), "{said}: {}", run.stderr);
+    }
+    assert_eq!(alias(), None);
+
+    file.write(&resources("error", "r3"));
+    let run = file.run(&["apply", "--auto-approve"]).expect_code(1);
+    assert!(
+        run.stderr.contains("version 2 failed its check with check-event.json; alias live was not made: function error"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(alias(), None);
+
+    file.write(&resources("error", "none"));
+    file.run(&["apply", "--auto-approve"]).expect_code(0);
+    assert_eq!(alias().as_deref(), Some("3"));
+    let run = file.run(&["plan", "--detailed-exitcode"]).expect_code(0);
+    assert!(run.stdout.contains("No changes."), "{}", run.stdout);
+}
