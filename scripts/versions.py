@@ -24,11 +24,12 @@ from moto.utilities.utils import ARN_PARTITION_REGEX
 
 
 def _name_and_qualifier(name_or_arn):
-    """`(name, qualifier or None)` of a function name, partial ARN or ARN."""
+    """`(name, qualifier or None)` of a function name (`NAME[:QUALIFIER]`), a partial ARN
+    (`ACCOUNT:function:NAME[:QUALIFIER]`) or an ARN."""
     if re.match(ARN_PARTITION_REGEX, name_or_arn):
         tail = name_or_arn.split(":function:", 1)[-1]
     else:
-        tail = name_or_arn.split("function:", 1)[-1]
+        tail = re.sub(r"^(\d{12}:)?function:", "", name_or_arn)
     name, _, qualifier = tail.partition(":")
     return name, (qualifier or None)
 
@@ -92,9 +93,11 @@ def publish_version(self, name_or_arn, description=""):
     number = max(number, int(published.version))
     entry["cruddur_last_version"] = number
     if int(published.version) != number:
-        self._arns.pop(published.function_arn, None)
         published.set_version(number)
-        self._arns[published.function_arn] = published
+        # moto registered the new version under a number an older one may still hold:
+        # every version held goes back under its own ARN.
+        for version in entry["versions"]:
+            self._arns[version.function_arn] = version
     return published
 
 

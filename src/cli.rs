@@ -296,6 +296,10 @@ pub struct ApplyArgs {
     /// backup of it (kept by default, and never deleted by the tool).
     #[arg(long)]
     pub no_backup: bool,
+    /// Release a function's new version after its check only, without the canary and
+    /// bake its `release:` asks for: to ship a fix while an alarm is in ALARM.
+    #[arg(long)]
+    pub no_bake: bool,
     /// `json`: the plan, then one event a line (started, state, done, failed, summary) on
     /// stdout, for CI systems that annotate runs; needs --auto-approve (or a plan file).
     /// Their schema: `cruddur-infra schema progress`.

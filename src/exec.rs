@@ -23,6 +23,8 @@ pub struct ExecCtx<'a> {
     pub published: Option<&'a (dyn Fn(Attributes) + Send + Sync)>,
     /// Keep a backup of a table that holds items before deleting it (`--no-backup`: no).
     pub backups: bool,
+    /// Run a release's canary and bake (`apply --no-bake`: the check only).
+    pub bake: bool,
     /// What runs a closed stream's records through a function before the mapping that read
     /// it goes (none: nothing is replayed; only the engine's own tests run without one).
     pub replayer: Option<&'a dyn Replayer>,
@@ -35,6 +37,8 @@ pub struct RunOptions<'a> {
     pub wait_timeout: Duration,
     /// Backups before a table goes (`--no-backup` turns them off).
     pub backups: bool,
+    /// See [`ExecCtx::bake`].
+    pub bake: bool,
     /// See [`ExecCtx::replayer`].
     pub replayer: Option<&'a dyn Replayer>,
 }
@@ -62,15 +66,16 @@ pub trait Replayer: Send + Sync {
     /// nothing. An error when a batch fails, or the stream cannot be read.
     async fn replay(&self, cx: &ExecCtx<'_>, stream: &ClosedStream) -> anyhow::Result<()>;
     /// A release's check: `event` (a stream event) run through `version` of `function`
-    /// (its physical name). An error, with the function's last log lines, when it fails,
-    /// times out or reports a batch item failure.
+    /// (its physical name). Why it failed, with the function's last log lines, when it
+    /// crashed, timed out or reported a batch item failure; an error when it could not be
+    /// run at all.
     async fn check(
         &self,
         cx: &ExecCtx<'_>,
         function: &str,
         version: &str,
         event: &Value,
-    ) -> anyhow::Result<()>;
+    ) -> anyhow::Result<Option<String>>;
     /// The names of the stack's alarms on `function` (a metric of AWS/Lambda with its
     /// name): what a release's canary and bake watch.
     fn alarms_on(&self, function: &str) -> Vec<String>;

@@ -44,22 +44,14 @@ pub async fn run(g: &Global, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                 "AWS is still finishing an earlier change of {}; waiting for it.",
                 unsettled.join(", ")
             );
-            return super::redrive::carry_out(
-                g,
-                &stack,
-                &plan,
-                &observed,
-                &aws,
-                json,
-                !args.no_backup,
-            )
-            .await;
+            return super::redrive::carry_out(g, &stack, &plan, &observed, &aws, flags(args, json))
+                .await;
         }
         if !args.auto_approve && !confirm("\nDo you want to perform these actions?")? {
             println!("Apply cancelled.");
             return Ok(ExitCode::from(1));
         }
-        super::redrive::carry_out(g, &stack, &plan, &observed, &aws, json, !args.no_backup).await
+        super::redrive::carry_out(g, &stack, &plan, &observed, &aws, flags(args, json)).await
     })
     .await
 }
@@ -103,16 +95,17 @@ async fn run_saved(g: &Global, args: &ApplyArgs, file: &Path) -> anyhow::Result<
             engine::repair_index(&stack, &observed, &aws).await?;
             return Ok(ExitCode::SUCCESS);
         }
-        super::redrive::carry_out(
-            g,
-            &stack,
-            &plan,
-            &observed,
-            &aws,
-            args.output == Output::Json,
-            !args.no_backup,
-        )
-        .await
+        let json = args.output == Output::Json;
+        super::redrive::carry_out(g, &stack, &plan, &observed, &aws, flags(args, json)).await
     })
     .await
+}
+
+/// What apply's flags ask of carrying out its plan.
+fn flags(args: &ApplyArgs, json: bool) -> common::Flags {
+    common::Flags {
+        json,
+        backups: !args.no_backup,
+        bake: !args.no_bake,
+    }
 }

@@ -128,14 +128,23 @@ fn denied(error: &anyhow::Error) -> bool {
     matches!(access_of(error), Some(Access::Denied { .. }))
 }
 
-/// How a plan is carried out, as the command asked.
-pub struct Carry<'a> {
+/// What the command line asks of carrying out a plan.
+#[derive(Clone, Copy)]
+pub struct Flags {
     /// Events as JSON lines on stdout, instead of progress on stderr.
     pub json: bool,
     /// A backup before a table that holds items goes (`--no-backup`: none).
     pub backups: bool,
-    /// What a trigger moved off a closed stream hands what it holds to (made by the
-    /// command: running a function is `redrive`'s, which itself uses this module).
+    /// A release's canary and bake (`apply --no-bake`: the check only).
+    pub bake: bool,
+}
+
+/// How a plan is carried out, as the command asked.
+pub struct Carry<'a> {
+    pub flags: Flags,
+    /// What a trigger moved off a closed stream hands what it holds to, and what runs a
+    /// release's check (made by the command: running a function is `redrive`'s, which
+    /// itself uses this module).
     pub replayer: &'a dyn Replayer,
 }
 
@@ -150,8 +159,11 @@ pub async fn carry_out(
     how: Carry<'_>,
 ) -> anyhow::Result<ExitCode> {
     let Carry {
-        json,
-        backups,
+        flags: Flags {
+            json,
+            backups,
+            bake,
+        },
         replayer,
     } = how;
     let started = std::time::Instant::now();
@@ -164,6 +176,7 @@ pub async fn carry_out(
     let options = RunOptions {
         wait_timeout: Duration::from_secs(g.wait_timeout),
         backups,
+        bake,
         replayer: Some(replayer),
     };
     let outcome = engine::execute(stack, plan, observed, aws, &progress, options).await;

@@ -50,7 +50,12 @@ pub async fn run(
             println!("Destroy cancelled.");
             return Ok(ExitCode::from(1));
         }
-        super::redrive::carry_out(g, &stack, &plan, &observed, &aws, json, !no_backup).await
+        let flags = super::common::Flags {
+            json,
+            backups: !no_backup,
+            bake: true,
+        };
+        super::redrive::carry_out(g, &stack, &plan, &observed, &aws, flags).await
     })
     .await
 }

@@ -181,6 +181,7 @@ fn auto_approve() -> ApplyArgs {
         allow_replace: false,
         allow_data_loss: false,
         no_backup: false,
+        no_bake: false,
         replace: Vec::new(),
         target: Vec::new(),
         output: crate::cli::Output::Text,

@@ -36,18 +36,18 @@ pub async fn run(g: &Global, auto_approve: bool) -> anyhow::Result<ExitCode> {
                 .map(|(_, name, alias)| rollback_target(&aws, name, alias, &owner)),
         )
         .await?;
-        for ((logical, name, alias), (from, to)) in released.iter().zip(&targets) {
-            println!("{logical}: alias {alias} of {name} moves from version {from} back to version {to}");
+        for ((logical, name, alias), rollback) in released.iter().zip(&targets) {
+            println!("{logical}: alias {alias} of {name} {}", rollback.says());
         }
         if !auto_approve && !confirm("\nRoll back?")? {
             println!("Rollback cancelled.");
             return Ok(ExitCode::from(1));
         }
-        for ((logical, name, alias), target) in released.iter().zip(&targets) {
-            roll_back(&aws, name, alias, &owner, target).await?;
+        for ((logical, name, alias), rollback) in released.iter().zip(&targets) {
+            roll_back(&aws, name, alias, rollback).await?;
             println!(
                 "{logical}: alias {alias} now points at version {}.",
-                target.1
+                rollback.to
             );
         }
         println!(

@@ -151,6 +151,7 @@ impl Run<'_> {
             prebuilds: self.prebuilds,
             published: Some(published),
             backups: self.options.backups,
+            bake: self.options.bake,
             replayer: self.options.replayer,
         }
     }

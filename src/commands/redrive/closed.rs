@@ -7,7 +7,7 @@
 use super::runner::Runner;
 use crate::aws::Aws;
 use crate::cli::Global;
-use crate::commands::common::{self, Carry};
+use crate::commands::common::{self, Carry, Flags};
 use crate::engine::Observed;
 use crate::event_filter::EventFilter;
 use crate::exec::{ClosedStream, ExecCtx, Replayer};
@@ -30,13 +30,11 @@ pub async fn carry_out(
     plan: &Plan,
     observed: &Observed,
     aws: &Aws,
-    json: bool,
-    backups: bool,
+    flags: Flags,
 ) -> anyhow::Result<ExitCode> {
     let replayer = StackReplayer::new(stack, observed, plan, aws);
     let how = Carry {
-        json,
-        backups,
+        flags,
         replayer: &replayer,
     };
     let carried = common::carry_out(g, stack, plan, observed, aws, how).await;
@@ -173,7 +171,7 @@ impl Replayer for StackReplayer<'_> {
         function: &str,
         version: &str,
         event: &Value,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<Option<String>> {
         let qualified = format!("{function}:{version}");
         let mut runner =
             Runner::of(self.stack, self.observed, self.plan, self.aws, &qualified).await?;
@@ -188,13 +186,13 @@ impl Replayer for StackReplayer<'_> {
         // Lambda reads batchItemFailures only when the mapping asks for them; a check
         // counts any it reports.
         let Some(problem) = failure(&verdict?, true, &records) else {
-            return Ok(());
+            return Ok(None);
         };
         let said = match last_lines.is_empty() {
             true => "(the function logged nothing)".to_string(),
             false => last_lines.join("\n  "),
         };
-        bail!("{problem}\n  its last log lines:\n  {said}")
+        Ok(Some(format!("{problem}\n  its last log lines:\n  {said}")))
     }
 
     fn alarms_on(&self, function: &str) -> Vec<String> {

@@ -99,6 +99,7 @@ fn rollout<'a>(
         live,
         owner: desired.tags.get(STACK_TAG).map_or("", String::as_str),
         built_from: &desired.code_hash,
+        role: &desired.role,
     }
 }
 

@@ -20,7 +20,7 @@ use crate::aws::{absent_on, answered, sdk};
 use crate::exec::ExecCtx;
 use crate::spec::release::Release;
 use crate::tags::STACK_TAG;
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use aws_sdk_lambda::operation::get_alias::GetAliasError;
 use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunctionError;
 use aws_sdk_lambda::types as lambda;
@@ -214,13 +214,10 @@ pub fn reconcile(desired: &mut FunctionState, live: &LiveFunction) {
         return;
     };
     let newest = release.versions.last().map_or(0, |(n, _)| *n);
-    let existing = match (changes, &release.latest) {
-        (false, Some(latest)) => release
-            .versions
-            .iter()
-            .rev()
-            .find(|(_, build)| build == latest)
-            .map(|(n, _)| *n),
+    // PublishVersion answers with the newest version when `$LATEST` has not changed
+    // since it; an older one that happens to match is not reused.
+    let existing = match (changes, &release.latest, release.versions.last()) {
+        (false, Some(latest), Some((n, build))) if build == latest => Some(*n),
         _ => None,
     };
     wanted.version = existing.unwrap_or(newest + 1).to_string();
@@ -384,6 +381,18 @@ pub struct Rollout<'a> {
     pub live: Option<&'a LiveRelease>,
     pub owner: &'a str,
     pub built_from: &'a str,
+    /// The execution role the new version runs with.
+    pub role: &'a str,
+}
+
+/// The execution role of published version `version`, as read before the change.
+fn role_of<'a>(live: Option<&'a LiveRelease>, version: &str) -> Option<&'a str> {
+    let n: u64 = version.parse().ok()?;
+    live?
+        .versions
+        .iter()
+        .find(|(v, _)| *v == n)
+        .map(|(_, build)| build.role.as_str())
 }
 
 /// Publishes `$LATEST` (Lambda answers with the existing version when nothing changed since
@@ -419,15 +428,21 @@ pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
             "checking version {version} with {} before traffic",
             check.file
         ));
-        hooks
+        let failed = hooks
             .check(cx, r.name, &version, &check.event)
             .await
             .with_context(|| {
                 format!(
-                    "version {version} failed its check with {}; {stays}",
+                    "checking version {version} with {} could not be done; {stays}",
                     check.file
                 )
             })?;
+        if let Some(why) = failed {
+            bail!(
+                "version {version} failed its check with {}; {stays}: {why}",
+                check.file
+            );
+        }
     }
     let Some(current) = current else {
         cx.tracker
@@ -452,25 +467,45 @@ pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
         return prune(cx, &r, &version, before_of(&current.description)).await;
     }
     let alarms = cx.replayer.map(|h| h.alarms_on(r.name)).unwrap_or_default();
+    let (mut canary, bake) = match cx.bake {
+        true => (r.release.canary, r.release.bake),
+        false => (None, Duration::ZERO),
+    };
+    // Lambda routes an alias's weights only between versions with the same execution role
+    // (configuration-aliases.html, "Weighted alias requirements").
+    if canary.is_some() && role_of(r.live, &old) != Some(r.role) {
+        cx.tracker.status(format!(
+            "no canary: version {version} runs with another role than version {old}, and Lambda weights an alias only between versions of one role"
+        ));
+        canary = None;
+    }
     // A canary or bake that starts with an alarm already in ALARM could not tell what the
     // new version does (nor would a re-run after a rollback, while the alarm lasts).
-    let watches = r.release.canary.is_some() || !r.release.bake.is_zero();
+    let watches = canary.is_some() || !bake.is_zero();
     if watches && let Some(firing) = in_alarm(cx.aws, &alarms).await? {
         bail!(
-            "{} before the canary and bake of version {version} began, so they could not tell what it does; {stays}: run apply again once the alarm is OK",
+            "{} before the canary and bake of version {version} began, so they could not tell what it does; {stays}: run apply again once the alarm is OK (or, to ship a fix now, with --no-bake: the check only)",
             firing.replace(" went to ALARM", " is in ALARM")
         );
     }
-    let back = |why: String| {
+    // The alias back where it was, alone, whatever went wrong after it first moved: no
+    // canary or new version is left behind.
+    let back = |why: anyhow::Error| {
         let (old, description) = (old.clone(), current.description.clone());
         async move {
             cx.tracker
                 .status(format!("rolling back: alias {alias} to version {old}"));
-            point(cx.aws, r.name, alias, &old, None, &description).await?;
-            bail!("{why}; alias {alias} moved back to version {old}")
+            point(cx.aws, r.name, alias, &old, None, &description)
+                .await
+                .with_context(|| {
+                    format!("{why:#}; moving alias {alias} back to version {old} failed")
+                })?;
+            Err(anyhow!(
+                "{why:#}; alias {alias} moved back to version {old}"
+            ))
         }
     };
-    if let Some(canary) = r.release.canary {
+    if let Some(canary) = canary {
         cx.tracker.status(format!(
             "canary: {}% of invocations to version {version}",
             canary.weight
@@ -486,14 +521,19 @@ pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
         )
         .await?;
         let what = format!("canary of version {version} at {}%", canary.weight);
-        if let Some(fired) = watch(cx, &alarms, canary.duration, &what).await? {
-            return back(format!("{fired} during the canary of version {version}")).await;
+        match watch(cx, &alarms, canary.duration, &what).await {
+            Ok(None) => {}
+            Ok(Some(fired)) => {
+                let why = anyhow!("{fired} during the canary of version {version}");
+                return back(why).await;
+            }
+            Err(e) => return back(e.context(format!("the canary of version {version}"))).await,
         }
     }
     cx.tracker.status(format!(
         "moving alias {alias} from version {old} to {version}"
     ));
-    point(
+    let moved = point(
         cx.aws,
         r.name,
         alias,
@@ -501,10 +541,17 @@ pub async fn roll_out(cx: &ExecCtx<'_>, r: Rollout<'_>) -> anyhow::Result<()> {
         None,
         &alias_description(r.owner, Some(&old)),
     )
-    .await?;
+    .await;
+    if let Err(e) = moved {
+        return back(e).await;
+    }
     let what = format!("baking version {version}");
-    if let Some(fired) = watch(cx, &alarms, r.release.bake, &what).await? {
-        return back(format!("{fired} during the bake of version {version}")).await;
+    match watch(cx, &alarms, bake, &what).await {
+        Ok(None) => {}
+        Ok(Some(fired)) => {
+            return back(anyhow!("{fired} during the bake of version {version}")).await;
+        }
+        Err(e) => return back(e.context(format!("the bake of version {version}"))).await,
     }
     prune(cx, &r, &version, Some(&old)).await
 }
@@ -583,15 +630,43 @@ async fn prune(
     Ok(())
 }
 
-/// Where `rollback` would move `alias` of function `name`: `(from, to)`, the version it
-/// points at and the one it pointed at before the last move. An error when there is none,
-/// or the alias is not the stack `owner`'s.
+/// What `rollback` does to an alias.
+pub struct Rollback {
+    /// The version the alias points at.
+    pub from: String,
+    /// The version it will point at, alone.
+    pub to: String,
+    /// A canary an interrupted release left on the alias: then rollback only ends it.
+    pub canary: Option<String>,
+    description: String,
+}
+
+impl Rollback {
+    /// What it does, in a line.
+    pub fn says(&self) -> String {
+        match &self.canary {
+            Some(canary) => format!(
+                "stays on version {}; the canary an interrupted release left ({canary}) ends",
+                self.from
+            ),
+            None => format!(
+                "moves from version {} back to version {}",
+                self.from, self.to
+            ),
+        }
+    }
+}
+
+/// Where `rollback` would move `alias` of function `name`: back to the version it pointed
+/// at before the last move, or, with a canary an interrupted release left, nowhere but off
+/// the canary. An error when there is nothing to go back to, or the alias is not the stack
+/// `owner`'s.
 pub async fn rollback_target(
     aws: &crate::aws::Aws,
     name: &str,
     alias: &str,
     owner: &str,
-) -> anyhow::Result<(String, String)> {
+) -> anyhow::Result<Rollback> {
     let Some(live) = get_alias(aws, name, alias).await? else {
         bail!(
             "function {name} has no alias `{alias}`: nothing was released, so there is nothing to roll back (run apply)"
@@ -604,27 +679,43 @@ pub async fn rollback_target(
         );
     }
     let from = live.function_version().unwrap_or_default().to_string();
+    let canary = live
+        .routing_config()
+        .and_then(|r| r.additional_version_weights())
+        .and_then(|w| w.iter().next())
+        .map(|(v, w)| format!("{v} at {}%", (w * 100.0).round()));
+    if canary.is_some() {
+        return Ok(Rollback {
+            to: from.clone(),
+            from,
+            canary,
+            description: description.to_string(),
+        });
+    }
     let Some(to) = before_of(description) else {
         bail!(
             "alias `{alias}` of function {name} names no earlier version: it was made with the function's first version, or was rolled back already"
         );
     };
-    Ok((from, to.to_string()))
+    Ok(Rollback {
+        to: to.to_string(),
+        description: format!(
+            "{}; rolled back from {from}",
+            alias_description(owner, None)
+        ),
+        from,
+        canary: None,
+    })
 }
 
-/// `rollback`: `alias` moved from version `from` back to `to` (see [`rollback_target`]),
-/// its canary ended; its description keeps no earlier version, so a second rollback
-/// does not go further back than what was checked and live.
+/// `rollback`: `alias` pointed at `rollback.to`, alone. After a move back its description
+/// keeps no earlier version, so a second rollback does not go further back than what was
+/// checked and live.
 pub async fn roll_back(
     aws: &crate::aws::Aws,
     name: &str,
     alias: &str,
-    owner: &str,
-    (from, to): &(String, String),
+    rollback: &Rollback,
 ) -> anyhow::Result<()> {
-    let description = format!(
-        "{}; rolled back from {from}",
-        alias_description(owner, None)
-    );
-    point(aws, name, alias, to, None, &description).await
+    point(aws, name, alias, &rollback.to, None, &rollback.description).await
 }

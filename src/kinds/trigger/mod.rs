@@ -78,8 +78,10 @@ pub struct LiveTrigger {
 /// alias or a version.
 fn function_name(s: &str) -> String {
     let parts: Vec<&str> = s.split(':').collect();
+    // An ARN, or a partial one (`123456789012:function:NAME`).
+    let arn = s.starts_with("arn:") || parts.get(1) == Some(&"function");
     match parts.iter().position(|p| *p == "function") {
-        Some(i) if s.starts_with("arn:") && i + 1 < parts.len() => parts[i + 1..].join(":"),
+        Some(i) if arn && i + 1 < parts.len() => parts[i + 1..].join(":"),
         _ => s.to_string(),
     }
 }
@@ -326,5 +328,26 @@ impl Live for LiveTrigger {
 
     async fn delete(&self, cx: &ExecCtx<'_>) -> anyhow::Result<()> {
         ops::delete_mapping(cx, self).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bare, function_name};
+
+    #[test]
+    fn a_function_is_named_with_its_alias_or_version() {
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:processor";
+        assert_eq!(function_name(arn), "processor");
+        assert_eq!(function_name(&format!("{arn}:live")), "processor:live");
+        assert_eq!(function_name(&format!("{arn}:7")), "processor:7");
+        assert_eq!(
+            function_name("123456789012:function:processor:live"),
+            "processor:live"
+        );
+        assert_eq!(function_name("processor:live"), "processor:live");
+        assert_eq!(function_name("my-function"), "my-function");
+        assert_eq!(bare("processor:live"), "processor");
+        assert_eq!(bare("processor"), "processor");
     }
 }

@@ -58,7 +58,12 @@ pub async fn read(
             false => function_mappings(aws, bare(&function)).await,
         }
     })?;
-    let mappings: Vec<_> = listed.iter().chain(unqualified.iter()).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let mappings: Vec<_> = listed
+        .iter()
+        .chain(unqualified.iter())
+        .filter(|m| seen.insert(m.uuid().unwrap_or_default().to_string()))
+        .collect();
     // Tags are not in the listing: one ListTags per mapping, all at once.
     let tags = try_join_all(
         mappings
