@@ -11,6 +11,7 @@
 //! `spec.rs` is the stack-file form, `state.rs` the comparable state, `read.rs` the reads,
 //! `ops.rs` the changes; this file is the kind's planning rules.
 
+mod bake;
 mod ops;
 mod read;
 mod release;
@@ -45,8 +46,12 @@ impl Kind for Function {
     /// `live_arn`: what mappings invoke, its alias's ARN with `release:` (else `arn`).
     const ATTRIBUTES: &'static [&'static str] = &["name", "arn", "live_arn", "log_group"];
     const ARN: ArnFormat = ArnFormat::regional("lambda", "function", "function:");
-    const NEEDS: &'static [&'static [Need]] =
-        &[ops::NEEDS, release::NEEDS, crate::aws::lookup::NEEDS];
+    const NEEDS: &'static [&'static [Need]] = &[
+        ops::NEEDS,
+        release::NEEDS,
+        bake::NEEDS,
+        crate::aws::lookup::NEEDS,
+    ];
     const LISTED_BY_TAG: bool = true;
     /// Its role, and what its environment names.
     const USES: &'static [&'static str] = &[

@@ -13,6 +13,7 @@
 //! ("Lambda doesn't create a new version if the code in the unpublished version is the same
 //! as the previous published version") and configuration-aliases.html (weighted aliases).
 
+use super::bake::{in_alarm, watch};
 use super::read::{variables_of, vpc_of};
 use super::state::{FunctionState, LiveFunction, VpcState};
 use crate::aws::needs::Need;
@@ -26,18 +27,14 @@ use aws_sdk_lambda::operation::list_versions_by_function::ListVersionsByFunction
 use aws_sdk_lambda::types as lambda;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The IAM actions of releases (this file), on the function and its versions and aliases
 /// (`function` covers `…:function:NAME:*`, see the kind's `arns`).
-pub const NEEDS: &[Need] = &[
-    Need::on(
-        "function",
-        "read: lambda:GetAlias lambda:ListVersionsByFunction lambda:ListAliases; change: lambda:PublishVersion lambda:CreateAlias lambda:UpdateAlias lambda:InvokeFunction; delete: lambda:DeleteFunction",
-    ),
-    // The bake watches the function's alarms.
-    Need::on("alarm", "read: cloudwatch:DescribeAlarms"),
-];
+pub const NEEDS: &[Need] = &[Need::on(
+    "function",
+    "read: lambda:GetAlias lambda:ListVersionsByFunction lambda:ListAliases; change: lambda:PublishVersion lambda:CreateAlias lambda:UpdateAlias lambda:InvokeFunction; delete: lambda:DeleteFunction",
+)];
 
 /// The comparable form: the alias and the version it points at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -256,91 +253,6 @@ pub fn taken(live: &LiveFunction, desired: &FunctionState) -> Option<String> {
             wanted.alias, alias.description
         )
     })
-}
-
-/// How long is left, as people read it: `4m 10s`.
-fn left(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0..60 => format!("{s}s"),
-        _ => format!("{}m {:02}s", s / 60, s % 60),
-    }
-}
-
-/// How often a bake reads its alarms (CloudWatch evaluates them each period, a minute at
-/// most often for Lambda's metrics).
-const POLL: Duration = Duration::from_secs(5);
-
-/// By name: the state and its reason.
-type AlarmStates = BTreeMap<String, (String, String)>;
-
-async fn alarm_states(aws: &crate::aws::Aws, names: &[String]) -> anyhow::Result<AlarmStates> {
-    let mut states = BTreeMap::new();
-    // DescribeAlarms takes at most 100 names.
-    for chunk in names.chunks(100) {
-        let request = aws
-            .cloudwatch
-            .describe_alarms()
-            .set_alarm_names(Some(chunk.to_vec()));
-        let out = sdk("DescribeAlarms", request.send().await)?;
-        for alarm in out.metric_alarms() {
-            states.insert(
-                alarm.alarm_name().unwrap_or_default().to_string(),
-                (
-                    alarm
-                        .state_value()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_default(),
-                    alarm.state_reason().unwrap_or_default().to_string(),
-                ),
-            );
-        }
-    }
-    Ok(states)
-}
-
-/// The first of `alarms` in ALARM now, with its reason.
-async fn in_alarm(aws: &crate::aws::Aws, alarms: &[String]) -> anyhow::Result<Option<String>> {
-    let now = alarm_states(aws, alarms).await?;
-    Ok(now
-        .into_iter()
-        .find(|(_, (state, _))| state == "ALARM")
-        .map(|(name, (_, reason))| format!("{name} went to ALARM ({reason})")))
-}
-
-/// Watches `alarms` for `length`, saying `what` with the time left: the alarm that went to
-/// ALARM meanwhile, or `None`. (None was in ALARM when the release began: see `roll_out`.)
-async fn watch(
-    cx: &ExecCtx<'_>,
-    alarms: &[String],
-    length: Duration,
-    what: &str,
-) -> anyhow::Result<Option<String>> {
-    if length.is_zero() {
-        return Ok(None);
-    }
-    if alarms.is_empty() {
-        cx.tracker.status(format!(
-            "{what}: no alarm of the stack is on the function, so there is nothing to watch"
-        ));
-        return Ok(None);
-    }
-    let started = Instant::now();
-    loop {
-        let remaining = length.saturating_sub(started.elapsed());
-        cx.tracker.status(format!(
-            "{what}: {} left, watching {} alarm(s)",
-            left(remaining),
-            alarms.len()
-        ));
-        if let Some(fired) = in_alarm(cx.aws, alarms).await? {
-            return Ok(Some(fired));
-        }
-        if remaining.is_zero() {
-            return Ok(None);
-        }
-        tokio::time::sleep(POLL.min(remaining)).await;
-    }
 }
 
 /// Points `alias` at `version` alone (or with `canary`: another version and its share).
