@@ -32,9 +32,14 @@ pub fn extract(zip: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
         );
     }
     // Written beside and renamed over: a bootstrap still running from this path keeps its
-    // file (writing into it would fail with "text file busy").
+    // file (writing into it would fail with "text file busy"). The file written is this
+    // extraction's own: another process extracting the same bundle at once (tests, a
+    // `dev` beside an `apply`) must not hold open for writing what this one renames into
+    // place and starts, which fails with the same error.
+    static EXTRACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = EXTRACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = dir.join("bootstrap");
-    let fresh = dir.join(".bootstrap.new");
+    let fresh = dir.join(format!(".bootstrap.{}.{n}", std::process::id()));
     let mut out =
         std::fs::File::create(&fresh).with_context(|| format!("writing {}", fresh.display()))?;
     std::io::copy(&mut entry, &mut out)?;
