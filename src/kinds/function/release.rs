@@ -68,6 +68,15 @@ pub struct LiveAlias {
     pub description: String,
 }
 
+impl LiveAlias {
+    /// Its canary, as people read it: `8 at 10%`.
+    fn canary(&self) -> Option<String> {
+        self.routing
+            .as_ref()
+            .map(|(v, w)| format!("{v} at {}%", (w * 100.0).round()))
+    }
+}
+
 /// A function's versions and its alias, read when the file asks for a release.
 #[derive(Debug, Clone, Default)]
 pub struct LiveRelease {
@@ -102,13 +111,22 @@ async fn get_alias(
     aws: &crate::aws::Aws,
     name: &str,
     alias: &str,
-) -> anyhow::Result<Option<aws_sdk_lambda::operation::get_alias::GetAliasOutput>> {
+) -> anyhow::Result<Option<LiveAlias>> {
     let request = aws.lambda.get_alias().function_name(name).name(alias);
-    absent_on(
+    let found = absent_on(
         GetAliasError::is_resource_not_found_exception,
         "GetAlias",
         request.send().await,
-    )
+    )?;
+    Ok(found.map(|a| LiveAlias {
+        version: a.function_version().unwrap_or_default().to_string(),
+        routing: a
+            .routing_config()
+            .and_then(|r| r.additional_version_weights())
+            .and_then(|w| w.iter().next())
+            .map(|(v, w)| (v.clone(), *w)),
+        description: a.description().unwrap_or_default().to_string(),
+    }))
 }
 
 /// Reads the function's versions and `alias` (none of either when the function is gone).
@@ -153,15 +171,7 @@ pub async fn read(aws: &crate::aws::Aws, name: &str, alias: &str) -> anyhow::Res
         }
     }
     live.versions.sort_by_key(|(n, _)| *n);
-    live.alias = alias.map(|a| LiveAlias {
-        version: a.function_version().unwrap_or_default().to_string(),
-        routing: a
-            .routing_config()
-            .and_then(|r| r.additional_version_weights())
-            .and_then(|w| w.iter().next())
-            .map(|(v, w)| (v.clone(), *w)),
-        description: a.description().unwrap_or_default().to_string(),
-    });
+    live.alias = alias;
     Ok(live)
 }
 
@@ -177,10 +187,7 @@ pub fn state_of(live: &LiveRelease, alias: &str, owner: &str) -> Option<ReleaseS
     Some(ReleaseState {
         alias: alias.to_string(),
         version,
-        canary: a
-            .routing
-            .as_ref()
-            .map(|(v, w)| format!("{v} at {}%", (w * 100.0).round())),
+        canary: a.canary(),
     })
 }
 
@@ -584,18 +591,14 @@ pub async fn rollback_target(
             "function {name} has no alias `{alias}`: nothing was released, so there is nothing to roll back (run apply)"
         );
     };
-    let description = live.description().unwrap_or_default();
+    let description = live.description.as_str();
     if !is_ours(description, owner) {
         bail!(
             "alias `{alias}` of function {name} is not this stack's (its description: {description:?}): it is left alone"
         );
     }
-    let from = live.function_version().unwrap_or_default().to_string();
-    let canary = live
-        .routing_config()
-        .and_then(|r| r.additional_version_weights())
-        .and_then(|w| w.iter().next())
-        .map(|(v, w)| format!("{v} at {}%", (w * 100.0).round()));
+    let from = live.version.clone();
+    let canary = live.canary();
     if canary.is_some() {
         return Ok(Rollback {
             to: from.clone(),
